@@ -1,0 +1,129 @@
+//! Counting the services that are still alive, and waiting until none is.
+//!
+//! A service counts from the moment `start` hands it to the runtime until
+//! its supervisor ends for good (or is dropped by the runtime). Waiting is
+//! done with [`WaitIdle`]. A waiter that sits *inside* a service (a service
+//! awaiting `Governor::shutdown` itself) registers as such, and the
+//! governor counts as idle once every live service is one of those waiters:
+//! otherwise a service asking for shutdown would wait for itself forever.
+
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use crate::sync::Mutex;
+use crate::wait_list::{WaitList, WaiterKey};
+
+#[derive(Default)]
+pub(crate) struct Activity {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Live services.
+    live: usize,
+    /// Waiters polled from inside a live service.
+    waiting_inside: usize,
+    waiters: WaitList,
+}
+
+impl State {
+    fn is_idle(&self) -> bool {
+        self.live <= self.waiting_inside
+    }
+}
+
+impl Activity {
+    pub(crate) fn enter(&self) {
+        self.state.lock().live += 1;
+    }
+
+    pub(crate) fn leave(&self) {
+        let wake = {
+            let mut state = self.state.lock();
+            state.live -= 1;
+            state.is_idle().then(|| state.waiters.take())
+        };
+        if let Some(wake) = wake {
+            wake.wake();
+        }
+    }
+
+    pub(crate) fn live(&self) -> usize {
+        self.state.lock().live
+    }
+
+    /// A future that completes when no service is live (not counting those
+    /// that are themselves waiting from inside, see the module docs).
+    pub(crate) fn wait_idle(&self) -> WaitIdle<'_> {
+        WaitIdle {
+            activity: self,
+            key: None,
+            counted_inside: false,
+        }
+    }
+}
+
+#[must_use = "futures do nothing unless polled"]
+pub(crate) struct WaitIdle<'a> {
+    activity: &'a Activity,
+    key: Option<WaiterKey>,
+    counted_inside: bool,
+}
+
+impl Future for WaitIdle<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let mut wake = None;
+        let ready = {
+            let mut state = this.activity.state.lock();
+            if !this.counted_inside && crate::supervisor::polled_inside_service() {
+                this.counted_inside = true;
+                state.waiting_inside += 1;
+                // This may make the governor idle for the other waiters.
+                if state.is_idle() {
+                    wake = Some(state.waiters.take());
+                }
+            }
+            if state.is_idle() {
+                true
+            } else {
+                state.waiters.register(&mut this.key, cx.waker());
+                false
+            }
+        };
+        if let Some(wake) = wake {
+            wake.wake();
+        }
+        if ready {
+            this.release();
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl WaitIdle<'_> {
+    fn release(&mut self) {
+        if self.key.is_none() && !self.counted_inside {
+            return;
+        }
+        let mut state = self.activity.state.lock();
+        if let Some(key) = self.key.take() {
+            state.waiters.remove(key);
+        }
+        if core::mem::take(&mut self.counted_inside) {
+            state.waiting_inside -= 1;
+        }
+    }
+}
+
+impl Drop for WaitIdle<'_> {
+    fn drop(&mut self) {
+        self.release();
+    }
+}

@@ -1,0 +1,127 @@
+//! What a running service gets from the governor: its name, its stop
+//! token, a cancellable sleep, stop hooks and logging tagged with its name.
+
+use alloc::sync::Arc;
+use core::fmt;
+use core::future::Future;
+use core::time::Duration;
+
+use crate::governor::{Governor, Shared};
+use crate::sleep::Sleep;
+use crate::slot::Slot;
+use crate::token::{Cancelled, StopToken, UntilCancelled};
+
+/// A service's handle on the governor, passed to every run.
+///
+/// Cheap to clone. It is the Rust form of Go's embedded `ServiceCtx`.
+///
+/// ```
+/// use std::time::Duration;
+/// use governor_core::{ServiceCtx, ServiceResult};
+///
+/// async fn poller(ctx: ServiceCtx) -> ServiceResult {
+///     while !ctx.stopping() {
+///         // Any future can be raced against the stop request:
+///         let _data = ctx.until_stopped(async { 42 }).await?;
+///         ctx.sleep(Duration::from_millis(100)).await?;
+///     }
+///     Ok(())
+/// }
+/// # let _ = poller;
+/// ```
+#[derive(Clone)]
+pub struct ServiceCtx {
+    shared: Arc<Shared>,
+    slot: Arc<Slot>,
+}
+
+impl ServiceCtx {
+    pub(crate) fn new(shared: Arc<Shared>, slot: Arc<Slot>) -> Self {
+        ServiceCtx { shared, slot }
+    }
+
+    pub(crate) fn runtime(&self) -> &Arc<dyn crate::runtime::Runtime> {
+        &self.shared.runtime
+    }
+
+    /// The name the service was added under.
+    pub fn name(&self) -> &str {
+        &self.slot.name
+    }
+
+    /// The service's stop token: cancelled when the governor shuts down
+    /// (it is a child of [`Governor::token`]).
+    pub fn token(&self) -> &StopToken {
+        &self.slot.token
+    }
+
+    /// Whether the service has been asked to stop: one atomic load.
+    #[inline]
+    pub fn stopping(&self) -> bool {
+        self.slot.token.is_cancelled()
+    }
+
+    /// Completes once the service is asked to stop.
+    pub fn cancelled(&self) -> Cancelled<'_> {
+        self.slot.token.cancelled()
+    }
+
+    /// Sleeps for `duration` on the runtime's clock; returns
+    /// `Err(Stopped)` early as soon as the service is asked to stop.
+    pub fn sleep(&self, duration: Duration) -> Sleep<'_> {
+        Sleep::new(
+            self.slot.token.cancelled(),
+            self.shared.runtime.sleep(duration),
+        )
+    }
+
+    /// Runs `fut` until it completes or the service is asked to stop,
+    /// whichever is first (`Err(Stopped)` then; `fut` is dropped).
+    pub fn until_stopped<F: Future>(&self, fut: F) -> UntilCancelled<'_, F> {
+        self.slot.token.run_until_cancelled(fut)
+    }
+
+    /// Registers a stop hook for the current run (Go's `Stoppable.Stop`).
+    ///
+    /// The governor calls it from its own side, once, right after this
+    /// service is asked to stop, even while `run` is only starting; use it
+    /// to unblock code that does not watch the token, e.g. by shutting down
+    /// a socket a blocking read is parked on. If the stop was requested
+    /// already, the hook runs at once, before this call returns. The hook
+    /// belongs to this run: it is dropped when the run ends. A panic in a
+    /// hook is caught and logged (`std`).
+    pub fn on_stop(&self, hook: impl Fn() + Send + Sync + 'static) {
+        self.slot.add_run_hook(Arc::new(hook));
+    }
+
+    /// The governor this service runs under (to add services, read
+    /// status, or request shutdown from inside).
+    pub fn governor(&self) -> Governor {
+        Governor::from_shared(self.shared.clone())
+    }
+
+    /// Logs `message` at info level through `tracing`, tagged with the
+    /// service's name (Go's `Log`). Every event a service emits while it
+    /// runs is also inside a `service` span carrying its name.
+    pub fn log(&self, message: impl fmt::Display) {
+        tracing::info!(service = %self.slot.name, "{message}");
+    }
+
+    /// Blocks the calling thread for `duration`, or until the service is
+    /// asked to stop (`Err(Stopped)`): the sleep for
+    /// [blocking services](crate::BlockingService). Do not call it from
+    /// async code: it blocks the executor's thread.
+    #[cfg(feature = "std")]
+    pub fn sleep_blocking(&self, duration: Duration) -> Result<(), crate::token::Stopped> {
+        futures_executor::block_on(self.sleep(duration))
+    }
+}
+
+impl fmt::Debug for ServiceCtx {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceCtx")
+            .field("name", &self.slot.name)
+            .field("stopping", &self.stopping())
+            .finish()
+    }
+}

@@ -1,0 +1,292 @@
+//! How one run of a service ends: the error type services return and the
+//! outcome the governor records.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::sync::Arc;
+use core::any::Any;
+use core::error::Error as StdError;
+use core::fmt;
+
+use crate::token::Stopped;
+
+/// What a service's `run` returns.
+pub type ServiceResult = Result<(), ServiceError>;
+
+/// A boxed error, as services produce them.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// The error a service run ends with.
+///
+/// Any `std::error::Error + Send + Sync + 'static` converts into it with
+/// `?`. Two values are recognised on the way in and change what the
+/// governor does:
+///
+/// - [`StopService`]: the service asks to end for good; it is **not**
+///   restarted, whatever the restart policy says.
+/// - [`Stopped`]: the service was interrupted because a stop was requested
+///   (from [`ServiceCtx::sleep`](crate::ServiceCtx::sleep) and friends); the
+///   run counts as a clean return.
+///
+/// Everything else is a failure, kept in [`Outcome::Failed`].
+///
+/// `ServiceError` deliberately does not implement `std::error::Error`
+/// itself (like `anyhow::Error`), so that the blanket `From` conversion
+/// can exist.
+///
+/// ```
+/// use governor_core::{ServiceError, ServiceResult, StopService};
+///
+/// fn parse(port: &str) -> ServiceResult {
+///     let _port: u16 = port.parse()?; // ParseIntError -> failure
+///     Ok(())
+/// }
+///
+/// fn deep_inside() -> Result<(), StopService> {
+///     Err(StopService)
+/// }
+///
+/// fn run() -> ServiceResult {
+///     deep_inside()?; // ends the service for good
+///     Ok(())
+/// }
+///
+/// assert!(parse("x").unwrap_err().is_failure());
+/// assert!(run().unwrap_err().is_stop());
+/// assert!(ServiceError::msg("bad config").is_failure());
+/// ```
+pub struct ServiceError {
+    repr: Repr,
+}
+
+enum Repr {
+    Stop,
+    Stopped,
+    Failed(BoxError),
+}
+
+impl ServiceError {
+    /// A failure with a plain message.
+    pub fn msg(message: impl fmt::Display + Send + Sync + 'static) -> Self {
+        ServiceError::new(MessageError(message.to_string_lossless()))
+    }
+
+    /// A failure from anything that converts into a boxed error
+    /// (`anyhow::Error`, `Box<dyn Error>`, `String`, `&str`…).
+    pub fn new(error: impl Into<BoxError>) -> Self {
+        let boxed: BoxError = error.into();
+        let repr = if boxed.is::<StopService>() {
+            Repr::Stop
+        } else if boxed.is::<Stopped>() {
+            Repr::Stopped
+        } else {
+            Repr::Failed(boxed)
+        };
+        ServiceError { repr }
+    }
+
+    /// The [`StopService`] request: end this service and do not restart it.
+    pub const fn stop() -> Self {
+        ServiceError { repr: Repr::Stop }
+    }
+
+    /// Whether this asks the governor not to restart the service.
+    pub fn is_stop(&self) -> bool {
+        matches!(self.repr, Repr::Stop)
+    }
+
+    /// Whether this says the run was interrupted by a stop request.
+    pub fn is_stopped(&self) -> bool {
+        matches!(self.repr, Repr::Stopped)
+    }
+
+    /// Whether this is a real failure.
+    pub fn is_failure(&self) -> bool {
+        matches!(self.repr, Repr::Failed(_))
+    }
+
+    /// The failure, if this is one.
+    pub fn as_failure(&self) -> Option<&(dyn StdError + Send + Sync + 'static)> {
+        match &self.repr {
+            Repr::Failed(e) => Some(&**e),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn into_outcome(self) -> Outcome {
+        match self.repr {
+            Repr::Stop => Outcome::Stopped,
+            Repr::Stopped => Outcome::Completed,
+            Repr::Failed(e) => Outcome::Failed(Arc::from(e)),
+        }
+    }
+}
+
+impl<E: StdError + Send + Sync + 'static> From<E> for ServiceError {
+    fn from(error: E) -> Self {
+        let any: &dyn Any = &error;
+        if any.is::<StopService>() {
+            ServiceError::stop()
+        } else if any.is::<Stopped>() {
+            ServiceError {
+                repr: Repr::Stopped,
+            }
+        } else {
+            ServiceError {
+                repr: Repr::Failed(Box::new(error)),
+            }
+        }
+    }
+}
+
+impl fmt::Debug for ServiceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repr {
+            Repr::Stop => f.write_str("ServiceError::Stop"),
+            Repr::Stopped => f.write_str("ServiceError::Stopped"),
+            Repr::Failed(e) => f.debug_tuple("ServiceError::Failed").field(e).finish(),
+        }
+    }
+}
+
+impl fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repr {
+            Repr::Stop => fmt::Display::fmt(&StopService, f),
+            Repr::Stopped => fmt::Display::fmt(&Stopped, f),
+            Repr::Failed(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+trait ToStringLossless {
+    fn to_string_lossless(&self) -> String;
+}
+
+impl<T: fmt::Display + ?Sized> ToStringLossless for T {
+    fn to_string_lossless(&self) -> String {
+        use core::fmt::Write;
+        let mut s = String::new();
+        // Writing to a String cannot fail; a Display impl that errors just
+        // leaves a shorter message.
+        let _ = write!(s, "{self}");
+        s
+    }
+}
+
+#[derive(Debug)]
+struct MessageError(String);
+
+impl fmt::Display for MessageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl StdError for MessageError {}
+
+/// Ends a service for good, from anywhere in its call stack.
+///
+/// Return it through `?` (it converts into [`ServiceError`]), or, with the
+/// `std` feature, `std::panic::panic_any(StopService)` from code that
+/// cannot return an error. Either way the run ends with
+/// [`Outcome::Stopped`] and the service is not restarted, whatever its
+/// restart policy. (The Go governor restarts it anyway; that is a defect
+/// this crate does not copy.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct StopService;
+
+impl fmt::Display for StopService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the service asked to stop for good")
+    }
+}
+
+impl StdError for StopService {}
+
+/// How one run of a service ended.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// `run` returned `Ok(())`, or ended with [`Stopped`] after a stop
+    /// request.
+    Completed,
+    /// `run` returned an error.
+    Failed(Arc<dyn StdError + Send + Sync + 'static>),
+    /// `run` panicked; the payload's text (or a placeholder when the
+    /// payload is neither `&str` nor `String`).
+    Panicked(Arc<str>),
+    /// The service asked to end for good with [`StopService`].
+    Stopped,
+}
+
+impl Outcome {
+    /// `true` for [`Failed`](Outcome::Failed) and
+    /// [`Panicked`](Outcome::Panicked).
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Outcome::Failed(_) | Outcome::Panicked(_))
+    }
+}
+
+impl fmt::Debug for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Completed => f.write_str("Completed"),
+            Outcome::Failed(e) => f.debug_tuple("Failed").field(&format_args!("{e}")).finish(),
+            Outcome::Panicked(msg) => f.debug_tuple("Panicked").field(msg).finish(),
+            Outcome::Stopped => f.write_str("Stopped"),
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Completed => f.write_str("completed"),
+            Outcome::Failed(e) => write!(f, "failed: {e}"),
+            Outcome::Panicked(msg) => write!(f, "panicked: {msg}"),
+            Outcome::Stopped => f.write_str("stopped (StopService)"),
+        }
+    }
+}
+
+impl PartialEq for Outcome {
+    /// Failures compare by their message text.
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Outcome::Completed, Outcome::Completed) | (Outcome::Stopped, Outcome::Stopped) => true,
+            (Outcome::Failed(a), Outcome::Failed(b)) => {
+                a.to_string_lossless() == b.to_string_lossless()
+            }
+            (Outcome::Panicked(a), Outcome::Panicked(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// Turns a run's result into its outcome.
+pub(crate) fn outcome_of(result: ServiceResult) -> Outcome {
+    match result {
+        Ok(()) => Outcome::Completed,
+        Err(e) => e.into_outcome(),
+    }
+}
+
+/// Turns a caught panic payload into an outcome.
+#[cfg(feature = "std")]
+pub(crate) fn outcome_of_panic(payload: Box<dyn Any + Send>) -> Outcome {
+    if payload.is::<StopService>() {
+        return Outcome::Stopped;
+    }
+    let message: Arc<str> = if let Some(s) = payload.downcast_ref::<&'static str>() {
+        Arc::from(*s)
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        Arc::from(s.as_str())
+    } else {
+        Arc::from("<non-string panic payload>")
+    };
+    // A payload's own Drop may panic too; it must not escape into the
+    // governor.
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)));
+    Outcome::Panicked(message)
+}

@@ -1,0 +1,159 @@
+//! The adapter contract: the few things the core needs from an async runtime.
+//!
+//! The core owns every policy (restart, ordering, shutdown, outcomes); a
+//! runtime adapter only answers "spawn this", "sleep this long", "what time
+//! is it", "run this blocking work" and "tell me about shutdown signals".
+//! The core tracks completion itself, so an adapter needs no join handles
+//! and never has to report a task's result.
+
+use alloc::boxed::Box;
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::time::Duration;
+
+use futures_core::Stream;
+
+/// A boxed, `Send` future with no output: the unit of work the core spawns.
+pub type BoxTask = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// A boxed, `Send` sleep future returned by [`Runtime::sleep`].
+pub type BoxSleep = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// A boxed stream of shutdown signals returned by [`Runtime::shutdown_signals`].
+pub type SignalStream = Pin<Box<dyn Stream<Item = Signal> + Send + 'static>>;
+
+/// What an async runtime must provide for a [`Governor`](crate::Governor).
+///
+/// Implementations are thin: no restart, ordering or shutdown policy belongs
+/// here. All methods may be called from any thread, inside or outside the
+/// runtime's own worker threads, so an implementation must not rely on a
+/// thread-local "current runtime" at call time (capture a handle instead).
+///
+/// # Example
+///
+/// A runtime that can only spawn and sleep on a user-supplied executor
+/// looks like this (the adapters `governor-tokio` etc. are real ones):
+///
+/// ```
+/// use core::time::Duration;
+/// use governor_core::runtime::{BoxSleep, BoxTask, Runtime};
+///
+/// struct Inline;
+///
+/// impl Runtime for Inline {
+///     fn spawn(&self, task: BoxTask) {
+///         // A real adapter hands `task` to its executor.
+///         drop(task);
+///     }
+///     fn sleep(&self, _duration: Duration) -> BoxSleep {
+///         Box::pin(core::future::pending())
+///     }
+///     fn now(&self) -> Duration {
+///         Duration::ZERO
+///     }
+/// }
+/// ```
+pub trait Runtime: Send + Sync + 'static {
+    /// Runs `task` to completion in the background, detached.
+    ///
+    /// The runtime must poll the task until it completes or the runtime
+    /// itself shuts down; it must not drop it early (dropping a task is how
+    /// the core aborts a service, so a runtime that drops tasks loses them).
+    fn spawn(&self, task: BoxTask);
+
+    /// A future that completes once `duration` has elapsed on this
+    /// runtime's clock. `Duration::ZERO` must complete promptly.
+    fn sleep(&self, duration: Duration) -> BoxSleep;
+
+    /// Monotonic time since an arbitrary, fixed origin of this runtime.
+    fn now(&self) -> Duration;
+
+    /// Runs blocking `work` on a thread where blocking is allowed (the
+    /// runtime's blocking pool). The default starts a new OS thread.
+    #[cfg(feature = "std")]
+    fn spawn_blocking(&self, work: Box<dyn FnOnce() + Send + 'static>) {
+        std::thread::spawn(work);
+    }
+
+    /// Starts listening for the operating system's shutdown signals
+    /// (SIGINT, SIGTERM, SIGHUP and SIGQUIT on unix; Ctrl-C elsewhere) and
+    /// returns them as a stream, one item per delivery.
+    ///
+    /// The default reports [`SignalError::Unsupported`].
+    fn shutdown_signals(&self) -> Result<SignalStream, SignalError> {
+        Err(SignalError::Unsupported)
+    }
+}
+
+impl<R: Runtime + ?Sized> Runtime for alloc::sync::Arc<R> {
+    fn spawn(&self, task: BoxTask) {
+        (**self).spawn(task)
+    }
+    fn sleep(&self, duration: Duration) -> BoxSleep {
+        (**self).sleep(duration)
+    }
+    fn now(&self) -> Duration {
+        (**self).now()
+    }
+    #[cfg(feature = "std")]
+    fn spawn_blocking(&self, work: Box<dyn FnOnce() + Send + 'static>) {
+        (**self).spawn_blocking(work)
+    }
+    fn shutdown_signals(&self) -> Result<SignalStream, SignalError> {
+        (**self).shutdown_signals()
+    }
+}
+
+/// A shutdown signal delivered by the operating system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Signal {
+    /// SIGINT (Ctrl-C in a terminal), or Ctrl-C on non-unix systems.
+    Interrupt,
+    /// SIGTERM: the polite "please stop" of service managers.
+    Terminate,
+    /// SIGHUP: the controlling terminal went away.
+    Hangup,
+    /// SIGQUIT.
+    Quit,
+}
+
+impl Signal {
+    /// The conventional name, e.g. `"SIGTERM"`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Signal::Interrupt => "SIGINT",
+            Signal::Terminate => "SIGTERM",
+            Signal::Hangup => "SIGHUP",
+            Signal::Quit => "SIGQUIT",
+        }
+    }
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a runtime could not start listening for shutdown signals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignalError {
+    /// This runtime or platform cannot deliver signals.
+    Unsupported,
+    /// Registering a handler failed; the text comes from the OS or runtime.
+    Register(alloc::string::String),
+}
+
+impl fmt::Display for SignalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SignalError::Unsupported => f.write_str("this runtime cannot catch signals"),
+            SignalError::Register(why) => write!(f, "registering a signal handler failed: {why}"),
+        }
+    }
+}
+
+impl core::error::Error for SignalError {}

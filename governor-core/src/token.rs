@@ -1,0 +1,451 @@
+//! The cancellation primitive: a hierarchical stop token.
+//!
+//! A [`StopToken`] is a cheap handle (one `Arc`) to a node in a tree of
+//! tokens. Cancelling a node cancels its whole subtree, once; checking it
+//! is a single atomic load; waiting for it is the [`Cancelled`] future,
+//! which parks in a slab-backed list (no allocation per waiter) and can
+//! never miss the wake-up, because "check the flag, then register" and
+//! "set the flag, then take the waiters" happen under the same lock.
+//!
+//! The governor owns the root token; every service gets a child of it.
+
+use alloc::vec::Vec;
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use slab::Slab;
+
+use crate::sync::{Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
+use crate::wait_list::{WaitList, WaiterKey};
+
+/// A hierarchical cancellation token.
+///
+/// Clones share one state. [`child_token`](StopToken::child_token) makes a
+/// token that is cancelled when its parent is (or when it is cancelled
+/// itself, which leaves the parent alone).
+///
+/// ```
+/// use governor_core::StopToken;
+///
+/// let root = StopToken::new();
+/// let child = root.child_token();
+/// assert!(!child.is_cancelled());
+/// root.cancel();
+/// assert!(child.is_cancelled());
+/// // A token cancelled already completes its future at once.
+/// futures_executor::block_on(child.cancelled());
+/// ```
+pub struct StopToken {
+    node: Arc<Node>,
+}
+
+struct Node {
+    /// Set once, under `state`'s lock; read without it.
+    cancelled: AtomicBool,
+    /// Live `StopToken` handles; at zero the node leaves its parent.
+    handles: AtomicUsize,
+    /// This node's parent and its slot in the parent's `children`.
+    parent: Option<(Arc<Node>, usize)>,
+    state: Mutex<NodeState>,
+}
+
+struct NodeState {
+    waiters: WaitList,
+    children: Slab<Arc<Node>>,
+    /// No handle is left; the node lives on only for its children.
+    orphaned: bool,
+}
+
+impl Node {
+    fn new(cancelled: bool, parent: Option<(Arc<Node>, usize)>) -> Self {
+        Node {
+            cancelled: AtomicBool::new(cancelled),
+            handles: AtomicUsize::new(1),
+            parent,
+            state: Mutex::new(NodeState {
+                waiters: WaitList::new(),
+                children: Slab::new(),
+                orphaned: false,
+            }),
+        }
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Acquire)
+    }
+
+    /// Cancels this node and its subtree; returns whether this call did it.
+    fn cancel(&self) -> bool {
+        // An explicit stack instead of recursion: a deep tree must not
+        // overflow the stack of whoever cancels it.
+        let mut pending: Vec<Arc<Node>> = Vec::new();
+        let first = self.cancel_one(&mut pending);
+        while let Some(node) = pending.pop() {
+            node.cancel_one(&mut pending);
+        }
+        first
+    }
+
+    fn cancel_one(&self, children_out: &mut Vec<Arc<Node>>) -> bool {
+        let (wake, children) = {
+            let mut state = self.state.lock();
+            if self.cancelled.load(Ordering::Relaxed) {
+                return false;
+            }
+            self.cancelled.store(true, Ordering::Release);
+            let children = core::mem::take(&mut state.children);
+            (state.waiters.take(), children)
+        };
+        wake.wake();
+        children_out.extend(children.into_iter().map(|(_, child)| child));
+        true
+    }
+
+    fn poll_cancelled(&self, key: &mut Option<WaiterKey>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.is_cancelled() {
+            *key = None;
+            return Poll::Ready(());
+        }
+        let mut state = self.state.lock();
+        if self.cancelled.load(Ordering::Relaxed) {
+            *key = None;
+            return Poll::Ready(());
+        }
+        state.waiters.register(key, cx.waker());
+        Poll::Pending
+    }
+
+    /// Unlinks an orphaned, childless node from its parent, and then each
+    /// ancestor that this leaves orphaned and childless in turn.
+    fn leave_parent(&self) {
+        let mut link = self.parent.clone();
+        while let Some((parent, slot)) = link.take() {
+            let (removed, parent_leaves) = {
+                let mut state = parent.state.lock();
+                if parent.cancelled.load(Ordering::Relaxed) {
+                    return; // the parent took its children already
+                }
+                let removed = state.children.try_remove(slot);
+                (removed, state.orphaned && state.children.is_empty())
+            };
+            drop(removed); // outside the parent's lock
+            if parent_leaves {
+                link = parent.parent.clone();
+            }
+        }
+    }
+
+    fn forget_waiter(&self, key: WaiterKey) {
+        self.state.lock().waiters.remove(key);
+    }
+}
+
+impl StopToken {
+    /// A new root token, not cancelled.
+    pub fn new() -> Self {
+        StopToken {
+            node: Arc::new(Node::new(false, None)),
+        }
+    }
+
+    /// A token cancelled together with this one (and by nothing else but
+    /// its own [`cancel`](StopToken::cancel)). A child of a cancelled token
+    /// is born cancelled.
+    pub fn child_token(&self) -> StopToken {
+        let mut state = self.node.state.lock();
+        if self.node.cancelled.load(Ordering::Relaxed) {
+            return StopToken {
+                node: Arc::new(Node::new(true, None)),
+            };
+        }
+        let slot = state.children.vacant_key();
+        let child = Arc::new(Node::new(false, Some((self.node.clone(), slot))));
+        state.children.insert(child.clone());
+        StopToken { node: child }
+    }
+
+    /// Cancels this token and every token below it, waking every waiter.
+    /// Returns `true` if this call cancelled it, `false` if it already was.
+    pub fn cancel(&self) -> bool {
+        self.node.cancel()
+    }
+
+    /// Whether this token has been cancelled: one atomic load.
+    #[inline]
+    pub fn is_cancelled(&self) -> bool {
+        self.node.is_cancelled()
+    }
+
+    /// A future that completes once this token is cancelled.
+    pub fn cancelled(&self) -> Cancelled<'_> {
+        Cancelled {
+            node: &self.node,
+            key: None,
+        }
+    }
+
+    /// Like [`cancelled`](StopToken::cancelled), but owning a handle, so it
+    /// can be stored or moved into a spawned task.
+    pub fn cancelled_owned(&self) -> CancelledOwned {
+        CancelledOwned {
+            token: self.clone(),
+            key: None,
+        }
+    }
+
+    /// Runs `fut` until it completes or this token is cancelled, whichever
+    /// comes first. Cancellation wins a tie: once the token is cancelled the
+    /// result is `Err(Stopped)` even if `fut` could also complete.
+    pub fn run_until_cancelled<F: Future>(&self, fut: F) -> UntilCancelled<'_, F> {
+        UntilCancelled {
+            cancelled: self.cancelled(),
+            fut,
+        }
+    }
+}
+
+impl Default for StopToken {
+    fn default() -> Self {
+        StopToken::new()
+    }
+}
+
+impl Clone for StopToken {
+    fn clone(&self) -> Self {
+        // Relaxed is enough: a clone is made from a live handle, so the
+        // count cannot reach zero concurrently (as with `Arc`).
+        self.node.handles.fetch_add(1, Ordering::Relaxed);
+        StopToken {
+            node: self.node.clone(),
+        }
+    }
+}
+
+impl Drop for StopToken {
+    fn drop(&mut self) {
+        if self.node.handles.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        // Last handle: nobody can cancel this node directly any more. It
+        // leaves its parent (which would otherwise keep it alive until the
+        // parent is cancelled) as soon as it has no children of its own;
+        // until then it stays linked, so that cancelling an ancestor still
+        // reaches its descendants.
+        let leave = {
+            let mut state = self.node.state.lock();
+            state.orphaned = true;
+            state.children.is_empty()
+        };
+        if leave {
+            self.node.leave_parent();
+        }
+    }
+}
+
+impl fmt::Debug for StopToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StopToken")
+            .field("cancelled", &self.is_cancelled())
+            .finish()
+    }
+}
+
+/// The future returned by [`StopToken::cancelled`].
+#[must_use = "futures do nothing unless polled"]
+pub struct Cancelled<'a> {
+    node: &'a Arc<Node>,
+    key: Option<WaiterKey>,
+}
+
+impl Future for Cancelled<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        this.node.poll_cancelled(&mut this.key, cx)
+    }
+}
+
+impl Drop for Cancelled<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.node.forget_waiter(key);
+        }
+    }
+}
+
+impl fmt::Debug for Cancelled<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cancelled").finish_non_exhaustive()
+    }
+}
+
+/// The future returned by [`StopToken::cancelled_owned`].
+#[must_use = "futures do nothing unless polled"]
+pub struct CancelledOwned {
+    token: StopToken,
+    key: Option<WaiterKey>,
+}
+
+impl Future for CancelledOwned {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        this.token.node.poll_cancelled(&mut this.key, cx)
+    }
+}
+
+impl Drop for CancelledOwned {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.token.node.forget_waiter(key);
+        }
+    }
+}
+
+impl fmt::Debug for CancelledOwned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelledOwned").finish_non_exhaustive()
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future returned by [`StopToken::run_until_cancelled`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct UntilCancelled<'a, F> {
+        cancelled: Cancelled<'a>,
+        #[pin]
+        fut: F,
+    }
+}
+
+impl<F: Future> Future for UntilCancelled<'_, F> {
+    type Output = Result<F::Output, Stopped>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if Pin::new(this.cancelled).poll(cx).is_ready() {
+            return Poll::Ready(Err(Stopped));
+        }
+        this.fut.poll(cx).map(Ok)
+    }
+}
+
+/// The error of an operation cut short because a stop was requested.
+///
+/// Returned by the cancellable sleeps and races of [`StopToken`],
+/// [`ServiceCtx`](crate::ServiceCtx) and [`Governor`](crate::Governor).
+/// Carried out of a service with `?`, it ends the run as a clean return
+/// ([`Outcome::Completed`](crate::Outcome::Completed)): the service did
+/// what it was asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Stopped;
+
+impl fmt::Display for Stopped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("stopped: a stop was requested")
+    }
+}
+
+impl core::error::Error for Stopped {}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use futures_util::FutureExt;
+
+    #[test]
+    fn cancel_reaches_grandchildren_once() {
+        let root = StopToken::new();
+        let child = root.child_token();
+        let grandchild = child.child_token();
+        assert!(root.cancel());
+        assert!(!root.cancel(), "a second cancel reports it did nothing");
+        assert!(child.is_cancelled() && grandchild.is_cancelled());
+        assert!(!child.cancel());
+    }
+
+    #[test]
+    fn child_cancel_leaves_parent_alone() {
+        let root = StopToken::new();
+        let child = root.child_token();
+        child.cancel();
+        assert!(!root.is_cancelled());
+        assert!(!root.child_token().is_cancelled());
+    }
+
+    #[test]
+    fn child_of_cancelled_is_born_cancelled() {
+        let root = StopToken::new();
+        root.cancel();
+        assert!(root.child_token().is_cancelled());
+    }
+
+    #[test]
+    fn dropped_children_leave_their_parent() {
+        let root = StopToken::new();
+        for _ in 0..1000 {
+            let child = root.child_token();
+            let _clone = child.clone();
+        }
+        assert_eq!(root.node.state.lock().children.len(), 0);
+        let kept = root.child_token();
+        assert_eq!(root.node.state.lock().children.len(), 1);
+        drop(kept);
+        assert_eq!(root.node.state.lock().children.len(), 0);
+    }
+
+    #[test]
+    fn dropped_middle_token_still_passes_cancellation_down() {
+        let root = StopToken::new();
+        let middle = root.child_token();
+        let leaf = middle.child_token();
+        drop(middle);
+        assert_eq!(root.node.state.lock().children.len(), 1);
+        root.cancel();
+        assert!(leaf.is_cancelled());
+    }
+
+    #[test]
+    fn orphaned_chain_unlinks_when_the_leaf_goes() {
+        let root = StopToken::new();
+        let middle = root.child_token();
+        let leaf = middle.child_token();
+        drop(middle);
+        drop(leaf);
+        assert_eq!(root.node.state.lock().children.len(), 0);
+    }
+
+    #[test]
+    fn waiters_are_woken_and_dropped_waiters_leave() {
+        let token = StopToken::new();
+        let mut waiting: Vec<_> = (0..3).map(|_| token.cancelled_owned()).collect();
+        for fut in &mut waiting {
+            assert!(fut.now_or_never().is_none());
+        }
+        assert_eq!(token.node.state.lock().waiters.len(), 3);
+        waiting.pop();
+        assert_eq!(token.node.state.lock().waiters.len(), 2);
+        token.cancel();
+        for fut in waiting {
+            assert!(fut.now_or_never().is_some());
+        }
+    }
+
+    #[test]
+    fn run_until_cancelled_prefers_cancellation() {
+        let token = StopToken::new();
+        assert_eq!(
+            token.run_until_cancelled(async { 7 }).now_or_never(),
+            Some(Ok(7))
+        );
+        token.cancel();
+        assert_eq!(
+            token.run_until_cancelled(async { 7 }).now_or_never(),
+            Some(Err(Stopped))
+        );
+    }
+}

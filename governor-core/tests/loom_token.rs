@@ -1,0 +1,105 @@
+//! loom models of the stop token: every interleaving of cancel with waiter
+//! registration, child creation and handle drops.
+//!
+//! Run with:
+//! `RUSTFLAGS="--cfg loom" cargo test -p governor-core --test loom_token --release`
+#![cfg(loom)]
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll};
+
+use futures_util::task::noop_waker_ref;
+use governor_core::StopToken;
+use loom::thread;
+
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(3);
+    }
+    builder.check(f);
+}
+
+#[test]
+fn cancel_racing_a_waiter_never_loses_the_wake_up() {
+    model(|| {
+        let token = StopToken::new();
+        let waiter = {
+            let token = token.clone();
+            thread::spawn(move || loom::future::block_on(token.cancelled()))
+        };
+        token.cancel();
+        waiter.join().unwrap();
+    });
+}
+
+#[test]
+fn cancel_racing_child_creation_reaches_the_child() {
+    model(|| {
+        let token = StopToken::new();
+        let creator = {
+            let token = token.clone();
+            thread::spawn(move || {
+                let child = token.child_token();
+                loom::future::block_on(child.cancelled());
+                assert!(child.is_cancelled());
+            })
+        };
+        token.cancel();
+        creator.join().unwrap();
+    });
+}
+
+#[test]
+fn cancel_racing_a_dropped_middle_token_still_reaches_the_leaf() {
+    model(|| {
+        let root = StopToken::new();
+        let middle = root.child_token();
+        let leaf = middle.child_token();
+        let dropper = thread::spawn(move || drop(middle));
+        let canceller = {
+            let root = root.clone();
+            thread::spawn(move || root.cancel())
+        };
+        dropper.join().unwrap();
+        assert!(canceller.join().unwrap());
+        assert!(leaf.is_cancelled());
+    });
+}
+
+#[test]
+fn dropping_a_registered_waiter_racing_cancel_is_safe() {
+    model(|| {
+        let token = StopToken::new();
+        let other = token.clone();
+        let waiter = thread::spawn(move || {
+            let mut fut = pin!(other.cancelled());
+            let mut cx = Context::from_waker(noop_waker_ref());
+            // Registers (or sees the cancel already), then is dropped.
+            let _ = fut.as_mut().poll(&mut cx);
+        });
+        token.cancel();
+        waiter.join().unwrap();
+        assert!(matches!(
+            pin!(token.cancelled()).poll(&mut Context::from_waker(noop_waker_ref())),
+            Poll::Ready(())
+        ));
+    });
+}
+
+#[test]
+fn concurrent_cancels_cancel_once() {
+    model(|| {
+        let token = StopToken::new();
+        let child = token.child_token();
+        let a = {
+            let token = token.clone();
+            thread::spawn(move || token.cancel())
+        };
+        let b = token.cancel();
+        let a = a.join().unwrap();
+        assert!(a ^ b, "exactly one cancel reports that it cancelled");
+        assert!(child.is_cancelled());
+    });
+}

@@ -1,0 +1,172 @@
+//! **governor** on tokio: a supervisor for a program's long-lived services.
+//!
+//! A program's `main` adds named services to a [`Governor`]. The governor
+//! runs them, restarts them by policy when they end, fail or panic, turns
+//! SIGINT, SIGTERM, SIGHUP and SIGQUIT into a graceful shutdown, gives
+//! every service a stop token and a sleep that wakes early on stop, and
+//! waits until all of them have stopped.
+//!
+//! This crate is the thin tokio adapter: [`runtime::TokioRuntime`] spawns
+//! on a tokio [`Handle`](tokio::runtime::Handle), sleeps with tokio timers,
+//! runs blocking services with `spawn_blocking` and catches signals with
+//! `tokio::signal`. Everything else — the API re-exported here — lives in
+//! [`governor_core`].
+//!
+//! # Async `main`
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use governor_tokio::{ServiceCtx, ServiceResult};
+//!
+//! async fn ticker(ctx: ServiceCtx) -> ServiceResult {
+//!     loop {
+//!         ctx.log("tick");
+//!         ctx.sleep(Duration::from_secs(1)).await?;
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let gov = governor_tokio::new()?
+//!         .catch_signals()
+//!         .restart(Duration::from_secs(1));
+//!     gov.add("ticker", ticker)?;
+//!     gov.start()?;
+//!     let report = gov.wait_for_shutdown().await; // until Ctrl-C
+//!     print!("{report}");
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Sync `main`
+//!
+//! [`run`] builds a multi-thread tokio runtime, a governor that catches
+//! signals, lets you add services, starts them and waits:
+//!
+//! ```no_run
+//! use governor_tokio::{ServiceCtx, ServiceResult};
+//!
+//! fn worker(ctx: ServiceCtx) -> ServiceResult {
+//!     while ctx.sleep_blocking(std::time::Duration::from_secs(1)).is_ok() {}
+//!     Ok(())
+//! }
+//!
+//! fn main() -> Result<(), governor_tokio::RunError> {
+//!     let report = governor_tokio::run(|gov| {
+//!         gov.add_blocking("worker", worker)?;
+//!         Ok(())
+//!     })?;
+//!     std::process::exit(if report.is_clean() { 0 } else { 1 });
+//! }
+//! ```
+//!
+//! # A complete, runnable example
+//!
+//! ```
+//! use std::time::Duration;
+//! use governor_tokio::{Outcome, ServiceCtx, ServiceResult, ServiceState};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let gov = governor_tokio::new()?;
+//! gov.add("worker", |ctx: ServiceCtx| async move {
+//!     ctx.sleep(Duration::from_secs(3600)).await?; // wakes early on shutdown
+//!     Ok(())
+//! })?;
+//! gov.start()?;
+//! let report = gov.shutdown().await;
+//! let worker = report.service("worker").unwrap();
+//! assert_eq!(worker.state, ServiceState::Stopped);
+//! assert_eq!(worker.last_outcome, Some(Outcome::Completed));
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+
+pub mod runtime;
+
+pub use governor_core;
+pub use governor_core::{
+    BlockingService, BoxError, Cancelled, CancelledOwned, Error, Governor, Outcome, Report,
+    RestartPolicy, Service, ServiceConfig, ServiceCtx, ServiceError, ServiceReport, ServiceResult,
+    ServiceState, ShutdownCause, Signal, Sleep, StopService, StopToken, Stopped, UntilCancelled,
+};
+pub use runtime::{NoRuntime, TokioRuntime};
+
+/// A governor on the tokio runtime this thread runs in (or has entered).
+///
+/// # Errors
+///
+/// [`NoRuntime`] outside a tokio runtime; use [`with_handle`] there.
+pub fn new() -> Result<Governor, NoRuntime> {
+    TokioRuntime::current().map(Governor::new)
+}
+
+/// A governor on the tokio runtime behind `handle`; usable from any thread.
+pub fn with_handle(handle: tokio::runtime::Handle) -> Governor {
+    Governor::new(TokioRuntime::with_handle(handle))
+}
+
+/// The whole life of a synchronous program in one call: builds a
+/// multi-thread tokio runtime, a governor that
+/// [catches signals](Governor::catch_signals), calls `setup` to add
+/// services, starts them, waits until every service has stopped (after a
+/// signal, a shutdown requested by a service, or because all ended), and
+/// returns the final [`Report`].
+///
+/// # Errors
+///
+/// [`RunError::Runtime`] if the tokio runtime cannot be built,
+/// [`RunError::Governor`] if `setup` or `start` fails (then every service
+/// added so far is shut down before this returns).
+pub fn run(setup: impl FnOnce(&Governor) -> Result<(), Error>) -> Result<Report, RunError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(RunError::Runtime)?;
+    let gov = with_handle(runtime.handle().clone()).catch_signals();
+    let started = setup(&gov).and_then(|()| gov.start());
+    runtime.block_on(async {
+        match started {
+            Ok(()) => Ok(gov.wait_for_shutdown().await),
+            Err(e) => {
+                gov.shutdown().await;
+                Err(RunError::Governor(e))
+            }
+        }
+    })
+}
+
+/// Why [`run`] could not run the program.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The tokio runtime could not be built.
+    Runtime(std::io::Error),
+    /// Adding or starting services failed.
+    Governor(Error),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Runtime(e) => write!(f, "cannot build the tokio runtime: {e}"),
+            RunError::Governor(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RunError::Runtime(e) => Some(e),
+            RunError::Governor(e) => Some(e),
+        }
+    }
+}
+
+impl From<Error> for RunError {
+    fn from(e: Error) -> Self {
+        RunError::Governor(e)
+    }
+}

@@ -1,0 +1,434 @@
+//! [`TokioRuntime`]: governor's adapter contract implemented on a tokio
+//! runtime [`Handle`].
+//!
+//! The adapter keeps a [`Handle`] and uses it for every call, so all of its
+//! methods work from any thread: a runtime worker, a thread of tokio's
+//! blocking pool, or a plain `std::thread` that tokio knows nothing about.
+//!
+//! The tokio runtime behind the handle must have its time driver enabled
+//! (`enable_time`, or `enable_all`) for [`Runtime::sleep`], and its IO driver
+//! enabled (`enable_io`, or `enable_all`) for [`Runtime::shutdown_signals`];
+//! `#[tokio::main]` and `#[tokio::test]` enable both.
+
+use core::fmt;
+use core::time::Duration;
+
+use governor_core::runtime::{BoxSleep, BoxTask, Runtime, SignalError, SignalStream};
+use tokio::runtime::Handle;
+use tokio::time::Instant;
+
+/// A governor [`Runtime`] backed by a tokio runtime.
+///
+/// Cheap to clone: it holds a tokio [`Handle`] and the instant it was
+/// created, which is the origin of [`Runtime::now`]. Time is read from
+/// [`tokio::time::Instant`], so a paused test clock
+/// (`#[tokio::test(start_paused = true)]`, `tokio::time::pause`) drives
+/// [`Runtime::now`] and [`Runtime::sleep`] too.
+///
+/// # Example
+///
+/// ```
+/// use governor_core::runtime::Runtime;
+/// use governor_tokio::runtime::TokioRuntime;
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() {
+///     let rt = TokioRuntime::current().expect("inside a tokio runtime");
+///     rt.sleep(core::time::Duration::from_millis(1)).await;
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct TokioRuntime {
+    handle: Handle,
+    origin: Instant,
+}
+
+impl TokioRuntime {
+    /// An adapter for the tokio runtime this thread is running in (or has
+    /// entered with [`Handle::enter`]).
+    ///
+    /// # Errors
+    ///
+    /// [`NoRuntime`] when called outside a tokio runtime context. This never
+    /// panics; use [`TokioRuntime::with_handle`] from threads that tokio does
+    /// not know about.
+    pub fn current() -> Result<Self, NoRuntime> {
+        Handle::try_current()
+            .map(Self::with_handle)
+            .map_err(|_| NoRuntime { _private: () })
+    }
+
+    /// An adapter for the tokio runtime behind `handle`. Usable from any
+    /// thread.
+    pub fn with_handle(handle: Handle) -> Self {
+        let origin = {
+            let _entered = handle.enter();
+            Instant::now()
+        };
+        TokioRuntime { handle, origin }
+    }
+
+    /// The tokio handle this adapter spawns on.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+}
+
+impl Runtime for TokioRuntime {
+    fn spawn(&self, task: BoxTask) {
+        // Detached: the core tracks completion itself.
+        drop(self.handle.spawn(task));
+    }
+
+    fn sleep(&self, duration: Duration) -> BoxSleep {
+        // Timers bind to the runtime that is current when they are created.
+        let _entered = self.handle.enter();
+        Box::pin(tokio::time::sleep(duration))
+    }
+
+    fn now(&self) -> Duration {
+        // Entering makes a paused (test) clock of this runtime visible.
+        let _entered = self.handle.enter();
+        Instant::now().saturating_duration_since(self.origin)
+    }
+
+    fn spawn_blocking(&self, work: Box<dyn FnOnce() + Send + 'static>) {
+        drop(self.handle.spawn_blocking(work));
+    }
+
+    fn shutdown_signals(&self) -> Result<SignalStream, SignalError> {
+        let _entered = self.handle.enter();
+        signals::register()
+    }
+}
+
+/// The error of [`TokioRuntime::current`]: this thread is not inside a tokio
+/// runtime context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoRuntime {
+    _private: (),
+}
+
+impl fmt::Display for NoRuntime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "no tokio runtime is running on this thread; \
+             call from within a runtime or use TokioRuntime::with_handle",
+        )
+    }
+}
+
+impl std::error::Error for NoRuntime {}
+
+/// Turns a panic raised while registering (tokio panics when the runtime's
+/// IO driver is disabled) into a [`SignalError::Register`].
+fn catch_register<T>(register: impl FnOnce() -> Result<T, SignalError>) -> Result<T, SignalError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(register)).unwrap_or_else(|payload| {
+        let why = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "tokio panicked while registering a signal handler".to_owned());
+        Err(SignalError::Register(why))
+    })
+}
+
+#[cfg(unix)]
+mod signals {
+    use core::pin::Pin;
+    use core::task::{Context, Poll};
+
+    use futures_core::Stream;
+    use governor_core::runtime::{Signal, SignalError, SignalStream};
+    use tokio::signal::unix::{self, SignalKind};
+
+    const KINDS: [(fn() -> SignalKind, Signal); 4] = [
+        (SignalKind::interrupt, Signal::Interrupt),
+        (SignalKind::terminate, Signal::Terminate),
+        (SignalKind::hangup, Signal::Hangup),
+        (SignalKind::quit, Signal::Quit),
+    ];
+
+    /// SIGINT, SIGTERM, SIGHUP and SIGQUIT merged into one stream. The
+    /// caller has entered the runtime.
+    pub(super) fn register() -> Result<SignalStream, SignalError> {
+        super::catch_register(|| {
+            let mut listeners = Vec::with_capacity(KINDS.len());
+            for (kind, signal) in KINDS {
+                let listener = unix::signal(kind())
+                    .map_err(|err| SignalError::Register(format!("{}: {err}", signal.name())))?;
+                listeners.push(Some((listener, signal)));
+            }
+            tracing::debug!("listening for SIGINT, SIGTERM, SIGHUP and SIGQUIT");
+            let stream: SignalStream = Box::pin(Merged { listeners, next: 0 });
+            Ok(stream)
+        })
+    }
+
+    /// Polls every listener, starting after the one that yielded last, so a
+    /// flood of one signal cannot hide another.
+    struct Merged {
+        listeners: Vec<Option<(unix::Signal, Signal)>>,
+        next: usize,
+    }
+
+    impl Stream for Merged {
+        type Item = Signal;
+
+        fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Signal>> {
+            let this = self.get_mut();
+            let count = this.listeners.len();
+            let mut open = 0;
+            for offset in 0..count {
+                let index = (this.next + offset) % count;
+                let Some((listener, signal)) = &mut this.listeners[index] else {
+                    continue;
+                };
+                match listener.poll_recv(cx) {
+                    Poll::Ready(Some(())) => {
+                        let signal = *signal;
+                        this.next = (index + 1) % count;
+                        tracing::debug!(signal = %signal, "caught shutdown signal");
+                        return Poll::Ready(Some(signal));
+                    }
+                    // The runtime's signal driver is gone: this one is over.
+                    Poll::Ready(None) => this.listeners[index] = None,
+                    Poll::Pending => open += 1,
+                }
+            }
+            if open == 0 {
+                Poll::Ready(None)
+            } else {
+                Poll::Pending
+            }
+        }
+    }
+}
+
+#[cfg(windows)]
+mod signals {
+    use governor_core::runtime::{Signal, SignalError, SignalStream};
+
+    /// Ctrl-C, as [`Signal::Interrupt`], once per delivery. The caller has
+    /// entered the runtime.
+    pub(super) fn register() -> Result<SignalStream, SignalError> {
+        super::catch_register(|| {
+            let listener = tokio::signal::windows::ctrl_c()
+                .map_err(|err| SignalError::Register(format!("Ctrl-C: {err}")))?;
+            tracing::debug!("listening for Ctrl-C");
+            let stream: SignalStream = Box::pin(futures_util::stream::unfold(
+                listener,
+                |mut listener| async move {
+                    listener.recv().await?;
+                    tracing::debug!(signal = %Signal::Interrupt, "caught shutdown signal");
+                    Some((Signal::Interrupt, listener))
+                },
+            ));
+            Ok(stream)
+        })
+    }
+}
+
+#[cfg(not(any(unix, windows)))]
+mod signals {
+    use governor_core::runtime::{SignalError, SignalStream};
+
+    /// No signals on this platform.
+    pub(super) fn register() -> Result<SignalStream, SignalError> {
+        Err(SignalError::Unsupported)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::sync::Arc;
+    use std::thread;
+
+    use futures_util::FutureExt;
+
+    use super::*;
+
+    const WAIT: Duration = Duration::from_secs(10);
+
+    fn multi_thread() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("build a tokio runtime")
+    }
+
+    #[test]
+    fn current_outside_a_runtime_is_an_error() {
+        let err = TokioRuntime::current().expect_err("no runtime on a test thread");
+        assert!(err.to_string().contains("no tokio runtime"));
+    }
+
+    #[tokio::test]
+    async fn current_inside_a_runtime_works() {
+        let rt = TokioRuntime::current().expect("inside #[tokio::test]");
+        assert!(rt.now() < Duration::from_secs(1));
+    }
+
+    #[tokio::test]
+    async fn spawn_runs_the_task() {
+        let rt = TokioRuntime::current().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        rt.spawn(Box::pin(async move {
+            tx.send(7).unwrap();
+        }));
+        assert_eq!(rx.await.unwrap(), 7);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sleep_completes_after_the_duration() {
+        let rt = TokioRuntime::current().unwrap();
+        let start = Instant::now();
+        let mut sleep = rt.sleep(Duration::from_secs(3));
+        assert!((&mut sleep).now_or_never().is_none());
+
+        tokio::time::advance(Duration::from_millis(2_990)).await;
+        assert!(
+            (&mut sleep).now_or_never().is_none(),
+            "sleep finished early"
+        );
+
+        sleep.await;
+        let elapsed = start.elapsed();
+        assert!(elapsed >= Duration::from_secs(3), "{elapsed:?}");
+        assert!(elapsed < Duration::from_millis(3_010), "{elapsed:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn zero_sleep_completes() {
+        let rt = TokioRuntime::current().unwrap();
+        let before = rt.now();
+        rt.sleep(Duration::ZERO).await;
+        assert!(rt.now() - before < Duration::from_millis(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn now_follows_the_paused_clock() {
+        let rt = TokioRuntime::current().unwrap();
+        let t0 = rt.now();
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(rt.now() - t0, Duration::from_secs(5));
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert_eq!(rt.now() - t0, Duration::from_secs(65));
+    }
+
+    #[test]
+    fn now_is_monotonic_and_starts_near_zero() {
+        let tokio_rt = multi_thread();
+        let rt = TokioRuntime::with_handle(tokio_rt.handle().clone());
+        let a = rt.now();
+        thread::sleep(Duration::from_millis(5));
+        let b = rt.now();
+        assert!(a < Duration::from_secs(1));
+        assert!(b >= a + Duration::from_millis(5));
+    }
+
+    #[test]
+    fn spawn_and_sleep_from_a_plain_thread() {
+        let tokio_rt = multi_thread();
+        let rt = TokioRuntime::with_handle(tokio_rt.handle().clone());
+        let (tx, rx) = mpsc::channel();
+
+        let from_thread = rt.clone();
+        thread::spawn(move || {
+            assert!(TokioRuntime::current().is_err());
+            let sleep = from_thread.sleep(Duration::from_millis(20));
+            let started = from_thread.now();
+            let inner = from_thread.clone();
+            from_thread.spawn(Box::pin(async move {
+                sleep.await;
+                tx.send(inner.now() - started).unwrap();
+            }));
+        })
+        .join()
+        .unwrap();
+
+        let slept = rx.recv_timeout(WAIT).expect("the task ran");
+        assert!(slept >= Duration::from_millis(20), "{slept:?}");
+    }
+
+    #[test]
+    fn spawn_blocking_from_a_plain_thread() {
+        let tokio_rt = multi_thread();
+        let rt = TokioRuntime::with_handle(tokio_rt.handle().clone());
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            rt.spawn_blocking(Box::new(move || tx.send(()).unwrap()));
+        })
+        .join()
+        .unwrap();
+        rx.recv_timeout(WAIT).expect("the blocking work ran");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn spawn_blocking_runs_on_another_thread() {
+        let rt = TokioRuntime::current().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let here = thread::current().id();
+        rt.spawn_blocking(Box::new(move || {
+            tx.send(thread::current().id()).unwrap();
+        }));
+        let there = rx.await.unwrap();
+        assert_ne!(here, there);
+    }
+
+    #[test]
+    fn works_behind_a_dyn_runtime() {
+        let tokio_rt = multi_thread();
+        let rt: Arc<dyn Runtime> = Arc::new(TokioRuntime::with_handle(tokio_rt.handle().clone()));
+        let (tx, rx) = mpsc::channel();
+        let sleeper = rt.clone();
+        rt.spawn(Box::pin(async move {
+            sleeper.sleep(Duration::from_millis(1)).await;
+            tx.send(()).unwrap();
+        }));
+        rx.recv_timeout(WAIT).unwrap();
+    }
+
+    #[test]
+    fn signals_without_io_driver_are_an_error() {
+        let tokio_rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let rt = TokioRuntime::with_handle(tokio_rt.handle().clone());
+        match rt.shutdown_signals() {
+            Err(SignalError::Register(why)) => assert!(why.contains("IO is disabled"), "{why}"),
+            Err(other) => panic!("unexpected error {other}"),
+            Ok(_) => panic!("registered signals without an IO driver"),
+        }
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn sighup_arrives_on_the_stream() {
+        use futures_util::StreamExt;
+        use governor_core::runtime::Signal;
+
+        let rt = TokioRuntime::current().unwrap();
+        // Register first, so the signal does not kill the test process.
+        let mut signals = rt.shutdown_signals().expect("register signal handlers");
+        signal_hook::low_level::raise(signal_hook::consts::SIGHUP).expect("raise SIGHUP");
+        let got = tokio::time::timeout(WAIT, signals.next())
+            .await
+            .expect("a signal within the timeout");
+        assert_eq!(got, Some(Signal::Hangup));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn signals_register_from_a_plain_thread() {
+        let tokio_rt = multi_thread();
+        let rt = TokioRuntime::with_handle(tokio_rt.handle().clone());
+        let signals = thread::spawn(move || rt.shutdown_signals().is_ok())
+            .join()
+            .unwrap();
+        assert!(signals);
+    }
+}

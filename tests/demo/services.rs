@@ -1,0 +1,127 @@
+//! The demo's services, shared by every adapter's `examples/demo.rs` (each
+//! includes this file with `#[path]`), so the demo is the same program on
+//! every runtime. Only `governor_core` is used here: nothing in it knows
+//! which runtime drives it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use governor_core::{Governor, ServiceCtx, ServiceError, ServiceResult};
+
+/// Adds the demo's services to `gov`:
+///
+/// - `ticker`: logs a tick every second (async);
+/// - `echo-server`: a loopback TCP echo server on blocking `std::net`,
+///   unblocked by its stop hook;
+/// - `echo-client`: sends a line to the server every second and checks the
+///   echo (blocking);
+/// - `flaky`: fails, panics or completes in turn after a short while, and
+///   is restarted after a second each time.
+pub fn add_demo_services(gov: &Governor) -> Result<(), Box<dyn std::error::Error>> {
+    let listener = Arc::new(TcpListener::bind("127.0.0.1:0")?);
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "echo server will listen");
+    gov.add("ticker", ticker)?;
+    gov.add_blocking("echo-server", echo_server(listener))?
+        .restart(Duration::from_secs(1));
+    gov.add_blocking("echo-client", echo_client(addr))?
+        .restart(Duration::from_secs(1));
+    gov.add("flaky", flaky())?.restart(Duration::from_secs(1));
+    Ok(())
+}
+
+async fn ticker(ctx: ServiceCtx) -> ServiceResult {
+    let mut n = 0u64;
+    loop {
+        n += 1;
+        ctx.log(format_args!("tick {n}"));
+        ctx.sleep(Duration::from_secs(1)).await?;
+    }
+}
+
+/// Serves one connection at a time. Its stop hook shuts the current
+/// connection down (unblocking `read_line`) and connects to the listener
+/// once (unblocking `accept`).
+fn echo_server(listener: Arc<TcpListener>) -> impl FnMut(ServiceCtx) -> ServiceResult + Send {
+    move |ctx: ServiceCtx| {
+        let addr = listener.local_addr()?;
+        let current: Arc<Mutex<Option<TcpStream>>> = Arc::default();
+        let hook_current = current.clone();
+        ctx.on_stop(move || {
+            if let Some(stream) = hook_current.lock().unwrap().take() {
+                let _ = stream.shutdown(Shutdown::Both);
+            }
+            let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
+        });
+        while !ctx.stopping() {
+            let (stream, peer) = listener.accept()?;
+            if ctx.stopping() {
+                break;
+            }
+            *current.lock().unwrap() = Some(stream.try_clone()?);
+            if ctx.stopping() {
+                break; // the hook may have run before the line above
+            }
+            tracing::debug!(%peer, "echo connection");
+            let mut reader = BufReader::new(stream.try_clone()?);
+            let mut writer = stream;
+            let mut line = String::new();
+            while reader.read_line(&mut line)? > 0 {
+                writer.write_all(line.as_bytes())?;
+                line.clear();
+            }
+            current.lock().unwrap().take();
+        }
+        Ok(())
+    }
+}
+
+fn echo_client(addr: SocketAddr) -> impl FnMut(ServiceCtx) -> ServiceResult + Send {
+    move |ctx: ServiceCtx| {
+        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+        let for_hook = stream.try_clone()?;
+        ctx.on_stop(move || {
+            let _ = for_hook.shutdown(Shutdown::Both);
+        });
+        let mut reader = BufReader::new(stream.try_clone()?);
+        let mut writer = stream;
+        let mut n = 0u64;
+        while ctx.sleep_blocking(Duration::from_secs(1)).is_ok() {
+            n += 1;
+            writeln!(writer, "ping {n}")?;
+            let mut echo = String::new();
+            if reader.read_line(&mut echo)? == 0 {
+                break; // the server went away, or our hook shut us down
+            }
+            ctx.log(format_args!("echoed {}", echo.trim_end()));
+        }
+        Ok(())
+    }
+}
+
+/// Ends after a short while: with an error, a panic, or cleanly, in turn.
+fn flaky() -> impl FnMut(
+    ServiceCtx,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ServiceResult> + Send>>
+       + Send {
+    let mut run = 0u32;
+    move |ctx: ServiceCtx| {
+        run += 1;
+        let this_run = run;
+        Box::pin(async move {
+            ctx.sleep(Duration::from_millis(1500)).await?;
+            match this_run % 3 {
+                1 => Err(ServiceError::msg(format!(
+                    "run {this_run}: upstream timed out"
+                ))),
+                2 => panic!("run {this_run}: invariant violated"),
+                _ => {
+                    ctx.log(format_args!("run {this_run}: finished a batch"));
+                    Ok(())
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,75 @@
+//! What the conformance suite needs from a runtime under test, and the
+//! macro that instantiates every case for one runtime.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use governor_core::runtime::{Runtime, Signal};
+use governor_core::Governor;
+
+/// A runtime the conformance suite runs against.
+///
+/// Every case is an `async fn(&H)`; the harness drives it to completion.
+pub trait Harness: Sized + Send + Sync + 'static {
+    /// Shown in test names.
+    const NAME: &'static str;
+
+    /// The adapter, as the core sees it.
+    fn runtime(&self) -> Arc<dyn Runtime>;
+
+    /// Runs a case to completion. Real runtimes bound it with a generous
+    /// timeout so that a hang fails the test instead of the CI job.
+    fn block_on<F: Future<Output = ()>>(&self, case: F);
+
+    /// Whether time is virtual, so that durations can be asserted exactly.
+    fn exact_time(&self) -> bool;
+
+    /// Delivers `signal` to the governors that catch signals. Real
+    /// runtimes send it to this process for real.
+    fn raise(&self, signal: Signal);
+
+    /// A fresh governor on this runtime.
+    fn governor(&self) -> Governor {
+        Governor::new(self.runtime())
+    }
+
+    /// Lets every task that can make progress do so (used only to give
+    /// wrong behaviour a chance to show, never to wait for a result).
+    fn settle(&self) -> impl Future<Output = ()> + Send {
+        let runtime = self.runtime();
+        async move {
+            for _ in 0..16 {
+                runtime.sleep(Duration::ZERO).await;
+                crate::support::yield_now().await;
+            }
+        }
+    }
+}
+
+/// Instantiates every conformance case for one harness, as
+/// `#[test] fn <case>()` in the invoking module.
+///
+/// ```ignore
+/// governor_conformance::conformance_suite!(governor_conformance::runtimes::Virtual::new());
+/// ```
+#[macro_export]
+macro_rules! conformance_suite {
+    ($make:expr) => {
+        $crate::for_each_case!($crate::__conformance_case, $make);
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_case {
+    ($make:expr, $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                let harness = $make;
+                $crate::harness::Harness::block_on(&harness, $crate::cases::$case(&harness));
+            }
+        )*
+    };
+}

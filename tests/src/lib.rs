@@ -1,0 +1,20 @@
+//! The conformance suite of governor's runtime adapters, and the
+//! deterministic virtual-time runtime it also runs against.
+//!
+//! Every case in [`cases`] is written once, generic over a [`Harness`],
+//! and instantiated for each runtime in [`runtimes`] by one line in
+//! `tests/<runtime>.rs`:
+//!
+//! ```ignore
+//! governor_conformance::conformance_suite!(governor_conformance::runtimes::Virtual::new());
+//! ```
+//!
+//! so `cargo test` prints the same case names once per runtime test binary.
+//!
+//! [`Harness`]: harness::Harness
+
+pub mod cases;
+pub mod harness;
+pub mod runtimes;
+pub mod support;
+pub mod virtual_time;
