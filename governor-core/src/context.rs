@@ -40,6 +40,7 @@ impl ServiceCtx {
         ServiceCtx { shared, slot }
     }
 
+    #[cfg(feature = "std")]
     pub(crate) fn runtime(&self) -> &Arc<dyn crate::runtime::Runtime> {
         &self.shared.runtime
     }

@@ -1,0 +1,156 @@
+//! End to end: each adapter's demo program runs as a real child process,
+//! receives a real SIGINT, SIGTERM, SIGHUP or SIGQUIT, shuts down
+//! gracefully (every service reports stopped) and exits 0.
+#![cfg(unix)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::{mpsc, Mutex};
+use std::time::Duration;
+
+/// How long the demo may take to come up, and then to shut down. Generous:
+/// a loaded 2-core CI machine is slow, and a hang must still end.
+const BOUND: Duration = Duration::from_secs(60);
+
+/// The demo's services, each of which must report stopped.
+const SERVICES: [&str; 4] = ["ticker", "echo-server", "echo-client", "flaky"];
+
+/// Builds (once per test process) and locates `package`'s `demo` example.
+fn demo_binary(package: &str) -> PathBuf {
+    static BUILT: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    built
+        .entry(package.to_owned())
+        .or_insert_with(|| build_demo(package))
+        .clone()
+}
+
+fn build_demo(package: &str) -> PathBuf {
+    let output = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "-p",
+            package,
+            "--example",
+            "demo",
+            "--message-format=json",
+        ])
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("cargo runs");
+    assert!(output.status.success(), "building {package}'s demo failed");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout
+        .lines()
+        .filter(|line| line.contains(r#""name":"demo""#))
+        .find_map(|line| {
+            let start = line.find(r#""executable":""#)? + r#""executable":""#.len();
+            let end = start + line[start..].find('"')?;
+            Some(PathBuf::from(&line[start..end]))
+        })
+        .expect("cargo reports the demo's executable")
+}
+
+/// Runs `package`'s demo, sends it `signal` once it is running, and checks
+/// a graceful shutdown.
+fn demo_stops_gracefully_on(package: &str, signal: &str) {
+    let binary = demo_binary(package);
+    let mut child = Command::new(&binary)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the demo starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (lines_tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+
+    let mut seen = Vec::new();
+    let mut next_line = |seen: &mut Vec<String>| match lines.recv_timeout(BOUND) {
+        Ok(line) => {
+            seen.push(line.clone());
+            Some(line)
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => None,
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            let _ = child_kill(child.id());
+            panic!("{package} demo silent for {BOUND:?}; output so far: {seen:?}");
+        }
+    };
+    loop {
+        match next_line(&mut seen) {
+            Some(line) if line.starts_with("demo: running") => break,
+            Some(_) => {}
+            None => panic!("{package} demo ended before running: {seen:?}"),
+        }
+    }
+
+    let sent = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+
+    while next_line(&mut seen).is_some() {}
+    let status = child.wait().expect("the demo is waited for");
+    assert!(
+        status.success(),
+        "{package} demo exited with {status}: {seen:?}"
+    );
+    assert!(
+        seen.contains(&format!("demo: shutdown (signal SIG{signal})")),
+        "the cause names the signal: {seen:?}"
+    );
+    for service in SERVICES {
+        let line = seen
+            .iter()
+            .find(|l| l.starts_with(&format!("demo: {service}: ")))
+            .unwrap_or_else(|| panic!("no summary for {service}: {seen:?}"));
+        assert!(
+            line.starts_with(&format!("demo: {service}: stopped")),
+            "{line}"
+        );
+    }
+}
+
+fn child_kill(pid: u32) -> std::io::Result<std::process::ExitStatus> {
+    Command::new("kill")
+        .arg("-KILL")
+        .arg(pid.to_string())
+        .status()
+}
+
+macro_rules! signal_cases {
+    ($adapter:ident, $package:literal) => {
+        mod $adapter {
+            #[test]
+            fn sigint_shuts_the_demo_down_gracefully() {
+                super::demo_stops_gracefully_on($package, "INT");
+            }
+            #[test]
+            fn sigterm_shuts_the_demo_down_gracefully() {
+                super::demo_stops_gracefully_on($package, "TERM");
+            }
+            #[test]
+            fn sighup_shuts_the_demo_down_gracefully() {
+                super::demo_stops_gracefully_on($package, "HUP");
+            }
+            #[test]
+            fn sigquit_shuts_the_demo_down_gracefully() {
+                super::demo_stops_gracefully_on($package, "QUIT");
+            }
+        }
+    };
+}
+
+signal_cases!(tokio, "governor-tokio");
