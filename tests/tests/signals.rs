@@ -75,7 +75,7 @@ fn demo_stops_gracefully_on(package: &str, signal: &str) {
     });
 
     let mut seen = Vec::new();
-    let mut next_line = |seen: &mut Vec<String>| match lines.recv_timeout(BOUND) {
+    let next_line = |seen: &mut Vec<String>| match lines.recv_timeout(BOUND) {
         Ok(line) => {
             seen.push(line.clone());
             Some(line)
