@@ -63,11 +63,10 @@ pub struct ServiceReport {
     /// Its state when the snapshot was taken.
     pub state: ServiceState,
     /// How many runs have begun.
-    pub runs: u32,
+    pub runs: u64,
     /// How many of those runs were restarts.
-    pub restarts: u32,
-    /// How its latest finished run ended; `None` if no run has finished
-    /// (including a service that was stopped before its first run).
+    pub restarts: u64,
+    /// How its latest finished run ended; `None` if no run has finished.
     pub last_outcome: Option<Outcome>,
 }
 

@@ -32,8 +32,8 @@ struct SlotState {
     /// Present until the service is started.
     launch: Option<Launch>,
     status: ServiceState,
-    runs: u32,
-    restarts: u32,
+    runs: u64,
+    restarts: u64,
     last_outcome: Option<Outcome>,
     /// Hooks for every run (added with `ServiceConfig::on_stop`).
     hooks: Vec<StopHook>,

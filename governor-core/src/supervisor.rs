@@ -103,10 +103,10 @@ pub(crate) async fn supervise<R: Runner>(mut runner: R, shared: Arc<Shared>, slo
         shared: &shared,
         slot: &slot,
     };
-    if slot.token.is_cancelled() {
-        tracing::debug!(service = %slot.name, "stop requested before the first run; not run");
-        return;
-    }
+    // A started service always gets its first run, even if a stop was
+    // requested since `start` (it then sees `stopping()` at once): every
+    // started service ends with exactly one final outcome, whatever the
+    // scheduling.
     let span = tracing::info_span!("service", name = %slot.name);
     loop {
         slot.begin_run();

@@ -170,3 +170,8 @@ impl From<Error> for RunError {
         RunError::Governor(e)
     }
 }
+
+/// The README's Rust examples, compiled as doc tests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

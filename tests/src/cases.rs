@@ -35,6 +35,7 @@ macro_rules! for_each_case {
             services_start_on_start_not_before,
             second_start_starts_only_new_services,
             service_added_after_start_and_started_alone_runs,
+            started_service_runs_once_even_if_stopped_at_once,
             shutdown_cancels_runs_hooks_and_waits_for_every_service,
             second_shutdown_is_harmless,
             shutdown_from_inside_a_service,
@@ -49,6 +50,7 @@ macro_rules! for_each_case {
             no_restart_once_shutdown_is_requested,
             every_outcome_is_recorded,
             stop_service_is_never_restarted,
+            until_stopped_races_a_future_against_stop,
             sleep_ends_on_time_or_early_on_stop,
             stopping_flips_at_shutdown_and_global_token_is_cancelled,
             stop_hooks_run_once_after_cancellation,
@@ -163,6 +165,29 @@ pub async fn service_added_after_start_and_started_alone_runs<H: Harness>(h: &H)
         1,
         "start() did not rerun it"
     );
+}
+
+/// A service started and stopped at once still gets its one run (seeing
+/// `stopping()` already), so its outcome is never lost to scheduling.
+pub async fn started_service_runs_once_even_if_stopped_at_once<H: Harness>(h: &H) {
+    let (j, _notes) = journal();
+    let gov = h.governor();
+    let jj = j.clone();
+    gov.add("brief", move |ctx: ServiceCtx| {
+        let j = jj.clone();
+        async move {
+            j.note(format!("brief:stopping={}", ctx.stopping()));
+            ctx.cancelled().await;
+            Ok(())
+        }
+    })
+    .unwrap();
+    gov.start().unwrap();
+    let report = gov.shutdown().await;
+    let brief = report.service("brief").unwrap();
+    assert_eq!(brief.runs, 1);
+    assert_eq!(brief.last_outcome, Some(Outcome::Completed));
+    assert_eq!(brief.state, ServiceState::Stopped);
 }
 
 // 2. Shutdown ---------------------------------------------------------------
@@ -552,6 +577,34 @@ pub async fn stop_service_is_never_restarted<H: Harness>(h: &H) {
         assert_eq!(s.runs, 1, "{name} must not restart");
     }
     assert!(report.is_clean());
+}
+
+/// `until_stopped` returns the future's output while no stop is requested,
+/// and `Err(Stopped)` (dropping the future) once one is.
+pub async fn until_stopped_races_a_future_against_stop<H: Harness>(h: &H) {
+    let (j, mut notes) = journal();
+    let gov = h.governor();
+    let jj = j.clone();
+    gov.add("racer", move |ctx: ServiceCtx| {
+        let j = jj.clone();
+        async move {
+            let quick = ctx.until_stopped(async { 7 }).await;
+            j.note(format!("racer:quick:{quick:?}"));
+            let never = ctx.until_stopped(std::future::pending::<()>()).await;
+            j.note(format!("racer:never:{never:?}"));
+            never?;
+            Ok(())
+        }
+    })
+    .unwrap();
+    gov.start().unwrap();
+    assert_eq!(notes.next().await, "racer:quick:Ok(7)");
+    let report = gov.shutdown().await;
+    assert_eq!(notes.next().await, "racer:never:Err(Stopped)");
+    assert_eq!(
+        report.service("racer").unwrap().last_outcome,
+        Some(Outcome::Completed)
+    );
 }
 
 // 6. Sleep, stopping and the global token --------------------------------------
