@@ -48,13 +48,21 @@ pub trait Harness: Sized + Send + Sync + 'static {
 }
 
 /// Instantiates every conformance case for one harness, as
-/// `#[test] fn <case>()` in the invoking module.
+/// `#[test] fn <runtime>::<case>()`, so that test names show the runtime.
 ///
 /// ```ignore
-/// governor_conformance::conformance_suite!(governor_conformance::runtimes::Virtual::new());
+/// governor_conformance::conformance_suite!(virtual_time, governor_conformance::runtimes::Virtual::new());
 /// ```
 #[macro_export]
 macro_rules! conformance_suite {
+    ($runtime:ident, $make:expr) => {
+        mod $runtime {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::for_each_case!($crate::__conformance_case, $make);
+        }
+    };
+    // Older one-argument form: the cases land in the invoking module.
     ($make:expr) => {
         $crate::for_each_case!($crate::__conformance_case, $make);
     };

@@ -6,10 +6,11 @@
 //! `tests/<runtime>.rs`:
 //!
 //! ```ignore
-//! governor_conformance::conformance_suite!(governor_conformance::runtimes::Virtual::new());
+//! governor_conformance::conformance_suite!(virtual_time, governor_conformance::runtimes::Virtual::new());
 //! ```
 //!
-//! so `cargo test` prints the same case names once per runtime test binary.
+//! so `cargo test` prints the same case names once per runtime, as
+//! `<runtime>::<case>`.
 //!
 //! [`Harness`]: harness::Harness
 
