@@ -1,3 +1,6 @@
 //! The conformance suite on `TokioCurrentThread`.
 
-governor_conformance::conformance_suite!(tokio_current_thread, governor_conformance::runtimes::TokioCurrentThread::new());
+governor_conformance::conformance_suite!(
+    tokio_current_thread,
+    governor_conformance::runtimes::TokioCurrentThread::new()
+);

@@ -1,3 +1,6 @@
 //! The conformance suite on `Virtual`.
 
-governor_conformance::conformance_suite!(virtual_time, governor_conformance::runtimes::Virtual::new());
+governor_conformance::conformance_suite!(
+    virtual_time,
+    governor_conformance::runtimes::Virtual::new()
+);
