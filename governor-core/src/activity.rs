@@ -39,15 +39,20 @@ impl Activity {
         self.state.lock().live += 1;
     }
 
-    pub(crate) fn leave(&self) {
-        let wake = {
+    /// One service ended; returns whether none is live any more.
+    pub(crate) fn leave(&self) -> bool {
+        let (wake, none_left) = {
             let mut state = self.state.lock();
             state.live -= 1;
-            state.is_idle().then(|| state.waiters.take())
+            (
+                state.is_idle().then(|| state.waiters.take()),
+                state.live == 0,
+            )
         };
         if let Some(wake) = wake {
             wake.wake();
         }
+        none_left
     }
 
     pub(crate) fn live(&self) -> usize {

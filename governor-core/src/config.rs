@@ -7,6 +7,7 @@ use core::time::Duration;
 
 use crate::error::Error;
 use crate::governor::{Governor, Shared};
+use crate::handle::ServiceHandle;
 use crate::restart::RestartPolicy;
 use crate::slot::Slot;
 
@@ -14,8 +15,40 @@ use crate::slot::Slot;
 /// [`start`](ServiceConfig::start) it alone.
 ///
 /// Dropping it leaves the service added, to be started by the next
-/// [`Governor::start`]. Settings apply from the service's next restart
-/// decision on, so they may be changed while it runs.
+/// [`Governor::start`]. Restart settings apply from the service's next
+/// restart decision on; dependencies, readiness and criticality are read
+/// when it starts.
+///
+/// ```
+/// # use governor_core::runtime::{BoxSleep, BoxTask, Runtime};
+/// # use core::time::Duration;
+/// # struct Rt;
+/// # impl Runtime for Rt {
+/// #     fn spawn(&self, task: BoxTask) { drop(task) }
+/// #     fn sleep(&self, _: Duration) -> BoxSleep { Box::pin(core::future::pending()) }
+/// #     fn now(&self) -> Duration { Duration::ZERO }
+/// # }
+/// use governor_core::{Governor, RestartPolicy, ServiceCtx, ServiceResult};
+///
+/// async fn config_loader(ctx: ServiceCtx) -> ServiceResult {
+///     // ... load ...
+///     ctx.ready();
+///     ctx.cancelled().await;
+///     Ok(())
+/// }
+/// async fn server(ctx: ServiceCtx) -> ServiceResult {
+///     ctx.cancelled().await;
+///     Ok(())
+/// }
+///
+/// let gov = Governor::new(Rt);
+/// gov.add("config", config_loader)?.notify_ready().critical();
+/// gov.add("server", server)?
+///     .depends_on(["config"])
+///     .restart_policy(RestartPolicy::on_failure(Duration::from_secs(1)))
+///     .shutdown_timeout(Duration::from_secs(5));
+/// # Ok::<(), governor_core::Error>(())
+/// ```
 pub struct ServiceConfig {
     shared: Arc<Shared>,
     slot: Arc<Slot>,
@@ -44,7 +77,44 @@ impl ServiceConfig {
 
     /// Sets this service's own restart policy.
     pub fn restart_policy(self, policy: RestartPolicy) -> Self {
-        self.slot.set_restart(Some(policy));
+        self.slot.configure(|c| c.restart = Some(policy));
+        self
+    }
+
+    /// This service's first run waits until each of these services is
+    /// ready; at shutdown, this service stops before them. Unknown names
+    /// and cycles are reported by `start`. Names add up over calls.
+    pub fn depends_on<I>(self, names: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<Arc<str>>,
+    {
+        self.slot
+            .configure(|c| c.depends_on.extend(names.into_iter().map(Into::into)));
+        self
+    }
+
+    /// This service reports readiness itself with
+    /// [`ServiceCtx::ready`](crate::ServiceCtx::ready) (like systemd's
+    /// `Type=notify`); dependents and `wait_ready` wait for that. Without
+    /// it, a service is ready as soon as a run begins (`Type=simple`).
+    pub fn notify_ready(self) -> Self {
+        self.slot.configure(|c| c.notify_ready = true);
+        self
+    }
+
+    /// When this service ends for good by itself (however it ended, gave
+    /// up included), the whole governor shuts down, with
+    /// [`ShutdownCause::Critical`](crate::ShutdownCause::Critical).
+    pub fn critical(self) -> Self {
+        self.slot.configure(|c| c.critical = true);
+        self
+    }
+
+    /// Bounds how long this service may take to stop, overriding the
+    /// governor's [`shutdown_timeout`](Governor::shutdown_timeout).
+    pub fn shutdown_timeout(self, timeout: Duration) -> Self {
+        self.slot.configure(|c| c.shutdown_timeout = Some(timeout));
         self
     }
 
@@ -53,6 +123,11 @@ impl ServiceConfig {
     pub fn on_stop(self, hook: impl Fn() + Send + Sync + 'static) -> Self {
         self.slot.add_hook(Arc::new(hook));
         self
+    }
+
+    /// A handle to stop, restart or wait for this service later.
+    pub fn handle(&self) -> ServiceHandle {
+        ServiceHandle::new(self.shared.clone(), self.slot.clone())
     }
 
     /// Starts this service now, alone (Go's `ServiceConfig.Start`).

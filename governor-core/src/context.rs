@@ -33,11 +33,19 @@ use crate::token::{Cancelled, StopToken, UntilCancelled};
 pub struct ServiceCtx {
     shared: Arc<Shared>,
     slot: Arc<Slot>,
+    /// This run's token: a child of the service's token.
+    token: StopToken,
+    run: u64,
 }
 
 impl ServiceCtx {
-    pub(crate) fn new(shared: Arc<Shared>, slot: Arc<Slot>) -> Self {
-        ServiceCtx { shared, slot }
+    pub(crate) fn new(shared: Arc<Shared>, slot: Arc<Slot>, token: StopToken, run: u64) -> Self {
+        ServiceCtx {
+            shared,
+            slot,
+            token,
+            run,
+        }
     }
 
     #[cfg(feature = "std")]
@@ -50,36 +58,58 @@ impl ServiceCtx {
         &self.slot.name
     }
 
-    /// The service's stop token: cancelled when the governor shuts down
-    /// (it is a child of [`Governor::token`]).
-    pub fn token(&self) -> &StopToken {
-        &self.slot.token
+    /// Which run this is: 1 for the first, 2 after the first restart…
+    pub fn run(&self) -> u64 {
+        self.run
     }
 
-    /// Whether the service has been asked to stop: one atomic load.
+    /// This run's stop token: cancelled when the run is asked to stop —
+    /// by a shutdown (after the services that depend on this one have
+    /// stopped), or by the service's [handle](crate::ServiceHandle).
+    pub fn token(&self) -> &StopToken {
+        &self.token
+    }
+
+    /// Whether this run has been asked to stop: one atomic load.
     #[inline]
     pub fn stopping(&self) -> bool {
-        self.slot.token.is_cancelled()
+        self.token.is_cancelled()
     }
 
-    /// Completes once the service is asked to stop.
+    /// Completes once this run is asked to stop.
     pub fn cancelled(&self) -> Cancelled<'_> {
-        self.slot.token.cancelled()
+        self.token.cancelled()
     }
 
     /// Sleeps for `duration` on the runtime's clock; returns
-    /// `Err(Stopped)` early as soon as the service is asked to stop.
+    /// `Err(Stopped)` early as soon as this run is asked to stop.
     pub fn sleep(&self, duration: Duration) -> Sleep<'_> {
-        Sleep::new(
-            self.slot.token.cancelled(),
-            self.shared.runtime.sleep(duration),
-        )
+        Sleep::new(self.token.cancelled(), self.shared.runtime.sleep(duration))
     }
 
-    /// Runs `fut` until it completes or the service is asked to stop,
+    /// Runs `fut` until it completes or this run is asked to stop,
     /// whichever is first (`Err(Stopped)` then; `fut` is dropped).
     pub fn until_stopped<F: Future>(&self, fut: F) -> UntilCancelled<'_, F> {
-        self.slot.token.run_until_cancelled(fut)
+        self.token.run_until_cancelled(fut)
+    }
+
+    /// Reports this run ready. Services that depend on this one, and
+    /// [`Governor::wait_ready`], wait for it when the service was added
+    /// with [`notify_ready`](crate::ServiceConfig::notify_ready); other
+    /// services count as ready as soon as a run begins. Readiness is per
+    /// run: it resets when the run ends. Calling it again does nothing.
+    pub fn ready(&self) {
+        if self.slot.mark_ready(self.run) {
+            self.shared.emit(crate::event::Event::Ready {
+                service: self.slot.name.clone(),
+            });
+        }
+    }
+
+    /// A new, independent governor on the same runtime, for a subsystem
+    /// this service supervises itself (see [`Subtree`](crate::Subtree)).
+    pub fn child_governor(&self) -> Governor {
+        Governor::new(self.shared.runtime.clone())
     }
 
     /// Registers a stop hook for the current run (Go's `Stoppable.Stop`).

@@ -1,7 +1,9 @@
 //! Misuse of the governor's API, as typed errors that name the problem.
 
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::fmt;
+use core::time::Duration;
 
 use crate::runtime::SignalError;
 
@@ -26,6 +28,38 @@ pub enum Error {
     /// [`catch_signals`](crate::Governor::catch_signals) was asked for but
     /// the runtime could not start listening for signals.
     Signals(SignalError),
+    /// A service depends on a name no service was added under; nothing
+    /// was started.
+    UnknownDependency {
+        /// The service that names it.
+        service: Arc<str>,
+        /// The unknown name.
+        dependency: Arc<str>,
+    },
+    /// Services depend on each other in a cycle; nothing was started.
+    DependencyCycle {
+        /// The services of the cycle, each depending on the next, the last
+        /// on the first.
+        cycle: Vec<Arc<str>>,
+    },
+    /// No service was added under this name.
+    UnknownService {
+        /// The name asked for.
+        name: Arc<str>,
+    },
+    /// A service did not become ready within the time allowed.
+    NotReady {
+        /// The service.
+        service: Arc<str>,
+        /// The time it was given.
+        timeout: Duration,
+    },
+    /// A service ended for good (or was never started) while something
+    /// waited for it to become ready.
+    EndedBeforeReady {
+        /// The service.
+        service: Arc<str>,
+    },
 }
 
 impl fmt::Display for Error {
@@ -43,6 +77,34 @@ impl fmt::Display for Error {
             }
             Error::StartAfterShutdown => f.write_str("cannot start: the governor is shutting down"),
             Error::Signals(e) => write!(f, "cannot catch signals: {e}"),
+            Error::UnknownDependency {
+                service,
+                dependency,
+            } => write!(
+                f,
+                "service {service:?} depends on {dependency:?}, which was never added"
+            ),
+            Error::DependencyCycle { cycle } => {
+                f.write_str("services depend on each other in a cycle: ")?;
+                for name in cycle {
+                    write!(f, "{name:?} -> ")?;
+                }
+                match cycle.first() {
+                    Some(first) => write!(f, "{first:?}"),
+                    None => Ok(()),
+                }
+            }
+            Error::UnknownService { name } => write!(f, "no service is named {name:?}"),
+            Error::NotReady { service, timeout } => {
+                write!(
+                    f,
+                    "service {service:?} did not become ready within {timeout:?}"
+                )
+            }
+            Error::EndedBeforeReady { service } => write!(
+                f,
+                "service {service:?} is not running and did not become ready"
+            ),
         }
     }
 }

@@ -1,11 +1,12 @@
-//! The governor: the set of services, the defaults they share, start and
-//! shutdown.
+//! The governor: the set of services, the defaults they share, start
+//! (in dependency order) and shutdown (in reverse order).
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeSet;
+use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::fmt;
+use core::future::Future;
 use core::time::Duration;
 
 use futures_util::StreamExt;
@@ -13,6 +14,8 @@ use futures_util::StreamExt;
 use crate::activity::Activity;
 use crate::config::ServiceConfig;
 use crate::error::Error;
+use crate::event::Event;
+use crate::handle::ServiceHandle;
 use crate::report::{Report, ShutdownCause};
 use crate::restart::RestartPolicy;
 use crate::runtime::{Runtime, SignalStream};
@@ -20,8 +23,11 @@ use crate::service::Service;
 use crate::sleep::Sleep;
 use crate::slot::{Launch, Slot};
 use crate::supervisor::{supervise, AsyncRunner};
-use crate::sync::Mutex;
+use crate::sync::{AtomicBool, Mutex, Ordering};
 use crate::token::StopToken;
+
+/// A hook that receives every [`Event`].
+pub(crate) type EventHook = Arc<dyn Fn(&Event) + Send + Sync + 'static>;
 
 /// Oversees a set of named services: starts them, restarts them by policy,
 /// shuts them down and waits for them (Go's `Governor`).
@@ -63,26 +69,33 @@ pub struct Governor {
 /// their supervisors.
 pub(crate) struct Shared {
     pub(crate) runtime: Arc<dyn Runtime>,
-    /// The global stop token (Go's `GlobalContext`); parent of every
-    /// service's token.
+    /// The global stop token (Go's `GlobalContext`): cancelled as soon as
+    /// shutdown is requested. Services' own tokens follow in order.
     pub(crate) token: StopToken,
+    /// Cancelled by a forced shutdown: every run is dropped at once.
+    pub(crate) force: StopToken,
     pub(crate) activity: Activity,
     state: Mutex<State>,
+    events: Mutex<Option<EventHook>>,
+    /// `ShutdownComplete` has been emitted.
+    complete_reported: AtomicBool,
     /// Cancelled when the governor is dropped: ends its signal listener.
     dropped: StopToken,
 }
 
 struct State {
     restart: RestartPolicy,
+    shutdown_timeout: Option<Duration>,
     catch_signals: bool,
     signals_installed: bool,
     /// Every service, in the order added.
     services: Vec<Arc<Slot>>,
-    names: BTreeSet<Arc<str>>,
+    names: BTreeMap<Arc<str>, Arc<Slot>>,
     /// Added but not started by `start` yet (some may have been started
     /// alone since; `start` skips those).
     pending: Vec<Arc<Slot>>,
     cause: Option<ShutdownCause>,
+    forced: bool,
 }
 
 impl Drop for Shared {
@@ -96,66 +109,229 @@ impl Shared {
         self.state.lock().restart
     }
 
-    /// Starts `slot`'s supervisor if it has not started yet. The caller
-    /// holds the governor's state lock and has checked that no shutdown
-    /// was requested, so a shutdown cannot slip in between and miss it.
-    fn launch(self: &Arc<Self>, slot: &Arc<Slot>, to_spawn: &mut Vec<(Launch, Arc<Slot>)>) {
-        if let Some(launch) = slot.take_launch() {
-            self.activity.enter();
-            to_spawn.push((launch, slot.clone()));
+    pub(crate) fn shutdown_timeout(&self) -> Option<Duration> {
+        self.state.lock().shutdown_timeout
+    }
+
+    /// Hands `event` to the hook, or logs it; a panicking hook is caught.
+    pub(crate) fn emit(&self, event: Event) {
+        let hook = self.events.lock().clone();
+        let Some(hook) = hook else {
+            event.log();
+            return;
+        };
+        #[cfg(feature = "std")]
+        {
+            let call = std::panic::AssertUnwindSafe(|| hook(&event));
+            if let Err(payload) = std::panic::catch_unwind(call) {
+                let outcome = crate::outcome::outcome_of_panic(payload);
+                tracing::error!(%event, "event hook {outcome}");
+            }
+        }
+        #[cfg(not(feature = "std"))]
+        hook(&event);
+    }
+
+    /// A service's supervisor ended.
+    pub(crate) fn service_ended(&self) {
+        if self.activity.leave() && self.token.is_cancelled() {
+            self.report_complete();
         }
     }
 
-    fn spawn_all(self: &Arc<Self>, to_spawn: Vec<(Launch, Arc<Slot>)>) {
-        for (launch, slot) in to_spawn {
-            self.runtime.spawn(launch(self.clone(), slot));
+    fn report_complete(&self) {
+        if !self.complete_reported.swap(true, Ordering::AcqRel) {
+            let forced = self.state.lock().forced;
+            self.emit(Event::ShutdownComplete { forced });
         }
     }
 
     /// Requests shutdown; returns whether this call did.
-    fn request_shutdown(&self, cause: ShutdownCause) -> bool {
+    pub(crate) fn request_shutdown(&self, cause: ShutdownCause) -> bool {
         {
             let mut state = self.state.lock();
             if state.cause.is_some() {
                 return false;
             }
-            state.cause = Some(cause);
+            state.cause = Some(cause.clone());
         }
-        tracing::info!(%cause, "shutdown requested");
+        self.emit(Event::ShutdownRequested { cause });
         self.token.cancel();
+        if self.activity.live() == 0 {
+            self.report_complete();
+        }
         true
     }
 
+    /// Forces the shutdown: every run left is aborted at once.
+    fn force(&self, cause: ShutdownCause) {
+        self.request_shutdown(cause);
+        self.state.lock().forced = true;
+        self.force.cancel();
+    }
+
     fn report(&self) -> Report {
-        let (cause, services) = {
+        let (cause, forced, services) = {
             let state = self.state.lock();
-            (state.cause, state.services.clone())
+            (state.cause.clone(), state.forced, state.services.clone())
         };
+        let now = self.runtime.now();
         Report {
             cause,
-            services: services.iter().map(|slot| slot.report()).collect(),
+            forced,
+            services: services.iter().map(|slot| slot.report(now)).collect(),
         }
+    }
+
+    fn slot(&self, name: &str) -> Result<Arc<Slot>, Error> {
+        self.state
+            .lock()
+            .names
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::UnknownService { name: name.into() })
+    }
+
+    /// Starts the given pending slots (those not started meanwhile), after
+    /// checking their dependencies: all or nothing.
+    fn start_slots(self: &Arc<Self>, all_pending: bool, one: Option<&Arc<Slot>>) -> StartResult {
+        let mut launched = Vec::new();
+        {
+            let mut state = self.state.lock();
+            if state.cause.is_some() {
+                return Err(Error::StartAfterShutdown);
+            }
+            let candidates: Vec<Arc<Slot>> = if all_pending {
+                core::mem::take(&mut state.pending)
+            } else {
+                one.into_iter().cloned().collect()
+            };
+            let to_start: Vec<Arc<Slot>> = candidates
+                .iter()
+                .filter(|s| s.is_pending())
+                .cloned()
+                .collect();
+            if let Err(e) = check_dependencies(&state.names, &to_start) {
+                if all_pending {
+                    state.pending = candidates; // nothing started
+                }
+                return Err(e);
+            }
+            for slot in to_start {
+                let Some(launch) = slot.take_launch() else {
+                    continue;
+                };
+                let deps: Vec<Arc<Slot>> = slot
+                    .config()
+                    .depends_on
+                    .iter()
+                    .filter_map(|name| state.names.get(name).cloned())
+                    .collect();
+                for dep in &deps {
+                    dep.add_dependent(slot.clone());
+                }
+                self.activity.enter();
+                launched.push((launch, slot, deps));
+            }
+        }
+        let started = launched.iter().map(|(_, slot, _)| slot.clone()).collect();
+        for (launch, slot, deps) in launched {
+            self.runtime.spawn(launch(self.clone(), slot, deps));
+        }
+        Ok(started)
     }
 }
 
+type StartResult = Result<Vec<Arc<Slot>>, Error>;
+
+/// Checks that every dependency of `starting` exists and that no cycle
+/// runs through them.
+fn check_dependencies(
+    names: &BTreeMap<Arc<str>, Arc<Slot>>,
+    starting: &[Arc<Slot>],
+) -> Result<(), Error> {
+    for slot in starting {
+        for dependency in slot.config().depends_on {
+            if !names.contains_key(&dependency) {
+                return Err(Error::UnknownDependency {
+                    service: slot.name.clone(),
+                    dependency,
+                });
+            }
+        }
+    }
+    // Depth-first search for a back edge, iterative (no recursion depth
+    // limit), from every service being started.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        OnPath,
+        Done,
+    }
+    let mut marks: BTreeMap<Arc<str>, Mark> = BTreeMap::new();
+    for root in starting {
+        if marks.contains_key(&root.name) {
+            continue;
+        }
+        // (service, its dependencies, next dependency to visit)
+        let mut path: Vec<(Arc<str>, Vec<Arc<str>>, usize)> =
+            alloc::vec![(root.name.clone(), root.config().depends_on, 0)];
+        marks.insert(root.name.clone(), Mark::OnPath);
+        while let Some((_, deps, next)) = path.last_mut() {
+            let Some(dep) = deps.get(*next).cloned() else {
+                let (done, _, _) = path.pop().expect("path is not empty");
+                marks.insert(done, Mark::Done);
+                continue;
+            };
+            *next += 1;
+            match marks.get(&dep) {
+                Some(Mark::Done) => {}
+                Some(Mark::OnPath) => {
+                    let from = path
+                        .iter()
+                        .position(|(name, _, _)| *name == dep)
+                        .unwrap_or(0);
+                    return Err(Error::DependencyCycle {
+                        cycle: path[from..].iter().map(|(n, _, _)| n.clone()).collect(),
+                    });
+                }
+                None => {
+                    let deps = names
+                        .get(&dep)
+                        .map(|s| s.config().depends_on)
+                        .unwrap_or_default();
+                    marks.insert(dep.clone(), Mark::OnPath);
+                    path.push((dep, deps, 0));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Governor {
-    /// A governor over `runtime`, with no services, no signal catching and
-    /// the default restart policy ([never](RestartPolicy::never)).
+    /// A governor over `runtime`, with no services, no signal catching, no
+    /// shutdown timeout and the default restart policy
+    /// ([never](RestartPolicy::never)).
     pub fn new(runtime: impl Runtime) -> Governor {
         Governor {
             shared: Arc::new(Shared {
                 runtime: Arc::new(runtime),
                 token: StopToken::new(),
+                force: StopToken::new(),
                 activity: Activity::default(),
                 state: Mutex::new(State {
                     restart: RestartPolicy::never(),
+                    shutdown_timeout: None,
                     catch_signals: false,
                     signals_installed: false,
                     services: Vec::new(),
-                    names: BTreeSet::new(),
+                    names: BTreeMap::new(),
                     pending: Vec::new(),
                     cause: None,
+                    forced: false,
                 }),
+                events: Mutex::new(None),
+                complete_reported: AtomicBool::new(false),
                 dropped: StopToken::new(),
             }),
         }
@@ -166,7 +342,10 @@ impl Governor {
     }
 
     /// Turns SIGINT (Ctrl-C), SIGTERM, SIGHUP and SIGQUIT (Ctrl-C only,
-    /// off unix) into a graceful shutdown (Go's `CatchSignals`).
+    /// off unix) into a graceful shutdown (Go's `CatchSignals`). A second
+    /// signal during the shutdown forces it: everything still running is
+    /// aborted and the shutdown returns at once (the report says
+    /// `forced`); later signals change nothing.
     ///
     /// The handlers are installed by the next [`start`](Governor::start),
     /// which reports a failure to install them as [`Error::Signals`]. From
@@ -191,10 +370,32 @@ impl Governor {
         self
     }
 
+    /// Bounds how long each service may take to stop once asked to (the
+    /// default for services that do not set their own). When it expires,
+    /// an async run is dropped at its next await point and a blocking run
+    /// is abandoned; both are reported as timed out. Without it, shutdown
+    /// waits as long as it takes (as in Go).
+    ///
+    /// Each service's time starts when *it* is asked to stop, which in an
+    /// ordered shutdown is after its dependents have stopped.
+    pub fn shutdown_timeout(self, timeout: Duration) -> Self {
+        self.shared.state.lock().shutdown_timeout = Some(timeout);
+        self
+    }
+
+    /// Sends every lifecycle [`Event`] to `hook` instead of logging it
+    /// (call [`Event::log`] from the hook to do both). The hook runs on
+    /// whatever thread the step happens; a panic in it is caught and
+    /// logged.
+    pub fn on_event(self, hook: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+        *self.shared.events.lock() = Some(Arc::new(hook));
+        self
+    }
+
     /// Adds a service under `name` (Go's `Add`). It starts with the next
     /// [`start`](Governor::start), or alone with
     /// [`ServiceConfig::start`]; the returned config sets its own restart
-    /// policy and stop hooks.
+    /// policy, dependencies, stop hooks and more.
     ///
     /// Errors: [`Error::EmptyName`], [`Error::DuplicateName`],
     /// [`Error::AddAfterShutdown`]. A refused service is dropped.
@@ -203,8 +404,9 @@ impl Governor {
         name: impl Into<Arc<str>>,
         service: S,
     ) -> Result<ServiceConfig, Error> {
-        let launch: Launch =
-            Box::new(move |shared, slot| Box::pin(supervise(AsyncRunner(service), shared, slot)));
+        let launch: Launch = Box::new(move |shared, slot, deps| {
+            Box::pin(supervise(AsyncRunner(service), shared, slot, deps))
+        });
         self.add_launch(name.into(), launch)
     }
 
@@ -241,8 +443,8 @@ impl Governor {
         service: S,
     ) -> Result<ServiceConfig, Error> {
         use crate::supervisor::BlockingRunner;
-        let launch: Launch = Box::new(move |shared, slot| {
-            Box::pin(supervise(BlockingRunner(Some(service)), shared, slot))
+        let launch: Launch = Box::new(move |shared, slot, deps| {
+            Box::pin(supervise(BlockingRunner(Some(service)), shared, slot, deps))
         });
         self.add_launch(name.into(), launch)
     }
@@ -256,15 +458,11 @@ impl Governor {
             if state.cause.is_some() {
                 return Err(Error::AddAfterShutdown { name });
             }
-            if state.names.contains(&name) {
+            if state.names.contains_key(&name) {
                 return Err(Error::DuplicateName { name });
             }
-            let slot = Arc::new(Slot::new(
-                name.clone(),
-                self.shared.token.child_token(),
-                launch,
-            ));
-            state.names.insert(name);
+            let slot = Arc::new(Slot::new(name.clone(), launch));
+            state.names.insert(name, slot.clone());
             state.services.push(slot.clone());
             state.pending.push(slot.clone());
             slot
@@ -276,38 +474,75 @@ impl Governor {
     /// services already started are not affected. Adding and starting
     /// more services later works.
     ///
-    /// Errors: [`Error::StartAfterShutdown`] (nothing is started), or
-    /// [`Error::Signals`] when signals were to be caught and could not be
-    /// (nothing is started either).
+    /// Services start concurrently; one that
+    /// [depends on](ServiceConfig::depends_on) others begins its first run
+    /// once each of them is ready.
+    ///
+    /// Errors (then nothing is started): [`Error::StartAfterShutdown`],
+    /// [`Error::Signals`], [`Error::UnknownDependency`],
+    /// [`Error::DependencyCycle`].
     pub fn start(&self) -> Result<(), Error> {
         self.install_signals()?;
-        let mut to_spawn = Vec::new();
-        {
-            let mut state = self.shared.state.lock();
-            if state.cause.is_some() {
-                return Err(Error::StartAfterShutdown);
-            }
-            for slot in core::mem::take(&mut state.pending) {
-                self.shared.launch(&slot, &mut to_spawn);
-            }
-        }
-        self.shared.spawn_all(to_spawn);
-        Ok(())
+        self.shared.start_slots(true, None).map(drop)
+    }
+
+    /// [`start`](Governor::start), then waits until every service it
+    /// started is ready, for at most `timeout` in all.
+    ///
+    /// Errors: those of `start`; [`Error::NotReady`] naming the first
+    /// service (in the order added) that was not ready in time;
+    /// [`Error::EndedBeforeReady`] for a service that ended for good
+    /// without becoming ready. Services keep running after an error:
+    /// shut down if that is what the program wants.
+    pub async fn start_wait_ready(&self, timeout: Duration) -> Result<(), Error> {
+        self.install_signals()?;
+        let started = self.shared.start_slots(true, None)?;
+        self.wait_all_ready(&started, timeout).await
     }
 
     /// Starts one service (see [`ServiceConfig::start`]).
     pub(crate) fn start_one(&self, slot: &Arc<Slot>) -> Result<(), Error> {
         self.install_signals()?;
-        let mut to_spawn = Vec::new();
-        {
-            let state = self.shared.state.lock();
-            if state.cause.is_some() {
-                return Err(Error::StartAfterShutdown);
+        self.shared.start_slots(false, Some(slot)).map(drop)
+    }
+
+    /// Waits until the service called `name` is ready, for at most
+    /// `timeout` (as the newer Go governor's `WaitReady`, without its
+    /// races: readiness is per run and resets on restart).
+    ///
+    /// Errors: [`Error::UnknownService`], [`Error::NotReady`],
+    /// [`Error::EndedBeforeReady`].
+    pub async fn wait_ready(&self, name: &str, timeout: Duration) -> Result<(), Error> {
+        let slot = self.shared.slot(name)?;
+        self.wait_all_ready(&[slot], timeout).await
+    }
+
+    async fn wait_all_ready(&self, slots: &[Arc<Slot>], timeout: Duration) -> Result<(), Error> {
+        let all_ready = async {
+            for slot in slots {
+                ready_or_ended(slot)
+                    .await
+                    .map_err(|()| Error::EndedBeforeReady {
+                        service: slot.name.clone(),
+                    })?;
             }
-            self.shared.launch(slot, &mut to_spawn);
+            Ok(())
+        };
+        match with_timeout(&*self.shared.runtime, timeout, all_ready).await {
+            Some(result) => result,
+            None => {
+                let mut not_ready = Vec::new();
+                for slot in slots {
+                    if futures_util::FutureExt::now_or_never(ready_or_ended(slot)).is_none() {
+                        not_ready.push(slot.name.clone());
+                    }
+                }
+                Err(Error::NotReady {
+                    service: not_ready.into_iter().next().unwrap_or_else(|| "".into()),
+                    timeout,
+                })
+            }
         }
-        self.shared.spawn_all(to_spawn);
-        Ok(())
     }
 
     fn install_signals(&self) -> Result<(), Error> {
@@ -334,17 +569,29 @@ impl Governor {
         Ok(())
     }
 
-    /// Requests shutdown without waiting for it: cancels the global token
-    /// and every service's token, which makes each service's stop hooks
-    /// run. Returns `true` if this call started the shutdown, `false` if
-    /// one was already under way. Safe to call from anywhere, any number
-    /// of times, including from inside a service or a stop hook.
+    /// Requests shutdown without waiting for it: cancels the global token;
+    /// each service is then asked to stop once the services that depend on
+    /// it have stopped, and its stop hooks run. Returns `true` if this call
+    /// started the shutdown, `false` if one was already under way. Safe to
+    /// call from anywhere, any number of times, including from inside a
+    /// service or a stop hook.
     pub fn request_shutdown(&self) -> bool {
         self.shared.request_shutdown(ShutdownCause::Requested)
     }
 
+    /// Aborts every run still going (async ones are dropped at their next
+    /// await point, blocking ones abandoned), after requesting shutdown if
+    /// that has not happened yet. What a second Ctrl-C does.
+    pub fn force_shutdown(&self) {
+        self.shared.force(ShutdownCause::Requested);
+    }
+
     /// Stops every service and waits until all have stopped (Go's
     /// `Shutdown`), then returns the final [`Report`].
+    ///
+    /// Dependents stop before their dependencies; unrelated services stop
+    /// concurrently; each is bounded by its
+    /// [shutdown timeout](Governor::shutdown_timeout), if any.
     ///
     /// Idempotent: later calls wait the same way and return the same kind
     /// of report. Awaited from inside a service (with `std`), it waits for
@@ -403,9 +650,17 @@ impl Governor {
         )
     }
 
-    /// A snapshot of every service's state, restarts and last outcome.
+    /// A snapshot of every service: state, restarts, last outcome, time to
+    /// the next restart, stop time.
     pub fn report(&self) -> Report {
         self.shared.report()
+    }
+
+    /// A handle on the service called `name`: to stop or restart it alone,
+    /// or wait for it. Error: [`Error::UnknownService`].
+    pub fn service(&self, name: &str) -> Result<ServiceHandle, Error> {
+        let slot = self.shared.slot(name)?;
+        Ok(ServiceHandle::new(self.shared.clone(), slot))
     }
 
     /// How many services are running (or waiting to restart) right now.
@@ -424,16 +679,48 @@ impl fmt::Debug for Governor {
     }
 }
 
-/// Turns each delivered signal into a shutdown request, until the governor
-/// is dropped.
+/// Completes with `Ok` once `slot` is ready (or ended for good after being
+/// ready), `Err` once it ended for good without.
+fn ready_or_ended(slot: &Slot) -> impl Future<Output = Result<(), ()>> + '_ {
+    slot.watch(|view| {
+        if view.ready || (view.ended && view.ever_ready) {
+            Some(Ok(()))
+        } else if view.ended {
+            Some(Err(()))
+        } else {
+            None
+        }
+    })
+}
+
+/// `fut`'s output, or `None` if `timeout` passes first.
+pub(crate) async fn with_timeout<F: Future>(
+    runtime: &dyn Runtime,
+    timeout: Duration,
+    fut: F,
+) -> Option<F::Output> {
+    let sleep = runtime.sleep(timeout);
+    match futures_util::future::select(core::pin::pin!(fut), sleep).await {
+        futures_util::future::Either::Left((output, _)) => Some(output),
+        futures_util::future::Either::Right(_) => None,
+    }
+}
+
+/// Turns signals into shutdown: a signal starts a graceful shutdown, or
+/// forces the one under way (whatever started it); once forced, signals
+/// are only logged. Ends when the governor is dropped.
 async fn listen_for_signals(mut signals: SignalStream, governor: Weak<Shared>, dropped: StopToken) {
     while let Ok(Some(signal)) = dropped.run_until_cancelled(signals.next()).await {
         let Some(shared) = governor.upgrade() else {
             return;
         };
-        tracing::info!(%signal, "signal received");
-        if !shared.request_shutdown(ShutdownCause::Signal(signal)) {
-            tracing::warn!(%signal, "signal received again; shutdown already under way");
+        if shared.force.is_cancelled() {
+            tracing::warn!(%signal, "signal received; the shutdown is already forced");
+        } else if shared.request_shutdown(ShutdownCause::Signal(signal)) {
+            tracing::info!(%signal, "signal received: shutting down");
+        } else {
+            tracing::warn!(%signal, "signal received during shutdown: forcing it");
+            shared.force(ShutdownCause::Signal(signal));
         }
     }
 }

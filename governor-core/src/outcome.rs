@@ -218,13 +218,27 @@ pub enum Outcome {
     Panicked(Arc<str>),
     /// The service asked to end for good with [`StopService`].
     Stopped,
+    /// The run did not end within its shutdown timeout, or the shutdown
+    /// was forced: the async run was dropped at its next await point.
+    Aborted,
+    /// As [`Aborted`](Outcome::Aborted), for a blocking run: it could not
+    /// be stopped, so the governor stopped waiting for it; its thread may
+    /// still be running.
+    Abandoned,
 }
 
 impl Outcome {
     /// `true` for [`Failed`](Outcome::Failed) and
-    /// [`Panicked`](Outcome::Panicked).
+    /// [`Panicked`](Outcome::Panicked): the endings an
+    /// [`on_failure`](crate::RestartPolicy::on_failure) policy restarts.
     pub fn is_failure(&self) -> bool {
         matches!(self, Outcome::Failed(_) | Outcome::Panicked(_))
+    }
+
+    /// `true` for [`Aborted`](Outcome::Aborted) and
+    /// [`Abandoned`](Outcome::Abandoned): the service did not stop in time.
+    pub fn is_aborted(&self) -> bool {
+        matches!(self, Outcome::Aborted | Outcome::Abandoned)
     }
 }
 
@@ -235,6 +249,8 @@ impl fmt::Debug for Outcome {
             Outcome::Failed(e) => f.debug_tuple("Failed").field(&format_args!("{e}")).finish(),
             Outcome::Panicked(msg) => f.debug_tuple("Panicked").field(msg).finish(),
             Outcome::Stopped => f.write_str("Stopped"),
+            Outcome::Aborted => f.write_str("Aborted"),
+            Outcome::Abandoned => f.write_str("Abandoned"),
         }
     }
 }
@@ -246,6 +262,8 @@ impl fmt::Display for Outcome {
             Outcome::Failed(e) => write!(f, "failed: {e}"),
             Outcome::Panicked(msg) => write!(f, "panicked: {msg}"),
             Outcome::Stopped => f.write_str("stopped (StopService)"),
+            Outcome::Aborted => f.write_str("aborted (did not stop in time)"),
+            Outcome::Abandoned => f.write_str("abandoned (blocking, did not stop in time)"),
         }
     }
 }

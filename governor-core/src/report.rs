@@ -4,6 +4,7 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
+use core::time::Duration;
 
 use crate::outcome::Outcome;
 use crate::runtime::Signal;
@@ -14,27 +15,48 @@ use crate::runtime::Signal;
 pub enum ServiceState {
     /// Added, not started yet.
     Pending,
-    /// A run is in progress.
+    /// Started, waiting for its dependencies to be ready.
+    Starting,
+    /// A run is in progress (not reported ready yet, for a service that
+    /// [reports readiness](crate::ServiceConfig::notify_ready)).
     Running,
+    /// A run is in progress and ready.
+    Ready,
     /// Between two runs, waiting for the restart delay.
     Restarting,
+    /// Asked to stop; the run has not ended yet.
+    Stopping,
     /// Ended for good: it will not run again.
     Stopped,
+    /// Restarted more often than its policy's limit allows; it will not
+    /// run again.
+    GaveUp,
+}
+
+impl ServiceState {
+    /// Whether the service will never run again.
+    pub fn is_final(self) -> bool {
+        matches!(self, ServiceState::Stopped | ServiceState::GaveUp)
+    }
 }
 
 impl fmt::Display for ServiceState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             ServiceState::Pending => "pending",
+            ServiceState::Starting => "starting",
             ServiceState::Running => "running",
+            ServiceState::Ready => "ready",
             ServiceState::Restarting => "restarting",
+            ServiceState::Stopping => "stopping",
             ServiceState::Stopped => "stopped",
+            ServiceState::GaveUp => "gave up",
         })
     }
 }
 
 /// Why the governor began to shut down.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ShutdownCause {
     /// [`Governor::shutdown`](crate::Governor::shutdown) or
@@ -43,6 +65,28 @@ pub enum ShutdownCause {
     Requested,
     /// A caught operating-system signal.
     Signal(Signal),
+    /// A service restarted more often than its policy allows and its
+    /// policy escalates with [`Escalation::Shutdown`](crate::Escalation::Shutdown).
+    Escalated {
+        /// The service.
+        service: Arc<str>,
+    },
+    /// A [critical](crate::ServiceConfig::critical) service ended for good.
+    Critical {
+        /// The service.
+        service: Arc<str>,
+    },
+}
+
+impl ShutdownCause {
+    /// Whether this cause is a failure (escalation or a critical service),
+    /// rather than a request or a signal.
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            ShutdownCause::Escalated { .. } | ShutdownCause::Critical { .. }
+        )
+    }
 }
 
 impl fmt::Display for ShutdownCause {
@@ -50,6 +94,12 @@ impl fmt::Display for ShutdownCause {
         match self {
             ShutdownCause::Requested => f.write_str("requested"),
             ShutdownCause::Signal(signal) => write!(f, "signal {signal}"),
+            ShutdownCause::Escalated { service } => {
+                write!(f, "service {service:?} restarted too often")
+            }
+            ShutdownCause::Critical { service } => {
+                write!(f, "critical service {service:?} ended")
+            }
         }
     }
 }
@@ -68,6 +118,15 @@ pub struct ServiceReport {
     pub restarts: u64,
     /// How its latest finished run ended; `None` if no run has finished.
     pub last_outcome: Option<Outcome>,
+    /// While [`Restarting`](ServiceState::Restarting): how long until the
+    /// next run.
+    pub restart_in: Option<Duration>,
+    /// How long its last stop took, from the request to the end of the run
+    /// (or to the abort).
+    pub stop_time: Option<Duration>,
+    /// Whether it did not stop within its shutdown timeout (or was cut off
+    /// by a forced shutdown).
+    pub timed_out: bool,
 }
 
 impl fmt::Display for ServiceReport {
@@ -77,7 +136,14 @@ impl fmt::Display for ServiceReport {
             Some(outcome) => write!(f, ", last run {outcome}")?,
             None => f.write_str(", never finished a run")?,
         }
-        write!(f, ", {} run(s), {} restart(s)", self.runs, self.restarts)
+        write!(f, ", {} run(s), {} restart(s)", self.runs, self.restarts)?;
+        if let Some(stop) = self.stop_time {
+            write!(f, ", stopped in {stop:?}")?;
+        }
+        if self.timed_out {
+            f.write_str(", did NOT stop in time")?;
+        }
+        Ok(())
     }
 }
 
@@ -85,13 +151,13 @@ impl fmt::Display for ServiceReport {
 /// [`Governor::shutdown`](crate::Governor::shutdown),
 /// [`Governor::wait_for_shutdown`](crate::Governor::wait_for_shutdown) and
 /// [`Governor::report`](crate::Governor::report).
-///
-/// Services are listed in the order they were added.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Report {
     /// Why shutdown began, if it has.
     pub cause: Option<ShutdownCause>,
+    /// Whether the shutdown was forced (everything left was aborted).
+    pub forced: bool,
     /// One entry per service, in the order they were added.
     pub services: Vec<ServiceReport>,
 }
@@ -102,19 +168,35 @@ impl Report {
         self.services.iter().find(|s| &*s.name == name)
     }
 
-    /// Whether every service's latest run ended without a failure: what a
-    /// `main` usually turns into exit code 0.
+    /// The services that did not stop in time.
+    pub fn timed_out(&self) -> impl Iterator<Item = &ServiceReport> {
+        self.services.iter().filter(|s| s.timed_out)
+    }
+
+    /// Whether everything ended well: no service's latest run failed,
+    /// panicked or had to be aborted, none gave up, and the shutdown (if
+    /// any) was not caused by a failure. What a `main` usually turns into
+    /// exit code 0.
     pub fn is_clean(&self) -> bool {
-        self.services
-            .iter()
-            .all(|s| !s.last_outcome.as_ref().is_some_and(Outcome::is_failure))
+        !self.cause.as_ref().is_some_and(ShutdownCause::is_failure)
+            && self.services.iter().all(|s| {
+                s.state != ServiceState::GaveUp
+                    && !s
+                        .last_outcome
+                        .as_ref()
+                        .is_some_and(|o| o.is_failure() || o.is_aborted())
+            })
     }
 }
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.cause {
-            Some(cause) => writeln!(f, "shutdown ({cause}):")?,
+        match &self.cause {
+            Some(cause) => writeln!(
+                f,
+                "shutdown ({cause}){}:",
+                if self.forced { ", forced" } else { "" }
+            )?,
             None => writeln!(f, "no shutdown requested:")?,
         }
         for service in &self.services {

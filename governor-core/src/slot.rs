@@ -1,9 +1,13 @@
-//! One service's shared record: what `main`, the service and its
-//! supervisor all see (state, counters, last outcome, stop hooks).
+//! One service's shared record: what `main`, the service, its handle and
+//! its supervisor all see (configuration, state, counters, last outcome,
+//! readiness, stop hooks).
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
 use core::time::Duration;
 
 use crate::governor::Shared;
@@ -13,108 +17,248 @@ use crate::restart::RestartPolicy;
 use crate::runtime::BoxTask;
 use crate::sync::Mutex;
 use crate::token::StopToken;
+use crate::wait_list::{WaitList, WaiterKey};
 
 /// A stop hook, shared so that it can be called outside the slot's lock.
 pub(crate) type StopHook = Arc<dyn Fn() + Send + Sync + 'static>;
 
-/// Builds a service's supervisor task; consumed when the service starts.
-pub(crate) type Launch = Box<dyn FnOnce(Arc<Shared>, Arc<Slot>) -> BoxTask + Send + 'static>;
+/// Builds a service's supervisor task from its resolved dependencies;
+/// consumed when the service starts.
+pub(crate) type Launch =
+    Box<dyn FnOnce(Arc<Shared>, Arc<Slot>, Vec<Arc<Slot>>) -> BoxTask + Send + 'static>;
 
 pub(crate) struct Slot {
     pub(crate) name: Arc<str>,
+    /// Cancelled when this service is asked to stop for good (its handle's
+    /// `stop`, or its turn in an ordered shutdown). Each run's token is a
+    /// child of it.
     pub(crate) token: StopToken,
     state: Mutex<SlotState>,
 }
 
-struct SlotState {
+/// Settings a service is launched with.
+#[derive(Clone, Default)]
+pub(crate) struct SlotConfig {
     /// `None`: the governor's default applies.
-    restart: Option<RestartPolicy>,
+    pub(crate) restart: Option<RestartPolicy>,
+    /// `None`: the governor's default applies.
+    pub(crate) shutdown_timeout: Option<Duration>,
+    pub(crate) critical: bool,
+    pub(crate) notify_ready: bool,
+    pub(crate) depends_on: Vec<Arc<str>>,
+}
+
+struct SlotState {
+    config: SlotConfig,
     /// Present until the service is started.
     launch: Option<Launch>,
+    /// Started services that depend on this one (they stop before it).
+    dependents: Vec<Arc<Slot>>,
     status: ServiceState,
     runs: u64,
     restarts: u64,
     last_outcome: Option<Outcome>,
+    /// The current run's token, while a run is in progress.
+    run_token: Option<StopToken>,
+    ready: bool,
+    ever_ready: bool,
+    /// The supervisor has finished: the service will not run again.
+    ended: bool,
+    /// Runtime time of the next run, while restarting.
+    restart_at: Option<Duration>,
+    /// Runtime time the current stop was requested.
+    stop_requested_at: Option<Duration>,
+    stop_time: Option<Duration>,
+    timed_out: bool,
     /// Hooks for every run (added with `ServiceConfig::on_stop`).
     hooks: Vec<StopHook>,
     /// Hooks for the current run (added with `ServiceCtx::on_stop`).
     run_hooks: Vec<StopHook>,
     /// The current run's hooks have been called.
     hooks_fired: bool,
+    /// Woken on every change of `ready` and `ended`.
+    watchers: WaitList,
 }
 
 impl Slot {
-    pub(crate) fn new(name: Arc<str>, token: StopToken, launch: Launch) -> Self {
+    pub(crate) fn new(name: Arc<str>, launch: Launch) -> Self {
         Slot {
             name,
-            token,
+            token: StopToken::new(),
             state: Mutex::new(SlotState {
-                restart: None,
+                config: SlotConfig::default(),
                 launch: Some(launch),
+                dependents: Vec::new(),
                 status: ServiceState::Pending,
                 runs: 0,
                 restarts: 0,
                 last_outcome: None,
+                run_token: None,
+                ready: false,
+                ever_ready: false,
+                ended: false,
+                restart_at: None,
+                stop_requested_at: None,
+                stop_time: None,
+                timed_out: false,
                 hooks: Vec::new(),
                 run_hooks: Vec::new(),
                 hooks_fired: false,
+                watchers: WaitList::new(),
             }),
         }
     }
 
-    pub(crate) fn set_restart(&self, policy: Option<RestartPolicy>) {
-        self.state.lock().restart = policy;
+    pub(crate) fn configure(&self, change: impl FnOnce(&mut SlotConfig)) {
+        change(&mut self.state.lock().config);
+    }
+
+    pub(crate) fn config(&self) -> SlotConfig {
+        self.state.lock().config.clone()
     }
 
     pub(crate) fn add_hook(&self, hook: StopHook) {
         self.state.lock().hooks.push(hook);
     }
 
+    pub(crate) fn add_dependent(&self, dependent: Arc<Slot>) {
+        self.state.lock().dependents.push(dependent);
+    }
+
+    pub(crate) fn dependents(&self) -> Vec<Arc<Slot>> {
+        self.state.lock().dependents.clone()
+    }
+
+    pub(crate) fn is_pending(&self) -> bool {
+        self.state.lock().launch.is_some()
+    }
+
     /// Takes the launcher if the service has not started yet.
     pub(crate) fn take_launch(&self) -> Option<Launch> {
         let mut state = self.state.lock();
         let launch = state.launch.take()?;
-        state.status = ServiceState::Running;
+        state.status = ServiceState::Starting;
         Some(launch)
     }
 
-    /// A run begins.
-    pub(crate) fn begin_run(&self) {
-        let mut state = self.state.lock();
-        if state.runs > 0 {
-            state.restarts += 1;
+    /// A service stopped before it was started: it never will be.
+    pub(crate) fn cancel_launch(&self) -> bool {
+        let (launch, wake) = {
+            let mut state = self.state.lock();
+            let Some(launch) = state.launch.take() else {
+                return false;
+            };
+            state.status = ServiceState::Stopped;
+            state.ended = true;
+            (launch, state.watchers.take())
+        };
+        drop(launch); // the service value's Drop runs outside the lock
+        wake.wake();
+        true
+    }
+
+    /// A run begins: returns its token and number.
+    pub(crate) fn begin_run(&self) -> (StopToken, u64) {
+        let token = self.token.child_token();
+        let (run, wake) = {
+            let mut state = self.state.lock();
+            if state.runs > 0 {
+                state.restarts += 1;
+            }
+            state.runs += 1;
+            state.hooks_fired = false;
+            state.run_hooks.clear();
+            state.restart_at = None;
+            state.stop_requested_at = None;
+            state.run_token = Some(token.clone());
+            if state.config.notify_ready {
+                state.status = ServiceState::Running;
+                (state.runs, None)
+            } else {
+                state.status = ServiceState::Ready;
+                state.ready = true;
+                state.ever_ready = true;
+                (state.runs, Some(state.watchers.take()))
+            }
+        };
+        if let Some(wake) = wake {
+            wake.wake();
         }
-        state.runs += 1;
-        state.status = ServiceState::Running;
-        state.hooks_fired = false;
-        state.run_hooks.clear();
+        (token, run)
     }
 
-    /// A run ended with `outcome`: records it and decides whether and when
-    /// to run again (`None`: never). `default` is the governor's policy.
-    pub(crate) fn end_run(&self, outcome: Outcome, default: RestartPolicy) -> Option<Duration> {
+    /// Run number `run` reports ready; returns whether that changed anything.
+    pub(crate) fn mark_ready(&self, run: u64) -> bool {
+        let wake = {
+            let mut state = self.state.lock();
+            if state.runs != run || state.ready || state.run_token.is_none() {
+                return false;
+            }
+            state.ready = true;
+            state.ever_ready = true;
+            if state.status == ServiceState::Running {
+                state.status = ServiceState::Ready;
+            }
+            state.watchers.take()
+        };
+        wake.wake();
+        true
+    }
+
+    /// The current run is being asked to stop, at runtime time `now`.
+    pub(crate) fn stop_requested(&self, now: Duration) {
         let mut state = self.state.lock();
-        let policy = state.restart.unwrap_or(default);
-        let delay = if self.token.is_cancelled() {
-            None
-        } else {
-            policy.delay_after(&outcome)
-        };
-        state.last_outcome = Some(outcome);
-        let old_hooks = core::mem::take(&mut state.run_hooks);
-        state.status = if delay.is_some() {
-            ServiceState::Restarting
-        } else {
-            ServiceState::Stopped
-        };
-        drop(state);
-        drop(old_hooks); // user code (captured values' Drop) runs outside the lock
-        delay
+        state.stop_requested_at.get_or_insert(now);
+        state.status = ServiceState::Stopping;
     }
 
-    /// The service ended for good.
-    pub(crate) fn finish(&self) {
-        self.state.lock().status = ServiceState::Stopped;
+    /// The current run ended with `outcome` at runtime time `now`.
+    pub(crate) fn end_run(&self, outcome: Outcome, now: Duration, timed_out: bool) {
+        let (old_hooks, wake) = {
+            let mut state = self.state.lock();
+            if let Some(asked) = state.stop_requested_at {
+                state.stop_time = Some(now.saturating_sub(asked));
+                state.timed_out = timed_out;
+            }
+            state.last_outcome = Some(outcome);
+            state.run_token = None;
+            state.ready = false;
+            state.status = ServiceState::Stopping;
+            let hooks = core::mem::take(&mut state.run_hooks);
+            (hooks, state.watchers.take())
+        };
+        drop(old_hooks); // captured values' Drop runs outside the lock
+        wake.wake();
+    }
+
+    /// The service waits `delay` before its next run, from `now`.
+    pub(crate) fn restarting(&self, now: Duration, delay: Duration) {
+        let mut state = self.state.lock();
+        state.status = ServiceState::Restarting;
+        state.restart_at = Some(now.saturating_add(delay));
+    }
+
+    /// The service ended for good; `gave_up` if by its restart limit.
+    pub(crate) fn finish(&self, gave_up: bool) {
+        let wake = {
+            let mut state = self.state.lock();
+            state.status = if gave_up || state.status == ServiceState::GaveUp {
+                ServiceState::GaveUp
+            } else {
+                ServiceState::Stopped
+            };
+            state.ended = true;
+            state.run_token = None;
+            state.restart_at = None;
+            state.watchers.take()
+        };
+        wake.wake();
+    }
+
+    /// Cancels the current run only (the service restarts at once).
+    pub(crate) fn cancel_run(&self) -> bool {
+        let token = self.state.lock().run_token.clone();
+        token.is_some_and(|t| t.cancel())
     }
 
     /// Calls this run's stop hooks, once.
@@ -163,7 +307,20 @@ impl Slot {
         hook();
     }
 
-    pub(crate) fn report(&self) -> ServiceReport {
+    /// Completes when `check` says so, re-checked on every readiness or
+    /// end change.
+    pub(crate) fn watch<T, F>(&self, check: F) -> Watch<'_, F>
+    where
+        F: FnMut(&SlotView) -> Option<T> + Unpin,
+    {
+        Watch {
+            slot: self,
+            check,
+            key: None,
+        }
+    }
+
+    pub(crate) fn report(&self, now: Duration) -> ServiceReport {
         let state = self.state.lock();
         ServiceReport {
             name: self.name.clone(),
@@ -171,6 +328,62 @@ impl Slot {
             runs: state.runs,
             restarts: state.restarts,
             last_outcome: state.last_outcome.clone(),
+            restart_in: state.restart_at.map(|at| at.saturating_sub(now)),
+            stop_time: state.stop_time,
+            timed_out: state.timed_out,
+        }
+    }
+}
+
+/// What a [`Slot::watch`] check sees.
+pub(crate) struct SlotView {
+    pub(crate) ready: bool,
+    pub(crate) ever_ready: bool,
+    pub(crate) ended: bool,
+    pub(crate) pending: bool,
+}
+
+/// The future returned by [`Slot::watch`].
+pub(crate) struct Watch<'a, F> {
+    slot: &'a Slot,
+    check: F,
+    key: Option<WaiterKey>,
+}
+
+impl<T, F> Future for Watch<'_, F>
+where
+    F: FnMut(&SlotView) -> Option<T> + Unpin,
+{
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        let this = self.get_mut();
+        let mut state = this.slot.state.lock();
+        let view = SlotView {
+            ready: state.ready,
+            ever_ready: state.ever_ready,
+            ended: state.ended,
+            pending: state.launch.is_some(),
+        };
+        match (this.check)(&view) {
+            Some(done) => {
+                if let Some(key) = this.key.take() {
+                    state.watchers.remove(key);
+                }
+                Poll::Ready(done)
+            }
+            None => {
+                state.watchers.register(&mut this.key, cx.waker());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<F> Drop for Watch<'_, F> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.slot.state.lock().watchers.remove(key);
         }
     }
 }

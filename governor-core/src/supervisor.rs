@@ -2,22 +2,32 @@
 //! policy, fire stop hooks when asked to stop, and count as live until the
 //! service has ended for good.
 
+use alloc::boxed::Box;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
+use core::time::Duration;
 
 use tracing::Instrument;
 
 use crate::context::ServiceCtx;
+use crate::event::Event;
 use crate::governor::Shared;
 use crate::outcome::{outcome_of, Outcome};
+use crate::report::ShutdownCause;
+use crate::restart::{Decision, Escalation, RestartHistory};
+use crate::runtime::BoxSleep;
 use crate::service::Service;
 use crate::slot::Slot;
-use crate::token::Cancelled;
+use crate::token::{Cancelled, StopToken};
 
 /// Runs a service once and turns however it ends into an [`Outcome`].
 pub(crate) trait Runner: Send + 'static {
+    /// What a run cut off by a timeout or a forced shutdown ended with.
+    const ABORTED: Outcome;
+
     fn run_once(&mut self, ctx: ServiceCtx) -> impl Future<Output = Outcome> + Send;
 }
 
@@ -25,6 +35,8 @@ pub(crate) trait Runner: Send + 'static {
 pub(crate) struct AsyncRunner<S>(pub(crate) S);
 
 impl<S: Service> Runner for AsyncRunner<S> {
+    const ABORTED: Outcome = Outcome::Aborted;
+
     async fn run_once(&mut self, ctx: ServiceCtx) -> Outcome {
         #[cfg(feature = "std")]
         {
@@ -63,6 +75,8 @@ pub(crate) struct BlockingRunner<S>(pub(crate) Option<S>);
 
 #[cfg(feature = "std")]
 impl<S: crate::service::BlockingService> Runner for BlockingRunner<S> {
+    const ABORTED: Outcome = Outcome::Abandoned;
+
     async fn run_once(&mut self, ctx: ServiceCtx) -> Outcome {
         use alloc::boxed::Box;
         use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -97,96 +111,322 @@ impl<S: crate::service::BlockingService> Runner for BlockingRunner<S> {
     }
 }
 
-/// Supervises one service from its start to its end for good.
-pub(crate) async fn supervise<R: Runner>(mut runner: R, shared: Arc<Shared>, slot: Arc<Slot>) {
-    let _live = Live {
+/// Supervises one service from its start to its end for good: waits for
+/// its dependencies, runs it, records each outcome, restarts it by policy,
+/// escalates, and keeps the shutdown order (see [`Watched`]).
+pub(crate) async fn supervise<R: Runner>(
+    mut runner: R,
+    shared: Arc<Shared>,
+    slot: Arc<Slot>,
+    deps: Vec<Arc<Slot>>,
+) {
+    let mut live = Live {
         shared: &shared,
         slot: &slot,
+        gave_up: false,
     };
-    // A started service always gets its first run, even if a stop was
-    // requested since `start` (it then sees `stopping()` at once): every
-    // started service ends with exactly one final outcome, whatever the
-    // scheduling.
+    let config = slot.config();
+    if !deps.is_empty() {
+        shared.emit(Event::Starting {
+            service: slot.name.clone(),
+        });
+        match wait_for_dependencies(&shared, &slot, &deps).await {
+            Ok(()) => {}
+            Err(None) => return, // asked to stop while waiting
+            Err(Some(dependency)) => {
+                shared.emit(Event::DependencyFailed {
+                    service: slot.name.clone(),
+                    dependency,
+                });
+                return;
+            }
+        }
+    }
     let span = tracing::info_span!("service", name = %slot.name);
+    let mut history = RestartHistory::new(seed_for(&slot.name, shared.runtime.now()));
     loop {
-        slot.begin_run();
-        tracing::debug!(service = %slot.name, "started");
-        let ctx = ServiceCtx::new(shared.clone(), slot.clone());
-        let run = runner.run_once(ctx).instrument(span.clone());
-        let outcome = WithStopHooks {
+        let (run_token, run) = slot.begin_run();
+        shared.emit(Event::Started {
+            service: slot.name.clone(),
             run,
-            cancelled: slot.token.cancelled(),
-            slot: &slot,
-            fired: false,
+        });
+        if !config.notify_ready {
+            shared.emit(Event::Ready {
+                service: slot.name.clone(),
+            });
         }
+        let began = shared.runtime.now();
+        let ctx = ServiceCtx::new(shared.clone(), slot.clone(), run_token.clone(), run);
+        let timeout = config
+            .shutdown_timeout
+            .or_else(|| shared.shutdown_timeout());
+        let (outcome, timed_out) = Watched::new(
+            runner.run_once(ctx).instrument(span.clone()),
+            &shared,
+            &slot,
+            &run_token,
+            timeout,
+            R::ABORTED,
+        )
         .await;
-        log_outcome(&slot.name, &outcome);
-        let Some(delay) = slot.end_run(outcome, shared.default_restart()) else {
-            break;
-        };
-        tracing::info!(service = %slot.name, ?delay, "restarting");
-        if delay.is_zero() {
-            // A service that ends at once must not starve the executor.
-            YieldNow(false).await;
-        } else if slot
-            .token
-            .run_until_cancelled(shared.runtime.sleep(delay))
-            .await
-            .is_err()
-        {
-            break;
+        let now = shared.runtime.now();
+        if let Outcome::Panicked(message) = &outcome {
+            shared.emit(Event::Panicked {
+                service: slot.name.clone(),
+                message: message.clone(),
+            });
         }
-        if slot.token.is_cancelled() {
-            break;
+        if timed_out {
+            shared.emit(Event::Aborted {
+                service: slot.name.clone(),
+            });
+        }
+        shared.emit(Event::Stopped {
+            service: slot.name.clone(),
+            outcome: outcome.clone(),
+        });
+        let asked_to_stop = slot.token.is_cancelled() || shared.token.is_cancelled();
+        let restart_now = !asked_to_stop && run_token.is_cancelled();
+        let decision = if asked_to_stop || outcome.is_aborted() {
+            Decision::Done
+        } else if restart_now {
+            Decision::Restart {
+                delay: Duration::ZERO,
+                attempt: 0,
+            }
+        } else {
+            let policy = config.restart.unwrap_or_else(|| shared.default_restart());
+            history.decide(&policy, &outcome, now, now.saturating_sub(began))
+        };
+        slot.end_run(outcome, now, timed_out);
+        match decision {
+            Decision::Restart { delay, attempt } => {
+                if !restart_now {
+                    shared.emit(Event::RestartScheduled {
+                        service: slot.name.clone(),
+                        delay,
+                        attempt,
+                    });
+                }
+                slot.restarting(now, delay);
+                if !wait_to_restart(&shared, &slot, delay).await {
+                    break;
+                }
+            }
+            Decision::Done => {
+                if config.critical && !asked_to_stop {
+                    shared.request_shutdown(ShutdownCause::Critical {
+                        service: slot.name.clone(),
+                    });
+                }
+                break;
+            }
+            Decision::Escalate(escalation) => {
+                live.gave_up = true;
+                shared.emit(Event::GaveUp {
+                    service: slot.name.clone(),
+                    restarts: slot.report(now).restarts,
+                });
+                if escalation == Escalation::Shutdown {
+                    shared.request_shutdown(ShutdownCause::Escalated {
+                        service: slot.name.clone(),
+                    });
+                } else if config.critical {
+                    shared.request_shutdown(ShutdownCause::Critical {
+                        service: slot.name.clone(),
+                    });
+                }
+                break;
+            }
         }
     }
 }
 
-fn log_outcome(name: &str, outcome: &Outcome) {
-    match outcome {
-        Outcome::Completed => tracing::info!(service = %name, "stopped: {outcome}"),
-        Outcome::Stopped => tracing::info!(service = %name, "stopped: {outcome}"),
-        Outcome::Failed(_) => tracing::warn!(service = %name, "stopped: {outcome}"),
-        Outcome::Panicked(_) => tracing::error!(service = %name, "stopped: {outcome}"),
+/// A seed for restart jitter: different per service and per start.
+fn seed_for(name: &str, now: Duration) -> u64 {
+    // FNV-1a over the name, mixed with the start time.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in name.bytes() {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    hash ^ (now.as_nanos() as u64)
+}
+
+/// Waits until every dependency is ready (or has ended for good after
+/// being ready: a finished one-shot job). `Err(Some(dep))`: `dep` ended
+/// for good without ever being ready. `Err(None)`: this service or the
+/// governor was asked to stop meanwhile.
+async fn wait_for_dependencies(
+    shared: &Shared,
+    slot: &Slot,
+    deps: &[Arc<Slot>],
+) -> Result<(), Option<Arc<str>>> {
+    for dep in deps {
+        let ready = dep.watch(|view| {
+            if view.ready || (view.ended && view.ever_ready) {
+                Some(Ok(()))
+            } else if view.ended {
+                Some(Err(()))
+            } else {
+                None
+            }
+        });
+        let stopped = race_stop(shared, slot, ready).await;
+        match stopped {
+            Some(Ok(())) => {}
+            Some(Err(())) => return Err(Some(dep.name.clone())),
+            None => return Err(None),
+        }
+    }
+    Ok(())
+}
+
+/// Waits out a restart delay; `false` if asked to stop meanwhile.
+async fn wait_to_restart(shared: &Shared, slot: &Slot, delay: Duration) -> bool {
+    if delay.is_zero() {
+        // A service that ends at once must not starve the executor.
+        YieldNow(false).await;
+        return !(slot.token.is_cancelled() || shared.token.is_cancelled());
+    }
+    race_stop(shared, slot, shared.runtime.sleep(delay))
+        .await
+        .is_some()
+}
+
+/// Runs `fut` unless this service or the whole governor is asked to stop
+/// first (`None`). Nothing of this service runs meanwhile, so there is no
+/// order to keep.
+async fn race_stop<F: Future>(shared: &Shared, slot: &Slot, fut: F) -> Option<F::Output> {
+    let global = shared.token.cancelled();
+    let own = slot.token.cancelled();
+    let stop = futures_util::future::select(global, own);
+    match futures_util::future::select(core::pin::pin!(fut), stop).await {
+        futures_util::future::Either::Left((output, _)) => Some(output),
+        futures_util::future::Either::Right(_) => None,
     }
 }
 
 /// Counts the service as live; on drop (its end for good, or the runtime
-/// dropping the task) marks it stopped and lets shutdown waiters know.
+/// dropping the task) marks it ended and lets shutdown waiters know.
 struct Live<'a> {
     shared: &'a Shared,
     slot: &'a Slot,
+    gave_up: bool,
 }
 
 impl Drop for Live<'_> {
     fn drop(&mut self) {
-        self.slot.finish();
-        self.shared.activity.leave();
+        self.slot.finish(self.gave_up);
+        self.shared.service_ended();
     }
 }
 
 pin_project_lite::pin_project! {
-    /// Polls a run; the first time the service's token is seen cancelled,
-    /// calls the stop hooks (before polling the run again).
-    struct WithStopHooks<'a, F> {
+    /// Watches one run: keeps the shutdown order, fires the stop hooks,
+    /// enforces the shutdown timeout and a forced shutdown.
+    ///
+    /// - The run's own token cancelled (its handle's `stop` or `restart`):
+    ///   the stop begins at once.
+    /// - The governor shutting down: the stop begins once every started
+    ///   service that depends on this one has ended; then this service's
+    ///   token is cancelled. Dependents stop before their dependencies.
+    /// - When the stop begins: stop hooks run, and the shutdown timeout (if
+    ///   any) starts; when it expires the run is dropped (aborted).
+    /// - A forced shutdown drops the run at once.
+    struct Watched<'a, F> {
         #[pin]
         run: F,
-        cancelled: Cancelled<'a>,
+        shared: &'a Shared,
         slot: &'a Slot,
-        fired: bool,
+        global: Cancelled<'a>,
+        run_stop: Cancelled<'a>,
+        force: Cancelled<'a>,
+        dependents: Option<Pin<Box<dyn Future<Output = ()> + Send + 'a>>>,
+        stopping: bool,
+        timeout: Option<Duration>,
+        deadline: Option<BoxSleep>,
+        aborted: Outcome,
     }
 }
 
-impl<F: Future> Future for WithStopHooks<'_, F> {
-    type Output = F::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self.project();
-        if !*this.fired && Pin::new(this.cancelled).poll(cx).is_ready() {
-            *this.fired = true;
-            this.slot.fire_hooks();
+impl<'a, F> Watched<'a, F> {
+    fn new(
+        run: F,
+        shared: &'a Shared,
+        slot: &'a Slot,
+        run_token: &'a StopToken,
+        timeout: Option<Duration>,
+        aborted: Outcome,
+    ) -> Self {
+        Watched {
+            run,
+            shared,
+            slot,
+            global: shared.token.cancelled(),
+            run_stop: run_token.cancelled(),
+            force: shared.force.cancelled(),
+            dependents: None,
+            stopping: false,
+            timeout,
+            deadline: None,
+            aborted,
         }
-        this.run.poll(cx)
+    }
+}
+
+impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
+    /// The outcome, and whether the run was cut off.
+    type Output = (Outcome, bool);
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if Pin::new(&mut *this.force).poll(cx).is_ready() {
+            if !*this.stopping {
+                this.slot.stop_requested(this.shared.runtime.now());
+            }
+            return Poll::Ready((this.aborted.clone(), true));
+        }
+        if !*this.stopping {
+            let mut begin = Pin::new(&mut *this.run_stop).poll(cx).is_ready();
+            if !begin && Pin::new(&mut *this.global).poll(cx).is_ready() {
+                let slot = *this.slot;
+                let dependents = this
+                    .dependents
+                    .get_or_insert_with(|| Box::pin(all_ended(slot.dependents())));
+                if dependents.as_mut().poll(cx).is_ready() {
+                    this.slot.token.cancel();
+                    begin = true;
+                }
+            }
+            if begin {
+                *this.stopping = true;
+                this.slot.stop_requested(this.shared.runtime.now());
+                this.slot.fire_hooks();
+                if let Some(timeout) = *this.timeout {
+                    *this.deadline = Some(this.shared.runtime.sleep(timeout));
+                }
+            }
+        }
+        if let Poll::Ready(outcome) = this.run.poll(cx) {
+            return Poll::Ready((outcome, false));
+        }
+        if let Some(deadline) = this.deadline {
+            if deadline.as_mut().poll(cx).is_ready() {
+                this.shared.emit(Event::StopTimedOut {
+                    service: this.slot.name.clone(),
+                    timeout: this.timeout.unwrap_or_default(),
+                });
+                return Poll::Ready((this.aborted.clone(), true));
+            }
+        }
+        Poll::Pending
+    }
+}
+
+/// Completes once every slot in `slots` has ended for good.
+async fn all_ended(slots: Vec<Arc<Slot>>) {
+    for slot in &slots {
+        slot.watch(|view| view.ended.then_some(())).await;
     }
 }
 

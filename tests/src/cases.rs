@@ -121,7 +121,11 @@ pub async fn services_start_on_start_not_before<H: Harness>(h: &H) {
     started.sort();
     assert_eq!(started, ["a:start", "b:start"]);
     assert_eq!(gov.running(), 2);
-    assert_eq!(state_of(&gov, "a"), ServiceState::Running);
+    assert_eq!(
+        state_of(&gov, "a"),
+        ServiceState::Ready,
+        "ready as soon as it runs"
+    );
     gov.shutdown().await;
 }
 

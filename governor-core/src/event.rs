@@ -1,0 +1,189 @@
+//! One typed event for every step of the lifecycle, and the default that
+//! emits them through `tracing`.
+
+use alloc::sync::Arc;
+use core::fmt;
+use core::time::Duration;
+
+use crate::outcome::Outcome;
+use crate::report::ShutdownCause;
+
+/// A step in the life of the governor or one of its services.
+///
+/// A hook set with [`Governor::on_event`](crate::Governor::on_event)
+/// receives every event, synchronously, on whatever thread the step
+/// happened; keep it short. Without a hook, [`Event::log`] is used: each
+/// event is emitted through `tracing` with the service's name as the
+/// `service` field.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The service was started and waits for its dependencies.
+    Starting {
+        /// The service.
+        service: Arc<str>,
+    },
+    /// A run began (`run` 1 is the first).
+    Started {
+        /// The service.
+        service: Arc<str>,
+        /// Which run, from 1.
+        run: u64,
+    },
+    /// The current run reported ready (or, for a service that does not
+    /// report readiness, began).
+    Ready {
+        /// The service.
+        service: Arc<str>,
+    },
+    /// A run ended.
+    Stopped {
+        /// The service.
+        service: Arc<str>,
+        /// How it ended.
+        outcome: Outcome,
+    },
+    /// A run panicked (followed by `Stopped` with the same outcome).
+    Panicked {
+        /// The service.
+        service: Arc<str>,
+        /// The panic's message.
+        message: Arc<str>,
+    },
+    /// The service will run again after `delay`.
+    RestartScheduled {
+        /// The service.
+        service: Arc<str>,
+        /// How long until the next run.
+        delay: Duration,
+        /// Restarts since the last healthy run (1 for the first).
+        attempt: u32,
+    },
+    /// The service restarted too often and will not run again.
+    GaveUp {
+        /// The service.
+        service: Arc<str>,
+        /// Restarts so far.
+        restarts: u64,
+    },
+    /// The service was not started because a dependency ended for good
+    /// without ever becoming ready.
+    DependencyFailed {
+        /// The service that was not started.
+        service: Arc<str>,
+        /// The dependency that failed it.
+        dependency: Arc<str>,
+    },
+    /// Shutdown began.
+    ShutdownRequested {
+        /// Why.
+        cause: ShutdownCause,
+    },
+    /// The service did not stop within its shutdown timeout.
+    StopTimedOut {
+        /// The service.
+        service: Arc<str>,
+        /// The timeout it had.
+        timeout: Duration,
+    },
+    /// The service's run was aborted (dropped, or abandoned for a blocking
+    /// service) by a timeout or a forced shutdown.
+    Aborted {
+        /// The service.
+        service: Arc<str>,
+    },
+    /// Every service has stopped after a shutdown.
+    ShutdownComplete {
+        /// Whether the shutdown was forced (a second signal, or
+        /// [`force_shutdown`](crate::Governor::force_shutdown)).
+        forced: bool,
+    },
+}
+
+impl Event {
+    /// The service the event is about, if any.
+    pub fn service(&self) -> Option<&str> {
+        match self {
+            Event::Starting { service }
+            | Event::Started { service, .. }
+            | Event::Ready { service }
+            | Event::Stopped { service, .. }
+            | Event::Panicked { service, .. }
+            | Event::RestartScheduled { service, .. }
+            | Event::GaveUp { service, .. }
+            | Event::DependencyFailed { service, .. }
+            | Event::StopTimedOut { service, .. }
+            | Event::Aborted { service } => Some(service),
+            Event::ShutdownRequested { .. } | Event::ShutdownComplete { .. } => None,
+        }
+    }
+
+    /// Emits the event through `tracing` (the default hook), at a level
+    /// that fits it: lifecycle steps at debug, clean stops and shutdown at
+    /// info, failures, restarts after a failure, timeouts and aborts at
+    /// warn, panics and giving up at error — so a restart storm is never
+    /// silent and a clean stop never shouts.
+    pub fn log(&self) {
+        let service = self.service().unwrap_or("");
+        match self {
+            Event::Starting { .. } | Event::Started { .. } | Event::Ready { .. } => {
+                tracing::debug!(service, "{self}")
+            }
+            Event::Stopped { outcome, .. } if outcome.is_failure() => {
+                tracing::warn!(service, "{self}")
+            }
+            Event::Stopped { .. } | Event::ShutdownRequested { .. } => {
+                tracing::info!(service, "{self}")
+            }
+            Event::RestartScheduled { attempt, .. } if *attempt <= 1 => {
+                tracing::info!(service, "{self}")
+            }
+            Event::RestartScheduled { .. }
+            | Event::StopTimedOut { .. }
+            | Event::Aborted { .. }
+            | Event::DependencyFailed { .. } => tracing::warn!(service, "{self}"),
+            Event::Panicked { .. } | Event::GaveUp { .. } => tracing::error!(service, "{self}"),
+            Event::ShutdownComplete { forced: false } => tracing::info!("{self}"),
+            Event::ShutdownComplete { forced: true } => tracing::warn!("{self}"),
+        }
+    }
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::Starting { .. } => f.write_str("starting"),
+            Event::Started { run, .. } => write!(f, "started (run {run})"),
+            Event::Ready { .. } => f.write_str("ready"),
+            Event::Stopped { outcome, .. } => write!(f, "stopped: {outcome}"),
+            Event::Panicked { message, .. } => write!(f, "panicked: {message}"),
+            Event::RestartScheduled { delay, attempt, .. } => {
+                write!(f, "restarting in {delay:?} (attempt {attempt})")
+            }
+            Event::GaveUp { restarts, .. } => {
+                write!(
+                    f,
+                    "gave up after {restarts} restart(s): restart limit reached"
+                )
+            }
+            Event::DependencyFailed { dependency, .. } => {
+                write!(
+                    f,
+                    "not started: dependency {dependency:?} ended without becoming ready"
+                )
+            }
+            Event::ShutdownRequested { cause } => write!(f, "shutdown requested: {cause}"),
+            Event::StopTimedOut { timeout, .. } => {
+                write!(f, "did not stop within {timeout:?}")
+            }
+            Event::Aborted { .. } => f.write_str("aborted"),
+            Event::ShutdownComplete { forced } => {
+                write!(
+                    f,
+                    "shutdown complete{}",
+                    if *forced { " (forced)" } else { "" }
+                )
+            }
+        }
+    }
+}

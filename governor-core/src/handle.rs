@@ -1,0 +1,65 @@
+//! A handle on one service: stop it alone, restart it now, wait for it.
+
+use alloc::sync::Arc;
+use core::fmt;
+
+use crate::governor::Shared;
+use crate::report::ServiceReport;
+use crate::slot::Slot;
+
+/// Controls one service at run time. Cheap to clone; get one from
+/// [`Governor::service`](crate::Governor::service) or
+/// [`ServiceConfig::handle`](crate::ServiceConfig::handle).
+#[derive(Clone)]
+pub struct ServiceHandle {
+    shared: Arc<Shared>,
+    slot: Arc<Slot>,
+}
+
+impl ServiceHandle {
+    pub(crate) fn new(shared: Arc<Shared>, slot: Arc<Slot>) -> Self {
+        ServiceHandle { shared, slot }
+    }
+
+    /// The service's name.
+    pub fn name(&self) -> &str {
+        &self.slot.name
+    }
+
+    /// Stops this service alone, for good: its run is asked to stop (stop
+    /// hooks, shutdown timeout) and it is not restarted. Services that
+    /// depend on it are not stopped. A service not started yet will not
+    /// start. Returns `false` if it was already stopping or stopped.
+    pub fn stop(&self) -> bool {
+        self.slot.cancel_launch() || self.slot.token.cancel()
+    }
+
+    /// Stops the current run and starts the next one at once, whatever the
+    /// restart policy (this restart does not count against its limit).
+    /// Returns `false` if no run was in progress.
+    pub fn restart(&self) -> bool {
+        self.slot.cancel_run()
+    }
+
+    /// Waits until this service has ended for good, and returns its
+    /// report. Returns at once for a service that has not been started.
+    pub async fn wait(&self) -> ServiceReport {
+        self.slot
+            .watch(|view| (view.ended || view.pending).then_some(()))
+            .await;
+        self.report()
+    }
+
+    /// A snapshot of this service.
+    pub fn report(&self) -> ServiceReport {
+        self.slot.report(self.shared.runtime.now())
+    }
+}
+
+impl fmt::Debug for ServiceHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceHandle")
+            .field("name", &self.slot.name)
+            .finish_non_exhaustive()
+    }
+}

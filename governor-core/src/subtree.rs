@@ -1,0 +1,126 @@
+//! A governor run as a service of another governor: a supervision tree.
+
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::sync::Arc;
+use core::fmt;
+use core::future::Future;
+use core::pin::pin;
+
+use futures_util::future::{select, Either};
+
+use crate::context::ServiceCtx;
+use crate::error::Error;
+use crate::governor::Governor;
+use crate::outcome::{ServiceError, ServiceResult};
+use crate::service::Service;
+
+type Setup = Arc<dyn Fn(&Governor) -> Result<(), Error> + Send + Sync + 'static>;
+
+/// A subsystem supervised as one unit: a child governor, built afresh by
+/// `setup` for every run, added as a service of a parent governor.
+///
+/// Each run creates a child governor on the parent's runtime, lets `setup`
+/// add and configure its services, starts them (in their dependency order)
+/// and waits. When the parent stops the subtree, the child shuts down in
+/// its own order and within its own timeouts. When every child service has
+/// ended by itself, the run ends: cleanly if the child's
+/// [report](crate::Report::is_clean) is clean, as a failure otherwise — so
+/// the parent's restart policy restarts the whole subtree, and a failing
+/// subtree escalates like any service.
+///
+/// Give the subtree a parent-side shutdown timeout at least as long as the
+/// child's own.
+///
+/// ```
+/// # use governor_core::runtime::{BoxSleep, BoxTask, Runtime};
+/// # use core::time::Duration;
+/// # struct Rt;
+/// # impl Runtime for Rt {
+/// #     fn spawn(&self, task: BoxTask) { drop(task) }
+/// #     fn sleep(&self, _: Duration) -> BoxSleep { Box::pin(core::future::pending()) }
+/// #     fn now(&self) -> Duration { Duration::ZERO }
+/// # }
+/// use governor_core::{Governor, RestartPolicy, ServiceCtx, ServiceResult, Subtree};
+///
+/// async fn worker(ctx: ServiceCtx) -> ServiceResult {
+///     ctx.cancelled().await;
+///     Ok(())
+/// }
+///
+/// let parent = Governor::new(Rt);
+/// parent
+///     .add("workers", Subtree::new(|child: &Governor| {
+///         child.add("worker-1", worker)?.critical();
+///         child.add("worker-2", worker)?;
+///         Ok(())
+///     }))?
+///     .restart_policy(RestartPolicy::on_failure(Duration::from_secs(1)));
+/// # Ok::<(), governor_core::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Subtree {
+    setup: Setup,
+}
+
+impl Subtree {
+    /// A subtree whose services `setup` adds to a fresh child governor at
+    /// every run.
+    pub fn new(setup: impl Fn(&Governor) -> Result<(), Error> + Send + Sync + 'static) -> Self {
+        Subtree {
+            setup: Arc::new(setup),
+        }
+    }
+}
+
+impl fmt::Debug for Subtree {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subtree").finish_non_exhaustive()
+    }
+}
+
+impl Service for Subtree {
+    fn run(&mut self, ctx: ServiceCtx) -> impl Future<Output = ServiceResult> + Send {
+        let setup = self.setup.clone();
+        async move {
+            let child = ctx.child_governor();
+            if let Err(e) = setup(&child).and_then(|()| child.start()) {
+                child.shutdown().await;
+                return Err(ServiceError::new(Box::new(e) as crate::BoxError));
+            }
+            let report = {
+                let ended = pin!(child.wait_for_shutdown());
+                match select(ended, ctx.cancelled()).await {
+                    Either::Left((report, _)) => report,
+                    Either::Right(_) => {
+                        child.shutdown().await;
+                        return Ok(());
+                    }
+                }
+            };
+            if report.is_clean() {
+                Ok(())
+            } else {
+                Err(ServiceError::msg(format!(
+                    "subtree failed: {}",
+                    summary(&report)
+                )))
+            }
+        }
+    }
+}
+
+/// The first failing child and how, for the parent's outcome.
+fn summary(report: &crate::Report) -> alloc::string::String {
+    let failed = report.services.iter().find(|s| {
+        s.state == crate::ServiceState::GaveUp
+            || s.last_outcome
+                .as_ref()
+                .is_some_and(|o| o.is_failure() || o.is_aborted())
+    });
+    match (failed, &report.cause) {
+        (Some(s), _) => format!("{s}"),
+        (None, Some(cause)) => format!("{cause}"),
+        (None, None) => "unclean".into(),
+    }
+}
