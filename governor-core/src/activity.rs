@@ -61,9 +61,12 @@ impl Activity {
 
     /// A future that completes when no service is live (not counting those
     /// that are themselves waiting from inside, see the module docs).
-    pub(crate) fn wait_idle(&self) -> WaitIdle<'_> {
+    ///
+    /// `governor` identifies the governor this activity belongs to.
+    pub(crate) fn wait_idle(&self, governor: usize) -> WaitIdle<'_> {
         WaitIdle {
             activity: self,
+            governor,
             key: None,
             counted_inside: false,
         }
@@ -73,6 +76,7 @@ impl Activity {
 #[must_use = "futures do nothing unless polled"]
 pub(crate) struct WaitIdle<'a> {
     activity: &'a Activity,
+    governor: usize,
     key: Option<WaiterKey>,
     counted_inside: bool,
 }
@@ -85,7 +89,7 @@ impl Future for WaitIdle<'_> {
         let mut wake = None;
         let ready = {
             let mut state = this.activity.state.lock();
-            if !this.counted_inside && crate::supervisor::polled_inside_service() {
+            if !this.counted_inside && crate::supervisor::polled_inside_service(this.governor) {
                 this.counted_inside = true;
                 state.waiting_inside += 1;
                 // This may make the governor idle for the other waiters.

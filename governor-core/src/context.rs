@@ -53,6 +53,11 @@ impl ServiceCtx {
         &self.shared.runtime
     }
 
+    /// Identifies the governor (for "inside one of its services" checks).
+    pub(crate) fn governor_id(&self) -> usize {
+        self.shared.id()
+    }
+
     /// The name the service was added under.
     pub fn name(&self) -> &str {
         &self.slot.name

@@ -105,6 +105,11 @@ impl Drop for Shared {
 }
 
 impl Shared {
+    /// A number unique to this governor while it lives: its address.
+    pub(crate) fn id(&self) -> usize {
+        self as *const Shared as usize
+    }
+
     pub(crate) fn default_restart(&self) -> RestartPolicy {
         self.state.lock().restart
     }
@@ -610,7 +615,7 @@ impl Governor {
     /// service between two runs (waiting for its restart delay) counts as
     /// running.
     pub async fn wait_for_shutdown(&self) -> Report {
-        self.shared.activity.wait_idle().await;
+        self.shared.activity.wait_idle(self.shared.id()).await;
         self.shared.report()
     }
 

@@ -272,7 +272,10 @@ impl PartialEq for Outcome {
     /// Failures compare by their message text.
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
-            (Outcome::Completed, Outcome::Completed) | (Outcome::Stopped, Outcome::Stopped) => true,
+            (Outcome::Completed, Outcome::Completed)
+            | (Outcome::Stopped, Outcome::Stopped)
+            | (Outcome::Aborted, Outcome::Aborted)
+            | (Outcome::Abandoned, Outcome::Abandoned) => true,
             (Outcome::Failed(a), Outcome::Failed(b)) => {
                 a.to_string_lossless() == b.to_string_lossless()
             }

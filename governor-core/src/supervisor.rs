@@ -43,12 +43,13 @@ impl<S: Service> Runner for AsyncRunner<S> {
             use futures_util::FutureExt;
             use std::panic::{catch_unwind, AssertUnwindSafe};
             // `run` itself may panic before it hands out a future.
+            let id = ctx.governor_id();
             let fut = {
-                let _inside = inside::Guard::enter();
+                let _inside = inside::Guard::enter(id);
                 catch_unwind(AssertUnwindSafe(|| self.0.run(ctx)))
             };
             match fut {
-                Ok(fut) => match AssertUnwindSafe(InService { fut }).catch_unwind().await {
+                Ok(fut) => match AssertUnwindSafe(InService { fut, id }).catch_unwind().await {
                     Ok(result) => outcome_of(result),
                     Err(payload) => crate::outcome::outcome_of_panic(payload),
                 },
@@ -57,9 +58,11 @@ impl<S: Service> Runner for AsyncRunner<S> {
         }
         #[cfg(not(feature = "std"))]
         {
+            let id = ctx.governor_id();
             outcome_of(
                 InService {
                     fut: self.0.run(ctx),
+                    id,
                 }
                 .await,
             )
@@ -85,12 +88,13 @@ impl<S: crate::service::BlockingService> Runner for BlockingRunner<S> {
             return Outcome::Panicked(Arc::from("blocking service lost by an earlier run"));
         };
         let runtime = ctx.runtime().clone();
+        let id = ctx.governor_id();
         let span = tracing::Span::current();
         let (done, result) = futures_channel::oneshot::channel();
         runtime.spawn_blocking(Box::new(move || {
             let _span = span.enter();
             let caught = {
-                let _inside = inside::Guard::enter();
+                let _inside = inside::Guard::enter(id);
                 catch_unwind(AssertUnwindSafe(|| service.run(ctx)))
             };
             let outcome = match caught {
@@ -447,12 +451,14 @@ impl Future for YieldNow {
 }
 
 pin_project_lite::pin_project! {
-    /// Marks the current thread as "inside a service" while the service's
-    /// future is polled, so that `Governor::shutdown` awaited by a service
-    /// does not wait for that service itself.
+    /// Marks the current thread as "inside a service of governor `id`"
+    /// while the service's future is polled, so that that governor's
+    /// `shutdown`, awaited by the service, does not wait for the service
+    /// itself. (Another governor's shutdown — a subtree's — is not inside.)
     struct InService<F> {
         #[pin]
         fut: F,
+        id: usize,
     }
 }
 
@@ -460,17 +466,18 @@ impl<F: Future> Future for InService<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let _inside = inside::Guard::enter();
-        self.project().fut.poll(cx)
+        let this = self.project();
+        let _inside = inside::Guard::enter(*this.id);
+        this.fut.poll(cx)
     }
 }
 
 /// Whether the caller is being polled (or run, for blocking services) by a
-/// service's supervisor. Always `false` without `std`, which has no
-/// thread-locals: there, a service must not await `Governor::shutdown`
-/// (use `request_shutdown`).
-pub(crate) fn polled_inside_service() -> bool {
-    inside::get()
+/// supervisor of governor `id`. Always `false` without `std`, which has
+/// no thread-locals: there, a service must not await its own governor's
+/// `shutdown` (use `request_shutdown`).
+pub(crate) fn polled_inside_service(id: usize) -> bool {
+    inside::current() == Some(id)
 }
 
 #[cfg(feature = "std")]
@@ -478,26 +485,26 @@ mod inside {
     use std::cell::Cell;
 
     std::thread_local! {
-        static DEPTH: Cell<usize> = const { Cell::new(0) };
+        /// The governor whose service this thread is running, if any.
+        static CURRENT: Cell<Option<usize>> = const { Cell::new(None) };
     }
 
-    pub(super) struct Guard;
+    pub(super) struct Guard(Option<usize>);
 
     impl Guard {
-        pub(super) fn enter() -> Guard {
-            DEPTH.with(|d| d.set(d.get() + 1));
-            Guard
+        pub(super) fn enter(id: usize) -> Guard {
+            Guard(CURRENT.with(|c| c.replace(Some(id))))
         }
     }
 
     impl Drop for Guard {
         fn drop(&mut self) {
-            DEPTH.with(|d| d.set(d.get() - 1));
+            CURRENT.with(|c| c.set(self.0));
         }
     }
 
-    pub(super) fn get() -> bool {
-        DEPTH.with(|d| d.get() > 0)
+    pub(super) fn current() -> Option<usize> {
+        CURRENT.with(Cell::get)
     }
 }
 
@@ -506,12 +513,12 @@ mod inside {
     pub(super) struct Guard;
 
     impl Guard {
-        pub(super) fn enter() -> Guard {
+        pub(super) fn enter(_id: usize) -> Guard {
             Guard
         }
     }
 
-    pub(super) fn get() -> bool {
-        false
+    pub(super) fn current() -> Option<usize> {
+        None
     }
 }

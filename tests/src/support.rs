@@ -113,3 +113,73 @@ pub fn assert_elapsed<H: Harness>(h: &H, elapsed: Duration, expected: Duration) 
         );
     }
 }
+
+/// Labels with the runtime time they were written at; each label is also
+/// written to a [`Journal`] so that a case can await it.
+#[derive(Clone)]
+pub struct Timeline {
+    runtime: std::sync::Arc<dyn governor_core::runtime::Runtime>,
+    journal: Journal,
+    marks: Arc<Mutex<Vec<(String, Duration)>>>,
+}
+
+/// A new timeline on `h`'s clock, and the reader of its journal.
+pub fn timeline<H: Harness>(h: &H) -> (Timeline, JournalReader) {
+    let (journal, reader) = journal();
+    (
+        Timeline {
+            runtime: h.runtime(),
+            journal,
+            marks: Arc::default(),
+        },
+        reader,
+    )
+}
+
+impl Timeline {
+    /// Writes `label` at the current runtime time.
+    pub fn mark(&self, label: impl Into<String>) {
+        let label = label.into();
+        let now = self.runtime.now();
+        self.marks.lock().unwrap().push((label.clone(), now));
+        self.journal.note(label);
+    }
+
+    /// When `label` was first written; panics if it never was.
+    pub fn at(&self, label: &str) -> Duration {
+        self.marks
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(l, _)| l == label)
+            .map(|(_, t)| *t)
+            .unwrap_or_else(|| panic!("{label:?} was never marked"))
+    }
+
+    /// Every label, in writing order.
+    pub fn labels(&self) -> Vec<String> {
+        self.marks
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(l, _)| l.clone())
+            .collect()
+    }
+
+    /// Where `label` stands in writing order; panics if it never was.
+    pub fn position(&self, label: &str) -> usize {
+        self.labels()
+            .iter()
+            .position(|l| l == label)
+            .unwrap_or_else(|| panic!("{label:?} was never marked"))
+    }
+}
+
+/// Yields (with [`Harness::settle`]) until `done` holds. Only for states
+/// reachable without time passing: on the virtual runtime, time stands
+/// still while this loop runs.
+pub async fn until<H: Harness>(h: &H, mut done: impl FnMut() -> bool) {
+    while !done() {
+        h.settle().await;
+    }
+}

@@ -1,14 +1,4 @@
-//! The conformance cases, written once and run against every runtime.
-//!
-//! Each case is `pub async fn name<H: Harness>(h: &H)` and is listed in
-//! [`for_each_case!`](crate::for_each_case), which the
-//! [`conformance_suite!`](crate::conformance_suite) macro expands into one
-//! `#[test]` per case for a runtime. The cases assert observed behaviour:
-//! order of events, counts, outcomes and (on virtual time, exactly)
-//! durations. They never sleep to synchronise: services report through a
-//! [`Journal`] that the case awaits.
-//!
-//! Every case applies to every runtime; none is skipped.
+//! The seed API's cases: what the Go governor promises, in Rust form.
 
 use std::io::Read;
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -25,49 +15,9 @@ use governor_core::{
 use crate::harness::Harness;
 use crate::support::{assert_elapsed, journal, Journal};
 
-/// Lists every case for `$m!($make, case, case, ...)`.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! for_each_case {
-    ($m:path, $make:expr) => {
-        $m!(
-            $make,
-            services_start_on_start_not_before,
-            second_start_starts_only_new_services,
-            service_added_after_start_and_started_alone_runs,
-            started_service_runs_once_even_if_stopped_at_once,
-            shutdown_cancels_runs_hooks_and_waits_for_every_service,
-            second_shutdown_is_harmless,
-            shutdown_from_inside_a_service,
-            wait_returns_when_all_services_end_by_themselves,
-            wait_returns_after_shutdown,
-            wait_returns_at_once_without_started_services,
-            no_restart_by_default,
-            governor_default_restart_applies,
-            per_service_policy_wins_over_default,
-            zero_delay_restart_works,
-            restart_delay_is_respected,
-            no_restart_once_shutdown_is_requested,
-            every_outcome_is_recorded,
-            stop_service_is_never_restarted,
-            until_stopped_races_a_future_against_stop,
-            sleep_ends_on_time_or_early_on_stop,
-            stopping_flips_at_shutdown_and_global_token_is_cancelled,
-            stop_hooks_run_once_after_cancellation,
-            stop_hook_unblocks_a_blocking_socket_read,
-            panicking_stop_hook_does_not_stop_shutdown,
-            blocking_sleep_wakes_on_stop,
-            blocking_service_restarts,
-            bad_names_are_refused,
-            add_and_start_after_shutdown_are_refused,
-            caught_signal_shuts_down_gracefully,
-        );
-    };
-}
-
 /// A service that notes `"<name>:start"`, waits for its stop, notes
 /// `"<name>:stop"` and returns `Ok`.
-fn idle(journal: &Journal) -> impl FnMut(ServiceCtx) -> IdleFut + Send + 'static {
+pub(crate) fn idle(journal: &Journal) -> impl FnMut(ServiceCtx) -> IdleFut + Send + 'static {
     let journal = journal.clone();
     move |ctx: ServiceCtx| {
         let journal = journal.clone();
@@ -80,10 +30,11 @@ fn idle(journal: &Journal) -> impl FnMut(ServiceCtx) -> IdleFut + Send + 'static
     }
 }
 
-type IdleFut = std::pin::Pin<Box<dyn std::future::Future<Output = ServiceResult> + Send>>;
+pub(crate) type IdleFut =
+    std::pin::Pin<Box<dyn std::future::Future<Output = ServiceResult> + Send>>;
 
 /// A service that notes `"<name>:run"` and returns `result()` at once.
-fn quick(
+pub(crate) fn quick(
     journal: &Journal,
     result: impl Fn() -> ServiceResult + Send + Sync + 'static,
 ) -> impl FnMut(ServiceCtx) -> IdleFut + Send + 'static {
@@ -99,7 +50,7 @@ fn quick(
     }
 }
 
-fn state_of(gov: &governor_core::Governor, name: &str) -> ServiceState {
+pub(crate) fn state_of(gov: &governor_core::Governor, name: &str) -> ServiceState {
     gov.report().service(name).expect("service exists").state
 }
 
@@ -384,7 +335,7 @@ pub async fn no_restart_by_default<H: Harness>(h: &H) {
 
 /// A counting service that ends `runs` times (returning `result`) and then
 /// waits for its stop.
-fn ends_n_times(
+pub(crate) fn ends_n_times(
     journal: &Journal,
     ends: usize,
     result: fn() -> ServiceResult,

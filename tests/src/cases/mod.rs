@@ -1,0 +1,87 @@
+//! The conformance cases, written once and run against every runtime.
+//!
+//! Each case is `pub async fn name<H: Harness>(h: &H)` and is listed in
+//! [`for_each_case!`](crate::for_each_case), which the
+//! [`conformance_suite!`](crate::conformance_suite) macro expands into one
+//! `#[test]` per case for a runtime. The cases assert observed behaviour:
+//! order of events, counts, outcomes and (on virtual time, exactly)
+//! durations. They never sleep to synchronise: services report through a
+//! [`Journal`](crate::support::Journal) that the case awaits.
+//!
+//! - [`seed`]: what the Go governor promises, in Rust form.
+//! - [`supervision`]: restart policies, limits, dependencies, readiness,
+//!   ordered and bounded shutdown, events, status, handles, subtrees.
+//!
+//! Every case applies to every runtime; none is skipped.
+
+pub mod seed;
+pub mod supervision;
+
+pub use seed::*;
+pub use supervision::*;
+
+/// Lists every case for `$m!($make, case, case, ...)`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! for_each_case {
+    ($m:path, $make:expr) => {
+        $m!(
+            $make,
+            services_start_on_start_not_before,
+            second_start_starts_only_new_services,
+            service_added_after_start_and_started_alone_runs,
+            started_service_runs_once_even_if_stopped_at_once,
+            shutdown_cancels_runs_hooks_and_waits_for_every_service,
+            second_shutdown_is_harmless,
+            shutdown_from_inside_a_service,
+            wait_returns_when_all_services_end_by_themselves,
+            wait_returns_after_shutdown,
+            wait_returns_at_once_without_started_services,
+            no_restart_by_default,
+            governor_default_restart_applies,
+            per_service_policy_wins_over_default,
+            zero_delay_restart_works,
+            restart_delay_is_respected,
+            no_restart_once_shutdown_is_requested,
+            every_outcome_is_recorded,
+            stop_service_is_never_restarted,
+            until_stopped_races_a_future_against_stop,
+            sleep_ends_on_time_or_early_on_stop,
+            stopping_flips_at_shutdown_and_global_token_is_cancelled,
+            stop_hooks_run_once_after_cancellation,
+            stop_hook_unblocks_a_blocking_socket_read,
+            panicking_stop_hook_does_not_stop_shutdown,
+            blocking_sleep_wakes_on_stop,
+            blocking_service_restarts,
+            bad_names_are_refused,
+            add_and_start_after_shutdown_are_refused,
+            caught_signal_shuts_down_gracefully,
+            on_failure_restarts_failures_not_clean_returns,
+            backoff_delays_are_exact,
+            backoff_resets_after_a_healthy_run,
+            jittered_backoff_stays_in_its_band,
+            restart_limit_gives_up_and_others_carry_on,
+            restart_limit_window_slides,
+            escalation_shuts_the_governor_down_naming_the_service,
+            critical_service_ending_shuts_the_governor_down,
+            dependents_start_once_dependencies_are_ready,
+            readiness_resets_on_restart,
+            start_wait_ready_times_out_naming_the_service,
+            wait_ready_reports_unknown_and_ended_services,
+            unknown_dependency_and_cycle_start_nothing,
+            dependency_ending_unready_fails_its_dependents,
+            shutdown_stops_a_dependency_chain_in_reverse_order,
+            shutdown_timeout_aborts_at_exactly_the_timeout,
+            blocking_service_that_ignores_stop_is_abandoned,
+            force_shutdown_aborts_everything_at_once,
+            second_signal_forces_the_shutdown,
+            events_trace_the_lifecycle,
+            panicking_event_hook_is_caught,
+            status_shows_each_state,
+            handle_stops_one_service_alone,
+            handle_restarts_a_service_now,
+            subtree_runs_and_stops_with_its_parent,
+            failing_subtree_is_restarted_by_its_parent,
+        );
+    };
+}
