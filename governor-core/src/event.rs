@@ -124,27 +124,30 @@ impl Event {
     /// warn, panics and giving up at error — so a restart storm is never
     /// silent and a clean stop never shouts.
     pub fn log(&self) {
-        let service = self.service().unwrap_or("");
+        use tracing::Level;
+        macro_rules! at {
+            ($level:expr) => {
+                match self.service() {
+                    Some(service) => tracing::event!($level, service, "{self}"),
+                    None => tracing::event!($level, "{self}"),
+                }
+            };
+        }
         match self {
             Event::Starting { .. } | Event::Started { .. } | Event::Ready { .. } => {
-                tracing::debug!(service, "{self}")
+                at!(Level::DEBUG)
             }
-            Event::Stopped { outcome, .. } if outcome.is_failure() => {
-                tracing::warn!(service, "{self}")
-            }
-            Event::Stopped { .. } | Event::ShutdownRequested { .. } => {
-                tracing::info!(service, "{self}")
-            }
-            Event::RestartScheduled { attempt, .. } if *attempt <= 1 => {
-                tracing::info!(service, "{self}")
-            }
+            Event::Stopped { outcome, .. } if outcome.is_failure() => at!(Level::WARN),
+            Event::Stopped { .. }
+            | Event::ShutdownRequested { .. }
+            | Event::ShutdownComplete { forced: false } => at!(Level::INFO),
+            Event::RestartScheduled { attempt, .. } if *attempt <= 1 => at!(Level::INFO),
             Event::RestartScheduled { .. }
             | Event::StopTimedOut { .. }
             | Event::Aborted { .. }
-            | Event::DependencyFailed { .. } => tracing::warn!(service, "{self}"),
-            Event::Panicked { .. } | Event::GaveUp { .. } => tracing::error!(service, "{self}"),
-            Event::ShutdownComplete { forced: false } => tracing::info!("{self}"),
-            Event::ShutdownComplete { forced: true } => tracing::warn!("{self}"),
+            | Event::DependencyFailed { .. }
+            | Event::ShutdownComplete { forced: true } => at!(Level::WARN),
+            Event::Panicked { .. } | Event::GaveUp { .. } => at!(Level::ERROR),
         }
     }
 }

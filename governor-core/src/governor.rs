@@ -721,8 +721,11 @@ async fn listen_for_signals(mut signals: SignalStream, governor: Weak<Shared>, d
         };
         if shared.force.is_cancelled() {
             tracing::warn!(%signal, "signal received; the shutdown is already forced");
-        } else if shared.request_shutdown(ShutdownCause::Signal(signal)) {
+        } else if !shared.token.is_cancelled() {
             tracing::info!(%signal, "signal received: shutting down");
+            if !shared.request_shutdown(ShutdownCause::Signal(signal)) {
+                shared.force(ShutdownCause::Signal(signal)); // lost a race with another request
+            }
         } else {
             tracing::warn!(%signal, "signal received during shutdown: forcing it");
             shared.force(ShutdownCause::Signal(signal));

@@ -87,9 +87,10 @@ pub mod runtime;
 
 pub use governor_core;
 pub use governor_core::{
-    BlockingService, BoxError, Cancelled, CancelledOwned, Error, Governor, Outcome, Report,
-    RestartPolicy, Service, ServiceConfig, ServiceCtx, ServiceError, ServiceReport, ServiceResult,
-    ServiceState, ShutdownCause, Signal, Sleep, StopService, StopToken, Stopped, UntilCancelled,
+    Backoff, BlockingService, BoxError, Cancelled, CancelledOwned, Error, Escalation, Event,
+    Governor, Outcome, Report, RestartPolicy, Service, ServiceConfig, ServiceCtx, ServiceError,
+    ServiceHandle, ServiceReport, ServiceResult, ServiceState, ShutdownCause, Signal, Sleep,
+    StopService, StopToken, Stopped, Subtree, UntilCancelled,
 };
 pub use runtime::{NoRuntime, TokioRuntime};
 

@@ -8,27 +8,51 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use governor_core::{Governor, ServiceCtx, ServiceError, ServiceResult};
+use governor_core::{Backoff, Governor, RestartPolicy, ServiceCtx, ServiceError, ServiceResult};
 
 /// Adds the demo's services to `gov`:
 ///
+/// - `config`: "loads the configuration" for a moment, then reports ready;
 /// - `ticker`: logs a tick every second (async);
 /// - `echo-server`: a loopback TCP echo server on blocking `std::net`,
-///   unblocked by its stop hook;
+///   unblocked by its stop hook; starts once `config` is ready;
 /// - `echo-client`: sends a line to the server every second and checks the
-///   echo (blocking);
+///   echo (blocking); starts after `echo-server`, stops before it;
 /// - `flaky`: fails, panics or completes in turn after a short while, and
-///   is restarted after a second each time.
+///   is restarted with exponential backoff (0.5 s, 1 s, 2 s, … up to 8 s).
+///
+/// At shutdown the chain stops in reverse: echo-client, echo-server,
+/// config; each blocking service gets 5 s to stop before it is abandoned.
 pub fn add_demo_services(gov: &Governor) -> Result<(), Box<dyn std::error::Error>> {
     let listener = Arc::new(TcpListener::bind("127.0.0.1:0")?);
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "echo server will listen");
+    gov.add("config", config)?.notify_ready().critical();
     gov.add("ticker", ticker)?;
     gov.add_blocking("echo-server", echo_server(listener))?
-        .restart(Duration::from_secs(1));
+        .depends_on(["config"])
+        .restart(Duration::from_secs(1))
+        .shutdown_timeout(Duration::from_secs(5));
     gov.add_blocking("echo-client", echo_client(addr))?
-        .restart(Duration::from_secs(1));
-    gov.add("flaky", flaky())?.restart(Duration::from_secs(1));
+        .depends_on(["echo-server"])
+        .restart(Duration::from_secs(1))
+        .shutdown_timeout(Duration::from_secs(5));
+    gov.add("flaky", flaky())?.restart_policy(
+        RestartPolicy::always(Duration::ZERO).backoff(
+            Backoff::new(Duration::from_millis(500), Duration::from_secs(8))
+                .jitter(0.2)
+                .reset_after(Duration::from_secs(30)),
+        ),
+    );
+    Ok(())
+}
+
+async fn config(ctx: ServiceCtx) -> ServiceResult {
+    ctx.log("loading configuration");
+    ctx.sleep(Duration::from_millis(300)).await?;
+    ctx.log("configuration loaded");
+    ctx.ready();
+    ctx.cancelled().await;
     Ok(())
 }
 
