@@ -62,7 +62,23 @@ pub(crate) type EventHook = Arc<dyn Fn(&Event) + Send + Sync + 'static>;
 /// ```
 #[derive(Clone)]
 pub struct Governor {
+    owner: Arc<Owner>,
+}
+
+/// What the user's `Governor` handles share: when the last one is dropped
+/// while services still run, the governor shuts down — no service is left
+/// running unsupervised. Contexts and configs hold `Shared` directly, so
+/// they do not keep the governor alive.
+struct Owner {
     shared: Arc<Shared>,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        if self.shared.activity.live() > 0 {
+            self.shared.request_shutdown(ShutdownCause::Dropped);
+        }
+    }
 }
 
 /// State shared by the governor's handles, its services' contexts and
@@ -81,6 +97,8 @@ pub(crate) struct Shared {
     complete_reported: AtomicBool,
     /// Cancelled when the governor is dropped: ends its signal listener.
     dropped: StopToken,
+    /// The user handles' owner, while any handle lives.
+    owner: Mutex<Weak<Owner>>,
 }
 
 struct State {
@@ -118,23 +136,21 @@ impl Shared {
         self.state.lock().shutdown_timeout
     }
 
-    /// Hands `event` to the hook, or logs it; a panicking hook is caught.
+    /// Hands `event` to the hook, or logs it. A panic there (in the hook,
+    /// or in a user error's `Display` while logging) is caught.
     pub(crate) fn emit(&self, event: Event) {
         let hook = self.events.lock().clone();
-        let Some(hook) = hook else {
-            event.log();
-            return;
+        let deliver = || match &hook {
+            Some(hook) => hook(&event),
+            None => event.log(),
         };
         #[cfg(feature = "std")]
-        {
-            let call = std::panic::AssertUnwindSafe(|| hook(&event));
-            if let Err(payload) = std::panic::catch_unwind(call) {
-                let outcome = crate::outcome::outcome_of_panic(payload);
-                tracing::error!(%event, "event hook {outcome}");
-            }
+        if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(deliver)) {
+            let outcome = crate::outcome::outcome_of_panic(payload);
+            tracing::error!(service = event.service(), "event hook {outcome}");
         }
         #[cfg(not(feature = "std"))]
-        hook(&event);
+        deliver();
     }
 
     /// A service's supervisor ended.
@@ -241,7 +257,10 @@ impl Shared {
         }
         let started = launched.iter().map(|(_, slot, _)| slot.clone()).collect();
         for (launch, slot, deps) in launched {
-            self.runtime.spawn(launch(self.clone(), slot, deps));
+            let name = slot.name.clone();
+            let task = launch(self.clone(), slot, deps);
+            self.runtime
+                .spawn(crate::supervisor::contain_panics(task, name));
         }
         Ok(started)
     }
@@ -318,32 +337,44 @@ impl Governor {
     /// shutdown timeout and the default restart policy
     /// ([never](RestartPolicy::never)).
     pub fn new(runtime: impl Runtime) -> Governor {
-        Governor {
-            shared: Arc::new(Shared {
-                runtime: Arc::new(runtime),
-                token: StopToken::new(),
-                force: StopToken::new(),
-                activity: Activity::default(),
-                state: Mutex::new(State {
-                    restart: RestartPolicy::never(),
-                    shutdown_timeout: None,
-                    catch_signals: false,
-                    signals_installed: false,
-                    services: Vec::new(),
-                    names: BTreeMap::new(),
-                    pending: Vec::new(),
-                    cause: None,
-                    forced: false,
-                }),
-                events: Mutex::new(None),
-                complete_reported: AtomicBool::new(false),
-                dropped: StopToken::new(),
+        let shared = Arc::new(Shared {
+            runtime: Arc::new(runtime),
+            token: StopToken::new(),
+            force: StopToken::new(),
+            activity: Activity::default(),
+            state: Mutex::new(State {
+                restart: RestartPolicy::never(),
+                shutdown_timeout: None,
+                catch_signals: false,
+                signals_installed: false,
+                services: Vec::new(),
+                names: BTreeMap::new(),
+                pending: Vec::new(),
+                cause: None,
+                forced: false,
             }),
-        }
+            events: Mutex::new(None),
+            complete_reported: AtomicBool::new(false),
+            dropped: StopToken::new(),
+            owner: Mutex::new(Weak::new()),
+        });
+        let owner = Arc::new(Owner {
+            shared: shared.clone(),
+        });
+        *shared.owner.lock() = Arc::downgrade(&owner);
+        Governor { owner }
     }
 
+    /// A handle for code that holds only the shared state (a service's
+    /// context, a config): the users' owner while it lives.
     pub(crate) fn from_shared(shared: Arc<Shared>) -> Governor {
-        Governor { shared }
+        let owner = shared.owner.lock().upgrade();
+        let owner = owner.unwrap_or_else(|| Arc::new(Owner { shared }));
+        Governor { owner }
+    }
+
+    fn shared(&self) -> &Arc<Shared> {
+        &self.owner.shared
     }
 
     /// Turns SIGINT (Ctrl-C), SIGTERM, SIGHUP and SIGQUIT (Ctrl-C only,
@@ -357,7 +388,7 @@ impl Governor {
     /// then on the signals no longer end the process by themselves: the
     /// governor shuts down and `main` decides when to exit.
     pub fn catch_signals(self) -> Self {
-        self.shared.state.lock().catch_signals = true;
+        self.shared().state.lock().catch_signals = true;
         self
     }
 
@@ -371,7 +402,7 @@ impl Governor {
     /// Sets the default restart policy for every service that does not set
     /// its own. It applies from each service's next restart decision on.
     pub fn restart_policy(self, policy: RestartPolicy) -> Self {
-        self.shared.state.lock().restart = policy;
+        self.shared().state.lock().restart = policy;
         self
     }
 
@@ -384,7 +415,7 @@ impl Governor {
     /// Each service's time starts when *it* is asked to stop, which in an
     /// ordered shutdown is after its dependents have stopped.
     pub fn shutdown_timeout(self, timeout: Duration) -> Self {
-        self.shared.state.lock().shutdown_timeout = Some(timeout);
+        self.shared().state.lock().shutdown_timeout = Some(timeout);
         self
     }
 
@@ -393,7 +424,7 @@ impl Governor {
     /// whatever thread the step happens; a panic in it is caught and
     /// logged.
     pub fn on_event(self, hook: impl Fn(&Event) + Send + Sync + 'static) -> Self {
-        *self.shared.events.lock() = Some(Arc::new(hook));
+        *self.shared().events.lock() = Some(Arc::new(hook));
         self
     }
 
@@ -459,7 +490,7 @@ impl Governor {
             return Err(Error::EmptyName);
         }
         let slot = {
-            let mut state = self.shared.state.lock();
+            let mut state = self.shared().state.lock();
             if state.cause.is_some() {
                 return Err(Error::AddAfterShutdown { name });
             }
@@ -472,7 +503,7 @@ impl Governor {
             state.pending.push(slot.clone());
             slot
         };
-        Ok(ServiceConfig::new(self.shared.clone(), slot))
+        Ok(ServiceConfig::new(self.shared().clone(), slot))
     }
 
     /// Starts every added service that has not started yet (Go's `Start`);
@@ -488,7 +519,7 @@ impl Governor {
     /// [`Error::DependencyCycle`].
     pub fn start(&self) -> Result<(), Error> {
         self.install_signals()?;
-        self.shared.start_slots(true, None).map(drop)
+        self.shared().start_slots(true, None).map(drop)
     }
 
     /// [`start`](Governor::start), then waits until every service it
@@ -501,14 +532,14 @@ impl Governor {
     /// shut down if that is what the program wants.
     pub async fn start_wait_ready(&self, timeout: Duration) -> Result<(), Error> {
         self.install_signals()?;
-        let started = self.shared.start_slots(true, None)?;
+        let started = self.shared().start_slots(true, None)?;
         self.wait_all_ready(&started, timeout).await
     }
 
     /// Starts one service (see [`ServiceConfig::start`]).
     pub(crate) fn start_one(&self, slot: &Arc<Slot>) -> Result<(), Error> {
         self.install_signals()?;
-        self.shared.start_slots(false, Some(slot)).map(drop)
+        self.shared().start_slots(false, Some(slot)).map(drop)
     }
 
     /// Waits until the service called `name` is ready, for at most
@@ -518,7 +549,7 @@ impl Governor {
     /// Errors: [`Error::UnknownService`], [`Error::NotReady`],
     /// [`Error::EndedBeforeReady`].
     pub async fn wait_ready(&self, name: &str, timeout: Duration) -> Result<(), Error> {
-        let slot = self.shared.slot(name)?;
+        let slot = self.shared().slot(name)?;
         self.wait_all_ready(&[slot], timeout).await
     }
 
@@ -533,7 +564,7 @@ impl Governor {
             }
             Ok(())
         };
-        match with_timeout(&*self.shared.runtime, timeout, all_ready).await {
+        match with_timeout(&*self.shared().runtime, timeout, all_ready).await {
             Some(result) => result,
             None => {
                 let mut not_ready = Vec::new();
@@ -552,25 +583,25 @@ impl Governor {
 
     fn install_signals(&self) -> Result<(), Error> {
         {
-            let mut state = self.shared.state.lock();
+            let mut state = self.shared().state.lock();
             if !state.catch_signals || state.signals_installed {
                 return Ok(());
             }
             state.signals_installed = true;
         }
-        let signals = match self.shared.runtime.shutdown_signals() {
+        let signals = match self.shared().runtime.shutdown_signals() {
             Ok(signals) => signals,
             Err(e) => {
-                self.shared.state.lock().signals_installed = false;
+                self.shared().state.lock().signals_installed = false;
                 return Err(Error::Signals(e));
             }
         };
         let listener = listen_for_signals(
             signals,
-            Arc::downgrade(&self.shared),
-            self.shared.dropped.clone(),
+            Arc::downgrade(&self.shared()),
+            self.shared().dropped.clone(),
         );
-        self.shared.runtime.spawn(Box::pin(listener));
+        self.shared().runtime.spawn(Box::pin(listener));
         Ok(())
     }
 
@@ -581,14 +612,14 @@ impl Governor {
     /// call from anywhere, any number of times, including from inside a
     /// service or a stop hook.
     pub fn request_shutdown(&self) -> bool {
-        self.shared.request_shutdown(ShutdownCause::Requested)
+        self.shared().request_shutdown(ShutdownCause::Requested)
     }
 
     /// Aborts every run still going (async ones are dropped at their next
     /// await point, blocking ones abandoned), after requesting shutdown if
     /// that has not happened yet. What a second Ctrl-C does.
     pub fn force_shutdown(&self) {
-        self.shared.force(ShutdownCause::Requested);
+        self.shared().force(ShutdownCause::Requested);
     }
 
     /// Stops every service and waits until all have stopped (Go's
@@ -603,7 +634,7 @@ impl Governor {
     /// every *other* service and then returns, so that the caller can
     /// return too; it never waits for itself.
     pub async fn shutdown(&self) -> Report {
-        self.shared.request_shutdown(ShutdownCause::Requested);
+        self.shared().request_shutdown(ShutdownCause::Requested);
         self.wait_for_shutdown().await
     }
 
@@ -615,8 +646,8 @@ impl Governor {
     /// service between two runs (waiting for its restart delay) counts as
     /// running.
     pub async fn wait_for_shutdown(&self) -> Report {
-        self.shared.activity.wait_idle(self.shared.id()).await;
-        self.shared.report()
+        self.shared().activity.wait_idle(self.shared().id()).await;
+        self.shared().report()
     }
 
     /// [`shutdown`](Governor::shutdown) for synchronous code: blocks the
@@ -637,46 +668,46 @@ impl Governor {
     /// The global stop token, for code outside services (Go's
     /// `GlobalContext`): cancelled as soon as shutdown is requested.
     pub fn token(&self) -> StopToken {
-        self.shared.token.clone()
+        self.shared().token.clone()
     }
 
     /// Whether shutdown has been requested (Go's `Stopping`).
     #[inline]
     pub fn stopping(&self) -> bool {
-        self.shared.token.is_cancelled()
+        self.shared().token.is_cancelled()
     }
 
     /// Sleeps for `duration`, or until shutdown is requested
     /// (`Err(Stopped)`, Go's `cancelled == true`).
     pub fn sleep(&self, duration: Duration) -> Sleep<'_> {
         Sleep::new(
-            self.shared.token.cancelled(),
-            self.shared.runtime.sleep(duration),
+            self.shared().token.cancelled(),
+            self.shared().runtime.sleep(duration),
         )
     }
 
     /// A snapshot of every service: state, restarts, last outcome, time to
     /// the next restart, stop time.
     pub fn report(&self) -> Report {
-        self.shared.report()
+        self.shared().report()
     }
 
     /// A handle on the service called `name`: to stop or restart it alone,
     /// or wait for it. Error: [`Error::UnknownService`].
     pub fn service(&self, name: &str) -> Result<ServiceHandle, Error> {
-        let slot = self.shared.slot(name)?;
-        Ok(ServiceHandle::new(self.shared.clone(), slot))
+        let slot = self.shared().slot(name)?;
+        Ok(ServiceHandle::new(self.shared().clone(), slot))
     }
 
     /// How many services are running (or waiting to restart) right now.
     pub fn running(&self) -> usize {
-        self.shared.activity.live()
+        self.shared().activity.live()
     }
 }
 
 impl fmt::Debug for Governor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.shared.state.lock();
+        let state = self.shared().state.lock();
         f.debug_struct("Governor")
             .field("services", &state.services.len())
             .field("shutdown", &state.cause)

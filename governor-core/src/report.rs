@@ -65,6 +65,9 @@ pub enum ShutdownCause {
     Requested,
     /// A caught operating-system signal.
     Signal(Signal),
+    /// Every [`Governor`](crate::Governor) handle was dropped while services
+    /// still ran: they are stopped rather than left unsupervised.
+    Dropped,
     /// A service restarted more often than its policy allows and its
     /// policy escalates with [`Escalation::Shutdown`](crate::Escalation::Shutdown).
     Escalated {
@@ -94,6 +97,7 @@ impl fmt::Display for ShutdownCause {
         match self {
             ShutdownCause::Requested => f.write_str("requested"),
             ShutdownCause::Signal(signal) => write!(f, "signal {signal}"),
+            ShutdownCause::Dropped => f.write_str("the governor was dropped"),
             ShutdownCause::Escalated { service } => {
                 write!(f, "service {service:?} restarted too often")
             }

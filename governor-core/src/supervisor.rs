@@ -18,7 +18,7 @@ use crate::governor::Shared;
 use crate::outcome::{outcome_of, Outcome};
 use crate::report::ShutdownCause;
 use crate::restart::{Decision, Escalation, RestartHistory};
-use crate::runtime::BoxSleep;
+use crate::runtime::{BoxSleep, BoxTask};
 use crate::service::Service;
 use crate::slot::Slot;
 use crate::token::{Cancelled, StopToken};
@@ -243,6 +243,33 @@ pub(crate) async fn supervise<R: Runner>(
                 break;
             }
         }
+    }
+}
+
+/// Wraps a supervisor task so that no panic escapes into the executor: a
+/// panic outside any run (a service value's `Drop`, say) is caught and
+/// logged; the service's record was completed already (see [`Live`]).
+/// Some executors re-raise a task's panic where it is awaited or even in
+/// their run loop; this keeps every runtime alike.
+pub(crate) fn contain_panics(task: BoxTask, service: Arc<str>) -> BoxTask {
+    #[cfg(feature = "std")]
+    {
+        use futures_util::FutureExt;
+        Box::pin(
+            std::panic::AssertUnwindSafe(task)
+                .catch_unwind()
+                .map(move |caught| {
+                    if let Err(payload) = caught {
+                        let outcome = crate::outcome::outcome_of_panic(payload);
+                        tracing::error!(%service, "supervisor {outcome} (outside any run)");
+                    }
+                }),
+        )
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        let _ = service;
+        task
     }
 }
 

@@ -5,16 +5,24 @@
 //! | [`Virtual`] | [`VirtualRuntime`]: one thread, virtual clock, exact timing |
 //! | [`TokioCurrentThread`] | tokio, current-thread scheduler |
 //! | [`TokioMultiThread`] | tokio, multi-thread scheduler with 2 workers |
+//! | [`SmolGlobal`] | smol's global executor (`smol::spawn`, its own `SMOL_THREADS` threads, 1 by default); the case runs in `smol::block_on` on the test thread |
+//! | [`SmolExecutor`] | an explicit `async_executor::Executor`, run by the test thread (`smol::block_on(ex.run(case))`) and one helper thread |
+//! | [`AsyncStd`] | async-std's global runtime (one worker per CPU); the case runs in `async_std::task::block_on` on the test thread |
 //!
 //! Real runtimes bound every case by [`CASE_TIMEOUT`] so that a hang fails
-//! the case instead of stalling CI.
+//! the case instead of stalling CI, and [raise](Harness::raise) signals by
+//! sending them to this process for real. Every case runs on every
+//! runtime: none is skipped on any of them.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use governor_core::runtime::{Runtime, Signal};
+use governor_smol::SmolRuntime;
+use governor_std::AsyncStdRuntime;
 use governor_tokio::runtime::TokioRuntime;
+use smol::future::FutureExt as _;
 
 use crate::harness::Harness;
 use crate::virtual_time::VirtualRuntime;
@@ -171,6 +179,177 @@ impl Harness for TokioMultiThread {
 
     fn block_on<F: Future<Output = ()>>(&self, case: F) {
         self.0.block_on(case)
+    }
+
+    fn exact_time(&self) -> bool {
+        false
+    }
+
+    fn raise(&self, signal: Signal) {
+        raise_for_real(signal)
+    }
+}
+
+/// Runs `case` on the calling thread with smol's `block_on` (which also
+/// drives async-io's reactor while the case waits), failing it if it hangs.
+fn smol_block_on<F: Future<Output = ()>>(name: &str, case: F) {
+    smol::block_on(case.or(async {
+        smol::Timer::after(CASE_TIMEOUT).await;
+        panic!("case hung for {CASE_TIMEOUT:?} on {name}");
+    }));
+}
+
+/// smol's global executor: services are spawned with `smol::spawn` and
+/// run on its background threads (`SMOL_THREADS`, 1 by default); the case
+/// itself runs on the test thread in `smol::block_on`.
+pub struct SmolGlobal {
+    runtime: SmolRuntime,
+}
+
+impl SmolGlobal {
+    /// An adapter on smol's global executor.
+    pub fn new() -> Self {
+        SmolGlobal {
+            runtime: SmolRuntime::new(),
+        }
+    }
+}
+
+impl Default for SmolGlobal {
+    fn default() -> Self {
+        SmolGlobal::new()
+    }
+}
+
+impl Harness for SmolGlobal {
+    const NAME: &'static str = "smol-global";
+
+    fn runtime(&self) -> Arc<dyn Runtime> {
+        Arc::new(self.runtime.clone())
+    }
+
+    fn block_on<F: Future<Output = ()>>(&self, case: F) {
+        smol_block_on(Self::NAME, case)
+    }
+
+    fn exact_time(&self) -> bool {
+        false
+    }
+
+    fn raise(&self, signal: Signal) {
+        raise_for_real(signal)
+    }
+}
+
+/// An explicit `Executor` that the harness runs itself, as a user of
+/// `governor_smol::with_executor` would: the test thread runs it inside
+/// [`block_on`](Harness::block_on) (`smol::block_on(ex.run(case))`) and
+/// one helper thread runs it for the harness's whole life, so services
+/// move between two threads. Tasks a case leaves behind stay on the
+/// executor (they hold it) once both threads have stopped; they are never
+/// polled again.
+pub struct SmolExecutor {
+    executor: Arc<smol::Executor<'static>>,
+    runtime: SmolRuntime,
+    /// Dropping it ends the helper thread's `run`.
+    stop_helper: Option<smol::channel::Sender<()>>,
+    helper: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SmolExecutor {
+    /// A fresh executor, with its helper thread running.
+    pub fn new() -> Self {
+        let executor = Arc::new(smol::Executor::new());
+        let (stop_helper, stopped) = smol::channel::bounded::<()>(1);
+        let ex = executor.clone();
+        let helper = std::thread::Builder::new()
+            .name("smol-executor-helper".into())
+            .spawn(move || {
+                // `recv` fails once the sender is dropped.
+                let _ = smol::block_on(ex.run(stopped.recv()));
+            })
+            .expect("spawn the executor's helper thread");
+        SmolExecutor {
+            runtime: SmolRuntime::with_executor(executor.clone()),
+            executor,
+            stop_helper: Some(stop_helper),
+            helper: Some(helper),
+        }
+    }
+}
+
+impl Default for SmolExecutor {
+    fn default() -> Self {
+        SmolExecutor::new()
+    }
+}
+
+impl Drop for SmolExecutor {
+    fn drop(&mut self) {
+        drop(self.stop_helper.take());
+        if let Some(helper) = self.helper.take() {
+            // Do not turn a failing case into a double panic.
+            if helper.join().is_err() && !std::thread::panicking() {
+                panic!("the executor's helper thread panicked");
+            }
+        }
+    }
+}
+
+impl Harness for SmolExecutor {
+    const NAME: &'static str = "smol-executor";
+
+    fn runtime(&self) -> Arc<dyn Runtime> {
+        Arc::new(self.runtime.clone())
+    }
+
+    fn block_on<F: Future<Output = ()>>(&self, case: F) {
+        smol_block_on(Self::NAME, self.executor.run(case))
+    }
+
+    fn exact_time(&self) -> bool {
+        false
+    }
+
+    fn raise(&self, signal: Signal) {
+        raise_for_real(signal)
+    }
+}
+
+/// async-std's global runtime: services are spawned with
+/// `async_std::task::spawn` on its worker threads; the case runs on the
+/// test thread in `async_std::task::block_on`.
+pub struct AsyncStd {
+    runtime: AsyncStdRuntime,
+}
+
+impl AsyncStd {
+    /// An adapter on async-std's global runtime.
+    pub fn new() -> Self {
+        AsyncStd {
+            runtime: AsyncStdRuntime::new(),
+        }
+    }
+}
+
+impl Default for AsyncStd {
+    fn default() -> Self {
+        AsyncStd::new()
+    }
+}
+
+impl Harness for AsyncStd {
+    const NAME: &'static str = "async-std";
+
+    fn runtime(&self) -> Arc<dyn Runtime> {
+        Arc::new(self.runtime.clone())
+    }
+
+    fn block_on<F: Future<Output = ()>>(&self, case: F) {
+        let finished = async_std::task::block_on(async_std::future::timeout(CASE_TIMEOUT, case));
+        if finished.is_err() {
+            panic!("case hung for {CASE_TIMEOUT:?} on {}", Self::NAME);
+        }
     }
 
     fn exact_time(&self) -> bool {

@@ -21,10 +21,13 @@ pub struct Journal {
     all: Arc<Mutex<Vec<String>>>,
 }
 
-/// The reading end of a [`Journal`].
+/// The reading end of a [`Journal`]: it reads the notes in writing order,
+/// remembering how far it has read.
 pub struct JournalReader {
+    /// Wakes the reader; the notes themselves are read from `all`.
     rx: mpsc::UnboundedReceiver<String>,
     all: Arc<Mutex<Vec<String>>>,
+    read: usize,
 }
 
 /// A new journal and its reader.
@@ -36,7 +39,7 @@ pub fn journal() -> (Journal, JournalReader) {
             tx,
             all: all.clone(),
         },
-        JournalReader { rx, all },
+        JournalReader { rx, all, read: 0 },
     )
 }
 
@@ -51,17 +54,31 @@ impl Journal {
 }
 
 impl JournalReader {
-    /// The next note, in writing order.
+    /// The next unread note, in writing order.
     pub async fn next(&mut self) -> String {
-        self.rx
-            .next()
-            .await
-            .expect("every journal writer is gone before the expected note")
+        loop {
+            if let Some(note) = self.all.lock().unwrap().get(self.read).cloned() {
+                self.read += 1;
+                return note;
+            }
+            self.rx
+                .next()
+                .await
+                .expect("every journal writer is gone before the expected note");
+        }
     }
 
-    /// Reads notes until `expected` comes; panics (fails the case) if the
-    /// journal ends first.
+    /// Waits until `expected` has been written, and reads past it if it is
+    /// still unread. Notes written in any order can be awaited one after
+    /// the other: one read past already is found too.
     pub async fn until(&mut self, expected: &str) {
+        if self.all.lock().unwrap().iter().any(|n| n == expected) {
+            let position = self.all.lock().unwrap().iter().position(|n| n == expected);
+            if let Some(position) = position {
+                self.read = self.read.max(position + 1);
+            }
+            return;
+        }
         while self.next().await != expected {}
     }
 
@@ -72,12 +89,7 @@ impl JournalReader {
 
     /// How many times `note` was written so far.
     pub fn count(&self, note: &str) -> usize {
-        self.all
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|n| *n == note)
-            .count()
+        self.all.lock().unwrap().iter().filter(|n| *n == note).count()
     }
 }
 

@@ -11,12 +11,16 @@
 //! - [`seed`]: what the Go governor promises, in Rust form.
 //! - [`supervision`]: restart policies, limits, dependencies, readiness,
 //!   ordered and bounded shutdown, events, status, handles, subtrees.
+//! - [`faults`]: the fault catalogue: wedged services, panics everywhere,
+//!   restart storms, racing threads, a dropped governor.
 //!
 //! Every case applies to every runtime; none is skipped.
 
+pub mod faults;
 pub mod seed;
 pub mod supervision;
 
+pub use faults::*;
 pub use seed::*;
 pub use supervision::*;
 
@@ -82,6 +86,11 @@ macro_rules! for_each_case {
             handle_restarts_a_service_now,
             subtree_runs_and_stops_with_its_parent,
             failing_subtree_is_restarted_by_its_parent,
+            wedged_services_are_named_at_the_timeout,
+            panics_everywhere_are_survived_and_recorded_once,
+            restart_storm_escalates_with_bounded_events,
+            shutdown_races_add_start_and_stop_from_threads,
+            dropped_governor_stops_every_service,
         );
     };
 }
