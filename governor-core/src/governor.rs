@@ -598,7 +598,7 @@ impl Governor {
         };
         let listener = listen_for_signals(
             signals,
-            Arc::downgrade(&self.shared()),
+            Arc::downgrade(self.shared()),
             self.shared().dropped.clone(),
         );
         self.shared().runtime.spawn(Box::pin(listener));
