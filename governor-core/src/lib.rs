@@ -68,6 +68,8 @@ mod error;
 mod event;
 mod governor;
 mod handle;
+#[cfg(all(test, loom))]
+mod loom_models;
 mod outcome;
 mod report;
 mod restart;

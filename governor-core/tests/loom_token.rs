@@ -18,7 +18,18 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
     if builder.preemption_bound.is_none() {
         builder.preemption_bound = Some(3);
     }
-    builder.check(f);
+    // Counts the interleavings explored, for the record.
+    let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = runs.clone();
+    builder.check(move || {
+        counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        f()
+    });
+    let name = std::thread::current().name().unwrap_or("model").to_owned();
+    std::println!(
+        "loom: {name}: {} interleavings",
+        runs.load(std::sync::atomic::Ordering::Relaxed)
+    );
 }
 
 #[test]
@@ -101,5 +112,31 @@ fn concurrent_cancels_cancel_once() {
         let a = a.join().unwrap();
         assert!(a ^ b, "exactly one cancel reports that it cancelled");
         assert!(child.is_cancelled());
+    });
+}
+
+#[test]
+fn cancel_races_waiters_child_creation_and_drops_at_once() {
+    model(|| {
+        let root = StopToken::new();
+        let middle = root.child_token();
+        let leaf = middle.child_token();
+        let waiter = {
+            let leaf = leaf.clone();
+            thread::spawn(move || loom::future::block_on(leaf.cancelled()))
+        };
+        let creator = {
+            let middle = middle.clone();
+            thread::spawn(move || {
+                let late = middle.child_token();
+                drop(middle);
+                loom::future::block_on(late.cancelled());
+            })
+        };
+        drop(middle);
+        root.cancel();
+        waiter.join().unwrap();
+        creator.join().unwrap();
+        assert!(leaf.is_cancelled());
     });
 }

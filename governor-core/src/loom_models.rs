@@ -1,0 +1,113 @@
+//! loom models of the core's hand-made synchronisation beyond the token
+//! (which has its own in `tests/loom_token.rs`): completion counting,
+//! readiness watching and shutdown-once.
+//!
+//! `RUSTFLAGS="--cfg loom" cargo test -p governor-core --lib --release loom_models`
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use core::time::Duration;
+
+use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::thread;
+
+use crate::activity::Activity;
+use crate::event::Event;
+use crate::runtime::{BoxSleep, BoxTask, Runtime};
+use crate::slot::{Launch, Slot};
+use crate::Governor;
+
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(3);
+    }
+    // Counts the interleavings explored, for the record.
+    let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = runs.clone();
+    builder.check(move || {
+        counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        f()
+    });
+    let name = alloc::string::String::from(std::thread::current().name().unwrap_or("model"));
+    std::println!(
+        "loom: {name}: {} interleavings",
+        runs.load(std::sync::atomic::Ordering::Relaxed)
+    );
+}
+
+/// A runtime that runs nothing: the models drive the core by hand.
+struct Inert;
+
+impl Runtime for Inert {
+    fn spawn(&self, task: BoxTask) {
+        drop(task);
+    }
+    fn sleep(&self, _: Duration) -> BoxSleep {
+        Box::pin(core::future::pending())
+    }
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+#[test]
+fn the_last_leave_wakes_a_waiter_for_idle() {
+    model(|| {
+        let activity = Arc::new(Activity::default());
+        activity.enter();
+        activity.enter();
+        let leavers: alloc::vec::Vec<_> = (0..2)
+            .map(|_| {
+                let activity = activity.clone();
+                thread::spawn(move || {
+                    activity.leave();
+                })
+            })
+            .collect();
+        loom::future::block_on(activity.wait_idle(0));
+        assert_eq!(activity.live(), 0);
+        for leaver in leavers {
+            leaver.join().unwrap();
+        }
+    });
+}
+
+#[test]
+fn readiness_racing_a_watcher_is_never_missed() {
+    model(|| {
+        let launch: Launch = Box::new(|_, _, _| Box::pin(async {}));
+        let slot = Arc::new(Slot::new("svc".into(), launch));
+        let starter = {
+            let slot = slot.clone();
+            thread::spawn(move || {
+                slot.take_launch();
+                slot.begin_run(); // not `notify_ready`: ready at once
+            })
+        };
+        loom::future::block_on(slot.watch(|view| view.ready.then_some(())));
+        starter.join().unwrap();
+    });
+}
+
+#[test]
+fn concurrent_shutdown_requests_shut_down_once() {
+    model(|| {
+        let requested = Arc::new(AtomicUsize::new(0));
+        let seen = requested.clone();
+        let gov = Governor::new(Inert).on_event(move |event| {
+            if matches!(event, Event::ShutdownRequested { .. }) {
+                seen.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        let other = {
+            let gov = gov.clone();
+            thread::spawn(move || gov.request_shutdown())
+        };
+        let mine = gov.request_shutdown();
+        let theirs = other.join().unwrap();
+        assert!(mine ^ theirs, "exactly one request starts the shutdown");
+        assert!(gov.stopping());
+        assert_eq!(requested.load(Ordering::SeqCst), 1);
+    });
+}
