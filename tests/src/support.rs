@@ -89,7 +89,12 @@ impl JournalReader {
 
     /// How many times `note` was written so far.
     pub fn count(&self, note: &str) -> usize {
-        self.all.lock().unwrap().iter().filter(|n| *n == note).count()
+        self.all
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|n| *n == note)
+            .count()
     }
 }
 
