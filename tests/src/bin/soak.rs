@@ -1,0 +1,338 @@
+//! Soak: thousands of services with random faults, for a set time, on each
+//! runtime; then a restart storm. Prints what ran and what was lost.
+//!
+//! ```text
+//! cargo run -p governor-conformance --release --bin soak              # full
+//! cargo run -p governor-conformance --release --bin soak -- --quick   # CI smoke
+//! ```
+//!
+//! Options: `--quick`, `--seconds S` (per runtime), `--services N`,
+//! `--storm RESTARTS`, `--runtime tokio|virtual|all`.
+//!
+//! For every runtime it prints: services, runs, restarts, panics caught,
+//! outcomes lost (runs begun minus `Stopped` events; must be 0), and the
+//! resident memory a second into the run and at its end (must be flat).
+//! The storm restarts one service with zero delay and no limit, and prints
+//! the resident memory after a tenth of the restarts and after all of them.
+//! Exits 1 if anything was lost or a service did not end.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use governor_conformance::virtual_time::VirtualRuntime;
+use governor_core::runtime::Runtime;
+use governor_core::{
+    Event, Governor, RestartPolicy, ServiceCtx, ServiceError, ServiceResult, StopService,
+};
+use governor_tokio::TokioRuntime;
+
+struct Options {
+    seconds: u64,
+    services: usize,
+    storm: u64,
+    runtimes: Vec<String>,
+}
+
+fn options() -> Options {
+    let mut o = Options {
+        seconds: 20,
+        services: 5000,
+        storm: 1_000_000,
+        runtimes: vec!["virtual".into(), "tokio".into()],
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let value = |i: usize| args.get(i + 1).cloned().unwrap_or_default();
+        match args[i].as_str() {
+            "--quick" => {
+                o.seconds = 2;
+                o.services = 300;
+                o.storm = 20_000;
+            }
+            "--seconds" => {
+                o.seconds = value(i).parse().unwrap_or(o.seconds);
+                i += 1;
+            }
+            "--services" => {
+                o.services = value(i).parse().unwrap_or(o.services);
+                i += 1;
+            }
+            "--storm" => {
+                o.storm = value(i).parse().unwrap_or(o.storm);
+                i += 1;
+            }
+            "--runtime" => {
+                let r = value(i);
+                if r != "all" {
+                    o.runtimes = vec![r];
+                }
+                i += 1;
+            }
+            other => {
+                eprintln!("soak: unknown argument {other:?}");
+                std::process::exit(2);
+            }
+        }
+        i += 1;
+    }
+    o
+}
+
+/// Resident set size of this process, in KiB.
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[derive(Default)]
+struct Counters {
+    runs_begun: AtomicU64,
+    panics_thrown: AtomicU64,
+    stopped_events: AtomicU64,
+    panicked_events: AtomicU64,
+    restart_events: AtomicU64,
+    gave_up_events: AtomicU64,
+}
+
+/// A small deterministic random source (xorshift64*).
+#[derive(Clone)]
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn faulty_service(
+    seed: u64,
+    counters: Arc<Counters>,
+) -> impl FnMut(ServiceCtx) -> std::pin::Pin<Box<dyn Future<Output = ServiceResult> + Send>> + Send
+{
+    let mut rng = Rng(seed | 1);
+    move |ctx: ServiceCtx| {
+        counters.runs_begun.fetch_add(1, Ordering::Relaxed);
+        let work = Duration::from_millis(1 + rng.below(50));
+        let action = rng.below(100);
+        let counters = counters.clone();
+        Box::pin(async move {
+            ctx.sleep(work).await?;
+            match action {
+                0..=39 => Ok(()),
+                40..=64 => Err(ServiceError::msg("random failure")),
+                65..=79 => {
+                    counters.panics_thrown.fetch_add(1, Ordering::Relaxed);
+                    panic!("random panic")
+                }
+                80..=81 => Err(StopService.into()),
+                82..=96 => {
+                    ctx.cancelled().await;
+                    Ok(())
+                }
+                _ => std::future::pending().await, // ignores its stop
+            }
+        })
+    }
+}
+
+struct SoakResult {
+    services: usize,
+    runs: u64,
+    restarts: u64,
+    panics_caught: u64,
+    panics_lost: u64,
+    outcomes_lost: u64,
+    not_ended: usize,
+    rss_start: u64,
+    rss_end: u64,
+}
+
+/// The soak on one runtime; `block_on` drives a future on it, `pause`
+/// lets (real or virtual) time pass.
+async fn soak(runtime: Arc<dyn Runtime>, o: &Options) -> SoakResult {
+    let counters = Arc::new(Counters::default());
+    let sink = counters.clone();
+    let gov = Governor::new(runtime.clone())
+        .shutdown_timeout(Duration::from_millis(200))
+        .on_event(move |event| {
+            let counter = match event {
+                Event::Stopped { .. } => &sink.stopped_events,
+                Event::Panicked { .. } => &sink.panicked_events,
+                Event::RestartScheduled { .. } => &sink.restart_events,
+                Event::GaveUp { .. } => &sink.gave_up_events,
+                _ => return,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
+    let mut rng = Rng(0x5eed);
+    for i in 0..o.services {
+        let delay = Duration::from_millis(1 + rng.below(20));
+        let policy = match rng.below(4) {
+            0 => RestartPolicy::on_failure(delay),
+            1 => RestartPolicy::always(delay).limit(50, Duration::from_secs(1)),
+            _ => RestartPolicy::always(delay),
+        };
+        gov.add(
+            format!("svc-{i}"),
+            faulty_service(rng.next(), counters.clone()),
+        )
+        .expect("unique names")
+        .restart_policy(policy);
+    }
+    gov.start().expect("starts");
+    runtime.sleep(Duration::from_secs(1)).await;
+    let rss_start = rss_kib();
+    runtime
+        .sleep(Duration::from_secs(o.seconds.saturating_sub(1).max(1)))
+        .await;
+    let rss_end = rss_kib();
+    let report = gov.shutdown().await;
+    let not_ended = report
+        .services
+        .iter()
+        .filter(|s| !s.state.is_final())
+        .count();
+    let runs: u64 = report.services.iter().map(|s| s.runs).sum();
+    let restarts: u64 = report.services.iter().map(|s| s.restarts).sum();
+    let begun = counters.runs_begun.load(Ordering::Relaxed);
+    let stopped = counters.stopped_events.load(Ordering::Relaxed);
+    let thrown = counters.panics_thrown.load(Ordering::Relaxed);
+    let caught = counters.panicked_events.load(Ordering::Relaxed);
+    SoakResult {
+        services: report.services.len(),
+        runs,
+        restarts,
+        panics_caught: caught,
+        panics_lost: thrown.saturating_sub(caught),
+        outcomes_lost: begun.abs_diff(stopped) + begun.abs_diff(runs),
+        not_ended,
+        rss_start,
+        rss_end,
+    }
+}
+
+/// One service restarting with zero delay and no limit, `restarts` times.
+async fn storm(runtime: Arc<dyn Runtime>, restarts: u64) -> (u64, u64, u64) {
+    let gov = Governor::new(runtime).on_event(|_| {});
+    let tenth = (restarts / 10).max(1);
+    let rss_at_tenth = Arc::new(AtomicU64::new(0));
+    let seen = rss_at_tenth.clone();
+    let target = restarts + 1;
+    let handle = gov
+        .add("storm", move |ctx: ServiceCtx| {
+            let seen = seen.clone();
+            async move {
+                let run = ctx.run();
+                if run == tenth {
+                    seen.store(rss_kib(), Ordering::Relaxed);
+                }
+                if run >= target {
+                    return Err(StopService.into());
+                }
+                Err(ServiceError::msg("instant failure"))
+            }
+        })
+        .unwrap()
+        .restart(Duration::ZERO)
+        .handle();
+    gov.start().unwrap();
+    let report = handle.wait().await;
+    let rss_end = rss_kib();
+    gov.shutdown().await;
+    (
+        report.restarts,
+        rss_at_tenth.load(Ordering::Relaxed),
+        rss_end,
+    )
+}
+
+fn main() {
+    // Thousands of deliberate panics: keep stderr readable.
+    std::panic::set_hook(Box::new(|_| {}));
+    let o = options();
+    let mut failed = false;
+    println!(
+        "{:<8} {:>8} {:>10} {:>10} {:>8} {:>6} {:>6} {:>10} {:>10}",
+        "runtime",
+        "services",
+        "runs",
+        "restarts",
+        "panics",
+        "lost",
+        "stuck",
+        "rss_start",
+        "rss_end"
+    );
+    for name in &o.runtimes {
+        let begin = Instant::now();
+        let (result, storm_result) = match name.as_str() {
+            "virtual" => {
+                let rt = VirtualRuntime::new();
+                let runtime: Arc<dyn Runtime> = Arc::new(rt.clone());
+                let r = rt.block_on(soak(runtime.clone(), &o));
+                let s = rt.block_on(storm(runtime, o.storm));
+                rt.shutdown();
+                (r, s)
+            }
+            "tokio" => {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("tokio runtime");
+                let runtime: Arc<dyn Runtime> =
+                    Arc::new(TokioRuntime::with_handle(rt.handle().clone()));
+                let r = rt.block_on(soak(runtime.clone(), &o));
+                let s = rt.block_on(storm(runtime, o.storm));
+                (r, s)
+            }
+            other => {
+                eprintln!("soak: no runtime named {other:?}");
+                std::process::exit(2);
+            }
+        };
+        let lost = result.outcomes_lost + result.panics_lost;
+        println!(
+            "{:<8} {:>8} {:>10} {:>10} {:>8} {:>6} {:>6} {:>8}KiB {:>8}KiB   ({:.1?})",
+            name,
+            result.services,
+            result.runs,
+            result.restarts,
+            result.panics_caught,
+            lost,
+            result.not_ended,
+            result.rss_start,
+            result.rss_end,
+            begin.elapsed()
+        );
+        let (restarts, rss_tenth, rss_end) = storm_result;
+        println!(
+            "{:<8} storm: {restarts} restarts with zero delay; rss after a tenth {rss_tenth}KiB, at the end {rss_end}KiB",
+            name
+        );
+        if lost > 0 || result.not_ended > 0 || restarts != o.storm {
+            failed = true;
+        }
+    }
+    if failed {
+        println!("soak: FAILED (outcomes lost, services stuck, or a short storm)");
+        std::process::exit(1);
+    }
+    println!("soak: ok");
+}
