@@ -1,0 +1,301 @@
+//! **governor** on smol: a supervisor for a program's long-lived services.
+//!
+//! A program's `main` adds named services to a [`Governor`]. The governor
+//! runs them, restarts them by policy when they end, fail or panic, turns
+//! SIGINT, SIGTERM, SIGHUP and SIGQUIT into a graceful shutdown, gives
+//! every service a stop token and a sleep that wakes early on stop, and
+//! waits until all of them have stopped.
+//!
+//! This crate is the thin smol adapter: [`SmolRuntime`] spawns on smol's
+//! global executor (or on an [`Executor`](smol::Executor) you run
+//! yourself), sleeps with async-io timers, runs blocking services on the
+//! `blocking` crate's thread pool and catches signals with `async-signal`.
+//! Everything else — the API re-exported here — lives in
+//! [`governor_core`].
+//!
+//! # Sync `main`
+//!
+//! [`run`] makes a governor on smol's global executor that catches
+//! signals, lets you add services, starts them and blocks until they have
+//! all stopped:
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use governor_smol::{ServiceCtx, ServiceResult};
+//!
+//! async fn ticker(ctx: ServiceCtx) -> ServiceResult {
+//!     loop {
+//!         ctx.log("tick");
+//!         ctx.sleep(Duration::from_secs(1)).await?;
+//!     }
+//! }
+//!
+//! fn main() -> Result<(), governor_smol::RunError> {
+//!     let report = governor_smol::run(|gov| {
+//!         gov.add("ticker", ticker)?.restart(Duration::from_secs(1));
+//!         Ok(())
+//!     })?; // until Ctrl-C, SIGTERM, SIGHUP or SIGQUIT
+//!     print!("{report}");
+//!     std::process::exit(if report.is_clean() { 0 } else { 1 });
+//! }
+//! ```
+//!
+//! # Async `main`
+//!
+//! [`run_async`] is the same inside a future you already drive, and
+//! [`new`] gives the governor itself:
+//!
+//! ```no_run
+//! use governor_smol::{ServiceCtx, ServiceResult};
+//!
+//! fn worker(ctx: ServiceCtx) -> ServiceResult {
+//!     while ctx.sleep_blocking(std::time::Duration::from_secs(1)).is_ok() {}
+//!     Ok(())
+//! }
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     smol::block_on(async {
+//!         let gov = governor_smol::new().catch_signals();
+//!         gov.add_blocking("worker", worker)?;
+//!         gov.start()?;
+//!         let report = gov.wait_for_shutdown().await; // until a signal
+//!         print!("{report}");
+//!         Ok(())
+//!     })
+//! }
+//! ```
+//!
+//! # A complete, runnable example
+//!
+//! ```
+//! use std::time::Duration;
+//! use governor_smol::{Outcome, ServiceCtx, ServiceState};
+//!
+//! # fn main() -> Result<(), governor_smol::Error> {
+//! smol::block_on(async {
+//!     let gov = governor_smol::new();
+//!     gov.add("worker", |ctx: ServiceCtx| async move {
+//!         ctx.sleep(Duration::from_secs(3600)).await?; // wakes early on shutdown
+//!         Ok(())
+//!     })?;
+//!     gov.add("once", |_ctx: ServiceCtx| async { Ok(()) })?;
+//!     gov.start()?;
+//!     let report = gov.shutdown().await;
+//!     let worker = report.service("worker").unwrap();
+//!     assert_eq!(worker.state, ServiceState::Stopped);
+//!     assert_eq!(worker.last_outcome, Some(Outcome::Completed));
+//!     assert!(report.is_clean());
+//!     Ok(())
+//! })
+//! # }
+//! ```
+//!
+//! # Your own executor
+//!
+//! [`with_executor`] spawns the services on an
+//! [`Executor`](smol::Executor) that you run, on the threads you choose:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use governor_smol::ServiceCtx;
+//!
+//! # fn main() -> Result<(), governor_smol::Error> {
+//! let ex = Arc::new(smol::Executor::new());
+//! let gov = governor_smol::with_executor(ex.clone());
+//! gov.add("greeter", |ctx: ServiceCtx| async move {
+//!     ctx.log("hello");
+//!     Ok(())
+//! })?;
+//! gov.start()?;
+//! // The services run while this thread runs the executor.
+//! let report = smol::block_on(ex.run(gov.wait_for_shutdown()));
+//! assert_eq!(report.service("greeter").unwrap().runs, 1);
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+
+pub mod runtime;
+
+pub use governor_core;
+pub use governor_core::{
+    Backoff, BlockingService, BoxError, Cancelled, CancelledOwned, Error, Escalation, Event,
+    Governor, Outcome, Report, RestartPolicy, Service, ServiceConfig, ServiceCtx, ServiceError,
+    ServiceHandle, ServiceReport, ServiceResult, ServiceState, ShutdownCause, Signal, Sleep,
+    StopService, StopToken, Stopped, Subtree, UntilCancelled,
+};
+pub use runtime::SmolRuntime;
+
+/// A governor on smol's global executor (the one behind [`smol::spawn`]).
+///
+/// Works from any thread, inside or outside an executor: the global
+/// executor runs on its own threads.
+pub fn new() -> Governor {
+    Governor::new(SmolRuntime::new())
+}
+
+/// A governor that spawns its services on `executor`, which you run
+/// yourself (see [`SmolRuntime::with_executor`]).
+pub fn with_executor(executor: Arc<smol::Executor<'static>>) -> Governor {
+    Governor::new(SmolRuntime::with_executor(executor))
+}
+
+/// The whole life of a synchronous program in one call: a governor on
+/// smol's global executor that [catches signals](Governor::catch_signals),
+/// `setup` to add services, start, and then blocks (with
+/// [`smol::block_on`]) until every service has stopped — after a signal, a
+/// shutdown requested by a service, or because all ended — and returns
+/// the final [`Report`].
+///
+/// # Errors
+///
+/// [`RunError::Governor`] if `setup` or `start` fails (then every service
+/// added so far is shut down before this returns).
+pub fn run(setup: impl FnOnce(&Governor) -> Result<(), Error>) -> Result<Report, RunError> {
+    smol::block_on(run_async(setup))
+}
+
+/// [`run`] for async code: the same life, awaited in a future you already
+/// drive (by [`smol::block_on`], an executor, or another runtime). The
+/// services run on smol's global executor either way.
+///
+/// # Errors
+///
+/// As [`run`].
+pub async fn run_async(
+    setup: impl FnOnce(&Governor) -> Result<(), Error>,
+) -> Result<Report, RunError> {
+    let gov = new().catch_signals();
+    match setup(&gov).and_then(|()| gov.start()) {
+        Ok(()) => Ok(gov.wait_for_shutdown().await),
+        Err(e) => {
+            gov.shutdown().await;
+            Err(RunError::Governor(e))
+        }
+    }
+}
+
+/// Why [`run`] could not run the program.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RunError {
+    /// Adding or starting services failed.
+    Governor(Error),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Governor(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RunError::Governor(e) => Some(e),
+        }
+    }
+}
+
+impl From<Error> for RunError {
+    fn from(e: Error) -> Self {
+        RunError::Governor(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Runs `f` on its own thread; fails the test instead of hanging it.
+    fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || tx.send(f()));
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("finished within 10 s")
+    }
+
+    #[test]
+    fn run_returns_when_every_service_has_ended() {
+        let report = within(|| {
+            run(|gov| {
+                gov.add("once", |ctx: ServiceCtx| async move {
+                    ctx.log("ran");
+                    Ok(())
+                })?;
+                gov.add_blocking("blocking", |_ctx: ServiceCtx| Ok(()))?;
+                Ok(())
+            })
+        })
+        .expect("run succeeds");
+        assert_eq!(report.cause, None);
+        for name in ["once", "blocking"] {
+            let service = report.service(name).unwrap();
+            assert_eq!(service.state, ServiceState::Stopped);
+            assert_eq!(service.last_outcome, Some(Outcome::Completed));
+        }
+    }
+
+    #[test]
+    fn run_stops_what_setup_added_when_setup_fails() {
+        let (tx, rx) = mpsc::channel();
+        let err = within(move || {
+            run(|gov| {
+                gov.add("first", |_ctx: ServiceCtx| async { Ok(()) })?;
+                gov.add("first", |_ctx: ServiceCtx| async { Ok(()) })?;
+                tx.send(()).unwrap();
+                Ok(())
+            })
+        })
+        .expect_err("a duplicate name fails setup");
+        assert!(matches!(
+            err,
+            RunError::Governor(Error::DuplicateName { ref name }) if &**name == "first"
+        ));
+        assert!(err.to_string().contains("first"));
+        assert!(rx.try_recv().is_err(), "setup stopped at the error");
+    }
+
+    #[test]
+    fn run_async_can_be_awaited_on_another_executor() {
+        let report = within(|| {
+            let ex = smol::LocalExecutor::new();
+            smol::block_on(ex.run(run_async(|gov| {
+                gov.add("shutter", |ctx: ServiceCtx| async move {
+                    ctx.governor().request_shutdown();
+                    Ok(())
+                })?;
+                Ok(())
+            })))
+        })
+        .unwrap();
+        assert_eq!(report.cause, Some(ShutdownCause::Requested));
+    }
+
+    #[test]
+    fn with_executor_spawns_on_that_executor() {
+        let report = within(|| {
+            // Only this thread runs the executor.
+            let ex = Arc::new(smol::Executor::new());
+            let gov = with_executor(ex.clone());
+            let here = std::thread::current().id();
+            gov.add("where", move |_ctx: ServiceCtx| async move {
+                assert_eq!(std::thread::current().id(), here);
+                Ok(())
+            })
+            .unwrap();
+            gov.start().unwrap();
+            smol::block_on(ex.run(gov.wait_for_shutdown()))
+        });
+        assert_eq!(
+            report.service("where").unwrap().last_outcome,
+            Some(Outcome::Completed)
+        );
+    }
+}
