@@ -1,0 +1,62 @@
+//! The governor demo on async-std (discontinued upstream: prefer
+//! governor-smol): a ticker, a blocking loopback echo server and client,
+//! and a flaky worker that is restarted, until Ctrl-C (or SIGTERM, SIGHUP,
+//! SIGQUIT); then an orderly shutdown and one summary line per service.
+//! The same program as governor-tokio's demo, sharing its services.
+//!
+//! ```text
+//! cargo run -p governor-std --example demo
+//! ```
+//!
+//! Set `RUST_LOG` (e.g. `RUST_LOG=debug`) to see more. Exits 0 when every
+//! service has stopped.
+
+#[path = "../../tests/demo/services.rs"]
+mod services;
+
+use std::process::ExitCode;
+
+use governor_std::ServiceState;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    async_std::task::block_on(demo())
+}
+
+async fn demo() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+
+    let gov = governor_std::new().catch_signals();
+    let started = services::add_demo_services(&gov).and_then(|()| Ok(gov.start()?));
+    if let Err(e) = started {
+        eprintln!("demo: {e}");
+        return ExitCode::FAILURE;
+    }
+    println!(
+        "demo: running {} services; press Ctrl-C to stop",
+        gov.report().services.len()
+    );
+
+    let report = gov.wait_for_shutdown().await;
+    println!(
+        "demo: shutdown ({})",
+        report
+            .cause
+            .map_or("all services ended".into(), |c| c.to_string())
+    );
+    for service in &report.services {
+        println!("demo: {service}");
+    }
+    if report
+        .services
+        .iter()
+        .all(|s| s.state == ServiceState::Stopped)
+    {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

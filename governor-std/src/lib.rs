@@ -1,0 +1,257 @@
+//! **governor** on async-std: a supervisor for a program's long-lived
+//! services.
+//!
+//! # async-std is discontinued: prefer `governor-smol`
+//!
+//! async-std has been discontinued by its maintainers, who recommend smol
+//! instead (see its README and the advisory
+//! [RUSTSEC-2025-0052](https://rustsec.org/advisories/RUSTSEC-2025-0052)).
+//! It receives no more fixes. This crate keeps working — it passes
+//! governor's whole conformance suite and the end-to-end signal tests —
+//! so that programs already on async-std can use governor, but new code
+//! should depend on **`governor-smol`**, which has the same API: replace
+//! `governor_std::` with `governor_smol::`.
+//!
+//! # What it is
+//!
+//! A program's `main` adds named services to a [`Governor`]. The governor
+//! runs them, restarts them by policy when they end, fail or panic, turns
+//! SIGINT, SIGTERM, SIGHUP and SIGQUIT into a graceful shutdown, gives
+//! every service a stop token and a sleep that wakes early on stop, and
+//! waits until all of them have stopped.
+//!
+//! This crate is the thin async-std adapter: [`AsyncStdRuntime`] spawns
+//! with `async_std::task::spawn`, sleeps with `async_std::task::sleep`,
+//! runs blocking services with `async_std::task::spawn_blocking` and
+//! catches signals with `async-signal`. Everything else — the API
+//! re-exported here — lives in [`governor_core`].
+//!
+//! # Sync `main`
+//!
+//! [`run`] makes a governor that catches signals, lets you add services,
+//! starts them and blocks until they have all stopped:
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use governor_std::{ServiceCtx, ServiceResult};
+//!
+//! async fn ticker(ctx: ServiceCtx) -> ServiceResult {
+//!     loop {
+//!         ctx.log("tick");
+//!         ctx.sleep(Duration::from_secs(1)).await?;
+//!     }
+//! }
+//!
+//! fn main() -> Result<(), governor_std::RunError> {
+//!     let report = governor_std::run(|gov| {
+//!         gov.add("ticker", ticker)?.restart(Duration::from_secs(1));
+//!         Ok(())
+//!     })?; // until Ctrl-C, SIGTERM, SIGHUP or SIGQUIT
+//!     print!("{report}");
+//!     std::process::exit(if report.is_clean() { 0 } else { 1 });
+//! }
+//! ```
+//!
+//! # Async `main`
+//!
+//! [`new`] gives the governor itself (and [`run_async`] is [`run`] for
+//! async code):
+//!
+//! ```no_run
+//! use governor_std::{ServiceCtx, ServiceResult};
+//!
+//! fn worker(ctx: ServiceCtx) -> ServiceResult {
+//!     while ctx.sleep_blocking(std::time::Duration::from_secs(1)).is_ok() {}
+//!     Ok(())
+//! }
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     async_std::task::block_on(async {
+//!         let gov = governor_std::new().catch_signals();
+//!         gov.add_blocking("worker", worker)?;
+//!         gov.start()?;
+//!         let report = gov.wait_for_shutdown().await; // until a signal
+//!         print!("{report}");
+//!         Ok(())
+//!     })
+//! }
+//! ```
+//!
+//! # A complete, runnable example
+//!
+//! ```
+//! use std::time::Duration;
+//! use governor_std::{Outcome, ServiceCtx, ServiceState};
+//!
+//! # fn main() -> Result<(), governor_std::Error> {
+//! async_std::task::block_on(async {
+//!     let gov = governor_std::new();
+//!     gov.add("worker", |ctx: ServiceCtx| async move {
+//!         ctx.sleep(Duration::from_secs(3600)).await?; // wakes early on shutdown
+//!         Ok(())
+//!     })?;
+//!     gov.add("once", |_ctx: ServiceCtx| async { Ok(()) })?;
+//!     gov.start()?;
+//!     let report = gov.shutdown().await;
+//!     let worker = report.service("worker").unwrap();
+//!     assert_eq!(worker.state, ServiceState::Stopped);
+//!     assert_eq!(worker.last_outcome, Some(Outcome::Completed));
+//!     assert!(report.is_clean());
+//!     Ok(())
+//! })
+//! # }
+//! ```
+
+use std::fmt;
+
+pub mod runtime;
+
+pub use governor_core;
+pub use governor_core::{
+    Backoff, BlockingService, BoxError, Cancelled, CancelledOwned, Error, Escalation, Event,
+    Governor, Outcome, Report, RestartPolicy, Service, ServiceConfig, ServiceCtx, ServiceError,
+    ServiceHandle, ServiceReport, ServiceResult, ServiceState, ShutdownCause, Signal, Sleep,
+    StopService, StopToken, Stopped, Subtree, UntilCancelled,
+};
+pub use runtime::AsyncStdRuntime;
+
+/// A governor on async-std's global runtime. Works from any thread.
+pub fn new() -> Governor {
+    Governor::new(AsyncStdRuntime::new())
+}
+
+/// The whole life of a synchronous program in one call: a governor on
+/// async-std that [catches signals](Governor::catch_signals), `setup` to
+/// add services, start, and then blocks (with
+/// [`async_std::task::block_on`]) until every service has stopped — after
+/// a signal, a shutdown requested by a service, or because all ended — and
+/// returns the final [`Report`].
+///
+/// # Errors
+///
+/// [`RunError::Governor`] if `setup` or `start` fails (then every service
+/// added so far is shut down before this returns).
+pub fn run(setup: impl FnOnce(&Governor) -> Result<(), Error>) -> Result<Report, RunError> {
+    async_std::task::block_on(run_async(setup))
+}
+
+/// [`run`] for async code: the same life, awaited in a future you already
+/// drive. The services run on async-std either way.
+///
+/// # Errors
+///
+/// As [`run`].
+pub async fn run_async(
+    setup: impl FnOnce(&Governor) -> Result<(), Error>,
+) -> Result<Report, RunError> {
+    let gov = new().catch_signals();
+    match setup(&gov).and_then(|()| gov.start()) {
+        Ok(()) => Ok(gov.wait_for_shutdown().await),
+        Err(e) => {
+            gov.shutdown().await;
+            Err(RunError::Governor(e))
+        }
+    }
+}
+
+/// Why [`run`] could not run the program.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RunError {
+    /// Adding or starting services failed.
+    Governor(Error),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Governor(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RunError::Governor(e) => Some(e),
+        }
+    }
+}
+
+impl From<Error> for RunError {
+    fn from(e: Error) -> Self {
+        RunError::Governor(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Runs `f` on its own thread; fails the test instead of hanging it.
+    fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || tx.send(f()));
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("finished within 10 s")
+    }
+
+    #[test]
+    fn run_returns_when_every_service_has_ended() {
+        let report = within(|| {
+            run(|gov| {
+                gov.add("once", |ctx: ServiceCtx| async move {
+                    ctx.log("ran");
+                    Ok(())
+                })?;
+                gov.add_blocking("blocking", |_ctx: ServiceCtx| Ok(()))?;
+                Ok(())
+            })
+        })
+        .expect("run succeeds");
+        assert_eq!(report.cause, None);
+        for name in ["once", "blocking"] {
+            let service = report.service(name).unwrap();
+            assert_eq!(service.state, ServiceState::Stopped);
+            assert_eq!(service.last_outcome, Some(Outcome::Completed));
+        }
+    }
+
+    #[test]
+    fn run_stops_what_setup_added_when_setup_fails() {
+        let (tx, rx) = mpsc::channel();
+        let err = within(move || {
+            run(|gov| {
+                gov.add("first", |_ctx: ServiceCtx| async { Ok(()) })?;
+                gov.add("first", |_ctx: ServiceCtx| async { Ok(()) })?;
+                tx.send(()).unwrap();
+                Ok(())
+            })
+        })
+        .expect_err("a duplicate name fails setup");
+        assert!(matches!(
+            err,
+            RunError::Governor(Error::DuplicateName { ref name }) if &**name == "first"
+        ));
+        assert!(err.to_string().contains("first"));
+        assert!(rx.try_recv().is_err(), "setup stopped at the error");
+    }
+
+    #[test]
+    fn run_async_returns_the_cause() {
+        let report = within(|| {
+            async_std::task::block_on(run_async(|gov| {
+                gov.add("shutter", |ctx: ServiceCtx| async move {
+                    ctx.governor().request_shutdown();
+                    Ok(())
+                })?;
+                Ok(())
+            }))
+        })
+        .unwrap();
+        assert_eq!(report.cause, Some(ShutdownCause::Requested));
+    }
+}
