@@ -154,3 +154,5 @@ macro_rules! signal_cases {
 }
 
 signal_cases!(tokio, "governor-tokio");
+signal_cases!(smol, "governor-smol");
+signal_cases!(async_std, "governor-std");
