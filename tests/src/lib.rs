@@ -16,6 +16,7 @@
 
 pub mod cases;
 pub mod harness;
+pub mod perf;
 pub mod runtimes;
 pub mod support;
 pub mod virtual_time;

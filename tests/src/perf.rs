@@ -1,0 +1,657 @@
+//! The workloads behind the benchmarks (`benches/`) and the scale program
+//! (`src/bin/scale.rs`), written once and run on every runtime, each next
+//! to its baselines:
+//!
+//! - **ours**: a governor from the runtime's adapter;
+//! - **raw**: the runtime alone — tasks spawned with its own `spawn`, each
+//!   waiting on a child `tokio_util` [`CancellationToken`] (tokio) or an
+//!   `event-listener` flag (smol, async-std), joined with its own join
+//!   handles; a plain loop for restarts;
+//! - **tgs**: `tokio-graceful-shutdown` (tokio only): one subsystem per
+//!   service, each waiting for `on_shutdown_requested()`; restarts with
+//!   its documented keep-alive pattern.
+//!
+//! Every variant signals "running" the same way (one shared [`Countdown`]),
+//! so that "all N are running" is observed identically for all of them.
+
+use std::convert::Infallible;
+use std::fmt::Write as _;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use governor_core::{Governor, ServiceCtx, StopService};
+use tokio_util::sync::CancellationToken;
+
+/// The runtimes measured, by name.
+pub const RUNTIMES: [&str; 4] = [
+    TokioMulti::NAME,
+    TokioCurrent::NAME,
+    Smol::NAME,
+    AsyncStd::NAME,
+];
+
+/// What a benchmark needs from a runtime: its own `block_on`, `spawn`
+/// (with join handles), `yield_now` and `sleep`, and a governor on it.
+pub trait BenchRuntime: Sized {
+    /// Name in tables and benchmark ids.
+    const NAME: &'static str;
+    /// The runtime's own join handle (its output is ignored).
+    type Join: Future + Send + Unpin + 'static;
+    /// How raw tasks are told to stop.
+    type Stop: StopSignal;
+
+    /// A fresh runtime.
+    fn new() -> Self;
+    /// Runs `fut` to completion on the calling thread.
+    fn block_on<F: Future>(&self, fut: F) -> F::Output;
+    /// Spawns `fut` with the runtime's own spawn.
+    fn spawn<F: Future<Output = ()> + Send + 'static>(&self, fut: F) -> Self::Join;
+    /// A governor on this runtime, from its adapter.
+    fn governor(&self) -> Governor;
+    /// The runtime's own sleep.
+    fn sleep(duration: Duration) -> impl Future<Output = ()> + Send;
+    /// The runtime's own yield.
+    fn yield_now() -> impl Future<Output = ()> + Send;
+}
+
+/// The raw baseline's stop signal.
+pub trait StopSignal: Send + Sync + 'static {
+    /// What one task holds.
+    type Waiter: Send + 'static;
+    /// A signal, not raised.
+    fn new() -> Self;
+    /// A waiter for one task.
+    fn waiter(&self) -> Self::Waiter;
+    /// Completes once the signal is raised.
+    fn wait(waiter: Self::Waiter) -> impl Future<Output = ()> + Send;
+    /// Raises it.
+    fn raise(&self);
+}
+
+/// tokio: a `CancellationToken`, one child per task.
+pub struct TokenStop(CancellationToken);
+
+impl StopSignal for TokenStop {
+    type Waiter = CancellationToken;
+    fn new() -> Self {
+        TokenStop(CancellationToken::new())
+    }
+    fn waiter(&self) -> CancellationToken {
+        self.0.child_token()
+    }
+    fn wait(waiter: CancellationToken) -> impl Future<Output = ()> + Send {
+        waiter.cancelled_owned()
+    }
+    fn raise(&self) {
+        self.0.cancel()
+    }
+}
+
+/// smol and async-std: an `event-listener` flag shared by every task.
+pub struct FlagStop(Arc<Flag>);
+
+/// A flag and an `event_listener::Event` to wait for it.
+#[derive(Default)]
+pub struct Flag {
+    set: AtomicBool,
+    event: event_listener::Event,
+}
+
+impl Flag {
+    /// Completes once the flag is set.
+    pub async fn wait(&self) {
+        loop {
+            if self.set.load(Ordering::Acquire) {
+                return;
+            }
+            let listener = self.event.listen();
+            if self.set.load(Ordering::Acquire) {
+                return;
+            }
+            listener.await;
+        }
+    }
+
+    /// Sets the flag and wakes every waiter.
+    pub fn set(&self) {
+        self.set.store(true, Ordering::Release);
+        self.event.notify(usize::MAX);
+    }
+}
+
+impl StopSignal for FlagStop {
+    type Waiter = Arc<Flag>;
+    fn new() -> Self {
+        FlagStop(Arc::default())
+    }
+    fn waiter(&self) -> Arc<Flag> {
+        self.0.clone()
+    }
+    async fn wait(waiter: Arc<Flag>) {
+        waiter.wait().await
+    }
+    fn raise(&self) {
+        self.0.set()
+    }
+}
+
+/// Counts services that have begun running; [`wait`](Countdown::wait)
+/// completes when all have.
+pub struct Countdown {
+    left: AtomicUsize,
+    event: event_listener::Event,
+}
+
+impl Countdown {
+    /// Waits for `n` arrivals.
+    pub fn new(n: usize) -> Arc<Self> {
+        Arc::new(Countdown {
+            left: AtomicUsize::new(n),
+            event: event_listener::Event::new(),
+        })
+    }
+
+    /// One more is running.
+    pub fn arrive(&self) {
+        if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.event.notify(usize::MAX);
+        }
+    }
+
+    /// Completes once every one has arrived.
+    pub async fn wait(&self) {
+        loop {
+            if self.left.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            let listener = self.event.listen();
+            if self.left.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            listener.await;
+        }
+    }
+}
+
+/// Resident set size of this process, in bytes (`VmRSS` of
+/// `/proc/self/status`; `None` where there is no such file).
+pub fn rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// One start/stop cycle of N services.
+#[derive(Debug, Clone, Copy)]
+pub struct Cycle {
+    /// From the first add/spawn until all N are running.
+    pub start: Duration,
+    /// From the shutdown request until all N have stopped (and the
+    /// variant's shutdown call has returned).
+    pub stop: Duration,
+    /// RSS once all N run, minus RSS before the first add/spawn.
+    pub rss_delta: Option<i64>,
+}
+
+fn rss_delta(before: Option<u64>) -> Option<i64> {
+    Some(rss_bytes()? as i64 - before? as i64)
+}
+
+/// A name per service (`s0`, `s1`, …), built inside the timed region by
+/// the named variants: naming is part of adding a supervised service.
+fn name(buf: &mut String, i: usize) -> Arc<str> {
+    buf.clear();
+    let _ = write!(buf, "s{i}");
+    Arc::from(buf.as_str())
+}
+
+/// Makes sure the runtime's threads are up before anything is measured.
+pub fn warm_up<R: BenchRuntime>(rt: &R) {
+    rt.block_on(async {
+        let handles: Vec<_> = (0..4).map(|_| rt.spawn(async {})).collect();
+        for h in handles {
+            h.await;
+        }
+        R::sleep(Duration::from_millis(1)).await;
+    });
+}
+
+/// **ours**: add N idle services (each waits for its stop), start them,
+/// wait until all run; then `shutdown().await`.
+pub fn ours_cycle<R: BenchRuntime>(rt: &R, n: usize) -> Cycle {
+    rt.block_on(async {
+        let gov = rt.governor();
+        let running = Countdown::new(n);
+        let mut buf = String::new();
+        let rss = rss_bytes();
+        let t0 = Instant::now();
+        for i in 0..n {
+            let running = running.clone();
+            gov.add(name(&mut buf, i), move |ctx: ServiceCtx| {
+                running.arrive();
+                async move {
+                    ctx.cancelled().await;
+                    Ok(())
+                }
+            })
+            .expect("add");
+        }
+        gov.start().expect("start");
+        running.wait().await;
+        let start = t0.elapsed();
+        let rss_delta = rss_delta(rss);
+        let t1 = Instant::now();
+        let report = gov.shutdown().await;
+        let stop = t1.elapsed();
+        assert_eq!(report.services.len(), n);
+        Cycle {
+            start,
+            stop,
+            rss_delta,
+        }
+    })
+}
+
+/// **raw**: spawn N tasks that each wait for their stop signal; then
+/// raise it and join every handle.
+pub fn raw_cycle<R: BenchRuntime>(rt: &R, n: usize) -> Cycle {
+    rt.block_on(async {
+        let stop = R::Stop::new();
+        let running = Countdown::new(n);
+        let rss = rss_bytes();
+        let t0 = Instant::now();
+        let mut handles = Vec::with_capacity(n);
+        for _ in 0..n {
+            let running = running.clone();
+            let waiter = stop.waiter();
+            handles.push(rt.spawn(async move {
+                running.arrive();
+                R::Stop::wait(waiter).await;
+            }));
+        }
+        running.wait().await;
+        let start = t0.elapsed();
+        let rss_delta = rss_delta(rss);
+        let t1 = Instant::now();
+        stop.raise();
+        for handle in handles {
+            handle.await;
+        }
+        let stop = t1.elapsed();
+        Cycle {
+            start,
+            stop,
+            rss_delta,
+        }
+    })
+}
+
+/// **tgs**: N subsystems under a `Toplevel`, each waiting for
+/// `on_shutdown_requested()`; then the shutdown token is cancelled and
+/// `handle_shutdown_requests` awaited.
+pub fn tgs_cycle(rt: &impl TokioFlavour, n: usize) -> Cycle {
+    use tokio_graceful_shutdown::{SubsystemBuilder, SubsystemHandle, Toplevel};
+    rt.tokio().block_on(async {
+        let token = CancellationToken::new();
+        let running = Countdown::new(n);
+        let rss = rss_bytes();
+        let t0 = Instant::now();
+        let starter = running.clone();
+        let toplevel = Toplevel::new_with_shutdown_token(
+            async move |s: &mut SubsystemHandle| {
+                let mut buf = String::new();
+                for i in 0..n {
+                    let running = starter.clone();
+                    let name = name(&mut buf, i);
+                    s.start(SubsystemBuilder::new(
+                        name.to_string(),
+                        async move |h: &mut SubsystemHandle| {
+                            running.arrive();
+                            h.on_shutdown_requested().await;
+                            Ok::<(), Infallible>(())
+                        },
+                    ));
+                }
+            },
+            token.clone(),
+        );
+        running.wait().await;
+        let start = t0.elapsed();
+        let rss_delta = rss_delta(rss);
+        let t1 = Instant::now();
+        token.cancel();
+        toplevel
+            .handle_shutdown_requests(Duration::from_secs(3600))
+            .await
+            .expect("a clean shutdown");
+        let stop = t1.elapsed();
+        Cycle {
+            start,
+            stop,
+            rss_delta,
+        }
+    })
+}
+
+/// **ours**: one service that returns at once, restarted with zero delay,
+/// `m` runs in all (the last ends with `StopService`); the time until the
+/// governor is idle.
+pub fn ours_restarts<R: BenchRuntime>(rt: &R, m: u64) -> Duration {
+    rt.block_on(async {
+        let gov = rt.governor().restart(Duration::ZERO);
+        let mut left = m;
+        gov.add("restarter", move |_ctx: ServiceCtx| {
+            left -= 1;
+            let last = left == 0;
+            async move {
+                if last {
+                    Err(StopService.into())
+                } else {
+                    Ok(())
+                }
+            }
+        })
+        .expect("add");
+        let t0 = Instant::now();
+        gov.start().expect("start");
+        let report = gov.wait_for_shutdown().await;
+        let elapsed = t0.elapsed();
+        assert_eq!(report.services[0].runs, m);
+        elapsed
+    })
+}
+
+/// **raw**: a spawned task that calls the same kind of closure `m` times,
+/// yielding once after each call.
+pub fn raw_restarts<R: BenchRuntime>(rt: &R, m: u64) -> Duration {
+    rt.block_on(async {
+        let t0 = Instant::now();
+        rt.spawn(async move {
+            let mut left = m;
+            let mut service = move || {
+                left -= 1;
+                let last = left == 0;
+                async move { std::hint::black_box(last) }
+            };
+            for _ in 0..m {
+                service().await;
+                R::yield_now().await;
+            }
+        })
+        .await;
+        t0.elapsed()
+    })
+}
+
+/// **tgs**: its keep-alive pattern: a subsystem that starts a nested
+/// subsystem (returning at once) and joins it, `m` times.
+pub fn tgs_restarts(rt: &impl TokioFlavour, m: u64) -> Duration {
+    use tokio_graceful_shutdown::{SubsystemBuilder, SubsystemHandle, Toplevel};
+    rt.tokio().block_on(async {
+        let t0 = Instant::now();
+        Toplevel::new(async move |s: &mut SubsystemHandle| {
+            s.start(SubsystemBuilder::new(
+                "keepalive",
+                async move |s: &mut SubsystemHandle| {
+                    for _ in 0..m {
+                        let nested = s.start(SubsystemBuilder::new(
+                            "restarter",
+                            async |_: &mut SubsystemHandle| Ok::<(), Infallible>(()),
+                        ));
+                        let _ = nested.join().await;
+                        if s.is_shutdown_requested() {
+                            break;
+                        }
+                    }
+                    s.request_shutdown();
+                    Ok::<(), Infallible>(())
+                },
+            ));
+        })
+        .handle_shutdown_requests(Duration::from_secs(3600))
+        .await
+        .expect("a clean shutdown");
+        t0.elapsed()
+    })
+}
+
+/// **ours**: `ctx.sleep(d)` inside a service, `m` times; the time measured
+/// inside the service.
+pub fn ours_sleeps<R: BenchRuntime>(rt: &R, m: u64, d: Duration) -> Duration {
+    rt.block_on(async {
+        let gov = rt.governor();
+        let (tx, rx) = futures_channel::oneshot::channel();
+        let mut tx = Some(tx);
+        gov.add("sleeper", move |ctx: ServiceCtx| {
+            let tx = tx.take();
+            async move {
+                let t0 = Instant::now();
+                for _ in 0..m {
+                    ctx.sleep(d).await?;
+                }
+                let _ = tx.expect("one run").send(t0.elapsed());
+                Ok(())
+            }
+        })
+        .expect("add");
+        gov.start().expect("start");
+        let elapsed = rx.await.expect("the sleeper reports");
+        gov.shutdown().await;
+        elapsed
+    })
+}
+
+/// **raw**: the runtime's own sleep, `m` times, in a spawned task.
+pub fn raw_sleeps<R: BenchRuntime>(rt: &R, m: u64, d: Duration) -> Duration {
+    rt.block_on(async {
+        let (tx, rx) = futures_channel::oneshot::channel();
+        rt.spawn(async move {
+            let t0 = Instant::now();
+            for _ in 0..m {
+                R::sleep(d).await;
+            }
+            let _ = tx.send(t0.elapsed());
+        })
+        .await;
+        rx.await.expect("the sleeper reports")
+    })
+}
+
+/// Polls `fut` once, with the calling task's waker, and drops it.
+async fn poll_once<F: Future>(fut: F) {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| {
+        let _ = fut.as_mut().poll(cx);
+        Poll::Ready(())
+    })
+    .await
+}
+
+/// **ours**: `ctx.sleep(1 h)` created, polled once (the timer and the stop
+/// token register) and dropped, `m` times inside a service.
+pub fn ours_sleep_registrations<R: BenchRuntime>(rt: &R, m: u64) -> Duration {
+    rt.block_on(async {
+        let gov = rt.governor();
+        let (tx, rx) = futures_channel::oneshot::channel();
+        let mut tx = Some(tx);
+        gov.add("sleeper", move |ctx: ServiceCtx| {
+            let tx = tx.take();
+            async move {
+                let t0 = Instant::now();
+                for _ in 0..m {
+                    poll_once(ctx.sleep(HOUR)).await;
+                }
+                let _ = tx.expect("one run").send(t0.elapsed());
+                Ok(())
+            }
+        })
+        .expect("add");
+        gov.start().expect("start");
+        let elapsed = rx.await.expect("the sleeper reports");
+        gov.shutdown().await;
+        elapsed
+    })
+}
+
+/// **raw**: the runtime's own 1 h sleep created, polled once and dropped,
+/// `m` times in a spawned task.
+pub fn raw_sleep_registrations<R: BenchRuntime>(rt: &R, m: u64) -> Duration {
+    rt.block_on(async {
+        let (tx, rx) = futures_channel::oneshot::channel();
+        rt.spawn(async move {
+            let t0 = Instant::now();
+            for _ in 0..m {
+                poll_once(R::sleep(HOUR)).await;
+            }
+            let _ = tx.send(t0.elapsed());
+        })
+        .await;
+        rx.await.expect("the sleeper reports")
+    })
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// A tokio runtime of either flavour (for the tokio-only baseline).
+pub trait TokioFlavour {
+    /// The tokio runtime.
+    fn tokio(&self) -> &tokio::runtime::Runtime;
+}
+
+/// tokio's join handle, output ignored.
+pub struct TokioJoin(tokio::task::JoinHandle<()>);
+
+impl Future for TokioJoin {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.expect("task panicked"))
+    }
+}
+
+macro_rules! tokio_runtime {
+    ($ty:ident, $name:literal, $builder:expr) => {
+        /// A tokio runtime of this flavour.
+        pub struct $ty(tokio::runtime::Runtime);
+
+        impl TokioFlavour for $ty {
+            fn tokio(&self) -> &tokio::runtime::Runtime {
+                &self.0
+            }
+        }
+
+        impl BenchRuntime for $ty {
+            const NAME: &'static str = $name;
+            type Join = TokioJoin;
+            type Stop = TokenStop;
+
+            fn new() -> Self {
+                $ty($builder.enable_all().build().expect("a tokio runtime"))
+            }
+            fn block_on<F: Future>(&self, fut: F) -> F::Output {
+                self.0.block_on(fut)
+            }
+            fn spawn<F: Future<Output = ()> + Send + 'static>(&self, fut: F) -> TokioJoin {
+                TokioJoin(self.0.spawn(fut))
+            }
+            fn governor(&self) -> Governor {
+                Governor::new(governor_tokio::TokioRuntime::with_handle(
+                    self.0.handle().clone(),
+                ))
+            }
+            fn sleep(duration: Duration) -> impl Future<Output = ()> + Send {
+                tokio::time::sleep(duration)
+            }
+            fn yield_now() -> impl Future<Output = ()> + Send {
+                tokio::task::yield_now()
+            }
+        }
+    };
+}
+
+tokio_runtime!(
+    TokioMulti,
+    "tokio-mt",
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2)
+);
+tokio_runtime!(
+    TokioCurrent,
+    "tokio-ct",
+    tokio::runtime::Builder::new_current_thread()
+);
+
+/// smol's global executor (`smol::spawn`; `SMOL_THREADS` threads, 1 by
+/// default), driven from `smol::block_on`.
+pub struct Smol;
+
+/// smol's task, detached never: awaited.
+pub struct SmolJoin(smol::Task<()>);
+
+impl Future for SmolJoin {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+impl BenchRuntime for Smol {
+    const NAME: &'static str = "smol";
+    type Join = SmolJoin;
+    type Stop = FlagStop;
+
+    fn new() -> Self {
+        Smol
+    }
+    fn block_on<F: Future>(&self, fut: F) -> F::Output {
+        smol::block_on(fut)
+    }
+    fn spawn<F: Future<Output = ()> + Send + 'static>(&self, fut: F) -> SmolJoin {
+        SmolJoin(smol::spawn(fut))
+    }
+    fn governor(&self) -> Governor {
+        Governor::new(governor_smol::SmolRuntime::new())
+    }
+    async fn sleep(duration: Duration) {
+        smol::Timer::after(duration).await;
+    }
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        smol::future::yield_now()
+    }
+}
+
+/// async-std's global runtime, driven from `async_std::task::block_on`.
+pub struct AsyncStd;
+
+impl BenchRuntime for AsyncStd {
+    const NAME: &'static str = "async-std";
+    type Join = async_std::task::JoinHandle<()>;
+    type Stop = FlagStop;
+
+    fn new() -> Self {
+        AsyncStd
+    }
+    fn block_on<F: Future>(&self, fut: F) -> F::Output {
+        async_std::task::block_on(fut)
+    }
+    fn spawn<F: Future<Output = ()> + Send + 'static>(
+        &self,
+        fut: F,
+    ) -> async_std::task::JoinHandle<()> {
+        async_std::task::spawn(fut)
+    }
+    fn governor(&self) -> Governor {
+        Governor::new(governor_std::AsyncStdRuntime::new())
+    }
+    fn sleep(duration: Duration) -> impl Future<Output = ()> + Send {
+        async_std::task::sleep(duration)
+    }
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        async_std::task::yield_now()
+    }
+}
