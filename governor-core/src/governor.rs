@@ -2,6 +2,7 @@
 //! (in dependency order) and shutdown (in reverse order).
 
 use alloc::boxed::Box;
+use alloc::collections::btree_map::Entry;
 use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
@@ -243,8 +244,7 @@ impl Shared {
                     continue;
                 };
                 let deps: Vec<Arc<Slot>> = slot
-                    .config()
-                    .depends_on
+                    .depends_on()
                     .iter()
                     .filter_map(|name| state.names.get(name).cloned())
                     .collect();
@@ -275,7 +275,7 @@ fn check_dependencies(
     starting: &[Arc<Slot>],
 ) -> Result<(), Error> {
     for slot in starting {
-        for dependency in slot.config().depends_on {
+        for dependency in slot.depends_on() {
             if !names.contains_key(&dependency) {
                 return Err(Error::UnknownDependency {
                     service: slot.name.clone(),
@@ -293,12 +293,15 @@ fn check_dependencies(
     }
     let mut marks: BTreeMap<Arc<str>, Mark> = BTreeMap::new();
     for root in starting {
-        if marks.contains_key(&root.name) {
+        let root_deps = root.depends_on();
+        // No edge leaves it, so no cycle runs through it (the common case:
+        // no map, no allocation).
+        if root_deps.is_empty() || marks.contains_key(&root.name) {
             continue;
         }
         // (service, its dependencies, next dependency to visit)
         let mut path: Vec<(Arc<str>, Vec<Arc<str>>, usize)> =
-            alloc::vec![(root.name.clone(), root.config().depends_on, 0)];
+            alloc::vec![(root.name.clone(), root_deps, 0)];
         marks.insert(root.name.clone(), Mark::OnPath);
         while let Some((_, deps, next)) = path.last_mut() {
             let Some(dep) = deps.get(*next).cloned() else {
@@ -321,7 +324,7 @@ fn check_dependencies(
                 None => {
                     let deps = names
                         .get(&dep)
-                        .map(|s| s.config().depends_on)
+                        .map(|s| s.depends_on())
                         .unwrap_or_default();
                     marks.insert(dep.clone(), Mark::OnPath);
                     path.push((dep, deps, 0));
@@ -494,11 +497,19 @@ impl Governor {
             if state.cause.is_some() {
                 return Err(Error::AddAfterShutdown { name });
             }
-            if state.names.contains_key(&name) {
-                return Err(Error::DuplicateName { name });
-            }
-            let slot = Arc::new(Slot::new(name.clone(), launch));
-            state.names.insert(name, slot.clone());
+            // One search of the map, not two.
+            let slot = match state.names.entry(name) {
+                Entry::Occupied(taken) => {
+                    return Err(Error::DuplicateName {
+                        name: taken.key().clone(),
+                    })
+                }
+                Entry::Vacant(free) => {
+                    let slot = Arc::new(Slot::new(free.key().clone(), launch));
+                    free.insert(slot.clone());
+                    slot
+                }
+            };
             state.services.push(slot.clone());
             state.pending.push(slot.clone());
             slot

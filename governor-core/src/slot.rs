@@ -117,6 +117,11 @@ impl Slot {
         self.state.lock().config.clone()
     }
 
+    /// The names this service depends on (no allocation when none).
+    pub(crate) fn depends_on(&self) -> Vec<Arc<str>> {
+        self.state.lock().config.depends_on.clone()
+    }
+
     pub(crate) fn add_hook(&self, hook: StopHook) {
         self.state.lock().hooks.push(hook);
     }
