@@ -8,15 +8,15 @@
 //! cargo run -p governor-smol --example demo
 //! ```
 //!
-//! Set `RUST_LOG` (e.g. `RUST_LOG=debug`) to see more. Exits 0 when every
-//! service has stopped.
+//! Set `RUST_LOG` (e.g. `RUST_LOG=debug`) to see more. Exits 0 after a
+//! graceful shutdown in which every service stopped, 1 after a forced one
+//! (a second signal during the shutdown).
 
 #[path = "../../tests/demo/services.rs"]
 mod services;
 
 use std::process::ExitCode;
 
-use governor_smol::ServiceState;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -35,28 +35,8 @@ async fn demo() -> ExitCode {
         eprintln!("demo: {e}");
         return ExitCode::FAILURE;
     }
-    println!(
-        "demo: running {} services; press Ctrl-C to stop",
-        gov.report().services.len()
-    );
+    services::announce(&gov);
 
     let report = gov.wait_for_shutdown().await;
-    println!(
-        "demo: shutdown ({})",
-        report
-            .cause
-            .map_or("all services ended".into(), |c| c.to_string())
-    );
-    for service in &report.services {
-        println!("demo: {service}");
-    }
-    if report
-        .services
-        .iter()
-        .all(|s| s.state == ServiceState::Stopped)
-    {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    services::finish(&report)
 }

@@ -8,7 +8,9 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use governor_core::{Backoff, Governor, RestartPolicy, ServiceCtx, ServiceError, ServiceResult};
+use governor_core::{
+    Backoff, Governor, Report, RestartPolicy, ServiceCtx, ServiceError, ServiceResult, ServiceState,
+};
 
 /// Adds the demo's services to `gov`:
 ///
@@ -45,6 +47,40 @@ pub fn add_demo_services(gov: &Governor) -> Result<(), Box<dyn std::error::Error
         ),
     );
     Ok(())
+}
+
+/// Says the demo runs (the end-to-end tests wait for this line).
+pub fn announce(gov: &Governor) {
+    println!(
+        "demo: running {} services; press Ctrl-C to stop",
+        gov.report().services.len()
+    );
+}
+
+/// Prints the closing lines, one per service, and picks the exit code: 0
+/// after a graceful shutdown in which every service stopped; 1 after a
+/// forced one (a second signal), or if any service was left running.
+pub fn finish(report: &Report) -> std::process::ExitCode {
+    match &report.cause {
+        Some(cause) => println!("demo: shutdown ({cause})"),
+        None => println!("demo: shutdown (all services ended)"),
+    }
+    for service in &report.services {
+        println!("demo: {service}");
+    }
+    if report.forced {
+        let aborted = report.timed_out().count();
+        println!("demo: forced: {aborted} service(s) cut off");
+    }
+    let all_stopped = report
+        .services
+        .iter()
+        .all(|s| s.state == ServiceState::Stopped);
+    if all_stopped && !report.forced {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    }
 }
 
 async fn config(ctx: ServiceCtx) -> ServiceResult {

@@ -1,12 +1,14 @@
 //! End to end: each adapter's demo program runs as a real child process,
 //! receives a real SIGINT, SIGTERM, SIGHUP or SIGQUIT, shuts down
-//! gracefully (every service reports stopped) and exits 0.
+//! gracefully (every service reports stopped) and exits 0; and survives a
+//! burst of 100 SIGTERMs (one shutdown, forced by the second signal seen:
+//! exit 1 then, 0 if it had finished first).
 #![cfg(unix)]
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{mpsc, Mutex};
 use std::time::Duration;
 
@@ -53,9 +55,9 @@ fn build_demo(package: &str) -> PathBuf {
         .expect("cargo reports the demo's executable")
 }
 
-/// Runs `package`'s demo, sends it `signal` once it is running, and checks
-/// a graceful shutdown.
-fn demo_stops_gracefully_on(package: &str, signal: &str) {
+/// Runs `package`'s demo until it announces it runs, calls `send` with its
+/// pid, and returns how it exited and every line it printed.
+fn run_demo(package: &str, send: impl FnOnce(u32)) -> (ExitStatus, Vec<String>) {
     let binary = demo_binary(package);
     let mut child = Command::new(&binary)
         .env("RUST_LOG", "info")
@@ -93,24 +95,14 @@ fn demo_stops_gracefully_on(package: &str, signal: &str) {
             None => panic!("{package} demo ended before running: {seen:?}"),
         }
     }
-
-    let sent = Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg(child.id().to_string())
-        .status()
-        .expect("kill runs");
-    assert!(sent.success());
-
+    send(child.id());
     while next_line(&mut seen).is_some() {}
     let status = child.wait().expect("the demo is waited for");
-    assert!(
-        status.success(),
-        "{package} demo exited with {status}: {seen:?}"
-    );
-    assert!(
-        seen.contains(&format!("demo: shutdown (signal SIG{signal})")),
-        "the cause names the signal: {seen:?}"
-    );
+    (status, seen)
+}
+
+/// Every service has a summary line saying it stopped.
+fn assert_all_stopped(seen: &[String]) {
     for service in SERVICES {
         let line = seen
             .iter()
@@ -123,6 +115,58 @@ fn demo_stops_gracefully_on(package: &str, signal: &str) {
     }
 }
 
+/// Sends `signal` once to a running demo: a graceful, complete shutdown
+/// and exit code 0.
+fn demo_stops_gracefully_on(package: &str, signal: &str) {
+    let (status, seen) = run_demo(package, |pid| {
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+    });
+    assert!(
+        status.success(),
+        "{package} demo exited with {status}: {seen:?}"
+    );
+    assert!(
+        seen.contains(&format!("demo: shutdown (signal SIG{signal})")),
+        "the cause names the signal: {seen:?}"
+    );
+    assert!(!seen.iter().any(|l| l.starts_with("demo: forced")));
+    assert_all_stopped(&seen);
+}
+
+/// 100 SIGTERMs in a burst: one shutdown, graceful (exit 0) if it finished
+/// before a second signal was seen, forced (exit 1, "forced" reported)
+/// otherwise — never a crash or a death by signal.
+fn demo_survives_a_sigterm_burst(package: &str) {
+    let (status, seen) = run_demo(package, |pid| {
+        let burst = format!("for i in $(seq 100); do kill -TERM {pid} 2>/dev/null; done");
+        let sent = Command::new("sh").arg("-c").arg(burst).status();
+        assert!(sent.is_ok_and(|s| s.success()));
+    });
+    let code = status.code();
+    assert!(
+        code.is_some(),
+        "{package} demo died by a signal: {status}: {seen:?}"
+    );
+    let forced = seen.iter().any(|l| l.starts_with("demo: forced"));
+    assert_eq!(
+        code,
+        Some(if forced { 1 } else { 0 }),
+        "exit code as documented: {seen:?}"
+    );
+    let shutdowns = seen
+        .iter()
+        .filter(|l| l.starts_with("demo: shutdown ("))
+        .count();
+    assert_eq!(shutdowns, 1, "{seen:?}");
+    assert!(seen.contains(&"demo: shutdown (signal SIGTERM)".to_owned()));
+    assert_all_stopped(&seen);
+}
+
 fn child_kill(pid: u32) -> std::io::Result<std::process::ExitStatus> {
     Command::new("kill")
         .arg("-KILL")
@@ -133,6 +177,10 @@ fn child_kill(pid: u32) -> std::io::Result<std::process::ExitStatus> {
 macro_rules! signal_cases {
     ($adapter:ident, $package:literal) => {
         mod $adapter {
+            #[test]
+            fn a_burst_of_100_sigterms_is_one_shutdown_then_forced() {
+                super::demo_survives_a_sigterm_burst($package);
+            }
             #[test]
             fn sigint_shuts_the_demo_down_gracefully() {
                 super::demo_stops_gracefully_on($package, "INT");
