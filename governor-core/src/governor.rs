@@ -36,6 +36,16 @@ pub(crate) type EventHook = Arc<dyn Fn(&Event) + Send + Sync + 'static>;
 /// Cheap to clone: clones share one governor. Every method may be called
 /// from any task or thread, concurrently with any other.
 ///
+/// # Dropping
+///
+/// When the last `Governor` handle is dropped while services still run, the
+/// governor shuts down ([`ShutdownCause::Dropped`]): every service is asked
+/// to stop, in order, rather than left running unsupervised. Service
+/// contexts, configs and [`ServiceHandle`]s do not keep it alive; a handle
+/// from [`ServiceCtx::governor`](crate::ServiceCtx::governor) does, while
+/// the service holds it. Keep the governor in `main` until
+/// [`wait_for_shutdown`](Governor::wait_for_shutdown) returns.
+///
 /// A runtime adapter gives the one-line constructor (for example
 /// `governor_tokio::new()`); [`Governor::new`] takes any [`Runtime`].
 ///
