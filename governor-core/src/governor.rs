@@ -23,7 +23,7 @@ use crate::runtime::{Runtime, SignalStream};
 use crate::service::Service;
 use crate::sleep::Sleep;
 use crate::slot::{Launch, Slot};
-use crate::supervisor::{supervise, AsyncRunner};
+use crate::supervisor::{contain_panics, supervise, AsyncRunner};
 use crate::sync::{AtomicBool, Mutex, Ordering};
 use crate::token::StopToken;
 
@@ -267,10 +267,7 @@ impl Shared {
         }
         let started = launched.iter().map(|(_, slot, _)| slot.clone()).collect();
         for (launch, slot, deps) in launched {
-            let name = slot.name.clone();
-            let task = launch(self.clone(), slot, deps);
-            self.runtime
-                .spawn(crate::supervisor::contain_panics(task, name));
+            self.runtime.spawn(launch(self.clone(), slot, deps));
         }
         Ok(started)
     }
@@ -332,10 +329,7 @@ fn check_dependencies(
                     });
                 }
                 None => {
-                    let deps = names
-                        .get(&dep)
-                        .map(|s| s.depends_on())
-                        .unwrap_or_default();
+                    let deps = names.get(&dep).map(|s| s.depends_on()).unwrap_or_default();
                     marks.insert(dep.clone(), Mark::OnPath);
                     path.push((dep, deps, 0));
                 }
@@ -454,7 +448,8 @@ impl Governor {
         service: S,
     ) -> Result<ServiceConfig, Error> {
         let launch: Launch = Box::new(move |shared, slot, deps| {
-            Box::pin(supervise(AsyncRunner(service), shared, slot, deps))
+            let name = slot.name.clone();
+            contain_panics(supervise(AsyncRunner(service), shared, slot, deps), name)
         });
         self.add_launch(name.into(), launch)
     }
@@ -493,7 +488,9 @@ impl Governor {
     ) -> Result<ServiceConfig, Error> {
         use crate::supervisor::BlockingRunner;
         let launch: Launch = Box::new(move |shared, slot, deps| {
-            Box::pin(supervise(BlockingRunner(Some(service)), shared, slot, deps))
+            let name = slot.name.clone();
+            let supervisor = supervise(BlockingRunner(Some(service)), shared, slot, deps);
+            contain_panics(supervisor, name)
         });
         self.add_launch(name.into(), launch)
     }

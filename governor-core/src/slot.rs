@@ -48,6 +48,16 @@ pub(crate) struct SlotConfig {
     pub(crate) depends_on: Vec<Arc<str>>,
 }
 
+/// The part of [`SlotConfig`] read once when a service starts.
+pub(crate) struct LaunchSettings {
+    /// Boxed: most services use the governor's default, and this lives in
+    /// every supervisor's task.
+    pub(crate) restart: Option<Box<RestartPolicy>>,
+    pub(crate) shutdown_timeout: Option<Duration>,
+    pub(crate) critical: bool,
+    pub(crate) notify_ready: bool,
+}
+
 struct SlotState {
     config: SlotConfig,
     /// Present until the service is started.
@@ -113,8 +123,16 @@ impl Slot {
         change(&mut self.state.lock().config);
     }
 
-    pub(crate) fn config(&self) -> SlotConfig {
-        self.state.lock().config.clone()
+    /// What the supervisor keeps for the service's whole life (not the
+    /// dependency list, which it never needs).
+    pub(crate) fn launch_settings(&self) -> LaunchSettings {
+        let state = self.state.lock();
+        LaunchSettings {
+            restart: state.config.restart.map(Box::new),
+            shutdown_timeout: state.config.shutdown_timeout,
+            critical: state.config.critical,
+            notify_ready: state.config.notify_ready,
+        }
     }
 
     /// The names this service depends on (no allocation when none).

@@ -10,11 +10,10 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 use core::time::Duration;
 
-use tracing::Instrument;
-
 use crate::context::ServiceCtx;
 use crate::event::Event;
 use crate::governor::Shared;
+use crate::outcome::ServiceResult;
 use crate::outcome::{outcome_of, Outcome};
 use crate::report::ShutdownCause;
 use crate::restart::{Decision, Escalation, RestartHistory};
@@ -37,36 +36,81 @@ pub(crate) struct AsyncRunner<S>(pub(crate) S);
 impl<S: Service> Runner for AsyncRunner<S> {
     const ABORTED: Outcome = Outcome::Aborted;
 
-    async fn run_once(&mut self, ctx: ServiceCtx) -> Outcome {
-        #[cfg(feature = "std")]
-        {
-            use futures_util::FutureExt;
-            use std::panic::{catch_unwind, AssertUnwindSafe};
+    fn run_once(&mut self, ctx: ServiceCtx) -> impl Future<Output = Outcome> + Send {
+        let id = ctx.governor_id();
+        RunOnce::new(move || self.0.run(ctx), id)
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// One run of an async service: calls `run` when first polled, then
+    /// polls the future it returned, with panics caught (`std`) and the
+    /// thread marked as inside a service of governor `id` meanwhile.
+    ///
+    /// Written out rather than as an `async fn` so that it holds the
+    /// service's future and little else: it lives inside every
+    /// supervisor's task, and an `async fn` kept a second copy of the
+    /// context and the future.
+    struct RunOnce<F, Fut> {
+        start: Option<F>,
+        #[pin]
+        fut: Option<Fut>,
+        id: usize,
+    }
+}
+
+impl<F, Fut> RunOnce<F, Fut>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = ServiceResult>,
+{
+    fn new(start: F, id: usize) -> Self {
+        RunOnce {
+            start: Some(start),
+            fut: None,
+            id,
+        }
+    }
+}
+
+impl<F, Fut> Future for RunOnce<F, Fut>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = ServiceResult>,
+{
+    type Output = Outcome;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
+        let mut this = self.project();
+        let _inside = inside::Guard::enter(*this.id);
+        if let Some(start) = this.start.take() {
             // `run` itself may panic before it hands out a future.
-            let id = ctx.governor_id();
-            let fut = {
-                let _inside = inside::Guard::enter(id);
-                catch_unwind(AssertUnwindSafe(|| self.0.run(ctx)))
-            };
-            match fut {
-                Ok(fut) => match AssertUnwindSafe(InService { fut, id }).catch_unwind().await {
-                    Ok(result) => outcome_of(result),
-                    Err(payload) => crate::outcome::outcome_of_panic(payload),
-                },
-                Err(payload) => crate::outcome::outcome_of_panic(payload),
+            #[cfg(feature = "std")]
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(start)) {
+                Ok(fut) => this.fut.set(Some(fut)),
+                Err(payload) => return Poll::Ready(crate::outcome::outcome_of_panic(payload)),
             }
+            #[cfg(not(feature = "std"))]
+            this.fut.set(Some(start()));
         }
-        #[cfg(not(feature = "std"))]
+        let Some(fut) = this.fut.as_mut().as_pin_mut() else {
+            return Poll::Pending; // done already; never polled again
+        };
+        #[cfg(feature = "std")]
+        let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.poll(cx)))
         {
-            let id = ctx.governor_id();
-            outcome_of(
-                InService {
-                    fut: self.0.run(ctx),
-                    id,
-                }
-                .await,
-            )
-        }
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(result)) => outcome_of(result),
+            Err(payload) => crate::outcome::outcome_of_panic(payload),
+        };
+        #[cfg(not(feature = "std"))]
+        let outcome = match fut.poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(result) => outcome_of(result),
+        };
+        // Dropped here, as the run ends.
+        this.fut.set(None);
+        Poll::Ready(outcome)
     }
 }
 
@@ -129,7 +173,7 @@ pub(crate) async fn supervise<R: Runner>(
         slot: &slot,
         gave_up: false,
     };
-    let config = slot.config();
+    let config = slot.launch_settings();
     if !deps.is_empty() {
         shared.emit(Event::Starting {
             service: slot.name.clone(),
@@ -165,12 +209,12 @@ pub(crate) async fn supervise<R: Runner>(
             .shutdown_timeout
             .or_else(|| shared.shutdown_timeout());
         let (outcome, timed_out) = Watched::new(
-            runner.run_once(ctx).instrument(span.clone()),
+            InSpan::new(runner.run_once(ctx), &span),
             &shared,
             &slot,
             &run_token,
             timeout,
-            R::ABORTED,
+            || R::ABORTED,
         )
         .await;
         let now = shared.runtime.now();
@@ -199,7 +243,10 @@ pub(crate) async fn supervise<R: Runner>(
                 attempt: 0,
             }
         } else {
-            let policy = config.restart.unwrap_or_else(|| shared.default_restart());
+            let policy = match &config.restart {
+                Some(own) => **own,
+                None => shared.default_restart(),
+            };
             history.decide(&policy, &outcome, now, now.saturating_sub(began))
         };
         slot.end_run(outcome, now, timed_out);
@@ -250,8 +297,12 @@ pub(crate) async fn supervise<R: Runner>(
 /// panic outside any run (a service value's `Drop`, say) is caught and
 /// logged; the service's record was completed already (see [`Live`]).
 /// Some executors re-raise a task's panic where it is awaited or even in
-/// their run loop; this keeps every runtime alike.
-pub(crate) fn contain_panics(task: BoxTask, service: Arc<str>) -> BoxTask {
+/// their run loop; this keeps every runtime alike. The supervisor and its
+/// wrapper share one allocation.
+pub(crate) fn contain_panics<F>(task: F, service: Arc<str>) -> BoxTask
+where
+    F: Future<Output = ()> + Send + 'static,
+{
     #[cfg(feature = "std")]
     {
         use futures_util::FutureExt;
@@ -269,7 +320,7 @@ pub(crate) fn contain_panics(task: BoxTask, service: Arc<str>) -> BoxTask {
     #[cfg(not(feature = "std"))]
     {
         let _ = service;
-        task
+        Box::pin(task)
     }
 }
 
@@ -376,7 +427,8 @@ pin_project_lite::pin_project! {
         stopping: bool,
         timeout: Option<Duration>,
         deadline: Option<BoxSleep>,
-        aborted: Outcome,
+        // A function rather than the value: one word in every supervisor.
+        aborted: fn() -> Outcome,
     }
 }
 
@@ -387,7 +439,7 @@ impl<'a, F> Watched<'a, F> {
         slot: &'a Slot,
         run_token: &'a StopToken,
         timeout: Option<Duration>,
-        aborted: Outcome,
+        aborted: fn() -> Outcome,
     ) -> Self {
         Watched {
             run,
@@ -415,7 +467,7 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
             if !*this.stopping {
                 this.slot.stop_requested(this.shared.runtime.now());
             }
-            return Poll::Ready((this.aborted.clone(), true));
+            return Poll::Ready(((this.aborted)(), true));
         }
         if !*this.stopping {
             let mut begin = Pin::new(&mut *this.run_stop).poll(cx).is_ready();
@@ -447,10 +499,51 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                     service: this.slot.name.clone(),
                     timeout: this.timeout.unwrap_or_default(),
                 });
-                return Poll::Ready((this.aborted.clone(), true));
+                return Poll::Ready(((this.aborted)(), true));
             }
         }
         Poll::Pending
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// `fut`, entered into `span` whenever it is polled or dropped (as
+    /// `tracing`'s `Instrumented`, but borrowing the supervisor's span
+    /// instead of holding a clone of it per run).
+    struct InSpan<'a, F> {
+        #[pin]
+        fut: Option<F>,
+        span: &'a tracing::Span,
+    }
+
+    impl<'a, F> PinnedDrop for InSpan<'a, F> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            let _entered = this.span.enter();
+            this.fut.set(None);
+        }
+    }
+}
+
+impl<'a, F> InSpan<'a, F> {
+    fn new(fut: F, span: &'a tracing::Span) -> Self {
+        InSpan {
+            fut: Some(fut),
+            span,
+        }
+    }
+}
+
+impl<F: Future> Future for InSpan<'_, F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _entered = this.span.enter();
+        match this.fut.as_pin_mut() {
+            Some(fut) => fut.poll(cx),
+            None => Poll::Pending,
+        }
     }
 }
 
