@@ -78,29 +78,41 @@ impl Node {
 
     /// Cancels this node and its subtree; returns whether this call did it.
     fn cancel(&self) -> bool {
+        let Some(children) = self.cancel_one() else {
+            return false;
+        };
         // An explicit stack instead of recursion: a deep tree must not
-        // overflow the stack of whoever cancels it.
+        // overflow the stack of whoever cancels it. It only allocates when
+        // there are grandchildren (a service's token has children, its
+        // runs' tokens, but those rarely have any).
         let mut pending: Vec<Arc<Node>> = Vec::new();
-        let first = self.cancel_one(&mut pending);
-        while let Some(node) = pending.pop() {
-            node.cancel_one(&mut pending);
+        for (_, child) in children {
+            if let Some(grandchildren) = child.cancel_one() {
+                pending.extend(grandchildren.into_iter().map(|(_, node)| node));
+            }
         }
-        first
+        while let Some(node) = pending.pop() {
+            if let Some(children) = node.cancel_one() {
+                pending.extend(children.into_iter().map(|(_, node)| node));
+            }
+        }
+        true
     }
 
-    fn cancel_one(&self, children_out: &mut Vec<Arc<Node>>) -> bool {
+    /// Cancels this node alone and wakes its waiters; returns its
+    /// children, or `None` if it was cancelled already.
+    fn cancel_one(&self) -> Option<Slab<Arc<Node>>> {
         let (wake, children) = {
             let mut state = self.state.lock();
             if self.cancelled.load(Ordering::Relaxed) {
-                return false;
+                return None;
             }
             self.cancelled.store(true, Ordering::Release);
             let children = core::mem::take(&mut state.children);
             (state.waiters.take(), children)
         };
         wake.wake();
-        children_out.extend(children.into_iter().map(|(_, child)| child));
-        true
+        Some(children)
     }
 
     fn poll_cancelled(&self, key: &mut Option<WaiterKey>, cx: &mut Context<'_>) -> Poll<()> {
