@@ -472,11 +472,22 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
         if !*this.stopping {
             let mut begin = Pin::new(&mut *this.run_stop).poll(cx).is_ready();
             if !begin && Pin::new(&mut *this.global).poll(cx).is_ready() {
-                let slot = *this.slot;
-                let dependents = this
-                    .dependents
-                    .get_or_insert_with(|| Box::pin(all_ended(slot.dependents())));
-                if dependents.as_mut().poll(cx).is_ready() {
+                let dependents_ended = match this.dependents {
+                    Some(waiting) => waiting.as_mut().poll(cx).is_ready(),
+                    None => {
+                        let dependents = this.slot.dependents();
+                        // No dependent (the common case): nothing to wait
+                        // for, nothing to allocate.
+                        dependents.is_empty()
+                            || this
+                                .dependents
+                                .insert(Box::pin(all_ended(dependents)))
+                                .as_mut()
+                                .poll(cx)
+                                .is_ready()
+                    }
+                };
+                if dependents_ended {
                     this.slot.token.cancel();
                     begin = true;
                 }
