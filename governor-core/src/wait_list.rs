@@ -3,8 +3,10 @@
 //! It is not synchronised by itself: each owner keeps it inside its own
 //! [`Mutex`](crate::sync::Mutex) next to the condition it guards, so that
 //! "check the condition, then register" is one critical section and no
-//! wake-up can be lost between the two. Storage is a slab: a waiter costs
-//! one slot (amortised, no allocation per waiter) and leaves in O(1).
+//! wake-up can be lost between the two. The first two waiters are stored
+//! inline (no allocation at all: a run's token has two); beyond that,
+//! storage is a slab: a waiter costs one slot (amortised, no allocation per
+//! waiter) and leaves in O(1).
 
 use core::task::Waker;
 
@@ -18,17 +20,86 @@ pub(crate) struct WaiterKey {
     epoch: usize,
 }
 
+/// How many waiters a list holds without allocating: a run's token has
+/// two (the supervisor and the service itself), most other lists none or
+/// one.
+const INLINE: usize = 2;
+
 #[derive(Debug, Default)]
 pub(crate) struct WaitList {
-    wakers: Slab<Waker>,
+    wakers: Store,
     /// Bumped by every `take`, so that stale keys can be told apart.
     epoch: usize,
+}
+
+/// The wakers: inline while there are few, in a slab beyond. Keys keep
+/// their meaning across the move (inline slot `i` becomes slab key `i`).
+#[derive(Debug)]
+enum Store {
+    Inline([Option<Waker>; INLINE]),
+    Slab(Slab<Waker>),
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store::Inline([None, None])
+    }
+}
+
+impl Store {
+    fn get_mut(&mut self, slot: usize) -> Option<&mut Waker> {
+        match self {
+            Store::Inline(wakers) => wakers.get_mut(slot).and_then(Option::as_mut),
+            Store::Slab(wakers) => wakers.get_mut(slot),
+        }
+    }
+
+    fn insert(&mut self, waker: Waker) -> usize {
+        match self {
+            Store::Inline(wakers) => {
+                if let Some(slot) = wakers.iter().position(Option::is_none) {
+                    wakers[slot] = Some(waker);
+                    return slot;
+                }
+                // Full: move to a slab, inline slot `i` becoming key `i`.
+                let mut slab = Slab::with_capacity(2 * INLINE);
+                for stored in wakers.iter_mut() {
+                    slab.insert(stored.take().expect("a full inline list"));
+                }
+                let slot = slab.insert(waker);
+                *self = Store::Slab(slab);
+                slot
+            }
+            Store::Slab(wakers) => wakers.insert(waker),
+        }
+    }
+
+    fn remove(&mut self, slot: usize) {
+        match self {
+            Store::Inline(wakers) => {
+                if let Some(stored) = wakers.get_mut(slot) {
+                    *stored = None;
+                }
+            }
+            Store::Slab(wakers) => {
+                wakers.try_remove(slot);
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        match self {
+            Store::Inline(wakers) => wakers.iter().flatten().count(),
+            Store::Slab(wakers) => wakers.len(),
+        }
+    }
 }
 
 impl WaitList {
     pub(crate) const fn new() -> Self {
         WaitList {
-            wakers: Slab::new(),
+            wakers: Store::Inline([None, None]),
             epoch: 0,
         }
     }
@@ -55,7 +126,7 @@ impl WaitList {
     /// Forgets the waiter under `key`, if it is still there.
     pub(crate) fn remove(&mut self, key: WaiterKey) {
         if key.epoch == self.epoch {
-            self.wakers.try_remove(key.slot);
+            self.wakers.remove(key.slot);
         }
     }
 
@@ -75,12 +146,91 @@ impl WaitList {
 /// Waiters taken out of a [`WaitList`]; call [`WakeAll::wake`] once the
 /// lock that guarded them is released.
 #[must_use = "taken waiters must be woken"]
-pub(crate) struct WakeAll(Slab<Waker>);
+pub(crate) struct WakeAll(Store);
 
 impl WakeAll {
     pub(crate) fn wake(self) {
-        for (_, waker) in self.0 {
-            waker.wake();
+        match self.0 {
+            Store::Inline(wakers) => wakers.into_iter().flatten().for_each(Waker::wake),
+            Store::Slab(wakers) => {
+                for (_, waker) in wakers {
+                    waker.wake();
+                }
+            }
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use alloc::sync::Arc;
+    use alloc::vec::Vec;
+    use core::sync::atomic::{AtomicUsize, Ordering};
+    use core::task::Waker;
+
+    struct Count(AtomicUsize);
+
+    impl alloc::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn wakers(n: usize) -> (Vec<Arc<Count>>, Vec<Waker>) {
+        let counts: Vec<_> = (0..n)
+            .map(|_| Arc::new(Count(AtomicUsize::new(0))))
+            .collect();
+        let wakers = counts.iter().map(|c| Waker::from(c.clone())).collect();
+        (counts, wakers)
+    }
+
+    #[test]
+    fn keys_survive_the_move_from_inline_to_slab() {
+        let (counts, wakers) = wakers(5);
+        let mut list = WaitList::new();
+        let mut keys = [None; 5];
+        for (key, waker) in keys.iter_mut().zip(&wakers).take(2) {
+            list.register(key, waker);
+        }
+        assert!(matches!(list.wakers, Store::Inline(_)));
+        for (key, waker) in keys.iter_mut().zip(&wakers).skip(2) {
+            list.register(key, waker);
+        }
+        assert!(matches!(list.wakers, Store::Slab(_)));
+        assert_eq!(list.len(), 5);
+        // Re-registering under an old key replaces, never adds.
+        list.register(&mut keys[1], &wakers[1]);
+        assert_eq!(list.len(), 5);
+        list.remove(keys[0].unwrap());
+        list.remove(keys[3].unwrap());
+        assert_eq!(list.len(), 3);
+        list.take().wake();
+        let woken: Vec<usize> = counts.iter().map(|c| c.0.load(Ordering::Relaxed)).collect();
+        assert_eq!(woken, [0, 1, 1, 0, 1]);
+    }
+
+    #[test]
+    fn inline_slots_are_reused_and_stale_keys_do_nothing() {
+        let (counts, wakers) = wakers(3);
+        let mut list = WaitList::new();
+        let (mut a, mut b, mut c) = (None, None, None);
+        list.register(&mut a, &wakers[0]);
+        list.register(&mut b, &wakers[1]);
+        list.remove(a.unwrap());
+        list.register(&mut c, &wakers[2]);
+        assert!(
+            matches!(list.wakers, Store::Inline(_)),
+            "a freed slot is reused"
+        );
+        list.take().wake();
+        // After `take`, old keys are stale: they neither touch nor add.
+        list.register(&mut a, &wakers[0]);
+        list.remove(b.unwrap());
+        list.remove(c.unwrap());
+        assert_eq!(list.len(), 1);
+        list.take().wake();
+        let woken: Vec<usize> = counts.iter().map(|c| c.0.load(Ordering::Relaxed)).collect();
+        assert_eq!(woken, [1, 1, 1]);
     }
 }
