@@ -104,6 +104,10 @@ pub(crate) struct Shared {
     pub(crate) activity: Activity,
     state: Mutex<State>,
     events: Mutex<Option<EventHook>>,
+    /// A hook has been set (it is never unset): without one, and with no
+    /// `tracing` subscriber interested in anything, an event goes nowhere
+    /// and is dropped at once, without taking the lock.
+    hooked: AtomicBool,
     /// `ShutdownComplete` has been emitted.
     complete_reported: AtomicBool,
     /// Cancelled when the governor is dropped: ends its signal listener.
@@ -150,6 +154,12 @@ impl Shared {
     /// Hands `event` to the hook, or logs it. A panic there (in the hook,
     /// or in a user error's `Display` while logging) is caught.
     pub(crate) fn emit(&self, event: Event) {
+        if !self.hooked.load(Ordering::Acquire)
+            && tracing::level_filters::LevelFilter::current()
+                == tracing::level_filters::LevelFilter::OFF
+        {
+            return; // no hook, and `Event::log` would record nothing
+        }
         let hook = self.events.lock().clone();
         let deliver = || match &hook {
             Some(hook) => hook(&event),
@@ -166,9 +176,11 @@ impl Shared {
 
     /// A service's supervisor ended.
     pub(crate) fn service_ended(&self) {
-        if self.activity.leave() && self.token.is_cancelled() {
-            self.report_complete();
-        }
+        self.activity.leave(|| {
+            if self.token.is_cancelled() {
+                self.report_complete();
+            }
+        });
     }
 
     fn report_complete(&self) {
@@ -361,6 +373,7 @@ impl Governor {
                 forced: false,
             }),
             events: Mutex::new(None),
+            hooked: AtomicBool::new(false),
             complete_reported: AtomicBool::new(false),
             dropped: StopToken::new(),
             owner: Mutex::new(Weak::new()),
@@ -432,6 +445,7 @@ impl Governor {
     /// logged.
     pub fn on_event(self, hook: impl Fn(&Event) + Send + Sync + 'static) -> Self {
         *self.shared().events.lock() = Some(Arc::new(hook));
+        self.shared().hooked.store(true, Ordering::Release);
         self
     }
 
