@@ -105,7 +105,7 @@ impl ServiceCtx {
     /// run: it resets when the run ends. Calling it again does nothing.
     pub fn ready(&self) {
         if self.slot.mark_ready(self.run) {
-            self.shared.emit(crate::event::Event::Ready {
+            self.shared.emit(|| crate::event::Event::Ready {
                 service: self.slot.name.clone(),
             });
         }

@@ -153,13 +153,17 @@ impl Shared {
 
     /// Hands `event` to the hook, or logs it. A panic there (in the hook,
     /// or in a user error's `Display` while logging) is caught.
-    pub(crate) fn emit(&self, event: Event) {
+    ///
+    /// The event is built only if it goes somewhere: without a hook, and
+    /// with no `tracing` subscriber interested in anything, it is not.
+    pub(crate) fn emit(&self, event: impl FnOnce() -> Event) {
         if !self.hooked.load(Ordering::Acquire)
             && tracing::level_filters::LevelFilter::current()
                 == tracing::level_filters::LevelFilter::OFF
         {
             return; // no hook, and `Event::log` would record nothing
         }
+        let event = event();
         let hook = self.events.lock().clone();
         let deliver = || match &hook {
             Some(hook) => hook(&event),
@@ -186,7 +190,7 @@ impl Shared {
     fn report_complete(&self) {
         if !self.complete_reported.swap(true, Ordering::AcqRel) {
             let forced = self.state.lock().forced;
-            self.emit(Event::ShutdownComplete { forced });
+            self.emit(|| Event::ShutdownComplete { forced });
         }
     }
 
@@ -199,7 +203,7 @@ impl Shared {
             }
             state.cause = Some(cause.clone());
         }
-        self.emit(Event::ShutdownRequested { cause });
+        self.emit(|| Event::ShutdownRequested { cause });
         self.token.cancel();
         if self.activity.live() == 0 {
             self.report_complete();

@@ -175,14 +175,14 @@ pub(crate) async fn supervise<R: Runner>(
     };
     let config = slot.launch_settings();
     if !deps.is_empty() {
-        shared.emit(Event::Starting {
+        shared.emit(|| Event::Starting {
             service: slot.name.clone(),
         });
         match wait_for_dependencies(&shared, &slot, &deps).await {
             Ok(()) => {}
             Err(None) => return, // asked to stop while waiting
             Err(Some(dependency)) => {
-                shared.emit(Event::DependencyFailed {
+                shared.emit(|| Event::DependencyFailed {
                     service: slot.name.clone(),
                     dependency,
                 });
@@ -194,12 +194,12 @@ pub(crate) async fn supervise<R: Runner>(
     let mut history = RestartHistory::new(seed_for(&slot.name, shared.runtime.now()));
     loop {
         let (run_token, run) = slot.begin_run();
-        shared.emit(Event::Started {
+        shared.emit(|| Event::Started {
             service: slot.name.clone(),
             run,
         });
         if !config.notify_ready {
-            shared.emit(Event::Ready {
+            shared.emit(|| Event::Ready {
                 service: slot.name.clone(),
             });
         }
@@ -219,17 +219,17 @@ pub(crate) async fn supervise<R: Runner>(
         .await;
         let now = shared.runtime.now();
         if let Outcome::Panicked(message) = &outcome {
-            shared.emit(Event::Panicked {
+            shared.emit(|| Event::Panicked {
                 service: slot.name.clone(),
                 message: message.clone(),
             });
         }
         if timed_out {
-            shared.emit(Event::Aborted {
+            shared.emit(|| Event::Aborted {
                 service: slot.name.clone(),
             });
         }
-        shared.emit(Event::Stopped {
+        shared.emit(|| Event::Stopped {
             service: slot.name.clone(),
             outcome: outcome.clone(),
         });
@@ -253,7 +253,7 @@ pub(crate) async fn supervise<R: Runner>(
         match decision {
             Decision::Restart { delay, attempt } => {
                 if !restart_now {
-                    shared.emit(Event::RestartScheduled {
+                    shared.emit(|| Event::RestartScheduled {
                         service: slot.name.clone(),
                         delay,
                         attempt,
@@ -274,7 +274,7 @@ pub(crate) async fn supervise<R: Runner>(
             }
             Decision::Escalate(escalation) => {
                 live.gave_up = true;
-                shared.emit(Event::GaveUp {
+                shared.emit(|| Event::GaveUp {
                     service: slot.name.clone(),
                     restarts: slot.report(now).restarts,
                 });
@@ -506,7 +506,7 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
         }
         if let Some(deadline) = this.deadline {
             if deadline.as_mut().poll(cx).is_ready() {
-                this.shared.emit(Event::StopTimedOut {
+                this.shared.emit(|| Event::StopTimedOut {
                     service: this.slot.name.clone(),
                     timeout: this.timeout.unwrap_or_default(),
                 });
