@@ -462,7 +462,21 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
     type Output = (Outcome, bool);
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
+        let mut this = self.project();
+        // While nothing asks this run to stop (three atomic loads), poll it
+        // first, and park on the stop tokens only if it is still pending:
+        // a run that ends at once (a quick restart) never takes their locks.
+        let mut run_polled = false;
+        if !*this.stopping
+            && !this.force.is_cancelled()
+            && !this.run_stop.is_cancelled()
+            && !this.global.is_cancelled()
+        {
+            if let Poll::Ready(outcome) = this.run.as_mut().poll(cx) {
+                return Poll::Ready((outcome, false));
+            }
+            run_polled = true;
+        }
         if Pin::new(&mut *this.force).poll(cx).is_ready() {
             if !*this.stopping {
                 this.slot.stop_requested(this.shared.runtime.now());
@@ -499,10 +513,13 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                 if let Some(timeout) = *this.timeout {
                     *this.deadline = Some(this.shared.runtime.sleep(timeout));
                 }
+                run_polled = false; // the stop began since: poll it again
             }
         }
-        if let Poll::Ready(outcome) = this.run.poll(cx) {
-            return Poll::Ready((outcome, false));
+        if !run_polled {
+            if let Poll::Ready(outcome) = this.run.poll(cx) {
+                return Poll::Ready((outcome, false));
+            }
         }
         if let Some(deadline) = this.deadline {
             if deadline.as_mut().poll(cx).is_ready() {

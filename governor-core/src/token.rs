@@ -271,6 +271,15 @@ pub struct Cancelled<'a> {
     key: Option<WaiterKey>,
 }
 
+impl Cancelled<'_> {
+    /// Whether the token is cancelled already: one atomic load, nothing
+    /// registered.
+    #[inline]
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.node.is_cancelled()
+    }
+}
+
 impl Future for Cancelled<'_> {
     type Output = ();
 
