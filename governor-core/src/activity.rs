@@ -25,12 +25,15 @@ struct State {
     live: usize,
     /// Waiters polled from inside a live service.
     waiting_inside: usize,
+    /// The last service has left and its `last` step (publishing the end
+    /// of the shutdown) is still running: nobody counts as idle yet.
+    publishing: usize,
     waiters: WaitList,
 }
 
 impl State {
     fn is_idle(&self) -> bool {
-        self.live <= self.waiting_inside
+        self.live <= self.waiting_inside && self.publishing == 0
     }
 }
 
@@ -39,20 +42,35 @@ impl Activity {
         self.state.lock().live += 1;
     }
 
-    /// One service ended; returns whether none is live any more.
-    pub(crate) fn leave(&self) -> bool {
-        let (wake, none_left) = {
+    /// One service ended. If it was the last one, `last` runs (outside the
+    /// lock) before any waiter can see the governor idle, so that what it
+    /// publishes (the `ShutdownComplete` event) happens before
+    /// `shutdown()` returns.
+    pub(crate) fn leave(&self, last: impl FnOnce()) {
+        let (wake, was_last) = {
             let mut state = self.state.lock();
             state.live -= 1;
-            (
-                state.is_idle().then(|| state.waiters.take()),
-                state.live == 0,
-            )
+            if state.live == 0 {
+                state.publishing += 1;
+                (None, true)
+            } else {
+                (state.is_idle().then(|| state.waiters.take()), false)
+            }
         };
         if let Some(wake) = wake {
             wake.wake();
         }
-        none_left
+        if was_last {
+            last();
+            let wake = {
+                let mut state = self.state.lock();
+                state.publishing -= 1;
+                state.is_idle().then(|| state.waiters.take())
+            };
+            if let Some(wake) = wake {
+                wake.wake();
+            }
+        }
     }
 
     pub(crate) fn live(&self) -> usize {

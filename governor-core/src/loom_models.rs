@@ -52,21 +52,27 @@ impl Runtime for Inert {
 }
 
 #[test]
-fn the_last_leave_wakes_a_waiter_for_idle() {
+fn the_last_leave_publishes_before_a_waiter_sees_idle() {
     model(|| {
         let activity = Arc::new(Activity::default());
+        let published = Arc::new(loom::sync::atomic::AtomicBool::new(false));
         activity.enter();
         activity.enter();
         let leavers: alloc::vec::Vec<_> = (0..2)
             .map(|_| {
                 let activity = activity.clone();
+                let published = published.clone();
                 thread::spawn(move || {
-                    activity.leave();
+                    activity.leave(|| published.store(true, Ordering::SeqCst));
                 })
             })
             .collect();
         loom::future::block_on(activity.wait_idle(0));
         assert_eq!(activity.live(), 0);
+        assert!(
+            published.load(Ordering::SeqCst),
+            "idle only after publishing"
+        );
         for leaver in leavers {
             leaver.join().unwrap();
         }
