@@ -5,7 +5,7 @@
 //! demo, sharing its services.
 //!
 //! ```text
-//! cargo run -p governor-smol --example demo
+//! cargo run -p governor-smol --example smol-demo
 //! ```
 //!
 //! Set `RUST_LOG` (e.g. `RUST_LOG=debug`) to see more. Exits 0 after a

@@ -5,7 +5,7 @@
 //! The same program as governor-tokio's demo, sharing its services.
 //!
 //! ```text
-//! cargo run -p governor-std --example demo
+//! cargo run -p governor-std --example async-std-demo
 //! ```
 //!
 //! Set `RUST_LOG` (e.g. `RUST_LOG=debug`) to see more. Exits 0 after a

@@ -19,7 +19,7 @@ const BOUND: Duration = Duration::from_secs(60);
 /// The demo's services, each of which must report stopped.
 const SERVICES: [&str; 5] = ["config", "ticker", "echo-server", "echo-client", "flaky"];
 
-/// Builds (once per test process) and locates `package`'s `demo` example.
+/// Builds (once per test process) and locates `package`'s demo example.
 fn demo_binary(package: &str) -> PathBuf {
     static BUILT: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
@@ -31,14 +31,8 @@ fn demo_binary(package: &str) -> PathBuf {
 
 fn build_demo(package: &str) -> PathBuf {
     let output = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "-p",
-            package,
-            "--example",
-            "demo",
-            "--message-format=json",
-        ])
+        .args(["build", "-p", package, "--example", example_of(package)])
+        .arg("--message-format=json")
         .stderr(Stdio::inherit())
         .output()
         .expect("cargo runs");
@@ -46,7 +40,7 @@ fn build_demo(package: &str) -> PathBuf {
     let stdout = String::from_utf8_lossy(&output.stdout);
     stdout
         .lines()
-        .filter(|line| line.contains(r#""name":"demo""#))
+        .filter(|line| line.contains(&format!(r#""name":"{}""#, example_of(package))))
         .find_map(|line| {
             let start = line.find(r#""executable":""#)? + r#""executable":""#.len();
             let end = start + line[start..].find('"')?;
@@ -165,6 +159,17 @@ fn demo_survives_a_sigterm_burst(package: &str) {
     assert_eq!(shutdowns, 1, "{seen:?}");
     assert!(seen.contains(&"demo: shutdown (signal SIGTERM)".to_owned()));
     assert_all_stopped(&seen);
+}
+
+/// Each adapter's demo example (names differ: examples of one workspace
+/// share an output folder).
+fn example_of(package: &str) -> &'static str {
+    match package {
+        "governor-tokio" => "demo",
+        "governor-smol" => "smol-demo",
+        "governor-std" => "async-std-demo",
+        other => panic!("no demo known for {other}"),
+    }
 }
 
 fn child_kill(pid: u32) -> std::io::Result<std::process::ExitStatus> {
