@@ -200,3 +200,11 @@ pub async fn until<H: Harness>(h: &H, mut done: impl FnMut() -> bool) {
         h.settle().await;
     }
 }
+
+/// Held by the cases that deliver signals, so that two of them never run at
+/// once: on a real runtime a signal goes to the whole process, and so to
+/// every governor catching signals in it, including another case's.
+pub fn signal_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
