@@ -150,6 +150,13 @@ impl Node {
     }
 
     fn forget_waiter(&self, key: WaiterKey) {
+        // Once cancelled, the waiters have been taken (in the same critical
+        // section that set the flag): the key is stale and removing it
+        // would do nothing, so skip the lock. At worst the taker, still at
+        // work, wakes this waiter's task once for nothing.
+        if self.is_cancelled() {
+            return;
+        }
         self.state.lock().waiters.remove(key);
     }
 }
