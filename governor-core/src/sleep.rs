@@ -33,10 +33,18 @@ impl Future for Sleep<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        if this.cancelled.is_cancelled() {
+            return Poll::Ready(Err(Stopped));
+        }
+        if this.sleep.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Ok(()));
+        }
+        // Parked on the token only while the sleep itself is pending: a
+        // sleep that is over at its first poll never takes the token's lock.
         if Pin::new(&mut this.cancelled).poll(cx).is_ready() {
             return Poll::Ready(Err(Stopped));
         }
-        this.sleep.as_mut().poll(cx).map(Ok)
+        Poll::Pending
     }
 }
 
