@@ -477,7 +477,7 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
             }
             run_polled = true;
         }
-        if Pin::new(&mut *this.force).poll(cx).is_ready() {
+        if this.force.is_cancelled() {
             if !*this.stopping {
                 this.slot.stop_requested(this.shared.runtime.now());
             }
@@ -529,6 +529,16 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                 });
                 return Poll::Ready(((this.aborted)(), true));
             }
+        }
+        // A forced shutdown always follows the global token's
+        // cancellation, whose wake-up brings this back here first: park on
+        // the force token only once that has happened, or once this run is
+        // stopping (it may no longer be parked on the global token). Idle
+        // services thus cost the force token nothing.
+        if (*this.stopping || this.global.is_cancelled())
+            && Pin::new(&mut *this.force).poll(cx).is_ready()
+        {
+            cx.waker().wake_by_ref(); // forced meanwhile: abort at the next poll
         }
         Poll::Pending
     }
