@@ -7,7 +7,7 @@
 //! ```
 //!
 //! Options: `--quick`, `--seconds S` (per runtime), `--services N`,
-//! `--storm RESTARTS`, `--runtime tokio|virtual|all`.
+//! `--storm RESTARTS`, `--runtime virtual|tokio|smol|async-std|all`.
 //!
 //! For every runtime it prints: services, runs, restarts, panics caught,
 //! outcomes lost (runs begun minus `Stopped` events; must be 0), and the
@@ -40,7 +40,9 @@ fn options() -> Options {
         seconds: 20,
         services: 5000,
         storm: 1_000_000,
-        runtimes: vec!["virtual".into(), "tokio".into()],
+        runtimes: ["virtual", "tokio", "smol", "async-std"]
+            .map(String::from)
+            .to_vec(),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -268,7 +270,7 @@ fn main() {
     let o = options();
     let mut failed = false;
     println!(
-        "{:<8} {:>8} {:>10} {:>10} {:>8} {:>6} {:>6} {:>10} {:>10}",
+        "{:<9} {:>8} {:>10} {:>10} {:>8} {:>6} {:>6} {:>10} {:>10}",
         "runtime",
         "services",
         "runs",
@@ -302,6 +304,18 @@ fn main() {
                 let s = rt.block_on(storm(runtime, o.storm));
                 (r, s)
             }
+            "smol" => {
+                let runtime: Arc<dyn Runtime> = Arc::new(governor_smol::SmolRuntime::new());
+                let r = smol::block_on(soak(runtime.clone(), &o));
+                let s = smol::block_on(storm(runtime, o.storm));
+                (r, s)
+            }
+            "async-std" => {
+                let runtime: Arc<dyn Runtime> = Arc::new(governor_std::AsyncStdRuntime::new());
+                let r = async_std::task::block_on(soak(runtime.clone(), &o));
+                let s = async_std::task::block_on(storm(runtime, o.storm));
+                (r, s)
+            }
             other => {
                 eprintln!("soak: no runtime named {other:?}");
                 std::process::exit(2);
@@ -309,7 +323,7 @@ fn main() {
         };
         let lost = result.outcomes_lost + result.panics_lost;
         println!(
-            "{:<8} {:>8} {:>10} {:>10} {:>8} {:>6} {:>6} {:>8}KiB {:>8}KiB   ({:.1?})",
+            "{:<9} {:>8} {:>10} {:>10} {:>8} {:>6} {:>6} {:>8}KiB {:>8}KiB   ({:.1?})",
             name,
             result.services,
             result.runs,
@@ -323,7 +337,7 @@ fn main() {
         );
         let (restarts, rss_tenth, rss_end) = storm_result;
         println!(
-            "{:<8} storm: {restarts} restarts with zero delay; rss after a tenth {rss_tenth}KiB, at the end {rss_end}KiB",
+            "{:<9} storm: {restarts} restarts with zero delay; rss after a tenth {rss_tenth}KiB, at the end {rss_end}KiB",
             name
         );
         if lost > 0 || result.not_ended > 0 || restarts != o.storm {
