@@ -158,15 +158,17 @@ impl Runtime for SmolRuntime {
     }
 }
 
-/// Shutdown signals from `async-signal`.
+/// Shutdown signals from `async-signal`, for any runtime built on
+/// async-io.
 ///
 /// `async-signal` installs its handlers with `signal-hook-registry` and
 /// reads the signals from a pipe through async-io's reactor: the reactor
 /// smol's `block_on` drives (or async-io's background thread), not any
-/// executor. The stream therefore works on the global executor and on an
-/// explicit one alike.
+/// executor. The stream therefore works on smol's global executor, on an
+/// explicit one, and on async-std, whose reactor is async-io's too
+/// (governor-std uses this module rather than a copy of it).
 #[cfg(any(unix, windows))]
-mod signals {
+pub mod signals {
     use core::pin::Pin;
     use core::task::{Context, Poll};
 
@@ -180,9 +182,10 @@ mod signals {
     #[cfg(windows)]
     const CAUGHT: [OsSignal; 1] = [OsSignal::Int];
 
-    /// Starts listening: the handlers are installed when this returns, so
-    /// a signal sent afterwards is never lost.
-    pub(super) fn register() -> Result<SignalStream, SignalError> {
+    /// Starts listening for SIGINT, SIGTERM, SIGHUP and SIGQUIT (Ctrl-C on
+    /// Windows): the handlers are installed when this returns, so a signal
+    /// sent afterwards is never lost.
+    pub fn register() -> Result<SignalStream, SignalError> {
         let signals = Signals::new(CAUGHT).map_err(|err| SignalError::Register(err.to_string()))?;
         tracing::debug!(signals = ?CAUGHT, "listening for shutdown signals");
         Ok(Box::pin(Shutdown(signals)))
@@ -241,12 +244,13 @@ mod signals {
     }
 }
 
+/// Shutdown signals: none on this platform.
 #[cfg(not(any(unix, windows)))]
-mod signals {
+pub mod signals {
     use governor_core::runtime::{SignalError, SignalStream};
 
     /// No signals on this platform.
-    pub(super) fn register() -> Result<SignalStream, SignalError> {
+    pub fn register() -> Result<SignalStream, SignalError> {
         Err(SignalError::Unsupported)
     }
 }

@@ -7,7 +7,7 @@
 //! | sleep | [`async_std::task::sleep`], to a deadline fixed when the sleep is created |
 //! | now | [`std::time::Instant`], since the adapter was created |
 //! | blocking work | [`async_std::task::spawn_blocking`], detached the same way |
-//! | shutdown signals | [`async_signal::Signals`]: SIGINT, SIGTERM, SIGHUP, SIGQUIT on unix, Ctrl-C on Windows |
+//! | shutdown signals | `async-signal` (SIGINT, SIGTERM, SIGHUP, SIGQUIT on unix, Ctrl-C on Windows), through governor-smol's reader: async-io's reactor is async-std's own |
 //!
 //! async-std 1.13 runs its tasks on `async-global-executor` and its timers
 //! and IO on async-io's reactor; the signal pipe is read through that same
@@ -104,101 +104,10 @@ impl Runtime for AsyncStdRuntime {
     }
 
     fn shutdown_signals(&self) -> Result<SignalStream, SignalError> {
-        signals::register()
-    }
-}
-
-/// Shutdown signals from `async-signal`.
-///
-/// `async-signal` installs its handlers with `signal-hook-registry` and
-/// reads the signals from a pipe through async-io's reactor, which is
-/// async-std's own reactor (async-std 1.13 is built on async-io): no
-/// second runtime is involved. (governor-smol has the same small
-/// function; each adapter keeps its own so that each says which runtime
-/// drives it.)
-#[cfg(any(unix, windows))]
-mod signals {
-    use core::pin::Pin;
-    use core::task::{Context, Poll};
-
-    use async_signal::{Signal as OsSignal, Signals};
-    use futures_core::Stream;
-    use governor_core::runtime::{Signal, SignalError, SignalStream};
-
-    #[cfg(unix)]
-    const CAUGHT: [OsSignal; 4] = [OsSignal::Int, OsSignal::Term, OsSignal::Hup, OsSignal::Quit];
-    /// Windows has Ctrl-C only (async-signal's `Int`).
-    #[cfg(windows)]
-    const CAUGHT: [OsSignal; 1] = [OsSignal::Int];
-
-    /// Starts listening: the handlers are installed when this returns, so
-    /// a signal sent afterwards is never lost.
-    pub(super) fn register() -> Result<SignalStream, SignalError> {
-        let signals = Signals::new(CAUGHT).map_err(|err| SignalError::Register(err.to_string()))?;
-        tracing::debug!(signals = ?CAUGHT, "listening for shutdown signals");
-        Ok(Box::pin(Shutdown(signals)))
-    }
-
-    /// The core's [`Signal`] for one of [`CAUGHT`].
-    fn to_core(signal: OsSignal) -> Option<Signal> {
-        match signal {
-            OsSignal::Int => Some(Signal::Interrupt),
-            OsSignal::Term => Some(Signal::Terminate),
-            OsSignal::Hup => Some(Signal::Hangup),
-            OsSignal::Quit => Some(Signal::Quit),
-            _ => None,
-        }
-    }
-
-    /// [`Signals`] as the core's [`SignalStream`]; dropping it uninstalls
-    /// the handlers.
-    struct Shutdown(Signals);
-
-    impl Stream for Shutdown {
-        type Item = Signal;
-
-        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Signal>> {
-            loop {
-                match Pin::new(&mut self.0).poll_next(cx) {
-                    Poll::Ready(Some(Ok(signal))) => {
-                        if let Some(signal) = to_core(signal) {
-                            tracing::debug!(signal = %signal, "caught shutdown signal");
-                            return Poll::Ready(Some(signal));
-                        }
-                    }
-                    Poll::Ready(Some(Err(err))) => {
-                        // The pipe failed: no signal can arrive any more.
-                        tracing::error!(error = %err, "reading shutdown signals failed");
-                        return Poll::Ready(None);
-                    }
-                    Poll::Ready(None) => return Poll::Ready(None),
-                    Poll::Pending => return Poll::Pending,
-                }
-            }
-        }
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        #[test]
-        fn every_caught_signal_maps() {
-            for signal in CAUGHT {
-                assert!(to_core(signal).is_some(), "{signal:?}");
-            }
-            assert_eq!(to_core(OsSignal::Usr1), None);
-        }
-    }
-}
-
-#[cfg(not(any(unix, windows)))]
-mod signals {
-    use governor_core::runtime::{SignalError, SignalStream};
-
-    /// No signals on this platform.
-    pub(super) fn register() -> Result<SignalStream, SignalError> {
-        Err(SignalError::Unsupported)
+        // async-signal, read through async-io's reactor, which is
+        // async-std's own (async-std 1.13 is built on async-io): no second
+        // runtime is involved. The reader lives in governor-smol.
+        governor_smol::runtime::signals::register()
     }
 }
 
