@@ -38,8 +38,17 @@ impl State {
 }
 
 impl Activity {
+    /// One service starts.
+    #[cfg(loom)]
     pub(crate) fn enter(&self) {
-        self.state.lock().live += 1;
+        self.enter_many(1);
+    }
+
+    /// `n` services start (one lock for all of them).
+    pub(crate) fn enter_many(&self, n: usize) {
+        if n > 0 {
+            self.state.lock().live += n;
+        }
     }
 
     /// One service ended. If it was the last one, `last` runs (outside the

@@ -242,7 +242,12 @@ impl Shared {
 
     /// Starts the given pending slots (those not started meanwhile), after
     /// checking their dependencies: all or nothing.
-    fn start_slots(self: &Arc<Self>, all_pending: bool, one: Option<&Arc<Slot>>) -> StartResult {
+    fn start_slots(
+        self: &Arc<Self>,
+        all_pending: bool,
+        one: Option<&Arc<Slot>>,
+        keep_started: bool,
+    ) -> StartResult {
         let mut launched = Vec::new();
         {
             let mut state = self.state.lock();
@@ -254,34 +259,41 @@ impl Shared {
             } else {
                 one.into_iter().cloned().collect()
             };
-            let to_start: Vec<Arc<Slot>> = candidates
+            // One visit per slot: is it still pending, and on what does it
+            // depend (each visit of a slot is a cache miss when there are
+            // many of them).
+            let to_start: Vec<(&Arc<Slot>, Vec<Arc<str>>)> = candidates
                 .iter()
-                .filter(|s| s.is_pending())
-                .cloned()
+                .filter_map(|slot| slot.pending_dependencies().map(|deps| (slot, deps)))
                 .collect();
             if let Err(e) = check_dependencies(&state.names, &to_start) {
+                drop(to_start);
                 if all_pending {
                     state.pending = candidates; // nothing started
                 }
                 return Err(e);
             }
-            for slot in to_start {
+            launched.reserve(to_start.len());
+            for (slot, depends_on) in to_start {
                 let Some(launch) = slot.take_launch() else {
                     continue;
                 };
-                let deps: Vec<Arc<Slot>> = slot
-                    .depends_on()
+                let deps: Vec<Arc<Slot>> = depends_on
                     .iter()
                     .filter_map(|name| state.names.get(name).cloned())
                     .collect();
                 for dep in &deps {
                     dep.add_dependent(slot.clone());
                 }
-                self.activity.enter();
-                launched.push((launch, slot, deps));
+                launched.push((launch, slot.clone(), deps));
             }
+            self.activity.enter_many(launched.len());
         }
-        let started = launched.iter().map(|(_, slot, _)| slot.clone()).collect();
+        let started = if keep_started {
+            launched.iter().map(|(_, slot, _)| slot.clone()).collect()
+        } else {
+            Vec::new()
+        };
         for (launch, slot, deps) in launched {
             self.runtime.spawn(launch(self.clone(), slot, deps));
         }
@@ -291,18 +303,18 @@ impl Shared {
 
 type StartResult = Result<Vec<Arc<Slot>>, Error>;
 
-/// Checks that every dependency of `starting` exists and that no cycle
-/// runs through them.
+/// Checks that every dependency of `starting` (each with the names it
+/// depends on) exists and that no cycle runs through them.
 fn check_dependencies(
     names: &BTreeMap<Arc<str>, Arc<Slot>>,
-    starting: &[Arc<Slot>],
+    starting: &[(&Arc<Slot>, Vec<Arc<str>>)],
 ) -> Result<(), Error> {
-    for slot in starting {
-        for dependency in slot.depends_on() {
-            if !names.contains_key(&dependency) {
+    for (slot, depends_on) in starting {
+        for dependency in depends_on {
+            if !names.contains_key(dependency) {
                 return Err(Error::UnknownDependency {
                     service: slot.name.clone(),
-                    dependency,
+                    dependency: dependency.clone(),
                 });
             }
         }
@@ -315,8 +327,7 @@ fn check_dependencies(
         Done,
     }
     let mut marks: BTreeMap<Arc<str>, Mark> = BTreeMap::new();
-    for root in starting {
-        let root_deps = root.depends_on();
+    for (root, root_deps) in starting {
         // No edge leaves it, so no cycle runs through it (the common case:
         // no map, no allocation).
         if root_deps.is_empty() || marks.contains_key(&root.name) {
@@ -324,7 +335,7 @@ fn check_dependencies(
         }
         // (service, its dependencies, next dependency to visit)
         let mut path: Vec<(Arc<str>, Vec<Arc<str>>, usize)> =
-            alloc::vec![(root.name.clone(), root_deps, 0)];
+            alloc::vec![(root.name.clone(), root_deps.clone(), 0)];
         marks.insert(root.name.clone(), Mark::OnPath);
         while let Some((_, deps, next)) = path.last_mut() {
             let Some(dep) = deps.get(*next).cloned() else {
@@ -555,7 +566,7 @@ impl Governor {
     /// [`Error::DependencyCycle`].
     pub fn start(&self) -> Result<(), Error> {
         self.install_signals()?;
-        self.shared().start_slots(true, None).map(drop)
+        self.shared().start_slots(true, None, false).map(drop)
     }
 
     /// [`start`](Governor::start), then waits until every service it
@@ -568,14 +579,16 @@ impl Governor {
     /// shut down if that is what the program wants.
     pub async fn start_wait_ready(&self, timeout: Duration) -> Result<(), Error> {
         self.install_signals()?;
-        let started = self.shared().start_slots(true, None)?;
+        let started = self.shared().start_slots(true, None, true)?;
         self.wait_all_ready(&started, timeout).await
     }
 
     /// Starts one service (see [`ServiceConfig::start`]).
     pub(crate) fn start_one(&self, slot: &Arc<Slot>) -> Result<(), Error> {
         self.install_signals()?;
-        self.shared().start_slots(false, Some(slot)).map(drop)
+        self.shared()
+            .start_slots(false, Some(slot), false)
+            .map(drop)
     }
 
     /// Waits until the service called `name` is ready, for at most

@@ -135,6 +135,16 @@ impl Slot {
         }
     }
 
+    /// The names this service depends on if it has not started yet (no
+    /// allocation when none), in one visit; `None` once started.
+    pub(crate) fn pending_dependencies(&self) -> Option<Vec<Arc<str>>> {
+        let state = self.state.lock();
+        state
+            .launch
+            .is_some()
+            .then(|| state.config.depends_on.clone())
+    }
+
     /// The names this service depends on (no allocation when none).
     pub(crate) fn depends_on(&self) -> Vec<Arc<str>> {
         self.state.lock().config.depends_on.clone()
@@ -150,10 +160,6 @@ impl Slot {
 
     pub(crate) fn dependents(&self) -> Vec<Arc<Slot>> {
         self.state.lock().dependents.clone()
-    }
-
-    pub(crate) fn is_pending(&self) -> bool {
-        self.state.lock().launch.is_some()
     }
 
     /// Takes the launcher if the service has not started yet.
