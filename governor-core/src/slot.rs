@@ -59,7 +59,9 @@ pub(crate) struct LaunchSettings {
 }
 
 struct SlotState {
-    config: SlotConfig,
+    /// Boxed, and only once configured: most services keep the defaults,
+    /// and every slot would otherwise carry the whole of it.
+    config: Option<Box<SlotConfig>>,
     /// Present until the service is started.
     launch: Option<Launch>,
     /// Started services that depend on this one (they stop before it).
@@ -90,13 +92,28 @@ struct SlotState {
     watchers: WaitList,
 }
 
+/// The settings of a service that was never configured.
+static DEFAULT_CONFIG: SlotConfig = SlotConfig {
+    restart: None,
+    shutdown_timeout: None,
+    critical: false,
+    notify_ready: false,
+    depends_on: Vec::new(),
+};
+
+impl SlotState {
+    fn config(&self) -> &SlotConfig {
+        self.config.as_deref().unwrap_or(&DEFAULT_CONFIG)
+    }
+}
+
 impl Slot {
     pub(crate) fn new(name: Arc<str>, launch: Launch) -> Self {
         Slot {
             name,
             token: StopToken::new(),
             state: Mutex::new(SlotState {
-                config: SlotConfig::default(),
+                config: None,
                 launch: Some(launch),
                 dependents: Vec::new(),
                 status: ServiceState::Pending,
@@ -120,7 +137,7 @@ impl Slot {
     }
 
     pub(crate) fn configure(&self, change: impl FnOnce(&mut SlotConfig)) {
-        change(&mut self.state.lock().config);
+        change(self.state.lock().config.get_or_insert_default());
     }
 
     /// What the supervisor keeps for the service's whole life (not the
@@ -128,10 +145,10 @@ impl Slot {
     pub(crate) fn launch_settings(&self) -> LaunchSettings {
         let state = self.state.lock();
         LaunchSettings {
-            restart: state.config.restart.map(Box::new),
-            shutdown_timeout: state.config.shutdown_timeout,
-            critical: state.config.critical,
-            notify_ready: state.config.notify_ready,
+            restart: state.config().restart.map(Box::new),
+            shutdown_timeout: state.config().shutdown_timeout,
+            critical: state.config().critical,
+            notify_ready: state.config().notify_ready,
         }
     }
 
@@ -142,12 +159,12 @@ impl Slot {
         state
             .launch
             .is_some()
-            .then(|| state.config.depends_on.clone())
+            .then(|| state.config().depends_on.clone())
     }
 
     /// The names this service depends on (no allocation when none).
     pub(crate) fn depends_on(&self) -> Vec<Arc<str>> {
-        self.state.lock().config.depends_on.clone()
+        self.state.lock().config().depends_on.clone()
     }
 
     pub(crate) fn add_hook(&self, hook: StopHook) {
@@ -200,7 +217,7 @@ impl Slot {
             state.restart_at = None;
             state.stop_requested_at = None;
             state.run_token = Some(token.clone());
-            if state.config.notify_ready {
+            if state.config().notify_ready {
                 state.status = ServiceState::Running;
                 (state.runs, None)
             } else {
