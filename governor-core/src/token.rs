@@ -53,9 +53,91 @@ struct Node {
 
 struct NodeState {
     waiters: WaitList,
-    children: Slab<Arc<Node>>,
+    children: Children,
     /// No handle is left; the node lives on only for its children.
     orphaned: bool,
+}
+
+/// A node's children, each under a key that stays its own until it
+/// leaves: the first inline (a service's token has one child at a time,
+/// its current run's, so it never allocates), more in a slab. A single
+/// inline child has key 0 and keeps it when a second one moves them both
+/// into the slab.
+#[derive(Default)]
+enum Children {
+    #[default]
+    None,
+    One(Arc<Node>),
+    Many(Slab<Arc<Node>>),
+}
+
+impl Children {
+    /// The key the next [`insert`](Children::insert) will return.
+    fn vacant_key(&self) -> usize {
+        match self {
+            Children::None => 0,
+            Children::One(_) => 1,
+            Children::Many(slab) => slab.vacant_key(),
+        }
+    }
+
+    fn insert(&mut self, child: Arc<Node>) -> usize {
+        match core::mem::take(self) {
+            Children::None => {
+                *self = Children::One(child);
+                0
+            }
+            Children::One(first) => {
+                let mut slab = Slab::with_capacity(4);
+                slab.insert(first);
+                let key = slab.insert(child);
+                *self = Children::Many(slab);
+                key
+            }
+            Children::Many(mut slab) => {
+                let key = slab.insert(child);
+                *self = Children::Many(slab);
+                key
+            }
+        }
+    }
+
+    fn try_remove(&mut self, key: usize) -> Option<Arc<Node>> {
+        match self {
+            Children::None => None,
+            Children::One(_) if key == 0 => match core::mem::take(self) {
+                Children::One(child) => Some(child),
+                _ => None,
+            },
+            Children::One(_) => None,
+            Children::Many(slab) => slab.try_remove(key),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Children::None => true,
+            Children::One(_) => false,
+            Children::Many(slab) => slab.is_empty(),
+        }
+    }
+
+    #[cfg(all(test, not(loom)))]
+    fn len(&self) -> usize {
+        match self {
+            Children::None => 0,
+            Children::One(_) => 1,
+            Children::Many(slab) => slab.len(),
+        }
+    }
+
+    fn for_each(self, mut f: impl FnMut(Arc<Node>)) {
+        match self {
+            Children::None => {}
+            Children::One(child) => f(child),
+            Children::Many(slab) => slab.into_iter().for_each(|(_, child)| f(child)),
+        }
+    }
 }
 
 impl Node {
@@ -66,7 +148,7 @@ impl Node {
             parent,
             state: Mutex::new(NodeState {
                 waiters: WaitList::new(),
-                children: Slab::new(),
+                children: Children::None,
                 orphaned: false,
             }),
         }
@@ -86,14 +168,14 @@ impl Node {
         // there are grandchildren (a service's token has children, its
         // runs' tokens, but those rarely have any).
         let mut pending: Vec<Arc<Node>> = Vec::new();
-        for (_, child) in children {
+        children.for_each(|child| {
             if let Some(grandchildren) = child.cancel_one() {
-                pending.extend(grandchildren.into_iter().map(|(_, node)| node));
+                grandchildren.for_each(|node| pending.push(node));
             }
-        }
+        });
         while let Some(node) = pending.pop() {
             if let Some(children) = node.cancel_one() {
-                pending.extend(children.into_iter().map(|(_, node)| node));
+                children.for_each(|node| pending.push(node));
             }
         }
         true
@@ -101,7 +183,7 @@ impl Node {
 
     /// Cancels this node alone and wakes its waiters; returns its
     /// children, or `None` if it was cancelled already.
-    fn cancel_one(&self) -> Option<Slab<Arc<Node>>> {
+    fn cancel_one(&self) -> Option<Children> {
         let (wake, children) = {
             let mut state = self.state.lock();
             if self.cancelled.load(Ordering::Relaxed) {
@@ -181,7 +263,8 @@ impl StopToken {
         }
         let slot = state.children.vacant_key();
         let child = Arc::new(Node::new(false, Some((self.node.clone(), slot))));
-        state.children.insert(child.clone());
+        let inserted = state.children.insert(child.clone());
+        debug_assert_eq!(inserted, slot);
         StopToken { node: child }
     }
 
@@ -423,6 +506,31 @@ mod tests {
         let kept = root.child_token();
         assert_eq!(root.node.state.lock().children.len(), 1);
         drop(kept);
+        assert_eq!(root.node.state.lock().children.len(), 0);
+    }
+
+    #[test]
+    fn children_keep_their_keys_from_inline_to_slab() {
+        let root = StopToken::new();
+        let first = root.child_token();
+        let second = root.child_token();
+        let third = root.child_token();
+        drop(first);
+        assert_eq!(root.node.state.lock().children.len(), 2);
+        drop(third);
+        assert_eq!(root.node.state.lock().children.len(), 1);
+        let fourth = root.child_token();
+        root.cancel();
+        assert!(second.is_cancelled() && fourth.is_cancelled());
+        drop((second, fourth));
+        assert_eq!(root.node.state.lock().children.len(), 0);
+
+        let root = StopToken::new();
+        let only = root.child_token();
+        drop(only);
+        let again = root.child_token();
+        assert_eq!(root.node.state.lock().children.len(), 1);
+        drop(again);
         assert_eq!(root.node.state.lock().children.len(), 0);
     }
 
