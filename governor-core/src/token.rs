@@ -154,6 +154,9 @@ impl Node {
         }
     }
 
+    // `#[inline]`: without it, `StopToken::is_cancelled` in another crate
+    // is a call (through the GOT) to this one-load function.
+    #[inline]
     fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::Acquire)
     }
