@@ -30,6 +30,8 @@ use governor_conformance::perf::{
 struct Options {
     quick: bool,
     markdown: bool,
+    /// Where criterion left its results, to summarise them too.
+    criterion: Option<std::path::PathBuf>,
     ns: Vec<usize>,
     runtimes: Vec<String>,
     reps: usize,
@@ -59,6 +61,7 @@ fn parse(args: &[String]) -> Options {
     let mut opts = Options {
         quick: false,
         markdown: false,
+        criterion: None,
         ns: vec![10_000, 100_000, 1_000_000],
         runtimes: RUNTIMES.iter().map(|s| s.to_string()).collect(),
         reps: 3,
@@ -75,6 +78,7 @@ fn parse(args: &[String]) -> Options {
         match arg.as_str() {
             "--quick" => opts.quick = true,
             "--markdown" => opts.markdown = true,
+            "--criterion" => opts.criterion = Some(value().into()),
             "--n" => {
                 opts.ns = value()
                     .split(',')
@@ -114,7 +118,7 @@ fn parse(args: &[String]) -> Options {
 fn usage(arg: &str) -> ! {
     eprintln!("scale: bad argument {arg:?}");
     eprintln!(
-        "usage: scale [--quick] [--markdown] [--n N,N..] [--runtimes {}] [--reps R]",
+        "usage: scale [--quick] [--markdown] [--criterion DIR] [--n N,N..] [--runtimes {}] [--reps R]",
         RUNTIMES.join(",")
     );
     std::process::exit(2);
@@ -333,6 +337,20 @@ impl Wake for CountingWaker {
     }
 }
 
+/// `StopToken::is_cancelled`, kept out of line so that its machine code
+/// can be read (`objdump -d --disassemble=scale::ours_is_cancelled`): one
+/// load (an acquire load is a plain `mov` on x86-64).
+#[inline(never)]
+pub fn ours_is_cancelled(token: &governor_core::StopToken) -> bool {
+    token.is_cancelled()
+}
+
+/// tokio-util's `CancellationToken::is_cancelled`, likewise.
+#[inline(never)]
+pub fn theirs_is_cancelled(token: &tokio_util::sync::CancellationToken) -> bool {
+    token.is_cancelled()
+}
+
 fn measure_tokens(opts: &Options, results: &mut Results) {
     use governor_core::StopToken;
     use tokio_util::sync::CancellationToken;
@@ -352,8 +370,8 @@ fn measure_tokens(opts: &Options, results: &mut Results) {
     let mut a = Vec::new();
     let mut b = Vec::new();
     for _ in 0..reps {
-        a.push(time_loop(&|| black_box(&ours).is_cancelled()));
-        b.push(time_loop(&|| black_box(&theirs).is_cancelled()));
+        a.push(time_loop(&|| ours_is_cancelled(black_box(&ours))));
+        b.push(time_loop(&|| theirs_is_cancelled(black_box(&theirs))));
     }
     results.is_cancelled = [median(a), median(b)];
 
@@ -748,6 +766,10 @@ fn print_plain(opts: &Options, r: &Results) {
     for (title, t) in tables {
         println!("== {title}\n{t}");
     }
+    if let Some(dir) = &opts.criterion {
+        println!("== criterion medians ({})", dir.display());
+        println!("{}", criterion_table(false, &criterion_medians(dir)));
+    }
     if !verdicts.is_empty() {
         println!("== targets");
         for (what, met, detail) in verdicts {
@@ -763,6 +785,107 @@ fn command_output(cmd: &str, args: &[&str]) -> String {
         .ok()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_else(|| "?".into())
+}
+
+/// The medians criterion recorded under `dir` (`<id>/new/benchmark.json`
+/// and `estimates.json`), per element where the bench has a throughput.
+fn criterion_medians(dir: &std::path::Path) -> BTreeMap<String, f64> {
+    fn field<'a>(json: &'a str, after: &str, key: &str) -> Option<&'a str> {
+        let start = json.find(after)? + after.len();
+        let rest = &json[start..];
+        let at = rest.find(key)? + key.len();
+        let value = rest[at..].trim_start_matches([':', ' ', '"']);
+        let end = value.find([',', '}', '"']).unwrap_or(value.len());
+        Some(&value[..end])
+    }
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                if path
+                    .file_name()
+                    .is_some_and(|n| n != "base" && n != "report")
+                {
+                    stack.push(path);
+                }
+                continue;
+            }
+            if path.file_name().is_none_or(|n| n != "benchmark.json")
+                || path
+                    .parent()
+                    .and_then(|p| p.file_name())
+                    .is_none_or(|n| n != "new")
+            {
+                continue;
+            }
+            let (Ok(bench), Ok(estimates)) = (
+                std::fs::read_to_string(&path),
+                std::fs::read_to_string(path.with_file_name("estimates.json")),
+            ) else {
+                continue;
+            };
+            let (Some(id), Some(median)) = (
+                field(&bench, "", "\"full_id\""),
+                field(&estimates, "\"median\"", "\"point_estimate\"")
+                    .and_then(|m| m.parse::<f64>().ok()),
+            ) else {
+                continue;
+            };
+            let per = field(&bench, "\"throughput\"", "\"Elements\"")
+                .and_then(|e| e.parse::<f64>().ok())
+                .unwrap_or(1.0);
+            out.insert(id.to_string(), median / per);
+        }
+    }
+    out
+}
+
+/// A table of the criterion medians: one row per benchmark group, ours
+/// next to its baselines.
+fn criterion_table(markdown: bool, medians: &BTreeMap<String, f64>) -> String {
+    let mut groups: BTreeMap<&str, BTreeMap<&str, f64>> = BTreeMap::new();
+    for (id, &median) in medians {
+        if let Some((group, variant)) = id.rsplit_once('/') {
+            groups.entry(group).or_default().insert(variant, median);
+        }
+    }
+    let mut rows = Vec::new();
+    for (group, v) in &groups {
+        let Some(&ours) = v.get("ours") else {
+            continue;
+        };
+        let base = ["raw", "raw-loop-yield", "tokio-util"]
+            .iter()
+            .find_map(|b| v.get(b).copied());
+        let tgs = ["tgs", "tgs-keepalive"]
+            .iter()
+            .find_map(|b| v.get(b).copied());
+        rows.push(vec![
+            group.to_string(),
+            fmt_ns(ours),
+            base.map(fmt_ns).unwrap_or_else(|| "–".into()),
+            tgs.map(fmt_ns).unwrap_or_else(|| "–".into()),
+            base.map(|b| ratio(ours, b)).unwrap_or_else(|| "–".into()),
+            tgs.map(|t| ratio(t, ours)).unwrap_or_else(|| "–".into()),
+        ]);
+    }
+    table(
+        markdown,
+        &[
+            "benchmark",
+            "ours",
+            "baseline",
+            "tgs",
+            "ours/baseline",
+            "tgs/ours",
+        ],
+        &rows,
+    )
 }
 
 fn print_markdown(opts: &Options, r: &Results) {
@@ -787,6 +910,13 @@ fn print_markdown(opts: &Options, r: &Results) {
     println!("Runtimes: `tokio-mt` = tokio multi-thread, 2 workers; `tokio-ct` = tokio current-thread; `smol` = smol's global executor (1 thread, the default); `async-std` = its global runtime. `tgs` = tokio-graceful-shutdown 0.20.\n");
     for (title, t) in tables {
         println!("#### {title}\n\n{t}");
+    }
+    if let Some(dir) = &opts.criterion {
+        let medians = criterion_medians(dir);
+        if !medians.is_empty() {
+            println!("#### Criterion (N = 10k for start and stop; time per service, per restart, per call or per operation; medians)\n");
+            println!("{}", criterion_table(true, &medians));
+        }
     }
     if !verdicts.is_empty() {
         println!("#### Targets\n");
