@@ -191,7 +191,12 @@ pub(crate) async fn supervise<R: Runner>(
         }
     }
     let span = tracing::info_span!("service", name = %slot.name);
-    let mut history = RestartHistory::new(seed_for(&slot.name, shared.runtime.now()));
+    let start = shared.runtime.now();
+    let mut history = RestartHistory::new(seed_for(&slot.name, start));
+    // When the next run begins, if known without reading the clock again
+    // (a clock read is a good part of a quick restart): at the start, and
+    // after a zero-delay restart, which only yields once.
+    let mut next_begins = Some(start);
     loop {
         let (run_token, run) = slot.begin_run();
         shared.emit(|| Event::Started {
@@ -203,7 +208,7 @@ pub(crate) async fn supervise<R: Runner>(
                 service: slot.name.clone(),
             });
         }
-        let began = shared.runtime.now();
+        let began = next_begins.take().unwrap_or_else(|| shared.runtime.now());
         let ctx = ServiceCtx::new(shared.clone(), slot.clone(), run_token.clone(), run);
         let timeout = config
             .shutdown_timeout
@@ -262,6 +267,9 @@ pub(crate) async fn supervise<R: Runner>(
                 slot.restarting(now, delay);
                 if !wait_to_restart(&shared, &slot, delay).await {
                     break;
+                }
+                if delay.is_zero() {
+                    next_begins = Some(now);
                 }
             }
             Decision::Done => {
