@@ -819,6 +819,7 @@ pub async fn status_shows_each_state<H: Harness>(h: &H) {
     until(h, || {
         let r = gov.report();
         r.service("retry").unwrap().state == ServiceState::Restarting
+            && r.service("dep").unwrap().state == ServiceState::Running
             && r.service("storm").unwrap().state == ServiceState::GaveUp
             && r.service("quitter").unwrap().state == ServiceState::Stopped
             && r.service("simple").unwrap().state == ServiceState::Ready
