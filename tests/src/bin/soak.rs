@@ -131,6 +131,7 @@ fn faulty_service(
     move |ctx: ServiceCtx| {
         counters.runs_begun.fetch_add(1, Ordering::Relaxed);
         let work = Duration::from_millis(1 + rng.below(50));
+        let long = Duration::from_millis(100 + rng.below(2000));
         let action = rng.below(100);
         let counters = counters.clone();
         Box::pin(async move {
@@ -144,7 +145,8 @@ fn faulty_service(
                 }
                 80..=81 => Err(StopService.into()),
                 82..=96 => {
-                    ctx.cancelled().await;
+                    // A longer run, ended by time or by the stop request.
+                    ctx.sleep(long).await?;
                     Ok(())
                 }
                 _ => std::future::pending().await, // ignores its stop
