@@ -82,8 +82,15 @@ impl fmt::Display for RudeError {
 
 impl std::error::Error for RudeError {}
 
-/// A panic payload that is neither `&str` nor `String`.
+/// A panic payload that is neither `&str` nor `String`, and whose
+/// `Display` panics: the governor must never format it.
 struct OddPayload;
+
+impl fmt::Display for OddPayload {
+    fn fmt(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
+        panic!("Display of a panic payload panicked")
+    }
+}
 
 /// A service whose value panics when dropped.
 struct PanicsOnDrop {
