@@ -699,6 +699,24 @@ impl Governor {
         self.shared().report()
     }
 
+    /// The whole life of a program's services: `setup` adds them, they
+    /// start, and this waits until every one has stopped (after a signal, a
+    /// shutdown request, or because all ended) and returns the final
+    /// [`Report`]. If `setup` or `start` fails, whatever was added is shut
+    /// down and the error returned. The adapters' one-line `run` is this.
+    pub async fn run(
+        &self,
+        setup: impl FnOnce(&Governor) -> Result<(), Error>,
+    ) -> Result<Report, Error> {
+        match setup(self).and_then(|()| self.start()) {
+            Ok(()) => Ok(self.wait_for_shutdown().await),
+            Err(e) => {
+                self.shutdown().await;
+                Err(e)
+            }
+        }
+    }
+
     /// [`shutdown`](Governor::shutdown) for synchronous code: blocks the
     /// calling thread. Never call it from an async task (it would block
     /// the executor thread the services may need).

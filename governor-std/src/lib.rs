@@ -144,14 +144,11 @@ pub fn run(setup: impl FnOnce(&Governor) -> Result<(), Error>) -> Result<Report,
 pub async fn run_async(
     setup: impl FnOnce(&Governor) -> Result<(), Error>,
 ) -> Result<Report, RunError> {
-    let gov = new().catch_signals();
-    match setup(&gov).and_then(|()| gov.start()) {
-        Ok(()) => Ok(gov.wait_for_shutdown().await),
-        Err(e) => {
-            gov.shutdown().await;
-            Err(RunError::Governor(e))
-        }
-    }
+    new()
+        .catch_signals()
+        .run(setup)
+        .await
+        .map_err(RunError::Governor)
 }
 
 /// Why [`run`] could not run the program.

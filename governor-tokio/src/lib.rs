@@ -126,16 +126,7 @@ pub fn run(setup: impl FnOnce(&Governor) -> Result<(), Error>) -> Result<Report,
         .build()
         .map_err(RunError::Runtime)?;
     let gov = with_handle(runtime.handle().clone()).catch_signals();
-    let started = setup(&gov).and_then(|()| gov.start());
-    runtime.block_on(async {
-        match started {
-            Ok(()) => Ok(gov.wait_for_shutdown().await),
-            Err(e) => {
-                gov.shutdown().await;
-                Err(RunError::Governor(e))
-            }
-        }
-    })
+    runtime.block_on(gov.run(setup)).map_err(RunError::Governor)
 }
 
 /// Why [`run`] could not run the program.
