@@ -2,7 +2,6 @@
 //! (in dependency order) and shutdown (in reverse order).
 
 use alloc::boxed::Box;
-use alloc::collections::btree_map::Entry;
 use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
@@ -17,6 +16,7 @@ use crate::config::ServiceConfig;
 use crate::error::Error;
 use crate::event::Event;
 use crate::handle::ServiceHandle;
+use crate::name_index::NameIndex;
 use crate::report::{Report, ShutdownCause};
 use crate::restart::RestartPolicy;
 use crate::runtime::{Runtime, SignalStream};
@@ -123,7 +123,7 @@ struct State {
     signals_installed: bool,
     /// Every service, in the order added.
     services: Vec<Arc<Slot>>,
-    names: BTreeMap<Arc<str>, Arc<Slot>>,
+    names: NameIndex,
     /// Added but not started by `start` yet (some may have been started
     /// alone since; `start` skips those).
     pending: Vec<Arc<Slot>>,
@@ -306,12 +306,12 @@ type StartResult = Result<Vec<Arc<Slot>>, Error>;
 /// Checks that every dependency of `starting` (each with the names it
 /// depends on) exists and that no cycle runs through them.
 fn check_dependencies(
-    names: &BTreeMap<Arc<str>, Arc<Slot>>,
+    names: &NameIndex,
     starting: &[(&Arc<Slot>, Vec<Arc<str>>)],
 ) -> Result<(), Error> {
     for (slot, depends_on) in starting {
         for dependency in depends_on {
-            if !names.contains_key(dependency) {
+            if !names.contains(dependency) {
                 return Err(Error::UnknownDependency {
                     service: slot.name.clone(),
                     dependency: dependency.clone(),
@@ -382,7 +382,7 @@ impl Governor {
                 catch_signals: false,
                 signals_installed: false,
                 services: Vec::new(),
-                names: BTreeMap::new(),
+                names: NameIndex::default(),
                 pending: Vec::new(),
                 cause: None,
                 forced: false,
@@ -528,24 +528,21 @@ impl Governor {
         if name.is_empty() {
             return Err(Error::EmptyName);
         }
+        // Taken only if the name is free; a refused service is dropped
+        // after the lock is released (its `Drop` may call the governor).
+        let mut launch = Some(launch);
         let slot = {
             let mut state = self.shared().state.lock();
             if state.cause.is_some() {
                 return Err(Error::AddAfterShutdown { name });
             }
-            // One search of the map, not two.
-            let slot = match state.names.entry(name) {
-                Entry::Occupied(taken) => {
-                    return Err(Error::DuplicateName {
-                        name: taken.key().clone(),
-                    })
-                }
-                Entry::Vacant(free) => {
-                    let slot = Arc::new(Slot::new(free.key().clone(), launch));
-                    free.insert(slot.clone());
-                    slot
-                }
-            };
+            // One search of the index, not two.
+            let slot = state
+                .names
+                .insert_new(&name, || Arc::new(Slot::new(name.clone(), launch.take())))
+                .map_err(|taken| Error::DuplicateName {
+                    name: taken.name.clone(),
+                })?;
             state.services.push(slot.clone());
             state.pending.push(slot.clone());
             slot

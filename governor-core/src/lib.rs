@@ -70,6 +70,7 @@ mod governor;
 mod handle;
 #[cfg(all(test, loom))]
 mod loom_models;
+mod name_index;
 mod outcome;
 mod report;
 mod restart;

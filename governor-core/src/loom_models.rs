@@ -83,7 +83,7 @@ fn the_last_leave_publishes_before_a_waiter_sees_idle() {
 fn readiness_racing_a_watcher_is_never_missed() {
     model(|| {
         let launch: Launch = Box::new(|_, _, _| Box::pin(async {}));
-        let slot = Arc::new(Slot::new("svc".into(), launch));
+        let slot = Arc::new(Slot::new("svc".into(), Some(launch)));
         let starter = {
             let slot = slot.clone();
             thread::spawn(move || {

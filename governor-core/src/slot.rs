@@ -108,13 +108,13 @@ impl SlotState {
 }
 
 impl Slot {
-    pub(crate) fn new(name: Arc<str>, launch: Launch) -> Self {
+    pub(crate) fn new(name: Arc<str>, launch: Option<Launch>) -> Self {
         Slot {
             name,
             token: StopToken::new(),
             state: Mutex::new(SlotState {
                 config: None,
-                launch: Some(launch),
+                launch,
                 dependents: Vec::new(),
                 status: ServiceState::Pending,
                 runs: 0,
