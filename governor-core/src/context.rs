@@ -71,6 +71,11 @@ impl ServiceCtx {
     /// This run's stop token: cancelled when the run is asked to stop —
     /// by a shutdown (after the services that depend on this one have
     /// stopped), or by the service's [handle](crate::ServiceHandle).
+    ///
+    /// A run that ends without being asked to stop hands its token, still
+    /// live, to the next run: a restart after such an end costs no new
+    /// token. So a clone kept from an earlier run is cancelled along with
+    /// the run that follows it (a useful way to end leftovers of that run).
     pub fn token(&self) -> &StopToken {
         &self.token
     }

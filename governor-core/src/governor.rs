@@ -24,7 +24,7 @@ use crate::service::Service;
 use crate::sleep::Sleep;
 use crate::slot::{Launch, Slot};
 use crate::supervisor::{contain_panics, supervise, AsyncRunner};
-use crate::sync::{AtomicBool, Mutex, Ordering};
+use crate::sync::{AtomicBool, AtomicUsize, Mutex, Ordering};
 use crate::token::StopToken;
 
 /// A hook that receives every [`Event`].
@@ -103,6 +103,8 @@ pub(crate) struct Shared {
     pub(crate) force: StopToken,
     pub(crate) activity: Activity,
     state: Mutex<State>,
+    /// Bumped (under the state's lock) whenever the defaults change.
+    defaults_version: AtomicUsize,
     events: Mutex<Option<EventHook>>,
     /// A hook has been set (it is never unset): without one, and with no
     /// `tracing` subscriber interested in anything, an event goes nowhere
@@ -114,6 +116,13 @@ pub(crate) struct Shared {
     dropped: StopToken,
     /// The user handles' owner, while any handle lives.
     owner: Mutex<Weak<Owner>>,
+}
+
+/// The settings every service shares unless it sets its own.
+#[derive(Clone, Copy)]
+pub(crate) struct Defaults {
+    pub(crate) restart: RestartPolicy,
+    pub(crate) shutdown_timeout: Option<Duration>,
 }
 
 struct State {
@@ -143,12 +152,32 @@ impl Shared {
         self as *const Shared as usize
     }
 
-    pub(crate) fn default_restart(&self) -> RestartPolicy {
-        self.state.lock().restart
+    /// The governor-wide defaults, from `cache` unless they changed since
+    /// it was filled: one atomic load on every run of every service rather
+    /// than a lock of the governor's state.
+    pub(crate) fn defaults(&self, cache: &mut Option<(usize, Defaults)>) -> Defaults {
+        let version = self.defaults_version.load(Ordering::Acquire);
+        match cache {
+            Some((seen, defaults)) if *seen == version => *defaults,
+            _ => {
+                let state = self.state.lock();
+                let defaults = Defaults {
+                    restart: state.restart,
+                    shutdown_timeout: state.shutdown_timeout,
+                };
+                // Read under the lock, which every change holds.
+                let version = self.defaults_version.load(Ordering::Relaxed);
+                *cache = Some((version, defaults));
+                defaults
+            }
+        }
     }
 
-    pub(crate) fn shutdown_timeout(&self) -> Option<Duration> {
-        self.state.lock().shutdown_timeout
+    /// Changes the governor-wide defaults.
+    fn set_defaults(&self, change: impl FnOnce(&mut State)) {
+        let mut state = self.state.lock();
+        change(&mut state);
+        self.defaults_version.fetch_add(1, Ordering::Release);
     }
 
     /// Hands `event` to the hook, or logs it. A panic there (in the hook,
@@ -156,6 +185,7 @@ impl Shared {
     ///
     /// The event is built only if it goes somewhere: without a hook, and
     /// with no `tracing` subscriber interested in anything, it is not.
+    #[inline]
     pub(crate) fn emit(&self, event: impl FnOnce() -> Event) {
         if !self.hooked.load(Ordering::Acquire)
             && tracing::level_filters::LevelFilter::current()
@@ -163,7 +193,13 @@ impl Shared {
         {
             return; // no hook, and `Event::log` would record nothing
         }
-        let event = event();
+        self.deliver(event());
+    }
+
+    /// Hands a built event to the hook, or logs it (out of line: the
+    /// common case, nowhere to go, is the check in `emit`).
+    #[inline(never)]
+    fn deliver(&self, event: Event) {
         let hook = self.events.lock().clone();
         let deliver = || match &hook {
             Some(hook) => hook(&event),
@@ -387,6 +423,7 @@ impl Governor {
                 cause: None,
                 forced: false,
             }),
+            defaults_version: AtomicUsize::new(0),
             events: Mutex::new(None),
             hooked: AtomicBool::new(false),
             complete_reported: AtomicBool::new(false),
@@ -437,7 +474,7 @@ impl Governor {
     /// Sets the default restart policy for every service that does not set
     /// its own. It applies from each service's next restart decision on.
     pub fn restart_policy(self, policy: RestartPolicy) -> Self {
-        self.shared().state.lock().restart = policy;
+        self.shared().set_defaults(|state| state.restart = policy);
         self
     }
 
@@ -450,7 +487,8 @@ impl Governor {
     /// Each service's time starts when *it* is asked to stop, which in an
     /// ordered shutdown is after its dependents have stopped.
     pub fn shutdown_timeout(self, timeout: Duration) -> Self {
-        self.shared().state.lock().shutdown_timeout = Some(timeout);
+        self.shared()
+            .set_defaults(|state| state.shutdown_timeout = Some(timeout));
         self
     }
 

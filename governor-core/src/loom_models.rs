@@ -88,7 +88,7 @@ fn readiness_racing_a_watcher_is_never_missed() {
             let slot = slot.clone();
             thread::spawn(move || {
                 slot.take_launch();
-                slot.begin_run(); // not `notify_ready`: ready at once
+                slot.begin_run(None); // not `notify_ready`: ready at once
             })
         };
         loom::future::block_on(slot.watch(|view| view.ready.then_some(())));

@@ -203,9 +203,14 @@ impl Slot {
         true
     }
 
-    /// A run begins: returns its token and number.
-    pub(crate) fn begin_run(&self) -> (StopToken, u64) {
-        let token = self.token.child_token();
+    /// A run begins: returns its token and number. The token is `reuse`,
+    /// the previous run's, unless that one was cancelled (it is a child of
+    /// the service's token, so that covers a stop for good too).
+    pub(crate) fn begin_run(&self, reuse: Option<StopToken>) -> (StopToken, u64) {
+        let token = match reuse {
+            Some(token) if !token.is_cancelled() => token,
+            _ => self.token.child_token(),
+        };
         let (run, wake) = {
             let mut state = self.state.lock();
             if state.runs > 0 {
@@ -258,8 +263,15 @@ impl Slot {
         state.status = ServiceState::Stopping;
     }
 
-    /// The current run ended with `outcome` at runtime time `now`.
-    pub(crate) fn end_run(&self, outcome: Outcome, now: Duration, timed_out: bool) {
+    /// The current run ended with `outcome` at runtime time `now`; with
+    /// `restart_in`, the next run follows after that delay.
+    pub(crate) fn end_run(
+        &self,
+        outcome: Outcome,
+        now: Duration,
+        timed_out: bool,
+        restart_in: Option<Duration>,
+    ) {
         let (old_hooks, wake) = {
             let mut state = self.state.lock();
             if let Some(asked) = state.stop_requested_at {
@@ -269,19 +281,18 @@ impl Slot {
             state.last_outcome = Some(outcome);
             state.run_token = None;
             state.ready = false;
-            state.status = ServiceState::Stopping;
+            match restart_in {
+                Some(delay) => {
+                    state.status = ServiceState::Restarting;
+                    state.restart_at = Some(now.saturating_add(delay));
+                }
+                None => state.status = ServiceState::Stopping,
+            }
             let hooks = core::mem::take(&mut state.run_hooks);
             (hooks, state.watchers.take())
         };
         drop(old_hooks); // captured values' Drop runs outside the lock
         wake.wake();
-    }
-
-    /// The service waits `delay` before its next run, from `now`.
-    pub(crate) fn restarting(&self, now: Duration, delay: Duration) {
-        let mut state = self.state.lock();
-        state.status = ServiceState::Restarting;
-        state.restart_at = Some(now.saturating_add(delay));
     }
 
     /// The service ended for good; `gave_up` if by its restart limit.

@@ -197,8 +197,11 @@ pub(crate) async fn supervise<R: Runner>(
     // (a clock read is a good part of a quick restart): at the start, and
     // after a zero-delay restart, which only yields once.
     let mut next_begins = Some(start);
+    let mut defaults = None;
+    // Handed from a run that was not asked to stop to the next one.
+    let mut reusable_token = None;
     loop {
-        let (run_token, run) = slot.begin_run();
+        let (run_token, run) = slot.begin_run(reusable_token.take());
         shared.emit(|| Event::Started {
             service: slot.name.clone(),
             run,
@@ -210,9 +213,8 @@ pub(crate) async fn supervise<R: Runner>(
         }
         let began = next_begins.take().unwrap_or_else(|| shared.runtime.now());
         let ctx = ServiceCtx::new(shared.clone(), slot.clone(), run_token.clone(), run);
-        let timeout = config
-            .shutdown_timeout
-            .or_else(|| shared.shutdown_timeout());
+        let settings = shared.defaults(&mut defaults);
+        let timeout = config.shutdown_timeout.or(settings.shutdown_timeout);
         let (outcome, timed_out) = Watched::new(
             InSpan::new(runner.run_once(ctx), &span),
             &shared,
@@ -248,13 +250,19 @@ pub(crate) async fn supervise<R: Runner>(
                 attempt: 0,
             }
         } else {
+            // The defaults as they are now: they may have changed while
+            // this run ran.
             let policy = match &config.restart {
                 Some(own) => **own,
-                None => shared.default_restart(),
+                None => shared.defaults(&mut defaults).restart,
             };
             history.decide(&policy, &outcome, now, now.saturating_sub(began))
         };
-        slot.end_run(outcome, now, timed_out);
+        let restart_in = match decision {
+            Decision::Restart { delay, .. } => Some(delay),
+            _ => None,
+        };
+        slot.end_run(outcome, now, timed_out, restart_in);
         match decision {
             Decision::Restart { delay, attempt } => {
                 if !restart_now {
@@ -264,7 +272,7 @@ pub(crate) async fn supervise<R: Runner>(
                         attempt,
                     });
                 }
-                slot.restarting(now, delay);
+                reusable_token = Some(run_token);
                 if !wait_to_restart(&shared, &slot, delay).await {
                     break;
                 }

@@ -84,6 +84,7 @@ macro_rules! for_each_case {
             status_shows_each_state,
             handle_stops_one_service_alone,
             handle_restarts_a_service_now,
+            run_token_passes_on_unless_the_run_was_asked_to_stop,
             subtree_runs_and_stops_with_its_parent,
             failing_subtree_is_restarted_by_its_parent,
             wedged_services_are_named_at_the_timeout,

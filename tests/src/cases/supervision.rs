@@ -906,6 +906,46 @@ pub async fn handle_restarts_a_service_now<H: Harness>(h: &H) {
     assert!(!handle.restart(), "nothing to restart once stopped");
 }
 
+/// A run that ends without being asked to stop hands its token on to the
+/// next run (a quick restart makes no new one); a run asked to stop by its
+/// handle does not: the run after it gets a fresh token.
+pub async fn run_token_passes_on_unless_the_run_was_asked_to_stop<H: Harness>(h: &H) {
+    let (journal, mut notes) = journal();
+    let tokens: Arc<Mutex<Vec<StopToken>>> = Arc::default();
+    let gov = h.governor();
+    let kept = tokens.clone();
+    let handle = gov
+        .add("svc", move |ctx: ServiceCtx| {
+            let journal = journal.clone();
+            kept.lock().unwrap().push(ctx.token().clone());
+            async move {
+                journal.note(format!("run{}", ctx.run()));
+                if ctx.run() == 1 {
+                    return Ok(()); // ends by itself: restarted at once
+                }
+                ctx.cancelled().await;
+                Ok(())
+            }
+        })
+        .unwrap()
+        .restart_policy(RestartPolicy::always(Duration::ZERO))
+        .handle();
+    gov.start().unwrap();
+    notes.until("run2").await;
+    let first = tokens.lock().unwrap()[0].clone();
+    assert!(!first.is_cancelled(), "run 1 ended by itself");
+    assert!(handle.restart());
+    notes.until("run3").await;
+    assert!(
+        first.is_cancelled(),
+        "run 1's token was run 2's, which was restarted"
+    );
+    let third = tokens.lock().unwrap()[2].clone();
+    assert!(!third.is_cancelled(), "run 3 has a fresh token");
+    gov.shutdown().await;
+    assert!(third.is_cancelled());
+}
+
 // Nesting ------------------------------------------------------------------------
 
 /// A subtree's services start with it and stop, in their own order, when
