@@ -119,15 +119,14 @@ pub(crate) struct Shared {
 }
 
 /// The settings every service shares unless it sets its own.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub(crate) struct Defaults {
     pub(crate) restart: RestartPolicy,
     pub(crate) shutdown_timeout: Option<Duration>,
 }
 
 struct State {
-    restart: RestartPolicy,
-    shutdown_timeout: Option<Duration>,
+    defaults: Arc<Defaults>,
     catch_signals: bool,
     signals_installed: bool,
     /// Every service, in the order added.
@@ -154,29 +153,29 @@ impl Shared {
 
     /// The governor-wide defaults, from `cache` unless they changed since
     /// it was filled: one atomic load on every run of every service rather
-    /// than a lock of the governor's state.
-    pub(crate) fn defaults(&self, cache: &mut Option<(usize, Defaults)>) -> Defaults {
+    /// than a lock of the governor's state (and one word in each
+    /// supervisor for the cache).
+    pub(crate) fn defaults<'c>(
+        &self,
+        cache: &'c mut Option<(usize, Arc<Defaults>)>,
+    ) -> &'c Defaults {
         let version = self.defaults_version.load(Ordering::Acquire);
-        match cache {
-            Some((seen, defaults)) if *seen == version => *defaults,
-            _ => {
-                let state = self.state.lock();
-                let defaults = Defaults {
-                    restart: state.restart,
-                    shutdown_timeout: state.shutdown_timeout,
-                };
-                // Read under the lock, which every change holds.
-                let version = self.defaults_version.load(Ordering::Relaxed);
-                *cache = Some((version, defaults));
-                defaults
-            }
+        if cache.as_ref().is_some_and(|(seen, _)| *seen != version) {
+            *cache = None;
         }
+        let (_, defaults) = cache.get_or_insert_with(|| {
+            let state = self.state.lock();
+            // Read under the lock, which every change holds.
+            let version = self.defaults_version.load(Ordering::Relaxed);
+            (version, state.defaults.clone())
+        });
+        defaults
     }
 
     /// Changes the governor-wide defaults.
-    fn set_defaults(&self, change: impl FnOnce(&mut State)) {
+    fn set_defaults(&self, change: impl FnOnce(&mut Defaults)) {
         let mut state = self.state.lock();
-        change(&mut state);
+        change(Arc::make_mut(&mut state.defaults));
         self.defaults_version.fetch_add(1, Ordering::Release);
     }
 
@@ -413,8 +412,10 @@ impl Governor {
             force: StopToken::new(),
             activity: Activity::default(),
             state: Mutex::new(State {
-                restart: RestartPolicy::never(),
-                shutdown_timeout: None,
+                defaults: Arc::new(Defaults {
+                    restart: RestartPolicy::never(),
+                    shutdown_timeout: None,
+                }),
                 catch_signals: false,
                 signals_installed: false,
                 services: Vec::new(),
@@ -474,7 +475,8 @@ impl Governor {
     /// Sets the default restart policy for every service that does not set
     /// its own. It applies from each service's next restart decision on.
     pub fn restart_policy(self, policy: RestartPolicy) -> Self {
-        self.shared().set_defaults(|state| state.restart = policy);
+        self.shared()
+            .set_defaults(|defaults| defaults.restart = policy);
         self
     }
 
@@ -488,7 +490,7 @@ impl Governor {
     /// ordered shutdown is after its dependents have stopped.
     pub fn shutdown_timeout(self, timeout: Duration) -> Self {
         self.shared()
-            .set_defaults(|state| state.shutdown_timeout = Some(timeout));
+            .set_defaults(|defaults| defaults.shutdown_timeout = Some(timeout));
         self
     }
 

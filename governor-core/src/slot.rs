@@ -318,14 +318,20 @@ impl Slot {
         token.is_some_and(|t| t.cancel())
     }
 
-    /// Calls this run's stop hooks, once.
-    pub(crate) fn fire_hooks(&self) {
+    /// The current run's stop begins at runtime time `now`: recorded, and
+    /// its stop hooks called (once per run), with one lock of the record.
+    pub(crate) fn begin_stop(&self, now: Duration) {
         let hooks: Vec<StopHook> = {
             let mut state = self.state.lock();
+            state.stop_requested_at.get_or_insert(now);
+            state.status = ServiceState::Stopping;
             if state.hooks_fired {
                 return;
             }
             state.hooks_fired = true;
+            if state.hooks.is_empty() && state.run_hooks.is_empty() {
+                return; // nothing to call (the common case): no list to build
+            }
             state
                 .hooks
                 .iter()

@@ -190,7 +190,9 @@ pub(crate) async fn supervise<R: Runner>(
             }
         }
     }
-    let span = tracing::info_span!("service", name = %slot.name);
+    // Kept only if some subscriber records it: a disabled span is 40 bytes
+    // of every idle supervisor for nothing.
+    let span = service_span(&slot.name);
     let start = shared.runtime.now();
     let mut history = RestartHistory::new(seed_for(&slot.name, start));
     // When the next run begins, if known without reading the clock again
@@ -213,10 +215,11 @@ pub(crate) async fn supervise<R: Runner>(
         }
         let began = next_begins.take().unwrap_or_else(|| shared.runtime.now());
         let ctx = ServiceCtx::new(shared.clone(), slot.clone(), run_token.clone(), run);
-        let settings = shared.defaults(&mut defaults);
-        let timeout = config.shutdown_timeout.or(settings.shutdown_timeout);
-        let (outcome, timed_out) = Watched::new(
-            InSpan::new(runner.run_once(ctx), &span),
+        let timeout = config
+            .shutdown_timeout
+            .or(shared.defaults(&mut defaults).shutdown_timeout);
+        let (outcome, timed_out, read_at) = Watched::new(
+            InSpan::new(runner.run_once(ctx), span.as_deref()),
             &shared,
             &slot,
             &run_token,
@@ -224,7 +227,7 @@ pub(crate) async fn supervise<R: Runner>(
             || R::ABORTED,
         )
         .await;
-        let now = shared.runtime.now();
+        let now = read_at.unwrap_or_else(|| shared.runtime.now());
         if let Outcome::Panicked(message) = &outcome {
             shared.emit(|| Event::Panicked {
                 service: slot.name.clone(),
@@ -338,6 +341,13 @@ where
         let _ = service;
         Box::pin(task)
     }
+}
+
+/// The span a service's runs are entered into, boxed, if any subscriber
+/// records it.
+fn service_span(name: &str) -> Option<Box<tracing::Span>> {
+    let span = tracing::info_span!("service", name = %name);
+    (!span.is_disabled()).then(|| Box::new(span))
 }
 
 /// A seed for restart jitter: different per service and per start.
@@ -474,8 +484,10 @@ impl<'a, F> Watched<'a, F> {
 }
 
 impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
-    /// The outcome, and whether the run was cut off.
-    type Output = (Outcome, bool);
+    /// The outcome, whether the run was cut off, and the runtime's time
+    /// if this poll read it (when the stop began in the poll that ended
+    /// the run, the end needs no second clock read).
+    type Output = (Outcome, bool, Option<Duration>);
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
@@ -489,16 +501,20 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
             && !this.global.is_cancelled()
         {
             if let Poll::Ready(outcome) = this.run.as_mut().poll(cx) {
-                return Poll::Ready((outcome, false));
+                return Poll::Ready((outcome, false, None));
             }
             run_polled = true;
         }
         if this.force.is_cancelled() {
+            let mut now = None;
             if !*this.stopping {
-                this.slot.stop_requested(this.shared.runtime.now());
+                let at = this.shared.runtime.now();
+                this.slot.stop_requested(at);
+                now = Some(at);
             }
-            return Poll::Ready(((this.aborted)(), true));
+            return Poll::Ready(((this.aborted)(), true, now));
         }
+        let mut now = None;
         if !*this.stopping {
             let mut begin = Pin::new(&mut *this.run_stop).poll(cx).is_ready();
             if !begin && Pin::new(&mut *this.global).poll(cx).is_ready() {
@@ -524,8 +540,9 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
             }
             if begin {
                 *this.stopping = true;
-                this.slot.stop_requested(this.shared.runtime.now());
-                this.slot.fire_hooks();
+                let at = this.shared.runtime.now();
+                this.slot.begin_stop(at);
+                now = Some(at);
                 if let Some(timeout) = *this.timeout {
                     *this.deadline = Some(this.shared.runtime.sleep(timeout));
                 }
@@ -534,7 +551,7 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
         }
         if !run_polled {
             if let Poll::Ready(outcome) = this.run.poll(cx) {
-                return Poll::Ready((outcome, false));
+                return Poll::Ready((outcome, false, now));
             }
         }
         if let Some(deadline) = this.deadline {
@@ -543,7 +560,7 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                     service: this.slot.name.clone(),
                     timeout: this.timeout.unwrap_or_default(),
                 });
-                return Poll::Ready(((this.aborted)(), true));
+                return Poll::Ready(((this.aborted)(), true, now));
             }
         }
         // A forced shutdown always follows the global token's
@@ -561,26 +578,27 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
 }
 
 pin_project_lite::pin_project! {
-    /// `fut`, entered into `span` whenever it is polled or dropped (as
-    /// `tracing`'s `Instrumented`, but borrowing the supervisor's span
+    /// `fut`, entered into `span` (if any subscriber records it) whenever
+    /// it is polled or dropped (as `tracing`'s `Instrumented`, but
+    /// borrowing the supervisor's span
     /// instead of holding a clone of it per run).
     struct InSpan<'a, F> {
         #[pin]
         fut: Option<F>,
-        span: &'a tracing::Span,
+        span: Option<&'a tracing::Span>,
     }
 
     impl<'a, F> PinnedDrop for InSpan<'a, F> {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
-            let _entered = this.span.enter();
+            let _entered = this.span.map(tracing::Span::enter);
             this.fut.set(None);
         }
     }
 }
 
 impl<'a, F> InSpan<'a, F> {
-    fn new(fut: F, span: &'a tracing::Span) -> Self {
+    fn new(fut: F, span: Option<&'a tracing::Span>) -> Self {
         InSpan {
             fut: Some(fut),
             span,
@@ -593,7 +611,7 @@ impl<F: Future> Future for InSpan<'_, F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let _entered = this.span.enter();
+        let _entered = this.span.map(tracing::Span::enter);
         match this.fut.as_pin_mut() {
             Some(fut) => fut.poll(cx),
             None => Poll::Pending,
