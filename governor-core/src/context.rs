@@ -33,7 +33,8 @@ use crate::token::{Cancelled, StopToken, UntilCancelled};
 pub struct ServiceCtx {
     shared: Arc<Shared>,
     slot: Arc<Slot>,
-    /// This run's token: a child of the service's token.
+    /// This run's token (cancelled when the service is asked to stop for
+    /// good, or this run alone to restart).
     token: StopToken,
     run: u64,
 }

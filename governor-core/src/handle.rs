@@ -31,7 +31,7 @@ impl ServiceHandle {
     /// depend on it are not stopped. A service not started yet will not
     /// start. Returns `false` if it was already stopping or stopped.
     pub fn stop(&self) -> bool {
-        self.slot.cancel_launch() || self.slot.token.cancel()
+        self.slot.cancel_launch() || self.slot.stop()
     }
 
     /// Stops the current run and starts the next one at once, whatever the

@@ -97,6 +97,28 @@ fn readiness_racing_a_watcher_is_never_missed() {
 }
 
 #[test]
+fn stop_racing_a_run_start_always_cancels_the_run() {
+    model(|| {
+        let launch: Launch = Box::new(|_, _, _| Box::pin(async {}));
+        let slot = Arc::new(Slot::new("svc".into(), Some(launch)));
+        slot.take_launch();
+        let stopper = {
+            let slot = slot.clone();
+            thread::spawn(move || slot.stop())
+        };
+        let (token, _) = slot.begin_run(None);
+        assert!(stopper.join().unwrap(), "the first stop does it");
+        assert!(
+            token.is_cancelled(),
+            "a run begun around a stop is asked to stop"
+        );
+        assert!(!slot.stop(), "a second stop does nothing");
+        // A watcher of the flag (a restart delay's) sees it too.
+        loom::future::block_on(slot.watch(|view| view.stopped.then_some(())));
+    });
+}
+
+#[test]
 fn concurrent_shutdown_requests_shut_down_once() {
     model(|| {
         let requested = Arc::new(AtomicUsize::new(0));

@@ -15,7 +15,7 @@ use crate::outcome::Outcome;
 use crate::report::{ServiceReport, ServiceState};
 use crate::restart::RestartPolicy;
 use crate::runtime::BoxTask;
-use crate::sync::Mutex;
+use crate::sync::{AtomicBool, Mutex, Ordering};
 use crate::token::StopToken;
 use crate::wait_list::{WaitList, WaiterKey};
 
@@ -29,10 +29,15 @@ pub(crate) type Launch =
 
 pub(crate) struct Slot {
     pub(crate) name: Arc<str>,
-    /// Cancelled when this service is asked to stop for good (its handle's
-    /// `stop`, or its turn in an ordered shutdown). Each run's token is a
-    /// child of it.
-    pub(crate) token: StopToken,
+    /// Set (under `state`'s lock, read without it) when this service is
+    /// asked to stop for good: its handle's `stop`, or its turn in an
+    /// ordered shutdown. The current run's token is cancelled with it, and
+    /// any later run's token is cancelled as it begins.
+    ///
+    /// A flag and the record's watchers rather than a token of its own:
+    /// a token per service would be one more allocation, and a parent link
+    /// for every run token, in every service.
+    stopped: AtomicBool,
     state: Mutex<SlotState>,
 }
 
@@ -111,7 +116,7 @@ impl Slot {
     pub(crate) fn new(name: Arc<str>, launch: Option<Launch>) -> Self {
         Slot {
             name,
-            token: StopToken::new(),
+            stopped: AtomicBool::new(false),
             state: Mutex::new(SlotState {
                 config: None,
                 launch,
@@ -203,16 +208,44 @@ impl Slot {
         true
     }
 
+    /// Whether this service has been asked to stop for good.
+    pub(crate) fn stopped(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
+    }
+
+    /// Asks this service to stop for good: its current run's token is
+    /// cancelled, and so will be any later run's. Returns whether this
+    /// call did it.
+    pub(crate) fn stop(&self) -> bool {
+        let (run_token, wake) = {
+            let mut state = self.state.lock();
+            if self.stopped.load(Ordering::Relaxed) {
+                return false;
+            }
+            self.stopped.store(true, Ordering::Release);
+            (state.run_token.clone(), state.watchers.take())
+        };
+        wake.wake();
+        if let Some(token) = run_token {
+            token.cancel();
+        }
+        true
+    }
+
     /// A run begins: returns its token and number. The token is `reuse`,
-    /// the previous run's, unless that one was cancelled (it is a child of
-    /// the service's token, so that covers a stop for good too).
+    /// the previous run's, unless that one was cancelled; it is cancelled
+    /// at once if the service was asked to stop for good meanwhile.
     pub(crate) fn begin_run(&self, reuse: Option<StopToken>) -> (StopToken, u64) {
         let token = match reuse {
             Some(token) if !token.is_cancelled() => token,
-            _ => self.token.child_token(),
+            _ => StopToken::new(),
         };
+        let stopped;
         let (run, wake) = {
             let mut state = self.state.lock();
+            // Read under the lock that `stop` sets it under: either `stop`
+            // sees this run's token, or this sees its flag.
+            stopped = self.stopped.load(Ordering::Relaxed);
             if state.runs > 0 {
                 state.restarts += 1;
             }
@@ -234,6 +267,9 @@ impl Slot {
         };
         if let Some(wake) = wake {
             wake.wake();
+        }
+        if stopped {
+            token.cancel();
         }
         (token, run)
     }
@@ -400,6 +436,8 @@ impl Slot {
 
 /// What a [`Slot::watch`] check sees.
 pub(crate) struct SlotView {
+    /// Asked to stop for good.
+    pub(crate) stopped: bool,
     pub(crate) ready: bool,
     pub(crate) ever_ready: bool,
     pub(crate) ended: bool,
@@ -423,6 +461,7 @@ where
         let this = self.get_mut();
         let mut state = this.slot.state.lock();
         let view = SlotView {
+            stopped: this.slot.stopped.load(Ordering::Relaxed),
             ready: state.ready,
             ever_ready: state.ever_ready,
             ended: state.ended,

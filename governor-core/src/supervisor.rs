@@ -243,7 +243,7 @@ pub(crate) async fn supervise<R: Runner>(
             service: slot.name.clone(),
             outcome: outcome.clone(),
         });
-        let asked_to_stop = slot.token.is_cancelled() || shared.token.is_cancelled();
+        let asked_to_stop = slot.stopped() || shared.token.is_cancelled();
         let restart_now = !asked_to_stop && run_token.is_cancelled();
         let decision = if asked_to_stop || outcome.is_aborted() {
             Decision::Done
@@ -394,7 +394,7 @@ async fn wait_to_restart(shared: &Shared, slot: &Slot, delay: Duration) -> bool 
     if delay.is_zero() {
         // A service that ends at once must not starve the executor.
         YieldNow(false).await;
-        return !(slot.token.is_cancelled() || shared.token.is_cancelled());
+        return !(slot.stopped() || shared.token.is_cancelled());
     }
     race_stop(shared, slot, shared.runtime.sleep(delay))
         .await
@@ -406,7 +406,7 @@ async fn wait_to_restart(shared: &Shared, slot: &Slot, delay: Duration) -> bool 
 /// order to keep.
 async fn race_stop<F: Future>(shared: &Shared, slot: &Slot, fut: F) -> Option<F::Output> {
     let global = shared.token.cancelled();
-    let own = slot.token.cancelled();
+    let own = slot.watch(|view| view.stopped.then_some(()));
     let stop = futures_util::future::select(global, own);
     match futures_util::future::select(core::pin::pin!(fut), stop).await {
         futures_util::future::Either::Left((output, _)) => Some(output),
@@ -534,7 +534,7 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                     }
                 };
                 if dependents_ended {
-                    this.slot.token.cancel();
+                    this.slot.stop();
                     begin = true;
                 }
             }

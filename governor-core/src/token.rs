@@ -59,8 +59,8 @@ struct NodeState {
 }
 
 /// A node's children, each under a key that stays its own until it
-/// leaves: the first inline (a service's token has one child at a time,
-/// its current run's, so it never allocates), more in a slab. A single
+/// leaves: the first inline (most tokens have at most one child, so
+/// linking it never allocates), more in a slab. A single
 /// inline child has key 0 and keeps it when a second one moves them both
 /// into the slab.
 #[derive(Default)]
@@ -168,8 +168,8 @@ impl Node {
         };
         // An explicit stack instead of recursion: a deep tree must not
         // overflow the stack of whoever cancels it. It only allocates when
-        // there are grandchildren (a service's token has children, its
-        // runs' tokens, but those rarely have any).
+        // there are grandchildren (a token's children rarely have
+        // children of their own).
         let mut pending: Vec<Arc<Node>> = Vec::new();
         children.for_each(|child| {
             if let Some(grandchildren) = child.cancel_one() {
