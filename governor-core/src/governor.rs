@@ -7,6 +7,7 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::fmt;
 use core::future::Future;
+use core::pin::Pin;
 use core::time::Duration;
 
 use futures_util::StreamExt;
@@ -22,8 +23,9 @@ use crate::restart::RestartPolicy;
 use crate::runtime::{Runtime, SignalStream};
 use crate::service::Service;
 use crate::sleep::Sleep;
-use crate::slot::{Launch, Slot};
-use crate::supervisor::{contain_panics, supervise, AsyncRunner};
+use crate::slot::Slot;
+use crate::supervisor::{supervise, AsyncRunner};
+use crate::supervisor_task::{supervisor_task, Launch, LaunchInputs};
 use crate::sync::{AtomicBool, AtomicUsize, Mutex, Ordering};
 use crate::token::StopToken;
 
@@ -330,7 +332,9 @@ impl Shared {
             Vec::new()
         };
         for (launch, slot, deps) in launched {
-            self.runtime.spawn(launch(self.clone(), slot, deps));
+            let shared = self.clone();
+            self.runtime
+                .spawn(launch.launch(LaunchInputs { shared, slot, deps }));
         }
         Ok(started)
     }
@@ -516,11 +520,8 @@ impl Governor {
         name: impl Into<Arc<str>>,
         service: S,
     ) -> Result<ServiceConfig, Error> {
-        let launch: Launch = Box::new(move |shared, slot, deps| {
-            let name = slot.name.clone();
-            contain_panics(supervise(AsyncRunner(service), shared, slot, deps), name)
-        });
-        self.add_launch(name.into(), launch)
+        let task = supervisor_task(AsyncRunner(service), supervise::<AsyncRunner<S>>);
+        self.add_launch(name.into(), task)
     }
 
     /// Adds a [`BlockingService`](crate::BlockingService): each run owns a
@@ -556,15 +557,16 @@ impl Governor {
         service: S,
     ) -> Result<ServiceConfig, Error> {
         use crate::supervisor::BlockingRunner;
-        let launch: Launch = Box::new(move |shared, slot, deps| {
-            let name = slot.name.clone();
-            let supervisor = supervise(BlockingRunner(Some(service)), shared, slot, deps);
-            contain_panics(supervisor, name)
-        });
-        self.add_launch(name.into(), launch)
+        let runner = BlockingRunner(Some(service));
+        let task = supervisor_task(runner, supervise::<BlockingRunner<S>>);
+        self.add_launch(name.into(), task)
     }
 
-    fn add_launch(&self, name: Arc<str>, launch: Launch) -> Result<ServiceConfig, Error> {
+    fn add_launch(
+        &self,
+        name: Arc<str>,
+        launch: Pin<Box<dyn Launch>>,
+    ) -> Result<ServiceConfig, Error> {
         if name.is_empty() {
             return Err(Error::EmptyName);
         }

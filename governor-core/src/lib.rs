@@ -80,6 +80,7 @@ mod sleep;
 mod slot;
 mod subtree;
 mod supervisor;
+mod supervisor_task;
 mod sync;
 mod token;
 mod wait_list;

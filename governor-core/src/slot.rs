@@ -10,11 +10,9 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 use core::time::Duration;
 
-use crate::governor::Shared;
 use crate::outcome::Outcome;
 use crate::report::{ServiceReport, ServiceState};
 use crate::restart::RestartPolicy;
-use crate::runtime::BoxTask;
 use crate::sync::{AtomicBool, Mutex, Ordering};
 use crate::token::StopToken;
 use crate::wait_list::{WaitList, WaiterKey};
@@ -22,10 +20,8 @@ use crate::wait_list::{WaitList, WaiterKey};
 /// A stop hook, shared so that it can be called outside the slot's lock.
 pub(crate) type StopHook = Arc<dyn Fn() + Send + Sync + 'static>;
 
-/// Builds a service's supervisor task from its resolved dependencies;
-/// consumed when the service starts.
-pub(crate) type Launch =
-    Box<dyn FnOnce(Arc<Shared>, Arc<Slot>, Vec<Arc<Slot>>) -> BoxTask + Send + 'static>;
+/// A service's supervisor task, built when it is added, until it starts.
+pub(crate) type Launch = Pin<Box<dyn crate::supervisor_task::Launch>>;
 
 pub(crate) struct Slot {
     pub(crate) name: Arc<str>,

@@ -17,9 +17,10 @@ use crate::outcome::ServiceResult;
 use crate::outcome::{outcome_of, Outcome};
 use crate::report::ShutdownCause;
 use crate::restart::{Decision, Escalation, RestartHistory};
-use crate::runtime::{BoxSleep, BoxTask};
+use crate::runtime::BoxSleep;
 use crate::service::Service;
 use crate::slot::Slot;
+use crate::supervisor_task::LaunchInputs;
 use crate::token::{Cancelled, StopToken};
 
 /// Runs a service once and turns however it ends into an [`Outcome`].
@@ -162,12 +163,8 @@ impl<S: crate::service::BlockingService> Runner for BlockingRunner<S> {
 /// Supervises one service from its start to its end for good: waits for
 /// its dependencies, runs it, records each outcome, restarts it by policy,
 /// escalates, and keeps the shutdown order (see [`Watched`]).
-pub(crate) async fn supervise<R: Runner>(
-    mut runner: R,
-    shared: Arc<Shared>,
-    slot: Arc<Slot>,
-    deps: Vec<Arc<Slot>>,
-) {
+pub(crate) async fn supervise<R: Runner>(mut runner: R, inputs: LaunchInputs) {
+    let LaunchInputs { shared, slot, deps } = inputs;
     let mut live = Live {
         shared: &shared,
         slot: &slot,
@@ -309,37 +306,6 @@ pub(crate) async fn supervise<R: Runner>(
                 break;
             }
         }
-    }
-}
-
-/// Wraps a supervisor task so that no panic escapes into the executor: a
-/// panic outside any run (a service value's `Drop`, say) is caught and
-/// logged; the service's record was completed already (see [`Live`]).
-/// Some executors re-raise a task's panic where it is awaited or even in
-/// their run loop; this keeps every runtime alike. The supervisor and its
-/// wrapper share one allocation.
-pub(crate) fn contain_panics<F>(task: F, service: Arc<str>) -> BoxTask
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    #[cfg(feature = "std")]
-    {
-        use futures_util::FutureExt;
-        Box::pin(
-            std::panic::AssertUnwindSafe(task)
-                .catch_unwind()
-                .map(move |caught| {
-                    if let Err(payload) = caught {
-                        let outcome = crate::outcome::outcome_of_panic(payload);
-                        tracing::error!(%service, "supervisor {outcome} (outside any run)");
-                    }
-                }),
-        )
-    }
-    #[cfg(not(feature = "std"))]
-    {
-        let _ = service;
-        Box::pin(task)
     }
 }
 
