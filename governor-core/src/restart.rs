@@ -1,6 +1,7 @@
 //! Restart policy: whether, after how long, and how often a service that
 //! ended is run again — and what happens when it restarts too often.
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use core::time::Duration;
 
@@ -294,7 +295,11 @@ pub(crate) enum Decision {
 #[derive(Debug, Default)]
 pub(crate) struct RestartHistory {
     attempt: u32,
-    window: VecDeque<Duration>,
+    /// Boxed, and only once a limit is in force: most services have no
+    /// limit, and this lives in every supervisor (a `VecDeque` inline is
+    /// four words; the box is one).
+    #[allow(clippy::box_collection)]
+    window: Option<Box<VecDeque<Duration>>>,
     rng: u64,
 }
 
@@ -302,7 +307,7 @@ impl RestartHistory {
     pub(crate) fn new(seed: u64) -> Self {
         RestartHistory {
             attempt: 0,
-            window: VecDeque::new(),
+            window: None,
             // xorshift must not start at zero
             rng: seed | 1,
         }
@@ -321,17 +326,17 @@ impl RestartHistory {
             return Decision::Done;
         }
         if let Some(limit) = policy.limit {
-            while self
-                .window
+            let window = self.window.get_or_insert_default();
+            while window
                 .front()
                 .is_some_and(|&t| now.saturating_sub(t) >= limit.within)
             {
-                self.window.pop_front();
+                window.pop_front();
             }
-            if self.window.len() >= limit.restarts as usize {
+            if window.len() >= limit.restarts as usize {
                 return Decision::Escalate(limit.then);
             }
-            self.window.push_back(now);
+            window.push_back(now);
         }
         let delay = match policy.delay {
             Delay::Fixed(delay) => delay,

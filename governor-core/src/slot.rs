@@ -69,7 +69,6 @@ struct SlotState {
     dependents: Vec<Arc<Slot>>,
     status: ServiceState,
     runs: u64,
-    restarts: u64,
     last_outcome: Option<Outcome>,
     /// The current run's token, while a run is in progress.
     run_token: Option<StopToken>,
@@ -119,7 +118,6 @@ impl Slot {
                 dependents: Vec::new(),
                 status: ServiceState::Pending,
                 runs: 0,
-                restarts: 0,
                 last_outcome: None,
                 run_token: None,
                 ready: false,
@@ -242,9 +240,6 @@ impl Slot {
             // Read under the lock that `stop` sets it under: either `stop`
             // sees this run's token, or this sees its flag.
             stopped = self.stopped.load(Ordering::Relaxed);
-            if state.runs > 0 {
-                state.restarts += 1;
-            }
             state.runs += 1;
             state.hooks_fired = false;
             state.run_hooks.clear();
@@ -421,7 +416,8 @@ impl Slot {
             name: self.name.clone(),
             state: state.status,
             runs: state.runs,
-            restarts: state.restarts,
+            // Every run after the first is a restart.
+            restarts: state.runs.saturating_sub(1),
             last_outcome: state.last_outcome.clone(),
             restart_in: state.restart_at.map(|at| at.saturating_sub(now)),
             stop_time: state.stop_time,

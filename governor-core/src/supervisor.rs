@@ -51,12 +51,22 @@ pin_project_lite::pin_project! {
     /// Written out rather than as an `async fn` so that it holds the
     /// service's future and little else: it lives inside every
     /// supervisor's task, and an `async fn` kept a second copy of the
-    /// context and the future.
+    /// context and the future. An enum, as the call and the future it
+    /// returns never exist at once.
     struct RunOnce<F, Fut> {
-        start: Option<F>,
         #[pin]
-        fut: Option<Fut>,
+        stage: RunStage<F, Fut>,
         id: usize,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = RunStageProj]
+    #[project_replace = RunStageOwned]
+    enum RunStage<F, Fut> {
+        Call { start: F },
+        Running { #[pin] fut: Fut },
+        Done,
     }
 }
 
@@ -67,8 +77,7 @@ where
 {
     fn new(start: F, id: usize) -> Self {
         RunOnce {
-            start: Some(start),
-            fut: None,
+            stage: RunStage::Call { start },
             id,
         }
     }
@@ -82,19 +91,22 @@ where
     type Output = Outcome;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
-        let mut this = self.project();
+        let this = self.project();
+        let mut stage = this.stage;
         let _inside = inside::Guard::enter(*this.id);
-        if let Some(start) = this.start.take() {
-            // `run` itself may panic before it hands out a future.
-            #[cfg(feature = "std")]
-            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(start)) {
-                Ok(fut) => this.fut.set(Some(fut)),
-                Err(payload) => return Poll::Ready(crate::outcome::outcome_of_panic(payload)),
+        if let RunStageProj::Call { .. } = stage.as_mut().project() {
+            if let RunStageOwned::Call { start } = stage.as_mut().project_replace(RunStage::Done) {
+                // `run` itself may panic before it hands out a future.
+                #[cfg(feature = "std")]
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(start)) {
+                    Ok(fut) => stage.set(RunStage::Running { fut }),
+                    Err(payload) => return Poll::Ready(crate::outcome::outcome_of_panic(payload)),
+                }
+                #[cfg(not(feature = "std"))]
+                stage.set(RunStage::Running { fut: start() });
             }
-            #[cfg(not(feature = "std"))]
-            this.fut.set(Some(start()));
         }
-        let Some(fut) = this.fut.as_mut().as_pin_mut() else {
+        let RunStageProj::Running { fut } = stage.as_mut().project() else {
             return Poll::Pending; // done already; never polled again
         };
         #[cfg(feature = "std")]
@@ -110,7 +122,7 @@ where
             Poll::Ready(result) => outcome_of(result),
         };
         // Dropped here, as the run ends.
-        this.fut.set(None);
+        stage.set(RunStage::Done);
         Poll::Ready(outcome)
     }
 }
@@ -163,147 +175,157 @@ impl<S: crate::service::BlockingService> Runner for BlockingRunner<S> {
 /// Supervises one service from its start to its end for good: waits for
 /// its dependencies, runs it, records each outcome, restarts it by policy,
 /// escalates, and keeps the shutdown order (see [`Watched`]).
-pub(crate) async fn supervise<R: Runner>(mut runner: R, inputs: LaunchInputs) {
+///
+/// A function returning an `async` block rather than an `async fn`: the
+/// block uses what it captures in place, where an `async fn` kept its
+/// arguments twice (as given, and rebound), in every idle supervisor.
+pub(crate) fn supervise<R: Runner>(
+    runner: R,
+    inputs: LaunchInputs,
+) -> impl Future<Output = ()> + Send + 'static {
     let LaunchInputs { shared, slot, deps } = inputs;
-    let mut live = Live {
-        shared: &shared,
-        slot: &slot,
-        gave_up: false,
-    };
-    let config = slot.launch_settings();
-    if !deps.is_empty() {
-        shared.emit(|| Event::Starting {
-            service: slot.name.clone(),
-        });
-        match wait_for_dependencies(&shared, &slot, &deps).await {
-            Ok(()) => {}
-            Err(None) => return, // asked to stop while waiting
-            Err(Some(dependency)) => {
-                shared.emit(|| Event::DependencyFailed {
-                    service: slot.name.clone(),
-                    dependency,
-                });
-                return;
-            }
-        }
-    }
-    // Kept only if some subscriber records it: a disabled span is 40 bytes
-    // of every idle supervisor for nothing.
-    let span = service_span(&slot.name);
-    let start = shared.runtime.now();
-    let mut history = RestartHistory::new(seed_for(&slot.name, start));
-    // When the next run begins, if known without reading the clock again
-    // (a clock read is a good part of a quick restart): at the start, and
-    // after a zero-delay restart, which only yields once.
-    let mut next_begins = Some(start);
-    let mut defaults = None;
-    // Handed from a run that was not asked to stop to the next one.
-    let mut reusable_token = None;
-    loop {
-        let (run_token, run) = slot.begin_run(reusable_token.take());
-        shared.emit(|| Event::Started {
-            service: slot.name.clone(),
-            run,
-        });
-        if !config.notify_ready {
-            shared.emit(|| Event::Ready {
-                service: slot.name.clone(),
-            });
-        }
-        let began = next_begins.take().unwrap_or_else(|| shared.runtime.now());
-        let ctx = ServiceCtx::new(shared.clone(), slot.clone(), run_token.clone(), run);
-        let timeout = config
-            .shutdown_timeout
-            .or(shared.defaults(&mut defaults).shutdown_timeout);
-        let (outcome, timed_out, read_at) = Watched::new(
-            InSpan::new(runner.run_once(ctx), span.as_deref()),
-            &shared,
-            &slot,
-            &run_token,
-            timeout,
-            || R::ABORTED,
-        )
-        .await;
-        let now = read_at.unwrap_or_else(|| shared.runtime.now());
-        if let Outcome::Panicked(message) = &outcome {
-            shared.emit(|| Event::Panicked {
-                service: slot.name.clone(),
-                message: message.clone(),
-            });
-        }
-        if timed_out {
-            shared.emit(|| Event::Aborted {
-                service: slot.name.clone(),
-            });
-        }
-        shared.emit(|| Event::Stopped {
-            service: slot.name.clone(),
-            outcome: outcome.clone(),
-        });
-        let asked_to_stop = slot.stopped() || shared.token.is_cancelled();
-        let restart_now = !asked_to_stop && run_token.is_cancelled();
-        let decision = if asked_to_stop || outcome.is_aborted() {
-            Decision::Done
-        } else if restart_now {
-            Decision::Restart {
-                delay: Duration::ZERO,
-                attempt: 0,
-            }
-        } else {
-            // The defaults as they are now: they may have changed while
-            // this run ran.
-            let policy = match &config.restart {
-                Some(own) => **own,
-                None => shared.defaults(&mut defaults).restart,
-            };
-            history.decide(&policy, &outcome, now, now.saturating_sub(began))
+    let mut runner = runner;
+    async move {
+        let mut live = Live {
+            shared: &shared,
+            slot: &slot,
+            gave_up: false,
         };
-        let restart_in = match decision {
-            Decision::Restart { delay, .. } => Some(delay),
-            _ => None,
-        };
-        slot.end_run(outcome, now, timed_out, restart_in);
-        match decision {
-            Decision::Restart { delay, attempt } => {
-                if !restart_now {
-                    shared.emit(|| Event::RestartScheduled {
+        let config = slot.launch_settings();
+        if !deps.is_empty() {
+            shared.emit(|| Event::Starting {
+                service: slot.name.clone(),
+            });
+            match wait_for_dependencies(&shared, &slot, &deps).await {
+                Ok(()) => {}
+                Err(None) => return, // asked to stop while waiting
+                Err(Some(dependency)) => {
+                    shared.emit(|| Event::DependencyFailed {
                         service: slot.name.clone(),
-                        delay,
-                        attempt,
+                        dependency,
                     });
+                    return;
                 }
-                reusable_token = Some(run_token);
-                if !wait_to_restart(&shared, &slot, delay).await {
+            }
+        }
+        // Kept only if some subscriber records it: a disabled span is 40 bytes
+        // of every idle supervisor for nothing.
+        let span = service_span(&slot.name);
+        let start = shared.runtime.now();
+        let mut history = RestartHistory::new(seed_for(&slot.name, start));
+        // When the next run begins, if known without reading the clock again
+        // (a clock read is a good part of a quick restart): at the start, and
+        // after a zero-delay restart, which only yields once.
+        let mut next_begins = Some(start);
+        let mut defaults = None;
+        // Handed from a run that was not asked to stop to the next one.
+        let mut reusable_token = None;
+        loop {
+            let (run_token, run) = slot.begin_run(reusable_token.take());
+            shared.emit(|| Event::Started {
+                service: slot.name.clone(),
+                run,
+            });
+            if !config.notify_ready {
+                shared.emit(|| Event::Ready {
+                    service: slot.name.clone(),
+                });
+            }
+            let began = next_begins.take().unwrap_or_else(|| shared.runtime.now());
+            let ctx = ServiceCtx::new(shared.clone(), slot.clone(), run_token.clone(), run);
+            let timeout = config
+                .shutdown_timeout
+                .or(shared.defaults(&mut defaults).shutdown_timeout);
+            let (outcome, timed_out, read_at) = Watched::new(
+                InSpan::new(runner.run_once(ctx), span.as_deref()),
+                &shared,
+                &slot,
+                &run_token,
+                timeout,
+                || R::ABORTED,
+            )
+            .await;
+            let now = read_at.unwrap_or_else(|| shared.runtime.now());
+            if let Outcome::Panicked(message) = &outcome {
+                shared.emit(|| Event::Panicked {
+                    service: slot.name.clone(),
+                    message: message.clone(),
+                });
+            }
+            if timed_out {
+                shared.emit(|| Event::Aborted {
+                    service: slot.name.clone(),
+                });
+            }
+            shared.emit(|| Event::Stopped {
+                service: slot.name.clone(),
+                outcome: outcome.clone(),
+            });
+            let asked_to_stop = slot.stopped() || shared.token.is_cancelled();
+            let restart_now = !asked_to_stop && run_token.is_cancelled();
+            let decision = if asked_to_stop || outcome.is_aborted() {
+                Decision::Done
+            } else if restart_now {
+                Decision::Restart {
+                    delay: Duration::ZERO,
+                    attempt: 0,
+                }
+            } else {
+                // The defaults as they are now: they may have changed while
+                // this run ran.
+                let policy = match &config.restart {
+                    Some(own) => **own,
+                    None => shared.defaults(&mut defaults).restart,
+                };
+                history.decide(&policy, &outcome, now, now.saturating_sub(began))
+            };
+            let restart_in = match decision {
+                Decision::Restart { delay, .. } => Some(delay),
+                _ => None,
+            };
+            slot.end_run(outcome, now, timed_out, restart_in);
+            match decision {
+                Decision::Restart { delay, attempt } => {
+                    if !restart_now {
+                        shared.emit(|| Event::RestartScheduled {
+                            service: slot.name.clone(),
+                            delay,
+                            attempt,
+                        });
+                    }
+                    reusable_token = Some(run_token);
+                    if !wait_to_restart(&shared, &slot, delay).await {
+                        break;
+                    }
+                    if delay.is_zero() {
+                        next_begins = Some(now);
+                    }
+                }
+                Decision::Done => {
+                    if config.critical && !asked_to_stop {
+                        shared.request_shutdown(ShutdownCause::Critical {
+                            service: slot.name.clone(),
+                        });
+                    }
                     break;
                 }
-                if delay.is_zero() {
-                    next_begins = Some(now);
-                }
-            }
-            Decision::Done => {
-                if config.critical && !asked_to_stop {
-                    shared.request_shutdown(ShutdownCause::Critical {
+                Decision::Escalate(escalation) => {
+                    live.gave_up = true;
+                    shared.emit(|| Event::GaveUp {
                         service: slot.name.clone(),
+                        restarts: slot.report(now).restarts,
                     });
+                    if escalation == Escalation::Shutdown {
+                        shared.request_shutdown(ShutdownCause::Escalated {
+                            service: slot.name.clone(),
+                        });
+                    } else if config.critical {
+                        shared.request_shutdown(ShutdownCause::Critical {
+                            service: slot.name.clone(),
+                        });
+                    }
+                    break;
                 }
-                break;
-            }
-            Decision::Escalate(escalation) => {
-                live.gave_up = true;
-                shared.emit(|| Event::GaveUp {
-                    service: slot.name.clone(),
-                    restarts: slot.report(now).restarts,
-                });
-                if escalation == Escalation::Shutdown {
-                    shared.request_shutdown(ShutdownCause::Escalated {
-                        service: slot.name.clone(),
-                    });
-                } else if config.critical {
-                    shared.request_shutdown(ShutdownCause::Critical {
-                        service: slot.name.clone(),
-                    });
-                }
-                break;
             }
         }
     }

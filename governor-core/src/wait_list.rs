@@ -8,6 +8,7 @@
 //! storage is a slab: a waiter costs one slot (amortised, no allocation per
 //! waiter) and leaves in O(1).
 
+use core::num::NonZeroUsize;
 use core::task::Waker;
 
 use slab::Slab;
@@ -17,7 +18,9 @@ use slab::Slab;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct WaiterKey {
     slot: usize,
-    epoch: usize,
+    // Never zero, so that `Option<WaiterKey>` (in every pending future
+    // that waits on a list) is no bigger than the key.
+    epoch: NonZeroUsize,
 }
 
 /// How many waiters a list holds without allocating: a run's token has
@@ -25,11 +28,11 @@ pub(crate) struct WaiterKey {
 /// one.
 const INLINE: usize = 2;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct WaitList {
     wakers: Store,
     /// Bumped by every `take`, so that stale keys can be told apart.
-    epoch: usize,
+    epoch: NonZeroUsize,
 }
 
 /// The wakers: inline while there are few, in a slab beyond. Keys keep
@@ -96,11 +99,17 @@ impl Store {
     }
 }
 
+impl Default for WaitList {
+    fn default() -> Self {
+        WaitList::new()
+    }
+}
+
 impl WaitList {
     pub(crate) const fn new() -> Self {
         WaitList {
             wakers: Store::Inline([None, None]),
-            epoch: 0,
+            epoch: NonZeroUsize::MIN,
         }
     }
 
@@ -133,7 +142,7 @@ impl WaitList {
     /// Takes every waiter out, to be woken after the lock is released.
     /// Every key handed out before becomes stale.
     pub(crate) fn take(&mut self) -> WakeAll {
-        self.epoch = self.epoch.wrapping_add(1);
+        self.epoch = self.epoch.checked_add(1).unwrap_or(NonZeroUsize::MIN);
         WakeAll(core::mem::take(&mut self.wakers))
     }
 
