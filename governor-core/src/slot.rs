@@ -34,6 +34,10 @@ pub(crate) struct Slot {
     /// a token per service would be one more allocation, and a parent link
     /// for every run token, in every service.
     stopped: AtomicBool,
+    /// Set once a started service depends on this one. Dependents are
+    /// added when they start, which is refused once a shutdown is
+    /// requested, so one that matters is always seen by the shutdown.
+    has_dependents: AtomicBool,
     state: Mutex<SlotState>,
 }
 
@@ -112,6 +116,7 @@ impl Slot {
         Slot {
             name,
             stopped: AtomicBool::new(false),
+            has_dependents: AtomicBool::new(false),
             state: Mutex::new(SlotState {
                 config: None,
                 launch,
@@ -172,9 +177,15 @@ impl Slot {
 
     pub(crate) fn add_dependent(&self, dependent: Arc<Slot>) {
         self.state.lock().dependents.push(dependent);
+        self.has_dependents.store(true, Ordering::Release);
     }
 
+    /// The started services that depend on this one (no lock, no
+    /// allocation when there are none, the common case).
     pub(crate) fn dependents(&self) -> Vec<Arc<Slot>> {
+        if !self.has_dependents.load(Ordering::Acquire) {
+            return Vec::new();
+        }
         self.state.lock().dependents.clone()
     }
 
@@ -290,15 +301,9 @@ impl Slot {
         state.status = ServiceState::Stopping;
     }
 
-    /// The current run ended with `outcome` at runtime time `now`; with
-    /// `restart_in`, the next run follows after that delay.
-    pub(crate) fn end_run(
-        &self,
-        outcome: Outcome,
-        now: Duration,
-        timed_out: bool,
-        restart_in: Option<Duration>,
-    ) {
+    /// The current run ended with `outcome` at runtime time `now`; `next`
+    /// says what follows.
+    pub(crate) fn end_run(&self, outcome: Outcome, now: Duration, timed_out: bool, next: AfterRun) {
         let (old_hooks, wake) = {
             let mut state = self.state.lock();
             if let Some(asked) = state.stop_requested_at {
@@ -308,12 +313,18 @@ impl Slot {
             state.last_outcome = Some(outcome);
             state.run_token = None;
             state.ready = false;
-            match restart_in {
-                Some(delay) => {
+            match next {
+                AfterRun::Restart(delay) => {
                     state.status = ServiceState::Restarting;
                     state.restart_at = Some(now.saturating_add(delay));
                 }
-                None => state.status = ServiceState::Stopping,
+                AfterRun::Undecided => state.status = ServiceState::Stopping,
+                AfterRun::Finish => {
+                    // As `finish(false)`, in the same lock.
+                    state.status = ServiceState::Stopped;
+                    state.ended = true;
+                    state.restart_at = None;
+                }
             }
             let hooks = core::mem::take(&mut state.run_hooks);
             (hooks, state.watchers.take())
@@ -346,26 +357,41 @@ impl Slot {
     }
 
     /// The current run's stop begins at runtime time `now`: recorded, and
-    /// its stop hooks called (once per run), with one lock of the record.
-    pub(crate) fn begin_stop(&self, now: Duration) {
-        let hooks: Vec<StopHook> = {
+    /// its stop hooks called (once per run). With `for_good`, the service
+    /// is asked to stop for good first, as [`stop`](Slot::stop) does. One
+    /// lock of the record for all of it.
+    pub(crate) fn begin_stop(&self, now: Duration, for_good: bool) {
+        let (run_token, wake, hooks) = {
             let mut state = self.state.lock();
+            let (run_token, wake) = if for_good && !self.stopped.load(Ordering::Relaxed) {
+                self.stopped.store(true, Ordering::Release);
+                (state.run_token.clone(), Some(state.watchers.take()))
+            } else {
+                (None, None)
+            };
             state.stop_requested_at.get_or_insert(now);
             state.status = ServiceState::Stopping;
-            if state.hooks_fired {
-                return;
-            }
-            state.hooks_fired = true;
-            if state.hooks.is_empty() && state.run_hooks.is_empty() {
-                return; // nothing to call (the common case): no list to build
-            }
-            state
-                .hooks
-                .iter()
-                .chain(&state.run_hooks)
-                .cloned()
-                .collect()
+            let fire = !core::mem::replace(&mut state.hooks_fired, true);
+            // No list is built when there are none (the common case).
+            let hooks: Vec<StopHook> =
+                if fire && !(state.hooks.is_empty() && state.run_hooks.is_empty()) {
+                    state
+                        .hooks
+                        .iter()
+                        .chain(&state.run_hooks)
+                        .cloned()
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+            (run_token, wake, hooks)
         };
+        if let Some(wake) = wake {
+            wake.wake();
+        }
+        if let Some(token) = run_token {
+            token.cancel();
+        }
         for hook in hooks {
             self.call_hook(&hook);
         }
@@ -424,6 +450,19 @@ impl Slot {
             timed_out: state.timed_out,
         }
     }
+}
+
+/// What follows a run's end (see [`Slot::end_run`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AfterRun {
+    /// The next run, after this delay.
+    Restart(Duration),
+    /// The supervisor decides more before it ends (and calls
+    /// [`Slot::finish`]).
+    Undecided,
+    /// The service has ended for good: the supervisor need not call
+    /// [`Slot::finish`].
+    Finish,
 }
 
 /// What a [`Slot::watch`] check sees.

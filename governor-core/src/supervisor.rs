@@ -19,7 +19,7 @@ use crate::report::ShutdownCause;
 use crate::restart::{Decision, Escalation, RestartHistory};
 use crate::runtime::BoxSleep;
 use crate::service::Service;
-use crate::slot::Slot;
+use crate::slot::{AfterRun, Slot};
 use crate::supervisor_task::LaunchInputs;
 use crate::token::{Cancelled, StopToken};
 
@@ -190,6 +190,7 @@ pub(crate) fn supervise<R: Runner>(
             shared: &shared,
             slot: &slot,
             gave_up: false,
+            finished: false,
         };
         let config = slot.launch_settings();
         if !deps.is_empty() {
@@ -279,11 +280,14 @@ pub(crate) fn supervise<R: Runner>(
                 };
                 history.decide(&policy, &outcome, now, now.saturating_sub(began))
             };
-            let restart_in = match decision {
-                Decision::Restart { delay, .. } => Some(delay),
-                _ => None,
+            let next = match decision {
+                Decision::Restart { delay, .. } => AfterRun::Restart(delay),
+                // Nothing left to do but end: recorded in the same lock.
+                Decision::Done if !config.critical || asked_to_stop => AfterRun::Finish,
+                _ => AfterRun::Undecided,
             };
-            slot.end_run(outcome, now, timed_out, restart_in);
+            slot.end_run(outcome, now, timed_out, next);
+            live.finished = next == AfterRun::Finish;
             match decision {
                 Decision::Restart { delay, attempt } => {
                     if !restart_now {
@@ -408,11 +412,15 @@ struct Live<'a> {
     shared: &'a Shared,
     slot: &'a Slot,
     gave_up: bool,
+    /// The record says ended already.
+    finished: bool,
 }
 
 impl Drop for Live<'_> {
     fn drop(&mut self) {
-        self.slot.finish(self.gave_up);
+        if !self.finished {
+            self.slot.finish(self.gave_up);
+        }
         self.shared.service_ended();
     }
 }
@@ -504,6 +512,7 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
         }
         let mut now = None;
         if !*this.stopping {
+            let mut for_good = false;
             let mut begin = Pin::new(&mut *this.run_stop).poll(cx).is_ready();
             if !begin && Pin::new(&mut *this.global).poll(cx).is_ready() {
                 let dependents_ended = match this.dependents {
@@ -522,14 +531,14 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                     }
                 };
                 if dependents_ended {
-                    this.slot.stop();
+                    for_good = true;
                     begin = true;
                 }
             }
             if begin {
                 *this.stopping = true;
                 let at = this.shared.runtime.now();
-                this.slot.begin_stop(at);
+                this.slot.begin_stop(at, for_good);
                 now = Some(at);
                 if let Some(timeout) = *this.timeout {
                     *this.deadline = Some(this.shared.runtime.sleep(timeout));
