@@ -23,7 +23,7 @@ use crate::restart::RestartPolicy;
 use crate::runtime::{Runtime, SignalStream};
 use crate::service::Service;
 use crate::sleep::Sleep;
-use crate::slot::Slot;
+use crate::slot::{Launching, Slot};
 use crate::supervisor::{supervise, AsyncRunner};
 use crate::supervisor_task::{supervisor_task, Launch, LaunchInputs};
 use crate::sync::{AtomicBool, AtomicUsize, Mutex, Ordering};
@@ -296,45 +296,52 @@ impl Shared {
             } else {
                 one.into_iter().cloned().collect()
             };
-            // One visit per slot: is it still pending, and on what does it
-            // depend (each visit of a slot is a cache miss when there are
-            // many of them).
-            let to_start: Vec<(&Arc<Slot>, Vec<Arc<str>>)> = candidates
+            // One visit per slot: take what starts it, if it is still
+            // pending (and put it back if the checks fail).
+            let to_start: Vec<(&Arc<Slot>, Launching)> = candidates
                 .iter()
-                .filter_map(|slot| slot.pending_dependencies().map(|deps| (slot, deps)))
+                .filter_map(|slot| slot.take_launch().map(|taken| (slot, taken)))
                 .collect();
             if let Err(e) = check_dependencies(&state.names, &to_start) {
-                drop(to_start);
+                for (slot, taken) in to_start {
+                    slot.restore_launch(taken.launch);
+                }
                 if all_pending {
                     state.pending = candidates; // nothing started
                 }
                 return Err(e);
             }
             launched.reserve(to_start.len());
-            for (slot, depends_on) in to_start {
-                let Some(launch) = slot.take_launch() else {
-                    continue;
-                };
-                let deps: Vec<Arc<Slot>> = depends_on
+            for (slot, taken) in to_start {
+                let deps: Vec<Arc<Slot>> = taken
+                    .depends_on
                     .iter()
                     .filter_map(|name| state.names.get(name).cloned())
                     .collect();
                 for dep in &deps {
                     dep.add_dependent(slot.clone());
                 }
-                launched.push((launch, slot.clone(), deps));
+                launched.push((taken.launch, slot.clone(), deps, taken.settings));
             }
             self.activity.enter_many(launched.len());
         }
         let started = if keep_started {
-            launched.iter().map(|(_, slot, _)| slot.clone()).collect()
+            launched
+                .iter()
+                .map(|(_, slot, _, _)| slot.clone())
+                .collect()
         } else {
             Vec::new()
         };
-        for (launch, slot, deps) in launched {
+        for (launch, slot, deps, settings) in launched {
             let shared = self.clone();
-            self.runtime
-                .spawn(launch.launch(LaunchInputs { shared, slot, deps }));
+            let inputs = LaunchInputs {
+                shared,
+                slot,
+                deps,
+                settings,
+            };
+            self.runtime.spawn(launch.launch(inputs));
         }
         Ok(started)
     }
@@ -346,10 +353,10 @@ type StartResult = Result<Vec<Arc<Slot>>, Error>;
 /// depends on) exists and that no cycle runs through them.
 fn check_dependencies(
     names: &NameIndex,
-    starting: &[(&Arc<Slot>, Vec<Arc<str>>)],
+    starting: &[(&Arc<Slot>, Launching)],
 ) -> Result<(), Error> {
-    for (slot, depends_on) in starting {
-        for dependency in depends_on {
+    for (slot, taken) in starting {
+        for dependency in &taken.depends_on {
             if !names.contains(dependency) {
                 return Err(Error::UnknownDependency {
                     service: slot.name.clone(),
@@ -366,7 +373,8 @@ fn check_dependencies(
         Done,
     }
     let mut marks: BTreeMap<Arc<str>, Mark> = BTreeMap::new();
-    for (root, root_deps) in starting {
+    for (root, taken) in starting {
+        let root_deps = &taken.depends_on;
         // No edge leaves it, so no cycle runs through it (the common case:
         // no map, no allocation).
         if root_deps.is_empty() || marks.contains_key(&root.name) {

@@ -53,6 +53,13 @@ pub(crate) struct SlotConfig {
     pub(crate) depends_on: Vec<Arc<str>>,
 }
 
+/// What [`Slot::take_launch`] takes.
+pub(crate) struct Launching {
+    pub(crate) launch: Launch,
+    pub(crate) depends_on: Vec<Arc<str>>,
+    pub(crate) settings: LaunchSettings,
+}
+
 /// The part of [`SlotConfig`] read once when a service starts.
 pub(crate) struct LaunchSettings {
     /// Boxed: most services use the governor's default, and this lives in
@@ -144,28 +151,6 @@ impl Slot {
         change(self.state.lock().config.get_or_insert_default());
     }
 
-    /// What the supervisor keeps for the service's whole life (not the
-    /// dependency list, which it never needs).
-    pub(crate) fn launch_settings(&self) -> LaunchSettings {
-        let state = self.state.lock();
-        LaunchSettings {
-            restart: state.config().restart.map(Box::new),
-            shutdown_timeout: state.config().shutdown_timeout,
-            critical: state.config().critical,
-            notify_ready: state.config().notify_ready,
-        }
-    }
-
-    /// The names this service depends on if it has not started yet (no
-    /// allocation when none), in one visit; `None` once started.
-    pub(crate) fn pending_dependencies(&self) -> Option<Vec<Arc<str>>> {
-        let state = self.state.lock();
-        state
-            .launch
-            .is_some()
-            .then(|| state.config().depends_on.clone())
-    }
-
     /// The names this service depends on (no allocation when none).
     pub(crate) fn depends_on(&self) -> Vec<Arc<str>> {
         self.state.lock().config().depends_on.clone()
@@ -189,12 +174,47 @@ impl Slot {
         self.state.lock().dependents.clone()
     }
 
-    /// Takes the launcher if the service has not started yet.
-    pub(crate) fn take_launch(&self) -> Option<Launch> {
+    /// Takes what starts the service, if it has not started yet: its
+    /// supervisor task, the names it depends on (no allocation when none)
+    /// and its settings, in one visit (each visit of a record is a cache
+    /// miss when there are many).
+    pub(crate) fn take_launch(&self) -> Option<Launching> {
         let mut state = self.state.lock();
         let launch = state.launch.take()?;
         state.status = ServiceState::Starting;
-        Some(launch)
+        let config = state.config();
+        Some(Launching {
+            launch,
+            depends_on: config.depends_on.clone(),
+            settings: LaunchSettings {
+                restart: config.restart.map(Box::new),
+                shutdown_timeout: config.shutdown_timeout,
+                critical: config.critical,
+                notify_ready: config.notify_ready,
+            },
+        })
+    }
+
+    /// Puts back what [`take_launch`](Slot::take_launch) took, for a start
+    /// that failed its checks: the service is pending again, unless it was
+    /// stopped meanwhile (then it never starts, as if stopped before).
+    pub(crate) fn restore_launch(&self, launch: Launch) {
+        let dropped = {
+            let mut state = self.state.lock();
+            if self.stopped.load(Ordering::Relaxed) {
+                state.status = ServiceState::Stopped;
+                state.ended = true;
+                Some((launch, state.watchers.take()))
+            } else {
+                state.status = ServiceState::Pending;
+                state.launch = Some(launch);
+                None
+            }
+        };
+        if let Some((launch, wake)) = dropped {
+            drop(launch); // the service value's Drop runs outside the lock
+            wake.wake();
+        }
     }
 
     /// A service stopped before it was started: it never will be.

@@ -183,7 +183,12 @@ pub(crate) fn supervise<R: Runner>(
     runner: R,
     inputs: LaunchInputs,
 ) -> impl Future<Output = ()> + Send + 'static {
-    let LaunchInputs { shared, slot, deps } = inputs;
+    let LaunchInputs {
+        shared,
+        slot,
+        deps,
+        settings: config,
+    } = inputs;
     let mut runner = runner;
     async move {
         let mut live = Live {
@@ -192,7 +197,6 @@ pub(crate) fn supervise<R: Runner>(
             gave_up: false,
             finished: false,
         };
-        let config = slot.launch_settings();
         if !deps.is_empty() {
             shared.emit(|| Event::Starting {
                 service: slot.name.clone(),

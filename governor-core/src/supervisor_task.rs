@@ -15,13 +15,14 @@ use core::task::{Context, Poll};
 
 use crate::governor::Shared;
 use crate::runtime::BoxTask;
-use crate::slot::Slot;
+use crate::slot::{LaunchSettings, Slot};
 
 /// What a supervisor needs once its service starts.
 pub(crate) struct LaunchInputs {
     pub(crate) shared: Arc<Shared>,
     pub(crate) slot: Arc<Slot>,
     pub(crate) deps: Vec<Arc<Slot>>,
+    pub(crate) settings: LaunchSettings,
 }
 
 /// A supervisor task not spawned yet (type-erased, as each record holds
