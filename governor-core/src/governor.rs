@@ -256,15 +256,14 @@ impl Shared {
     }
 
     fn report(&self) -> Report {
-        let (cause, forced, services) = {
-            let state = self.state.lock();
-            (state.cause.clone(), state.forced, state.services.clone())
-        };
         let now = self.runtime.now();
+        // Each record is read under the governor's lock (the order `start`
+        // takes them in too): no copy of the list.
+        let state = self.state.lock();
         Report {
-            cause,
-            forced,
-            services: services.iter().map(|slot| slot.report(now)).collect(),
+            cause: state.cause.clone(),
+            forced: state.forced,
+            services: state.services.iter().map(|slot| slot.report(now)).collect(),
         }
     }
 
