@@ -137,10 +137,7 @@ impl Runtime for SmolRuntime {
     fn sleep(&self, duration: Duration) -> BoxSleep {
         // `Timer::after` saturates: a duration past the end of time never
         // fires rather than panicking.
-        let timer = smol::Timer::after(duration);
-        Box::pin(async move {
-            timer.await;
-        })
+        Box::pin(TimerSleep(smol::Timer::after(duration)))
     }
 
     fn now(&self) -> Duration {
@@ -155,6 +152,21 @@ impl Runtime for SmolRuntime {
 
     fn shutdown_signals(&self) -> Result<SignalStream, SignalError> {
         signals::register()
+    }
+}
+
+/// A [`smol::Timer`] as a sleep: the timer itself, boxed once, with its
+/// `Instant` output dropped (no `async` block around it).
+struct TimerSleep(smol::Timer);
+
+impl core::future::Future for TimerSleep {
+    type Output = ();
+
+    fn poll(
+        mut self: core::pin::Pin<&mut Self>,
+        cx: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<()> {
+        core::pin::Pin::new(&mut self.0).poll(cx).map(drop)
     }
 }
 

@@ -4,7 +4,7 @@
 //! | the core asks for | async-std answers with |
 //! |---|---|
 //! | spawn a task | [`async_std::task::spawn`]; the [`JoinHandle`](async_std::task::JoinHandle) is dropped, which in async-std *detaches* the task (it keeps running) |
-//! | sleep | [`async_std::task::sleep`], to a deadline fixed when the sleep is created |
+//! | sleep | async-io's `Timer` (what [`async_std::task::sleep`] is made of), to a deadline fixed when the sleep is created |
 //! | now | [`std::time::Instant`], since the adapter was created |
 //! | blocking work | [`async_std::task::spawn_blocking`], detached the same way |
 //! | shutdown signals | `async-signal` (SIGINT, SIGTERM, SIGHUP, SIGQUIT on unix, Ctrl-C on Windows), through governor-smol's reader: async-io's reactor is async-std's own |
@@ -24,6 +24,20 @@ use core::time::Duration;
 use std::time::Instant;
 
 use governor_core::runtime::{BoxSleep, BoxTask, Runtime, SignalError, SignalStream};
+
+/// An `async_io::Timer` as a sleep, with its `Instant` output dropped.
+struct TimerSleep(async_io::Timer);
+
+impl core::future::Future for TimerSleep {
+    type Output = ();
+
+    fn poll(
+        mut self: core::pin::Pin<&mut Self>,
+        cx: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<()> {
+        core::pin::Pin::new(&mut self.0).poll(cx).map(drop)
+    }
+}
 
 /// A governor [`Runtime`] backed by async-std's global runtime.
 ///
@@ -83,15 +97,12 @@ impl Runtime for AsyncStdRuntime {
     }
 
     fn sleep(&self, duration: Duration) -> BoxSleep {
-        // `task::sleep` starts its timer when first polled; fix the
-        // deadline now, as the contract (and the other adapters) do.
-        match Instant::now().checked_add(duration) {
-            Some(deadline) => Box::pin(async move {
-                async_std::task::sleep(deadline.saturating_duration_since(Instant::now())).await;
-            }),
-            // Past the end of time: never fires, never panics.
-            None => Box::pin(core::future::pending()),
-        }
+        // async-std's timers are async-io's (`task::sleep` is an
+        // `async_io::Timer` under two `async fn`s and a `timeout`); the
+        // timer itself is the cheaper sleep, and `Timer::after` fixes the
+        // deadline now, as the contract (and the other adapters) do. A
+        // duration past the end of time never fires rather than panicking.
+        Box::pin(TimerSleep(async_io::Timer::after(duration)))
     }
 
     fn now(&self) -> Duration {
