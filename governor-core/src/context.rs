@@ -7,7 +7,7 @@ use core::future::Future;
 use core::time::Duration;
 
 use crate::governor::{Governor, Shared};
-use crate::sleep::Sleep;
+use crate::sleep::{Sleep, TimerSlot};
 use crate::slot::Slot;
 use crate::token::{Cancelled, StopToken, UntilCancelled};
 
@@ -29,7 +29,6 @@ use crate::token::{Cancelled, StopToken, UntilCancelled};
 /// }
 /// # let _ = poller;
 /// ```
-#[derive(Clone)]
 pub struct ServiceCtx {
     shared: Arc<Shared>,
     slot: Arc<Slot>,
@@ -37,6 +36,21 @@ pub struct ServiceCtx {
     /// good, or this run alone to restart).
     token: StopToken,
     run: u64,
+    /// The runtime's reusable timer, kept between sleeps (see
+    /// [`Runtime::timer`](crate::runtime::Runtime::timer)); each clone
+    /// has its own.
+    timer: TimerSlot,
+}
+
+impl Clone for ServiceCtx {
+    fn clone(&self) -> Self {
+        ServiceCtx::new(
+            self.shared.clone(),
+            self.slot.clone(),
+            self.token.clone(),
+            self.run,
+        )
+    }
 }
 
 impl ServiceCtx {
@@ -46,6 +60,7 @@ impl ServiceCtx {
             slot,
             token,
             run,
+            timer: TimerSlot::new(None),
         }
     }
 
@@ -95,7 +110,17 @@ impl ServiceCtx {
     /// Sleeps for `duration` on the runtime's clock; returns
     /// `Err(Stopped)` early as soon as this run is asked to stop.
     pub fn sleep(&self, duration: Duration) -> Sleep<'_> {
-        Sleep::new(self.token.cancelled(), self.shared.runtime.sleep(duration))
+        // The context's timer when it is free, else a new one (kept
+        // afterwards if the slot is empty then); a boxed sleep per call
+        // only on runtimes without reusable timers.
+        let cached = self.timer.lock().take();
+        match cached.or_else(|| self.shared.runtime.timer()) {
+            Some(mut timer) => {
+                timer.as_mut().reset(duration);
+                Sleep::reusing(self.token.cancelled(), timer, &self.timer)
+            }
+            None => Sleep::new(self.token.cancelled(), self.shared.runtime.sleep(duration)),
+        }
     }
 
     /// Runs `fut` until it completes or this run is asked to stop,

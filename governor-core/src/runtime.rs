@@ -2,7 +2,10 @@
 //!
 //! The core owns every policy (restart, ordering, shutdown, outcomes); a
 //! runtime adapter only answers "spawn this", "sleep this long", "what time
-//! is it", "run this blocking work" and "tell me about shutdown signals".
+//! is it", "run this blocking work" and "tell me about shutdown signals";
+//! optionally also "give me a timer I can re-arm" ([`Runtime::timer`]), which
+//! spares [`ServiceCtx::sleep`](crate::ServiceCtx::sleep) an allocation per
+//! sleep.
 //! The core tracks completion itself, so an adapter needs no join handles
 //! and never has to report a task's result.
 
@@ -10,6 +13,7 @@ use alloc::boxed::Box;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
+use core::task::{Context, Poll};
 use core::time::Duration;
 
 use futures_core::Stream;
@@ -19,6 +23,38 @@ pub type BoxTask = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 /// A boxed, `Send` sleep future returned by [`Runtime::sleep`].
 pub type BoxSleep = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// A boxed, reusable [`Timer`] returned by [`Runtime::timer`].
+pub type BoxTimer = Pin<Box<dyn Timer>>;
+
+/// A timer that can be re-armed, so that one allocation serves many
+/// sleeps: what [`Runtime::timer`] returns.
+///
+/// [`ServiceCtx::sleep`](crate::ServiceCtx::sleep) keeps one per context
+/// and re-arms it for every sleep instead of boxing a new
+/// [`Runtime::sleep`] each time. The timer behaves like a sleep whose
+/// deadline [`reset`](Timer::reset) moves: it never fires before a reset
+/// and fires once per reset. Like [`Runtime`]'s methods, each of its
+/// methods may be called from any thread, inside or outside the runtime.
+pub trait Timer: Send {
+    /// Arms the timer to fire once `duration` has elapsed on the runtime's
+    /// clock, counted from this call (the deadline is fixed here, not at
+    /// the next poll). Replaces any earlier deadline, elapsed or not.
+    /// `Duration::ZERO` must fire promptly; a duration past the end of
+    /// time must never fire, not panic.
+    fn reset(self: Pin<&mut Self>, duration: Duration);
+
+    /// `Ready` once the deadline of the last [`reset`](Timer::reset) has
+    /// passed; otherwise registers `cx`'s waker (replacing the one of an
+    /// earlier poll) and returns `Pending`.
+    fn poll_elapsed(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()>;
+
+    /// The sleep that armed the timer was dropped before the deadline:
+    /// the timer may let go of its registration with the runtime now. It
+    /// is not polled again before its next reset. The default does
+    /// nothing, which leaves at most one stale wake-up of the last waker.
+    fn disarm(self: Pin<&mut Self>) {}
+}
 
 /// A boxed stream of shutdown signals returned by [`Runtime::shutdown_signals`].
 pub type SignalStream = Pin<Box<dyn Stream<Item = Signal> + Send + 'static>>;
@@ -66,6 +102,18 @@ pub trait Runtime: Send + Sync + 'static {
     /// runtime's clock. `Duration::ZERO` must complete promptly.
     fn sleep(&self, duration: Duration) -> BoxSleep;
 
+    /// A new reusable [`Timer`] on this runtime's clock, not armed, or
+    /// `None` (the default) when this runtime has none.
+    ///
+    /// [`ServiceCtx::sleep`](crate::ServiceCtx::sleep) asks for one the
+    /// first time a context sleeps and re-arms it for each later sleep, so
+    /// a service that sleeps in a loop pays for one allocation instead of
+    /// one per [`Runtime::sleep`]. Without a timer every sleep uses
+    /// [`Runtime::sleep`].
+    fn timer(&self) -> Option<BoxTimer> {
+        None
+    }
+
     /// Monotonic time since an arbitrary, fixed origin of this runtime.
     fn now(&self) -> Duration;
 
@@ -92,6 +140,9 @@ impl<R: Runtime + ?Sized> Runtime for alloc::sync::Arc<R> {
     }
     fn sleep(&self, duration: Duration) -> BoxSleep {
         (**self).sleep(duration)
+    }
+    fn timer(&self) -> Option<BoxTimer> {
+        (**self).timer()
     }
     fn now(&self) -> Duration {
         (**self).now()

@@ -3,7 +3,7 @@
 //! | the core asks for | smol answers with |
 //! |---|---|
 //! | spawn a task | [`smol::spawn`] (the global executor), or [`Executor::spawn`] on your executor; the [`Task`](smol::Task) is always [detached](smol::Task::detach), never dropped (dropping it would cancel the service) |
-//! | sleep | [`smol::Timer::after`] (async-io's timers) |
+//! | sleep | [`smol::Timer::after`] (async-io's timers); the reusable timer is a [`smol::Timer`] re-armed with [`set_after`](smol::Timer::set_after) |
 //! | now | [`std::time::Instant`], since the adapter was created |
 //! | blocking work | [`smol::unblock`] (the `blocking` crate's thread pool), detached |
 //! | shutdown signals | [`async_signal::Signals`]: SIGINT, SIGTERM, SIGHUP, SIGQUIT on unix, Ctrl-C on Windows |
@@ -23,7 +23,9 @@ use core::time::Duration;
 use std::sync::Arc;
 use std::time::Instant;
 
-use governor_core::runtime::{BoxSleep, BoxTask, Runtime, SignalError, SignalStream};
+use governor_core::runtime::{
+    BoxSleep, BoxTask, BoxTimer, Runtime, SignalError, SignalStream, Timer,
+};
 use smol::Executor;
 
 /// A governor [`Runtime`] backed by smol.
@@ -140,6 +142,10 @@ impl Runtime for SmolRuntime {
         Box::pin(TimerSleep(smol::Timer::after(duration)))
     }
 
+    fn timer(&self) -> Option<BoxTimer> {
+        Some(Box::pin(ReusedTimer(smol::Timer::never())))
+    }
+
     fn now(&self) -> Duration {
         self.origin.elapsed()
     }
@@ -167,6 +173,32 @@ impl core::future::Future for TimerSleep {
         cx: &mut core::task::Context<'_>,
     ) -> core::task::Poll<()> {
         core::pin::Pin::new(&mut self.0).poll(cx).map(drop)
+    }
+}
+
+/// A [`smol::Timer`] as governor's reusable [`Timer`]: re-armed with
+/// [`smol::Timer::set_after`], disarmed by becoming [`smol::Timer::never`]
+/// (which drops the old registration, as dropping a sleep would).
+struct ReusedTimer(smol::Timer);
+
+impl Timer for ReusedTimer {
+    fn reset(self: core::pin::Pin<&mut Self>, duration: Duration) {
+        // `set_after` saturates: past the end of time it never fires.
+        self.get_mut().0.set_after(duration);
+    }
+
+    fn poll_elapsed(
+        self: core::pin::Pin<&mut Self>,
+        cx: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<()> {
+        use core::future::Future;
+        core::pin::Pin::new(&mut self.get_mut().0)
+            .poll(cx)
+            .map(drop)
+    }
+
+    fn disarm(self: core::pin::Pin<&mut Self>) {
+        self.get_mut().0 = smol::Timer::never();
     }
 }
 
@@ -274,6 +306,8 @@ mod tests {
 
     use governor_core::{Governor, Outcome, ServiceCtx, ServiceState};
     use smol::future::FutureExt as _;
+
+    use core::task::Poll;
 
     use super::*;
 
@@ -435,6 +469,32 @@ mod tests {
         // Past the end of time: never fires, never panics.
         let mut endless = rt.sleep(Duration::MAX);
         assert!(smol::future::block_on(smol::future::poll_once(&mut endless)).is_none());
+    }
+
+    #[test]
+    fn timer_rearms_and_disarms() {
+        let rt = SmolRuntime::new();
+        let mut timer = rt.timer().expect("a reusable timer");
+        let start = Instant::now();
+        timer.as_mut().reset(Duration::from_millis(30));
+        bounded(core::future::poll_fn(|cx| timer.as_mut().poll_elapsed(cx)));
+        assert!(start.elapsed() >= Duration::from_millis(30));
+
+        // Armed and polled, then disarmed (a dropped sleep) and re-armed.
+        timer.as_mut().reset(Duration::from_secs(3600));
+        let poll_once = |timer: &mut BoxTimer| {
+            bounded(core::future::poll_fn(|cx| {
+                Poll::Ready(timer.as_mut().poll_elapsed(cx).is_ready())
+            }))
+        };
+        assert!(!poll_once(&mut timer));
+        timer.as_mut().disarm();
+        timer.as_mut().reset(Duration::ZERO);
+        bounded(core::future::poll_fn(|cx| timer.as_mut().poll_elapsed(cx)));
+
+        // Past the end of time: never fires, never panics.
+        timer.as_mut().reset(Duration::MAX);
+        assert!(!poll_once(&mut timer));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! | the core asks for | async-std answers with |
 //! |---|---|
 //! | spawn a task | [`async_std::task::spawn`]; the [`JoinHandle`](async_std::task::JoinHandle) is dropped, which in async-std *detaches* the task (it keeps running) |
-//! | sleep | async-io's `Timer` (what [`async_std::task::sleep`] is made of), to a deadline fixed when the sleep is created |
+//! | sleep | async-io's `Timer` (what [`async_std::task::sleep`] is made of), to a deadline fixed when the sleep is created; the reusable timer is one such `Timer`, re-armed with `set_after` |
 //! | now | [`std::time::Instant`], since the adapter was created |
 //! | blocking work | [`async_std::task::spawn_blocking`], detached the same way |
 //! | shutdown signals | `async-signal` (SIGINT, SIGTERM, SIGHUP, SIGQUIT on unix, Ctrl-C on Windows), through governor-smol's reader: async-io's reactor is async-std's own |
@@ -23,7 +23,9 @@ use core::fmt;
 use core::time::Duration;
 use std::time::Instant;
 
-use governor_core::runtime::{BoxSleep, BoxTask, Runtime, SignalError, SignalStream};
+use governor_core::runtime::{
+    BoxSleep, BoxTask, BoxTimer, Runtime, SignalError, SignalStream, Timer,
+};
 
 /// An `async_io::Timer` as a sleep, with its `Instant` output dropped.
 struct TimerSleep(async_io::Timer);
@@ -36,6 +38,32 @@ impl core::future::Future for TimerSleep {
         cx: &mut core::task::Context<'_>,
     ) -> core::task::Poll<()> {
         core::pin::Pin::new(&mut self.0).poll(cx).map(drop)
+    }
+}
+
+/// An `async_io::Timer` as governor's reusable [`Timer`]: re-armed with
+/// `set_after`, disarmed by becoming `Timer::never()` (which drops the old
+/// registration, as dropping a sleep would).
+struct ReusedTimer(async_io::Timer);
+
+impl Timer for ReusedTimer {
+    fn reset(self: core::pin::Pin<&mut Self>, duration: Duration) {
+        // `set_after` saturates: past the end of time it never fires.
+        self.get_mut().0.set_after(duration);
+    }
+
+    fn poll_elapsed(
+        self: core::pin::Pin<&mut Self>,
+        cx: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<()> {
+        use core::future::Future;
+        core::pin::Pin::new(&mut self.get_mut().0)
+            .poll(cx)
+            .map(drop)
+    }
+
+    fn disarm(self: core::pin::Pin<&mut Self>) {
+        self.get_mut().0 = async_io::Timer::never();
     }
 }
 
@@ -105,6 +133,10 @@ impl Runtime for AsyncStdRuntime {
         Box::pin(TimerSleep(async_io::Timer::after(duration)))
     }
 
+    fn timer(&self) -> Option<BoxTimer> {
+        Some(Box::pin(ReusedTimer(async_io::Timer::never())))
+    }
+
     fn now(&self) -> Duration {
         self.origin.elapsed()
     }
@@ -130,6 +162,8 @@ mod tests {
 
     use async_std::channel;
     use governor_core::{Governor, Outcome, ServiceCtx, ServiceState};
+
+    use core::task::Poll;
 
     use super::*;
 
@@ -253,6 +287,32 @@ mod tests {
             endless,
         ));
         assert!(waited.is_err(), "an endless sleep never ends");
+    }
+
+    #[test]
+    fn timer_rearms_and_disarms() {
+        let rt = AsyncStdRuntime::new();
+        let mut timer = rt.timer().expect("a reusable timer");
+        let start = Instant::now();
+        timer.as_mut().reset(Duration::from_millis(30));
+        bounded(core::future::poll_fn(|cx| timer.as_mut().poll_elapsed(cx)));
+        assert!(start.elapsed() >= Duration::from_millis(30));
+
+        // Armed and polled, then disarmed (a dropped sleep) and re-armed.
+        timer.as_mut().reset(Duration::from_secs(3600));
+        let poll_once = |timer: &mut BoxTimer| {
+            bounded(core::future::poll_fn(|cx| {
+                Poll::Ready(timer.as_mut().poll_elapsed(cx).is_ready())
+            }))
+        };
+        assert!(!poll_once(&mut timer));
+        timer.as_mut().disarm();
+        timer.as_mut().reset(Duration::ZERO);
+        bounded(core::future::poll_fn(|cx| timer.as_mut().poll_elapsed(cx)));
+
+        // Past the end of time: never fires, never panics.
+        timer.as_mut().reset(Duration::MAX);
+        assert!(!poll_once(&mut timer));
     }
 
     #[test]

@@ -41,7 +41,9 @@ use std::time::{Duration, Instant};
 
 use async_task::Runnable;
 use futures_channel::mpsc;
-use governor_core::runtime::{BoxSleep, BoxTask, Runtime, Signal, SignalError, SignalStream};
+use governor_core::runtime::{
+    BoxSleep, BoxTask, BoxTimer, Runtime, Signal, SignalError, SignalStream, Timer,
+};
 
 /// How long (real time) the driver waits for outstanding blocking work to
 /// wake something before it advances the virtual clock anyway.
@@ -501,21 +503,20 @@ impl Runtime for VirtualRuntime {
     /// sleep yields once (so a loop of zero sleeps lets others run) and
     /// then completes, without moving the clock.
     fn sleep(&self, duration: Duration) -> BoxSleep {
-        if duration.is_zero() {
-            return Box::pin(YieldOnce { yielded: false });
+        match VirtualSleep::new(&self.inner, duration) {
+            VirtualSleep::Timer(sleep) => Box::pin(sleep),
+            VirtualSleep::Yield(sleep) => Box::pin(sleep),
         }
-        let key = {
-            let mut clock = lock(&self.inner.clock);
-            let deadline = clock.now.saturating_add(duration);
-            let seq = clock.next_seq;
-            clock.next_seq += 1;
-            clock.timers.insert((deadline, seq), None);
-            (deadline, seq)
-        };
-        Box::pin(Sleep {
+    }
+
+    /// A timer whose every reset is what [`Runtime::sleep`] would make
+    /// (a registered timer, or one yield for `Duration::ZERO`); a disarm
+    /// removes the registration, as dropping that sleep would.
+    fn timer(&self) -> Option<BoxTimer> {
+        Some(Box::pin(VirtualTimer {
             inner: Arc::downgrade(&self.inner),
-            key,
-        })
+            armed: None,
+        }))
     }
 
     fn now(&self) -> Duration {
@@ -641,6 +642,65 @@ impl Drop for Sleep {
             let waker = lock(&inner.clock).timers.remove(&self.key);
             drop(waker);
         }
+    }
+}
+
+/// What one sleep of [`VirtualRuntime`] is.
+enum VirtualSleep {
+    Timer(Sleep),
+    Yield(YieldOnce),
+}
+
+impl VirtualSleep {
+    /// Registers a timer at `now + duration` at once (nothing for
+    /// `Duration::ZERO`, which yields once instead).
+    fn new(inner: &Arc<Inner>, duration: Duration) -> Self {
+        if duration.is_zero() {
+            return VirtualSleep::Yield(YieldOnce { yielded: false });
+        }
+        let key = {
+            let mut clock = lock(&inner.clock);
+            let deadline = clock.now.saturating_add(duration);
+            let seq = clock.next_seq;
+            clock.next_seq += 1;
+            clock.timers.insert((deadline, seq), None);
+            (deadline, seq)
+        };
+        VirtualSleep::Timer(Sleep {
+            inner: Arc::downgrade(inner),
+            key,
+        })
+    }
+}
+
+/// [`VirtualRuntime`]'s reusable timer: the sleep of its last reset.
+struct VirtualTimer {
+    inner: Weak<Inner>,
+    armed: Option<VirtualSleep>,
+}
+
+impl Timer for VirtualTimer {
+    fn reset(self: Pin<&mut Self>, duration: Duration) {
+        let this = self.get_mut();
+        // The old registration goes first, as a dropped sleep's would.
+        this.armed = None;
+        // The runtime is gone: time stands still, nothing ever fires.
+        this.armed = this
+            .inner
+            .upgrade()
+            .map(|inner| VirtualSleep::new(&inner, duration));
+    }
+
+    fn poll_elapsed(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match &mut self.get_mut().armed {
+            Some(VirtualSleep::Timer(sleep)) => Pin::new(sleep).poll(cx),
+            Some(VirtualSleep::Yield(sleep)) => Pin::new(sleep).poll(cx),
+            None => Poll::Pending,
+        }
+    }
+
+    fn disarm(self: Pin<&mut Self>) {
+        self.get_mut().armed = None;
     }
 }
 

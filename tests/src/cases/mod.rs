@@ -51,6 +51,7 @@ macro_rules! for_each_case {
             stop_service_is_never_restarted,
             until_stopped_races_a_future_against_stop,
             sleep_ends_on_time_or_early_on_stop,
+            context_sleeps_dropped_raced_and_cloned,
             stopping_flips_at_shutdown_and_global_token_is_cancelled,
             stop_hooks_run_once_after_cancellation,
             stop_hook_unblocks_a_blocking_socket_read,

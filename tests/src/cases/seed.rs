@@ -612,6 +612,75 @@ pub async fn sleep_ends_on_time_or_early_on_stop<H: Harness>(h: &H) {
     );
 }
 
+/// A context reuses one timer across its sleeps (when the runtime has
+/// one): a sleep dropped before its deadline does not fire into the next
+/// one, two sleeps of one context at once, and a clone's, each keep their
+/// own deadline, and the next sleep still wakes on stop.
+pub async fn context_sleeps_dropped_raced_and_cloned<H: Harness>(h: &H) {
+    let runtime = h.runtime();
+    let gov = h.governor();
+    let (j, mut notes) = journal();
+    let (tx, rx) = futures_channel::oneshot::channel();
+    let mut tx = Some(tx);
+    let clock = runtime.clone();
+    gov.add("sleeper", move |ctx: ServiceCtx| {
+        let (j, tx, clock) = (j.clone(), tx.take(), clock.clone());
+        async move {
+            let mut spans = Vec::new();
+            // Polled once (registered) and dropped, then a short sleep.
+            {
+                let mut long = ctx.sleep(Duration::from_secs(3600));
+                assert!(futures_util::poll!(&mut long).is_pending());
+            }
+            let t = clock.now();
+            ctx.sleep(Duration::from_millis(20)).await?;
+            spans.push(clock.now() - t);
+
+            // Two at once: the shorter one ends first, on time.
+            let t = clock.now();
+            let short = ctx.sleep(Duration::from_millis(30));
+            let long = ctx.sleep(Duration::from_secs(3600));
+            match futures_util::future::select(short, long).await {
+                futures_util::future::Either::Left((slept, _long)) => slept?,
+                futures_util::future::Either::Right(_) => panic!("the 1 h sleep won"),
+            }
+            spans.push(clock.now() - t);
+
+            // Both halves of a join complete, each after its own time.
+            let t = clock.now();
+            let clone = ctx.clone();
+            let (a, b) = futures_util::join!(
+                ctx.sleep(Duration::from_millis(10)),
+                clone.sleep(Duration::from_millis(40))
+            );
+            a?;
+            b?;
+            spans.push(clock.now() - t);
+
+            let _ = tx.expect("one run").send(spans);
+            j.note("sleeper:long");
+            let result = ctx.sleep(Duration::from_secs(3600)).await;
+            assert_eq!(result, Err(Stopped));
+            result?;
+            Ok(())
+        }
+    })
+    .unwrap();
+    gov.start().unwrap();
+    let spans = rx.await.expect("the sleeper reports");
+    for (span, expected) in spans.into_iter().zip([20, 30, 40]) {
+        assert_elapsed(h, span, Duration::from_millis(expected));
+    }
+    notes.until("sleeper:long").await;
+    let before = runtime.now();
+    let report = gov.shutdown().await;
+    assert!(runtime.now() - before < Duration::from_secs(3600));
+    assert_eq!(
+        report.service("sleeper").unwrap().last_outcome,
+        Some(Outcome::Completed)
+    );
+}
+
 /// `stopping()` is false until shutdown is requested and true right after;
 /// the global token is cancelled by the request.
 pub async fn stopping_flips_at_shutdown_and_global_token_is_cancelled<H: Harness>(h: &H) {
