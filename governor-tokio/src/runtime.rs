@@ -4,6 +4,9 @@
 //! The adapter keeps a [`Handle`] and uses it for every call, so all of its
 //! methods work from any thread: a runtime worker, a thread of tokio's
 //! blocking pool, or a plain `std::thread` that tokio knows nothing about.
+//! Its reusable timer ([`Runtime::timer`]) is a [`tokio::time::Sleep`]
+//! bound to the runtime once and re-armed with `Sleep::reset`, which needs
+//! no runtime context.
 //!
 //! The tokio runtime behind the handle must have its time driver enabled
 //! (`enable_time`, or `enable_all`) for [`Runtime::sleep`], and its IO driver
@@ -13,7 +16,12 @@
 use core::fmt;
 use core::time::Duration;
 
-use governor_core::runtime::{BoxSleep, BoxTask, Runtime, SignalError, SignalStream};
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use governor_core::runtime::{
+    BoxSleep, BoxTask, BoxTimer, Runtime, SignalError, SignalStream, Timer,
+};
 use tokio::runtime::Handle;
 use tokio::time::Instant;
 
@@ -86,6 +94,16 @@ impl Runtime for TokioRuntime {
         Box::pin(tokio::time::sleep(duration))
     }
 
+    fn timer(&self) -> Option<BoxTimer> {
+        // Created once per service context, inside the runtime so that it
+        // binds to it; re-arming it later needs no runtime context.
+        let _entered = self.handle.enter();
+        Some(Box::pin(ReusedTimer {
+            sleep: Box::pin(tokio::time::sleep_until(Instant::now())),
+            handle: self.handle.clone(),
+        }))
+    }
+
     fn now(&self) -> Duration {
         // Entering makes a paused (test) clock of this runtime visible.
         let _entered = self.handle.enter();
@@ -99,6 +117,51 @@ impl Runtime for TokioRuntime {
     fn shutdown_signals(&self) -> Result<SignalStream, SignalError> {
         let _entered = self.handle.enter();
         signals::register()
+    }
+}
+
+/// A [`tokio::time::Sleep`] as governor's reusable [`Timer`], re-armed
+/// with [`Sleep::reset`](tokio::time::Sleep::reset): no new timer entry,
+/// no runtime context needed, so no [`Handle::enter`] per sleep.
+///
+/// `disarm` is the default no-op: a dropped sleep's entry stays in the
+/// timer wheel until the next reset moves it (tokio has no cheaper way
+/// to take it out than the reset itself), so at most one stale wake-up.
+struct ReusedTimer {
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    handle: Handle,
+}
+
+impl ReusedTimer {
+    /// Now on this runtime's clock. [`Instant::now`] reads the clock of
+    /// the runtime current on this thread (it differs from the system
+    /// clock only when paused, with tokio's `test-util`), so off this
+    /// runtime it enters the handle first, as [`TokioRuntime::now`] does.
+    fn now(&self) -> Instant {
+        match Handle::try_current() {
+            Ok(current) if current.id() == self.handle.id() => Instant::now(),
+            _ => {
+                let _entered = self.handle.enter();
+                Instant::now()
+            }
+        }
+    }
+}
+
+impl Timer for ReusedTimer {
+    fn reset(self: Pin<&mut Self>, duration: Duration) {
+        let this = self.get_mut();
+        let now = this.now();
+        // As `tokio::time::sleep` does: past the end of time is ~30 years.
+        let deadline = now
+            .checked_add(duration)
+            .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30));
+        this.sleep.as_mut().reset(deadline);
+    }
+
+    fn poll_elapsed(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        use core::future::Future;
+        self.get_mut().sleep.as_mut().poll(cx)
     }
 }
 
@@ -351,6 +414,68 @@ mod tests {
 
         let slept = rx.recv_timeout(WAIT).expect("the task ran");
         assert!(slept >= Duration::from_millis(20), "{slept:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn timer_counts_from_each_reset_and_fires_again() {
+        let rt = TokioRuntime::current().unwrap();
+        let mut timer = rt.timer().expect("tokio has a reusable timer");
+        let elapsed = |timer: &mut BoxTimer| {
+            core::future::poll_fn(|cx| timer.as_mut().poll_elapsed(cx)).now_or_never()
+        };
+        timer.as_mut().reset(Duration::from_secs(3));
+        // The deadline was fixed by the reset, not by the first poll.
+        tokio::time::advance(Duration::from_millis(2_990)).await;
+        assert!(elapsed(&mut timer).is_none(), "fired early");
+        tokio::time::advance(Duration::from_millis(10)).await;
+        assert!(elapsed(&mut timer).is_some(), "fired on time");
+
+        // Re-armed while elapsed, then re-armed while pending.
+        timer.as_mut().reset(Duration::from_secs(1));
+        assert!(elapsed(&mut timer).is_none());
+        timer.as_mut().reset(Duration::from_secs(5));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(
+            elapsed(&mut timer).is_none(),
+            "the earlier deadline was replaced"
+        );
+        tokio::time::advance(Duration::from_secs(4)).await;
+        assert!(elapsed(&mut timer).is_some());
+
+        timer.as_mut().reset(Duration::ZERO);
+        core::future::poll_fn(|cx| timer.as_mut().poll_elapsed(cx)).await;
+        // Past the end of time: never fires, never panics.
+        timer.as_mut().reset(Duration::MAX);
+        tokio::time::advance(Duration::from_secs(86_400)).await;
+        assert!(elapsed(&mut timer).is_none());
+    }
+
+    #[test]
+    fn timer_from_a_plain_thread() {
+        let tokio_rt = multi_thread();
+        let rt = TokioRuntime::with_handle(tokio_rt.handle().clone());
+        let (tx, rx) = mpsc::channel();
+
+        let from_thread = rt.clone();
+        thread::spawn(move || {
+            assert!(TokioRuntime::current().is_err());
+            let mut timer = from_thread.timer().expect("a timer");
+            timer.as_mut().reset(Duration::from_millis(20));
+            let started = from_thread.now();
+            let inner = from_thread.clone();
+            from_thread.spawn(Box::pin(async move {
+                core::future::poll_fn(|cx| timer.as_mut().poll_elapsed(cx)).await;
+                // Re-armed on the runtime's own thread this time.
+                timer.as_mut().reset(Duration::from_millis(5));
+                core::future::poll_fn(|cx| timer.as_mut().poll_elapsed(cx)).await;
+                tx.send(inner.now() - started).unwrap();
+            }));
+        })
+        .join()
+        .unwrap();
+
+        let slept = rx.recv_timeout(WAIT).expect("the task ran");
+        assert!(slept >= Duration::from_millis(25), "{slept:?}");
     }
 
     #[test]
