@@ -109,18 +109,22 @@ impl ServiceCtx {
 
     /// Sleeps for `duration` on the runtime's clock; returns
     /// `Err(Stopped)` early as soon as this run is asked to stop.
+    #[inline]
     pub fn sleep(&self, duration: Duration) -> Sleep<'_> {
-        // The context's timer when it is free, else a new one (kept
-        // afterwards if the slot is empty then); a boxed sleep per call
-        // only on runtimes without reusable timers.
-        let cached = self.timer.lock().take();
-        match cached.or_else(|| self.shared.runtime.timer()) {
-            Some(mut timer) => {
-                timer.as_mut().reset(duration);
-                Sleep::reusing(self.token.cancelled(), timer, &self.timer)
+        // The context's timer, created at the first sleep and re-armed for
+        // each later one. Boxed sleeps when the runtime has no reusable
+        // timer, or when another sleep of this context holds it now.
+        let cancelled = self.token.cancelled();
+        if let Some(mut slot) = self.timer.try_lock() {
+            if slot.is_none() {
+                *slot = self.shared.runtime.timer();
             }
-            None => Sleep::new(self.token.cancelled(), self.shared.runtime.sleep(duration)),
+            if let Some(timer) = slot.as_mut() {
+                timer.as_mut().reset(duration);
+                return Sleep::reusing(cancelled, slot);
+            }
         }
+        Sleep::new(cancelled, self.shared.runtime.sleep(duration))
     }
 
     /// Runs `fut` until it completes or this run is asked to stop,

@@ -6,7 +6,6 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use crate::runtime::{BoxSleep, BoxTimer};
-use crate::sync::Mutex;
 use crate::token::{Cancelled, Stopped};
 
 /// The future returned by [`ServiceCtx::sleep`](crate::ServiceCtx::sleep)
@@ -27,20 +26,27 @@ pub struct Sleep<'a> {
 enum Wait<'a> {
     /// A sleep boxed for this call alone.
     Boxed(BoxSleep),
-    /// A reusable timer, armed for this sleep, that goes back to `home`
-    /// (its context's slot) when the sleep is dropped.
+    /// The context's reusable timer, armed for this sleep and held (the
+    /// slot locked) until the sleep is dropped.
     Reused {
-        /// `None` only once dropped.
-        timer: Option<BoxTimer>,
-        home: &'a TimerSlot,
+        /// Never empty: [`Sleep::reusing`] is only given a filled slot.
+        slot: TimerGuard<'a>,
         /// The timer fired: nothing to disarm.
         fired: bool,
     },
 }
 
-/// Where a [`ServiceCtx`](crate::ServiceCtx) keeps its reusable timer
-/// between sleeps: empty before the first sleep and while a sleep has it.
-pub(crate) type TimerSlot = Mutex<Option<BoxTimer>>;
+/// Where a [`ServiceCtx`](crate::ServiceCtx) keeps its reusable timer:
+/// empty until the first sleep, locked while a sleep uses the timer.
+///
+/// A spin lock even with `std` (not [`crate::sync::Mutex`]): it is only
+/// ever tried, never waited on (a second sleep of the same context at the
+/// same time boxes a sleep of its own), and it spares every sleep the
+/// poison bookkeeping of `std::sync::Mutex`. Nothing loom models uses it.
+pub(crate) type TimerSlot = spin::Mutex<Option<BoxTimer>>;
+
+/// A sleep's hold on its context's [`TimerSlot`].
+pub(crate) type TimerGuard<'a> = spin::MutexGuard<'a, Option<BoxTimer>>;
 
 impl<'a> Sleep<'a> {
     pub(crate) fn new(cancelled: Cancelled<'a>, sleep: BoxSleep) -> Self {
@@ -50,31 +56,26 @@ impl<'a> Sleep<'a> {
         }
     }
 
-    /// A sleep on `timer`, which the caller has just armed; it goes back
-    /// to `home` when the sleep is dropped (or is dropped itself if
-    /// `home` has been refilled meanwhile).
-    pub(crate) fn reusing(cancelled: Cancelled<'a>, timer: BoxTimer, home: &'a TimerSlot) -> Self {
+    /// A sleep on the timer in `slot` (which must hold one), which the
+    /// caller has just armed; the slot stays locked until the sleep is
+    /// dropped.
+    #[inline]
+    pub(crate) fn reusing(cancelled: Cancelled<'a>, slot: TimerGuard<'a>) -> Self {
+        debug_assert!(slot.is_some());
         Sleep {
             cancelled,
-            timer: Wait::Reused {
-                timer: Some(timer),
-                home,
-                fired: false,
-            },
+            timer: Wait::Reused { slot, fired: false },
         }
     }
 }
 
 impl Drop for Sleep<'_> {
+    #[inline]
     fn drop(&mut self) {
-        if let Wait::Reused { timer, home, fired } = &mut self.timer {
-            if let Some(mut timer) = timer.take() {
-                if !*fired {
+        if let Wait::Reused { slot, fired } = &mut self.timer {
+            if !*fired {
+                if let Some(timer) = slot.as_mut() {
                     timer.as_mut().disarm();
-                }
-                let mut slot = home.lock();
-                if slot.is_none() {
-                    *slot = Some(timer);
                 }
             }
         }
@@ -84,6 +85,7 @@ impl Drop for Sleep<'_> {
 impl Future for Sleep<'_> {
     type Output = Result<(), Stopped>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         if this.cancelled.is_cancelled() {
@@ -91,15 +93,14 @@ impl Future for Sleep<'_> {
         }
         let elapsed = match &mut this.timer {
             Wait::Boxed(sleep) => sleep.as_mut().poll(cx).is_ready(),
-            Wait::Reused {
-                timer: Some(timer),
-                fired,
-                ..
-            } => {
-                *fired = *fired || timer.as_mut().poll_elapsed(cx).is_ready();
+            Wait::Reused { slot, fired } => {
+                if !*fired {
+                    *fired = slot
+                        .as_mut()
+                        .is_none_or(|timer| timer.as_mut().poll_elapsed(cx).is_ready());
+                }
                 *fired
             }
-            Wait::Reused { timer: None, .. } => unreachable!("only a dropped sleep has no timer"),
         };
         if elapsed {
             return Poll::Ready(Ok(()));
