@@ -88,6 +88,9 @@ pub type SignalStream = Pin<Box<dyn Stream<Item = Signal> + Send + 'static>>;
 ///     fn now(&self) -> Duration {
 ///         Duration::ZERO
 ///     }
+///     // `timer` is left to its default (`None`): every `ServiceCtx::sleep`
+///     // then boxes a `sleep`. A runtime whose timers can be re-armed
+///     // returns one (see `Timer`) and saves that allocation.
 /// }
 /// ```
 pub trait Runtime: Send + Sync + 'static {
