@@ -99,7 +99,7 @@ impl Runtime for TokioRuntime {
         // binds to it; re-arming it later needs no runtime context.
         let _entered = self.handle.enter();
         Some(Box::pin(ReusedTimer {
-            sleep: Box::pin(tokio::time::sleep_until(Instant::now())),
+            sleep: tokio::time::sleep_until(Instant::now()),
             handle: self.handle.clone(),
         }))
     }
@@ -120,16 +120,19 @@ impl Runtime for TokioRuntime {
     }
 }
 
-/// A [`tokio::time::Sleep`] as governor's reusable [`Timer`], re-armed
-/// with [`Sleep::reset`](tokio::time::Sleep::reset): no new timer entry,
-/// no runtime context needed, so no [`Handle::enter`] per sleep.
-///
-/// `disarm` is the default no-op: a dropped sleep's entry stays in the
-/// timer wheel until the next reset moves it (tokio has no cheaper way
-/// to take it out than the reset itself), so at most one stale wake-up.
-struct ReusedTimer {
-    sleep: Pin<Box<tokio::time::Sleep>>,
-    handle: Handle,
+pin_project_lite::pin_project! {
+    /// A [`tokio::time::Sleep`] as governor's reusable [`Timer`], re-armed
+    /// with [`Sleep::reset`](tokio::time::Sleep::reset): no new timer entry,
+    /// no runtime context needed, so no [`Handle::enter`] per sleep.
+    ///
+    /// `disarm` is the default no-op: a dropped sleep's entry stays in the
+    /// timer wheel until the next reset moves it (tokio has no cheaper way
+    /// to take it out than the reset itself), so at most one stale wake-up.
+    struct ReusedTimer {
+        #[pin]
+        sleep: tokio::time::Sleep,
+        handle: Handle,
+    }
 }
 
 impl ReusedTimer {
@@ -150,18 +153,17 @@ impl ReusedTimer {
 
 impl Timer for ReusedTimer {
     fn reset(self: Pin<&mut Self>, duration: Duration) {
-        let this = self.get_mut();
-        let now = this.now();
+        let now = self.now();
         // As `tokio::time::sleep` does: past the end of time is ~30 years.
         let deadline = now
             .checked_add(duration)
             .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30));
-        this.sleep.as_mut().reset(deadline);
+        self.project().sleep.reset(deadline);
     }
 
     fn poll_elapsed(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         use core::future::Future;
-        self.get_mut().sleep.as_mut().poll(cx)
+        self.project().sleep.poll(cx)
     }
 }
 
