@@ -105,9 +105,7 @@ impl Runtime for TokioRuntime {
     }
 
     fn now(&self) -> Duration {
-        // Entering makes a paused (test) clock of this runtime visible.
-        let _entered = self.handle.enter();
-        Instant::now().saturating_duration_since(self.origin)
+        now_on(&self.handle).saturating_duration_since(self.origin)
     }
 
     fn spawn_blocking(&self, work: Box<dyn FnOnce() + Send + 'static>) {
@@ -135,25 +133,25 @@ pin_project_lite::pin_project! {
     }
 }
 
-impl ReusedTimer {
-    /// Now on this runtime's clock. [`Instant::now`] reads the clock of
-    /// the runtime current on this thread (it differs from the system
-    /// clock only when paused, with tokio's `test-util`), so off this
-    /// runtime it enters the handle first, as [`TokioRuntime::now`] does.
-    fn now(&self) -> Instant {
-        match Handle::try_current() {
-            Ok(current) if current.id() == self.handle.id() => Instant::now(),
-            _ => {
-                let _entered = self.handle.enter();
-                Instant::now()
-            }
+/// Now on the clock of the runtime behind `handle`. [`Instant::now`] reads
+/// the clock of the runtime current on this thread (it differs from the
+/// system clock only when paused, with tokio's `test-util`), so off that
+/// runtime the handle is entered first; on it (a service's supervisor, the
+/// common case) entering would cost a handle clone and two thread-local
+/// swaps for nothing.
+fn now_on(handle: &Handle) -> Instant {
+    match Handle::try_current() {
+        Ok(current) if current.id() == handle.id() => Instant::now(),
+        _ => {
+            let _entered = handle.enter();
+            Instant::now()
         }
     }
 }
 
 impl Timer for ReusedTimer {
     fn reset(self: Pin<&mut Self>, duration: Duration) {
-        let now = self.now();
+        let now = now_on(&self.handle);
         // As `tokio::time::sleep` does: past the end of time is ~30 years.
         let deadline = now
             .checked_add(duration)
