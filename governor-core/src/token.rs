@@ -7,8 +7,12 @@
 //! never miss the wake-up, because "check the flag, then register" and
 //! "set the flag, then take the waiters" happen under the same lock.
 //!
-//! The governor owns the root token; every service gets a child of it.
+//! The governor's token (its global stop) and each run's token are roots:
+//! a run is stopped by its own token, in the governor's shutdown order, not
+//! by the governor's token directly. Users make children with
+//! [`StopToken::child_token`] for work of their own.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
 use core::future::Future;
@@ -68,7 +72,9 @@ enum Children {
     #[default]
     None,
     One(Arc<Node>),
-    Many(Slab<Arc<Node>>),
+    /// Boxed: a second child is rare, and the box keeps every node three
+    /// words smaller.
+    Many(Box<Slab<Arc<Node>>>),
 }
 
 impl Children {
@@ -91,7 +97,7 @@ impl Children {
                 let mut slab = Slab::with_capacity(4);
                 slab.insert(first);
                 let key = slab.insert(child);
-                *self = Children::Many(slab);
+                *self = Children::Many(Box::new(slab));
                 key
             }
             Children::Many(mut slab) => {
@@ -135,7 +141,7 @@ impl Children {
         match self {
             Children::None => {}
             Children::One(child) => f(child),
-            Children::Many(slab) => slab.into_iter().for_each(|(_, child)| f(child)),
+            Children::Many(slab) => (*slab).into_iter().for_each(|(_, child)| f(child)),
         }
     }
 }

@@ -8,6 +8,7 @@
 //! storage is a slab: a waiter costs one slot (amortised, no allocation per
 //! waiter) and leaves in O(1).
 
+use alloc::boxed::Box;
 use core::num::NonZeroUsize;
 use core::task::Waker;
 
@@ -40,7 +41,9 @@ pub(crate) struct WaitList {
 #[derive(Debug)]
 enum Store {
     Inline([Option<Waker>; INLINE]),
-    Slab(Slab<Waker>),
+    /// Boxed: most lists never leave the inline form, and the box keeps
+    /// every list (one in each token and record) one word smaller.
+    Slab(Box<Slab<Waker>>),
 }
 
 impl Default for Store {
@@ -70,7 +73,7 @@ impl Store {
                     slab.insert(stored.take().expect("a full inline list"));
                 }
                 let slot = slab.insert(waker);
-                *self = Store::Slab(slab);
+                *self = Store::Slab(Box::new(slab));
                 slot
             }
             Store::Slab(wakers) => wakers.insert(waker),
@@ -162,7 +165,7 @@ impl WakeAll {
         match self.0 {
             Store::Inline(wakers) => wakers.into_iter().flatten().for_each(Waker::wake),
             Store::Slab(wakers) => {
-                for (_, waker) in wakers {
+                for (_, waker) in *wakers {
                     waker.wake();
                 }
             }
