@@ -53,6 +53,13 @@ impl Default for Store {
 }
 
 impl Store {
+    fn is_empty(&self) -> bool {
+        match self {
+            Store::Inline(wakers) => wakers.iter().all(Option::is_none),
+            Store::Slab(wakers) => wakers.is_empty(),
+        }
+    }
+
     fn get_mut(&mut self, slot: usize) -> Option<&mut Waker> {
         match self {
             Store::Inline(wakers) => wakers.get_mut(slot).and_then(Option::as_mut),
@@ -145,6 +152,13 @@ impl WaitList {
     /// Takes every waiter out, to be woken after the lock is released.
     /// Every key handed out before becomes stale.
     pub(crate) fn take(&mut self) -> WakeAll {
+        if self.wakers.is_empty() {
+            // Nothing to wake, and no key to make stale: every key handed
+            // out since the last take was given back by its waiter's
+            // `remove`. (A record's watchers are taken on every run's
+            // start and end, most often empty.)
+            return WakeAll(Store::default());
+        }
         self.epoch = self.epoch.checked_add(1).unwrap_or(NonZeroUsize::MIN);
         WakeAll(core::mem::take(&mut self.wakers))
     }
