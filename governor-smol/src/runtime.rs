@@ -23,9 +23,7 @@ use core::time::Duration;
 use std::sync::Arc;
 use std::time::Instant;
 
-use governor_core::runtime::{
-    BoxSleep, BoxTask, BoxTimer, Runtime, SignalError, SignalStream, Timer,
-};
+use governor_core::runtime::{BoxSleep, BoxTask, BoxTimer, Runtime, SignalError, SignalStream};
 use smol::Executor;
 
 /// A governor [`Runtime`] backed by smol.
@@ -137,13 +135,11 @@ impl Runtime for SmolRuntime {
     }
 
     fn sleep(&self, duration: Duration) -> BoxSleep {
-        // `Timer::after` saturates: a duration past the end of time never
-        // fires rather than panicking.
-        Box::pin(TimerSleep(smol::Timer::after(duration)))
+        timers::sleep(duration)
     }
 
     fn timer(&self) -> Option<BoxTimer> {
-        Some(Box::pin(ReusedTimer(smol::Timer::never())))
+        Some(timers::timer())
     }
 
     fn now(&self) -> Duration {
@@ -161,44 +157,57 @@ impl Runtime for SmolRuntime {
     }
 }
 
-/// A [`smol::Timer`] as a sleep: the timer itself, boxed once, with its
-/// `Instant` output dropped (no `async` block around it).
-struct TimerSleep(smol::Timer);
+/// Sleeps and reusable timers from async-io's [`Timer`](smol::Timer), for
+/// any runtime built on async-io: smol, and async-std, whose timers are
+/// async-io's too (governor-std uses this module rather than a copy of it).
+pub mod timers {
+    use core::future::Future;
+    use core::pin::Pin;
+    use core::task::{Context, Poll};
+    use core::time::Duration;
 
-impl core::future::Future for TimerSleep {
-    type Output = ();
+    use governor_core::runtime::{BoxSleep, BoxTimer, Timer};
+    use smol::Timer as IoTimer;
 
-    fn poll(
-        mut self: core::pin::Pin<&mut Self>,
-        cx: &mut core::task::Context<'_>,
-    ) -> core::task::Poll<()> {
-        core::pin::Pin::new(&mut self.0).poll(cx).map(drop)
-    }
-}
-
-/// A [`smol::Timer`] as governor's reusable [`Timer`]: re-armed with
-/// [`smol::Timer::set_after`], disarmed by becoming [`smol::Timer::never`]
-/// (which drops the old registration, as dropping a sleep would).
-struct ReusedTimer(smol::Timer);
-
-impl Timer for ReusedTimer {
-    fn reset(self: core::pin::Pin<&mut Self>, duration: Duration) {
-        // `set_after` saturates: past the end of time it never fires.
-        self.get_mut().0.set_after(duration);
+    /// A sleep of `duration` from now: the timer itself, boxed once, with
+    /// its `Instant` output dropped (no `async` block around it). A
+    /// duration past the end of time never fires rather than panicking.
+    pub fn sleep(duration: Duration) -> BoxSleep {
+        Box::pin(TimerSleep(IoTimer::after(duration)))
     }
 
-    fn poll_elapsed(
-        self: core::pin::Pin<&mut Self>,
-        cx: &mut core::task::Context<'_>,
-    ) -> core::task::Poll<()> {
-        use core::future::Future;
-        core::pin::Pin::new(&mut self.get_mut().0)
-            .poll(cx)
-            .map(drop)
+    /// A reusable timer, not armed: re-armed with `set_after`, disarmed by
+    /// becoming `Timer::never()` (which drops the old registration, as
+    /// dropping a sleep would).
+    pub fn timer() -> BoxTimer {
+        Box::pin(ReusedTimer(IoTimer::never()))
     }
 
-    fn disarm(self: core::pin::Pin<&mut Self>) {
-        self.get_mut().0 = smol::Timer::never();
+    struct TimerSleep(IoTimer);
+
+    impl Future for TimerSleep {
+        type Output = ();
+
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            Pin::new(&mut self.0).poll(cx).map(drop)
+        }
+    }
+
+    struct ReusedTimer(IoTimer);
+
+    impl Timer for ReusedTimer {
+        fn reset(self: Pin<&mut Self>, duration: Duration) {
+            // `set_after` saturates: past the end of time it never fires.
+            self.get_mut().0.set_after(duration);
+        }
+
+        fn poll_elapsed(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            Pin::new(&mut self.get_mut().0).poll(cx).map(drop)
+        }
+
+        fn disarm(self: Pin<&mut Self>) {
+            self.get_mut().0 = IoTimer::never();
+        }
     }
 }
 

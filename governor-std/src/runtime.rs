@@ -23,49 +23,7 @@ use core::fmt;
 use core::time::Duration;
 use std::time::Instant;
 
-use governor_core::runtime::{
-    BoxSleep, BoxTask, BoxTimer, Runtime, SignalError, SignalStream, Timer,
-};
-
-/// An `async_io::Timer` as a sleep, with its `Instant` output dropped.
-struct TimerSleep(async_io::Timer);
-
-impl core::future::Future for TimerSleep {
-    type Output = ();
-
-    fn poll(
-        mut self: core::pin::Pin<&mut Self>,
-        cx: &mut core::task::Context<'_>,
-    ) -> core::task::Poll<()> {
-        core::pin::Pin::new(&mut self.0).poll(cx).map(drop)
-    }
-}
-
-/// An `async_io::Timer` as governor's reusable [`Timer`]: re-armed with
-/// `set_after`, disarmed by becoming `Timer::never()` (which drops the old
-/// registration, as dropping a sleep would).
-struct ReusedTimer(async_io::Timer);
-
-impl Timer for ReusedTimer {
-    fn reset(self: core::pin::Pin<&mut Self>, duration: Duration) {
-        // `set_after` saturates: past the end of time it never fires.
-        self.get_mut().0.set_after(duration);
-    }
-
-    fn poll_elapsed(
-        self: core::pin::Pin<&mut Self>,
-        cx: &mut core::task::Context<'_>,
-    ) -> core::task::Poll<()> {
-        use core::future::Future;
-        core::pin::Pin::new(&mut self.get_mut().0)
-            .poll(cx)
-            .map(drop)
-    }
-
-    fn disarm(self: core::pin::Pin<&mut Self>) {
-        self.get_mut().0 = async_io::Timer::never();
-    }
-}
+use governor_core::runtime::{BoxSleep, BoxTask, BoxTimer, Runtime, SignalError, SignalStream};
 
 /// A governor [`Runtime`] backed by async-std's global runtime.
 ///
@@ -127,14 +85,13 @@ impl Runtime for AsyncStdRuntime {
     fn sleep(&self, duration: Duration) -> BoxSleep {
         // async-std's timers are async-io's (`task::sleep` is an
         // `async_io::Timer` under two `async fn`s and a `timeout`); the
-        // timer itself is the cheaper sleep, and `Timer::after` fixes the
-        // deadline now, as the contract (and the other adapters) do. A
-        // duration past the end of time never fires rather than panicking.
-        Box::pin(TimerSleep(async_io::Timer::after(duration)))
+        // timer itself is the cheaper sleep, and it fixes the deadline
+        // now, as the contract (and the other adapters) do.
+        governor_smol::runtime::timers::sleep(duration)
     }
 
     fn timer(&self) -> Option<BoxTimer> {
-        Some(Box::pin(ReusedTimer(async_io::Timer::never())))
+        Some(governor_smol::runtime::timers::timer())
     }
 
     fn now(&self) -> Duration {
