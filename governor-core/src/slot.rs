@@ -15,7 +15,7 @@ use crate::report::{ServiceReport, ServiceState};
 use crate::restart::RestartPolicy;
 use crate::sync::{AtomicBool, Mutex, Ordering};
 use crate::token::StopToken;
-use crate::wait_list::{WaitList, WaiterKey};
+use crate::wait_list::{WaitList, WaiterKey, WakeAll};
 
 /// A stop hook, shared so that it can be called outside the slot's lock.
 pub(crate) type StopHook = Arc<dyn Fn() + Send + Sync + 'static>;
@@ -125,6 +125,35 @@ impl SlotState {
     fn config(&self) -> &SlotConfig {
         self.config.as_deref().unwrap_or(&DEFAULT_CONFIG)
     }
+
+    /// The service has ended for good; `gave_up` if by its restart limit
+    /// (or if it gave up already). Its watchers are to be woken.
+    fn end_for_good(&mut self, gave_up: bool) {
+        self.status = if gave_up || self.status == ServiceState::GaveUp {
+            ServiceState::GaveUp
+        } else {
+            ServiceState::Stopped
+        };
+        self.ended = true;
+        self.run_token = None;
+        self.restart_at = None;
+    }
+}
+
+/// What asking a service to stop for good leaves to do once its record's
+/// lock is released: wake its watchers, cancel its current run.
+struct StopForGood {
+    run_token: Option<StopToken>,
+    wake: WakeAll,
+}
+
+impl StopForGood {
+    fn complete(self) {
+        self.wake.wake();
+        if let Some(token) = self.run_token {
+            token.cancel();
+        }
+    }
 }
 
 impl Slot {
@@ -218,21 +247,13 @@ impl Slot {
     /// that failed its checks: the service is pending again, unless it was
     /// stopped meanwhile (then it never starts, as if stopped before).
     pub(crate) fn restore_launch(&self, launch: Launch) {
-        let dropped = {
+        {
             let mut state = self.state.lock();
-            if self.stopped.load(Ordering::Relaxed) {
-                state.status = ServiceState::Stopped;
-                state.ended = true;
-                Some((launch, state.watchers.take()))
-            } else {
-                state.status = ServiceState::Pending;
-                state.launch = Some(launch);
-                None
-            }
-        };
-        if let Some((launch, wake)) = dropped {
-            drop(launch); // the service value's Drop runs outside the lock
-            wake.wake();
+            state.status = ServiceState::Pending;
+            state.launch = Some(launch);
+        }
+        if self.stopped() {
+            self.cancel_launch();
         }
     }
 
@@ -261,19 +282,21 @@ impl Slot {
     /// cancelled, and so will be any later run's. Returns whether this
     /// call did it.
     pub(crate) fn stop(&self) -> bool {
-        let (run_token, wake) = {
-            let mut state = self.state.lock();
-            if self.stopped.load(Ordering::Relaxed) {
-                return false;
-            }
-            self.stopped.store(true, Ordering::Release);
-            (state.run_token.clone(), state.watchers.take())
-        };
-        wake.wake();
-        if let Some(token) = run_token {
-            token.cancel();
+        let stop = self.mark_stopped(&mut self.state.lock());
+        stop.map(StopForGood::complete).is_some()
+    }
+
+    /// Sets the "stopped" flag under the record's lock (`state`), unless
+    /// it was set already; what is left to do after the lock.
+    fn mark_stopped(&self, state: &mut SlotState) -> Option<StopForGood> {
+        if self.stopped.load(Ordering::Relaxed) {
+            return None;
         }
-        true
+        self.stopped.store(true, Ordering::Release);
+        Some(StopForGood {
+            run_token: state.run_token.clone(),
+            wake: state.watchers.take(),
+        })
     }
 
     /// A run begins: returns its token and number. The token is `reuse`,
@@ -360,12 +383,8 @@ impl Slot {
                     state.restart_at = Some(now.saturating_add(delay));
                 }
                 AfterRun::Undecided => state.status = ServiceState::Stopping,
-                AfterRun::Finish => {
-                    // As `finish(false)`, in the same lock.
-                    state.status = ServiceState::Stopped;
-                    state.ended = true;
-                    state.restart_at = None;
-                }
+                // As `finish(false)`, in the same lock.
+                AfterRun::Finish => state.end_for_good(false),
             }
             let hooks = state
                 .links
@@ -382,14 +401,7 @@ impl Slot {
     pub(crate) fn finish(&self, gave_up: bool) {
         let wake = {
             let mut state = self.state.lock();
-            state.status = if gave_up || state.status == ServiceState::GaveUp {
-                ServiceState::GaveUp
-            } else {
-                ServiceState::Stopped
-            };
-            state.ended = true;
-            state.run_token = None;
-            state.restart_at = None;
+            state.end_for_good(gave_up);
             state.watchers.take()
         };
         wake.wake();
@@ -406,13 +418,12 @@ impl Slot {
     /// is asked to stop for good first, as [`stop`](Slot::stop) does. One
     /// lock of the record for all of it.
     pub(crate) fn begin_stop(&self, now: Duration, for_good: bool) {
-        let (run_token, wake, hooks) = {
+        let (stop, hooks) = {
             let mut state = self.state.lock();
-            let (run_token, wake) = if for_good && !self.stopped.load(Ordering::Relaxed) {
-                self.stopped.store(true, Ordering::Release);
-                (state.run_token.clone(), Some(state.watchers.take()))
+            let stop = if for_good {
+                self.mark_stopped(&mut state)
             } else {
-                (None, None)
+                None
             };
             state.stop_requested_at.get_or_insert(now);
             state.status = ServiceState::Stopping;
@@ -427,13 +438,10 @@ impl Slot {
                     .collect(),
                 _ => Vec::new(),
             };
-            (run_token, wake, hooks)
+            (stop, hooks)
         };
-        if let Some(wake) = wake {
-            wake.wake();
-        }
-        if let Some(token) = run_token {
-            token.cancel();
+        if let Some(stop) = stop {
+            stop.complete();
         }
         for hook in hooks {
             self.call_hook(&hook);
