@@ -7,7 +7,6 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::fmt;
 use core::future::Future;
-use core::pin::Pin;
 use core::time::Duration;
 
 use futures_util::StreamExt;
@@ -25,7 +24,7 @@ use crate::service::Service;
 use crate::sleep::Sleep;
 use crate::slot::{Launching, Slot};
 use crate::supervisor::{supervise, AsyncRunner};
-use crate::supervisor_task::{supervisor_task, Launch, LaunchInputs};
+use crate::supervisor_task::{supervisor_task, BoxLaunch, LaunchInputs};
 use crate::sync::{AtomicBool, AtomicUsize, Mutex, Ordering};
 use crate::token::StopToken;
 
@@ -320,26 +319,25 @@ impl Shared {
                 for dep in &deps {
                     dep.add_dependent(slot.clone());
                 }
-                launched.push((taken.launch, slot.clone(), deps, taken.settings));
+                let inputs = LaunchInputs {
+                    shared: self.clone(),
+                    slot: slot.clone(),
+                    deps,
+                    settings: taken.settings,
+                };
+                launched.push((taken.launch, inputs));
             }
             self.activity.enter_many(launched.len());
         }
         let started = if keep_started {
             launched
                 .iter()
-                .map(|(_, slot, _, _)| slot.clone())
+                .map(|(_, inputs)| inputs.slot.clone())
                 .collect()
         } else {
             Vec::new()
         };
-        for (launch, slot, deps, settings) in launched {
-            let shared = self.clone();
-            let inputs = LaunchInputs {
-                shared,
-                slot,
-                deps,
-                settings,
-            };
+        for (launch, inputs) in launched {
             self.runtime.spawn(launch.launch(inputs));
         }
         Ok(started)
@@ -569,11 +567,7 @@ impl Governor {
         self.add_launch(name.into(), task)
     }
 
-    fn add_launch(
-        &self,
-        name: Arc<str>,
-        launch: Pin<Box<dyn Launch>>,
-    ) -> Result<ServiceConfig, Error> {
+    fn add_launch(&self, name: Arc<str>, launch: BoxLaunch) -> Result<ServiceConfig, Error> {
         if name.is_empty() {
             return Err(Error::EmptyName);
         }

@@ -14,8 +14,8 @@ use loom::thread;
 use crate::activity::Activity;
 use crate::event::Event;
 use crate::runtime::{BoxSleep, BoxTask, Runtime};
-use crate::slot::{Launch, Slot};
-use crate::supervisor_task::supervisor_task;
+use crate::slot::Slot;
+use crate::supervisor_task::{supervisor_task, BoxLaunch};
 use crate::Governor;
 
 fn model(f: impl Fn() + Sync + Send + 'static) {
@@ -83,7 +83,7 @@ fn the_last_leave_publishes_before_a_waiter_sees_idle() {
 #[test]
 fn readiness_racing_a_watcher_is_never_missed() {
     model(|| {
-        let launch: Launch = supervisor_task((), |(), _| async {});
+        let launch: BoxLaunch = supervisor_task((), |(), _| async {});
         let slot = Arc::new(Slot::new("svc".into(), Some(launch)));
         let starter = {
             let slot = slot.clone();
@@ -100,7 +100,7 @@ fn readiness_racing_a_watcher_is_never_missed() {
 #[test]
 fn stop_racing_a_run_start_always_cancels_the_run() {
     model(|| {
-        let launch: Launch = supervisor_task((), |(), _| async {});
+        let launch: BoxLaunch = supervisor_task((), |(), _| async {});
         let slot = Arc::new(Slot::new("svc".into(), Some(launch)));
         slot.take_launch();
         let stopper = {

@@ -13,15 +13,13 @@ use core::time::Duration;
 use crate::outcome::Outcome;
 use crate::report::{ServiceReport, ServiceState};
 use crate::restart::RestartPolicy;
+use crate::supervisor_task::BoxLaunch;
 use crate::sync::{AtomicBool, Mutex, Ordering};
 use crate::token::StopToken;
 use crate::wait_list::{WaitList, WaiterKey, WakeAll};
 
 /// A stop hook, shared so that it can be called outside the slot's lock.
 pub(crate) type StopHook = Arc<dyn Fn() + Send + Sync + 'static>;
-
-/// A service's supervisor task, built when it is added, until it starts.
-pub(crate) type Launch = Pin<Box<dyn crate::supervisor_task::Launch>>;
 
 pub(crate) struct Slot {
     pub(crate) name: Arc<str>,
@@ -55,7 +53,7 @@ pub(crate) struct SlotConfig {
 
 /// What [`Slot::take_launch`] takes.
 pub(crate) struct Launching {
-    pub(crate) launch: Launch,
+    pub(crate) launch: BoxLaunch,
     pub(crate) depends_on: Vec<Arc<str>>,
     pub(crate) settings: LaunchSettings,
 }
@@ -75,7 +73,7 @@ struct SlotState {
     /// and every slot would otherwise carry the whole of it.
     config: Option<Box<SlotConfig>>,
     /// Present until the service is started.
-    launch: Option<Launch>,
+    launch: Option<BoxLaunch>,
     /// Dependents and stop hooks, once there are any.
     links: Option<Box<Links>>,
     status: ServiceState,
@@ -157,7 +155,7 @@ impl StopForGood {
 }
 
 impl Slot {
-    pub(crate) fn new(name: Arc<str>, launch: Option<Launch>) -> Self {
+    pub(crate) fn new(name: Arc<str>, launch: Option<BoxLaunch>) -> Self {
         Slot {
             name,
             stopped: AtomicBool::new(false),
@@ -246,7 +244,7 @@ impl Slot {
     /// Puts back what [`take_launch`](Slot::take_launch) took, for a start
     /// that failed its checks: the service is pending again, unless it was
     /// stopped meanwhile (then it never starts, as if stopped before).
-    pub(crate) fn restore_launch(&self, launch: Launch) {
+    pub(crate) fn restore_launch(&self, launch: BoxLaunch) {
         {
             let mut state = self.state.lock();
             state.status = ServiceState::Pending;

@@ -25,8 +25,11 @@ pub(crate) struct LaunchInputs {
     pub(crate) settings: LaunchSettings,
 }
 
-/// A supervisor task not spawned yet (type-erased, as each record holds
-/// one until its service starts).
+/// A supervisor task not spawned yet, as its record holds it until its
+/// service starts.
+pub(crate) type BoxLaunch = Pin<Box<dyn Launch>>;
+
+/// What a [`BoxLaunch`] can do: be launched (type-erased).
 pub(crate) trait Launch: Send {
     /// Hands the task its inputs; the same allocation, ready to spawn.
     fn launch(self: Pin<Box<Self>>, inputs: LaunchInputs) -> BoxTask;
@@ -34,10 +37,7 @@ pub(crate) trait Launch: Send {
 
 /// A supervisor task built from the supervising function `start` and the
 /// service it runs (`runner`).
-pub(crate) fn supervisor_task<R, Fut>(
-    runner: R,
-    start: fn(R, LaunchInputs) -> Fut,
-) -> Pin<Box<dyn Launch>>
+pub(crate) fn supervisor_task<R, Fut>(runner: R, start: fn(R, LaunchInputs) -> Fut) -> BoxLaunch
 where
     R: Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
