@@ -102,8 +102,6 @@
 //! # }
 //! ```
 
-use std::fmt;
-
 pub mod runtime;
 
 pub use governor_core;
@@ -151,35 +149,9 @@ pub async fn run_async(
         .map_err(RunError::Governor)
 }
 
-/// Why [`run`] could not run the program.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum RunError {
-    /// Adding or starting services failed.
-    Governor(Error),
-}
-
-impl fmt::Display for RunError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RunError::Governor(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for RunError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            RunError::Governor(e) => Some(e),
-        }
-    }
-}
-
-impl From<Error> for RunError {
-    fn from(e: Error) -> Self {
-        RunError::Governor(e)
-    }
-}
+/// Why [`run`] could not run the program: the same error as
+/// governor-smol's (async-std's setup can fail in no other way).
+pub use governor_smol::RunError;
 
 #[cfg(test)]
 mod tests {
