@@ -666,6 +666,10 @@ pub async fn second_signal_forces_the_shutdown<H: Harness>(h: &H) {
     notes.until("stubborn:start").await;
     h.raise(Signal::Terminate);
     gov.token().cancelled().await;
+    // `polite` stops as asked; only then the second signal (on a
+    // multi-thread runtime its stop may otherwise still be under way, and
+    // then it is rightly aborted too).
+    until(h, || state_of(&gov, "polite") == ServiceState::Stopped).await;
     h.raise(Signal::Interrupt);
     let report = gov.wait_for_shutdown().await;
     assert!(report.forced);
