@@ -88,10 +88,23 @@ impl ServiceCtx {
     /// by a shutdown (after the services that depend on this one have
     /// stopped), or by the service's [handle](crate::ServiceHandle).
     ///
+    /// It only observes: a service cannot stop (and so restart) itself
+    /// through it, past its restart policy. To end by itself, a run
+    /// returns (or returns [`StopService`](crate::StopService) to end for
+    /// good); for work of its own it can make a
+    /// [child source](StopToken::child), which it cancels alone.
+    ///
+    /// ```compile_fail
+    /// async fn selfish(ctx: governor_core::ServiceCtx) -> governor_core::ServiceResult {
+    ///     ctx.token().cancel(); // a token cannot cancel
+    ///     Ok(())
+    /// }
+    /// ```
+    ///
     /// A run that ends without being asked to stop hands its token, still
     /// live, to the next run: a restart after such an end costs no new
-    /// token. So a clone kept from an earlier run is cancelled along with
-    /// the run that follows it (a useful way to end leftovers of that run).
+    /// token. So a clone kept from an earlier run observes the stop of the
+    /// run that follows it (a useful way to end leftovers of that run).
     pub fn token(&self) -> &StopToken {
         &self.token
     }

@@ -26,7 +26,7 @@ use crate::slot::{Launching, Slot};
 use crate::supervisor::{supervise, AsyncRunner};
 use crate::supervisor_task::{supervisor_task, BoxLaunch, LaunchInputs};
 use crate::sync::{AtomicBool, AtomicUsize, Mutex, Ordering};
-use crate::token::StopToken;
+use crate::token::{StopSource, StopToken};
 
 /// A hook that receives every [`Event`].
 pub(crate) type EventHook = Arc<dyn Fn(&Event) + Send + Sync + 'static>;
@@ -99,9 +99,9 @@ pub(crate) struct Shared {
     pub(crate) runtime: Arc<dyn Runtime>,
     /// The global stop token (Go's `GlobalContext`): cancelled as soon as
     /// shutdown is requested. Services' own tokens follow in order.
-    pub(crate) token: StopToken,
+    pub(crate) token: StopSource,
     /// Cancelled by a forced shutdown: every run is dropped at once.
-    pub(crate) force: StopToken,
+    pub(crate) force: StopSource,
     pub(crate) activity: Activity,
     state: Mutex<State>,
     /// Bumped (under the state's lock) whenever the defaults change.
@@ -114,7 +114,7 @@ pub(crate) struct Shared {
     /// `ShutdownComplete` has been emitted.
     complete_reported: AtomicBool,
     /// Cancelled when the governor is dropped: ends its signal listener.
-    dropped: StopToken,
+    dropped: StopSource,
     /// The user handles' owner, while any handle lives.
     owner: Mutex<Weak<Owner>>,
 }
@@ -417,8 +417,8 @@ impl Governor {
     pub fn new(runtime: impl Runtime) -> Governor {
         let shared = Arc::new(Shared {
             runtime: Arc::new(runtime),
-            token: StopToken::new(),
-            force: StopToken::new(),
+            token: StopSource::new(),
+            force: StopSource::new(),
             activity: Activity::default(),
             state: Mutex::new(State {
                 defaults: Arc::new(Defaults {
@@ -437,7 +437,7 @@ impl Governor {
             events: Mutex::new(None),
             hooked: AtomicBool::new(false),
             complete_reported: AtomicBool::new(false),
-            dropped: StopToken::new(),
+            dropped: StopSource::new(),
             owner: Mutex::new(Weak::new()),
         });
         let owner = Arc::new(Owner {
@@ -688,7 +688,7 @@ impl Governor {
         let listener = listen_for_signals(
             signals,
             Arc::downgrade(self.shared()),
-            self.shared().dropped.clone(),
+            self.shared().dropped.token().clone(),
         );
         self.shared().runtime.spawn(Box::pin(listener));
         Ok(())
@@ -774,8 +774,21 @@ impl Governor {
 
     /// The global stop token, for code outside services (Go's
     /// `GlobalContext`): cancelled as soon as shutdown is requested.
+    ///
+    /// It only observes. Stopping the governor goes through
+    /// [`request_shutdown`](Governor::request_shutdown),
+    /// [`shutdown`](Governor::shutdown) or
+    /// [`force_shutdown`](Governor::force_shutdown), so that every
+    /// shutdown has a [cause](crate::ShutdownCause) in the report and
+    /// turns later `add` and `start` away:
+    ///
+    /// ```compile_fail
+    /// fn stop(gov: &governor_core::Governor) {
+    ///     gov.token().cancel(); // a token cannot cancel
+    /// }
+    /// ```
     pub fn token(&self) -> StopToken {
-        self.shared().token.clone()
+        self.shared().token.token().clone()
     }
 
     /// Whether shutdown has been requested (Go's `Stopping`).

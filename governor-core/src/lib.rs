@@ -100,4 +100,4 @@ pub use service::BlockingService;
 pub use service::Service;
 pub use sleep::Sleep;
 pub use subtree::Subtree;
-pub use token::{Cancelled, CancelledOwned, StopToken, Stopped, UntilCancelled};
+pub use token::{Cancelled, CancelledOwned, StopSource, StopToken, Stopped, UntilCancelled};

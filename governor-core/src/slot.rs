@@ -15,7 +15,7 @@ use crate::report::{ServiceReport, ServiceState};
 use crate::restart::RestartPolicy;
 use crate::supervisor_task::BoxLaunch;
 use crate::sync::{AtomicBool, Mutex, Ordering};
-use crate::token::StopToken;
+use crate::token::StopSource;
 use crate::wait_list::{WaitList, WaiterKey, WakeAll};
 
 /// A stop hook, shared so that it can be called outside the slot's lock.
@@ -79,8 +79,8 @@ struct SlotState {
     status: ServiceState,
     runs: u64,
     last_outcome: Option<Outcome>,
-    /// The current run's token, while a run is in progress.
-    run_token: Option<StopToken>,
+    /// The source of the current run's token, while a run is in progress.
+    run_token: Option<StopSource>,
     ready: bool,
     ever_ready: bool,
     /// The supervisor has finished: the service will not run again.
@@ -141,7 +141,7 @@ impl SlotState {
 /// What asking a service to stop for good leaves to do once its record's
 /// lock is released: wake its watchers, cancel its current run.
 struct StopForGood {
-    run_token: Option<StopToken>,
+    run_token: Option<StopSource>,
     wake: WakeAll,
 }
 
@@ -300,10 +300,10 @@ impl Slot {
     /// A run begins: returns its token and number. The token is `reuse`,
     /// the previous run's, unless that one was cancelled; it is cancelled
     /// at once if the service was asked to stop for good meanwhile.
-    pub(crate) fn begin_run(&self, reuse: Option<StopToken>) -> (StopToken, u64) {
+    pub(crate) fn begin_run(&self, reuse: Option<StopSource>) -> (StopSource, u64) {
         let token = match reuse {
             Some(token) if !token.is_cancelled() => token,
-            _ => StopToken::new(),
+            _ => StopSource::new(),
         };
         let stopped;
         let (run, wake) = {

@@ -21,7 +21,7 @@ use crate::runtime::BoxSleep;
 use crate::service::Service;
 use crate::slot::{AfterRun, Slot};
 use crate::supervisor_task::LaunchInputs;
-use crate::token::{Cancelled, StopToken};
+use crate::token::{Cancelled, StopSource};
 
 /// Runs a service once and turns however it ends into an [`Outcome`].
 pub(crate) trait Runner: Send + 'static {
@@ -237,7 +237,7 @@ pub(crate) fn supervise<R: Runner>(
                 });
             }
             let began = next_begins.take().unwrap_or_else(|| shared.runtime.now());
-            let ctx = ServiceCtx::new(shared.clone(), slot.clone(), run_token.clone(), run);
+            let ctx = ServiceCtx::new(shared.clone(), slot.clone(), run_token.token().clone(), run);
             let timeout = config
                 .shutdown_timeout
                 .or(shared.defaults(&mut defaults).shutdown_timeout);
@@ -463,7 +463,7 @@ impl<'a, F> Watched<'a, F> {
         run: F,
         shared: &'a Shared,
         slot: &'a Slot,
-        run_token: &'a StopToken,
+        run_token: &'a StopSource,
         timeout: Option<Duration>,
         aborted: fn() -> Outcome,
     ) -> Self {

@@ -1,16 +1,19 @@
-//! The cancellation primitive: a hierarchical stop token.
+//! The cancellation primitive: a hierarchical stop token, split in two.
 //!
-//! A [`StopToken`] is a cheap handle (one `Arc`) to a node in a tree of
-//! tokens. Cancelling a node cancels its whole subtree, once; checking it
-//! is a single atomic load; waiting for it is the [`Cancelled`] future,
-//! which parks in a slab-backed list (no allocation per waiter) and can
-//! never miss the wake-up, because "check the flag, then register" and
-//! "set the flag, then take the waiters" happen under the same lock.
+//! A [`StopSource`] owns a node in a tree of tokens and is the only way to
+//! cancel it; a [`StopToken`] only observes it (as .NET's
+//! `CancellationTokenSource` and `CancellationToken`, or Go's cancel func
+//! and `context.Context`). Both are cheap handles (one `Arc`). Cancelling a
+//! node cancels its whole subtree, once; checking it is a single atomic
+//! load; waiting for it is the [`Cancelled`] future, which parks in a
+//! slab-backed list (no allocation per waiter) and can never miss the
+//! wake-up, because "check the flag, then register" and "set the flag,
+//! then take the waiters" happen under the same lock.
 //!
-//! The governor's token (its global stop) and each run's token are roots:
-//! a run is stopped by its own token, in the governor's shutdown order, not
-//! by the governor's token directly. Users make children with
-//! [`StopToken::child_token`] for work of their own.
+//! The governor's token (its global stop) and each run's token are roots
+//! whose sources the governor keeps: a run is stopped by its own source,
+//! in the governor's shutdown order, with a cause. Users make children with
+//! [`StopToken::child`] for work of their own, and own them.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -24,31 +27,64 @@ use slab::Slab;
 use crate::sync::{Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
 use crate::wait_list::{WaitList, WaiterKey};
 
-/// A hierarchical cancellation token.
+/// Observes a stop: a hierarchical cancellation token that can be watched
+/// but not cancelled.
 ///
-/// Clones share one state. [`child_token`](StopToken::child_token) makes a
-/// token that is cancelled when its parent is (or when it is cancelled
-/// itself, which leaves the parent alone).
+/// Clones share one state. Only the [`StopSource`] it came from cancels
+/// it (or the source of an ancestor). What the governor hands out
+/// ([`ServiceCtx::token`](crate::ServiceCtx::token),
+/// [`Governor::token`](crate::Governor::token)) is a `StopToken`: code that
+/// receives one can watch for the stop, never cause it.
+/// [`child`](StopToken::child) makes a source of one's own, cancelled with
+/// this token or by its owner alone.
 ///
 /// ```
-/// use governor_core::StopToken;
+/// use governor_core::StopSource;
 ///
-/// let root = StopToken::new();
-/// let child = root.child_token();
+/// let root = StopSource::new();
+/// let child = root.token().child();
 /// assert!(!child.is_cancelled());
 /// root.cancel();
 /// assert!(child.is_cancelled());
 /// // A token cancelled already completes its future at once.
-/// futures_executor::block_on(child.cancelled());
+/// futures_executor::block_on(child.token().cancelled());
+/// ```
+///
+/// A token cannot cancel:
+///
+/// ```compile_fail
+/// let source = governor_core::StopSource::new();
+/// source.token().cancel();
 /// ```
 pub struct StopToken {
     node: Arc<Node>,
 }
 
+/// Owns a stop: cancels its [`StopToken`]s, and with them every source and
+/// token made below them with [`StopToken::child`].
+///
+/// Clones share one state: any of them can cancel it. Hand out
+/// [`token`](StopSource::token) to code that should only observe.
+///
+/// ```
+/// use governor_core::StopSource;
+///
+/// let source = StopSource::new();
+/// let token = source.token().clone();
+/// assert!(source.cancel(), "this call cancelled it");
+/// assert!(!source.cancel(), "a second call does nothing");
+/// assert!(token.is_cancelled());
+/// ```
+#[derive(Clone, Default)]
+pub struct StopSource {
+    token: StopToken,
+}
+
 struct Node {
     /// Set once, under `state`'s lock; read without it.
     cancelled: AtomicBool,
-    /// Live `StopToken` handles; at zero the node leaves its parent.
+    /// Live `StopToken` handles (each `StopSource` holds one); at zero
+    /// the node leaves its parent.
     handles: AtomicUsize,
     /// This node's parent and its slot in the parent's `children`.
     parent: Option<(Arc<Node>, usize)>,
@@ -253,34 +289,32 @@ impl Node {
 }
 
 impl StopToken {
-    /// A new root token, not cancelled.
-    pub fn new() -> Self {
+    /// A new root token, not cancelled; only its source can cancel it.
+    fn new() -> Self {
         StopToken {
             node: Arc::new(Node::new(false, None)),
         }
     }
 
-    /// A token cancelled together with this one (and by nothing else but
-    /// its own [`cancel`](StopToken::cancel)). A child of a cancelled token
-    /// is born cancelled.
-    pub fn child_token(&self) -> StopToken {
+    /// A source of one's own, cancelled together with this token (and by
+    /// nothing else but its own [`cancel`](StopSource::cancel), which leaves
+    /// this token alone). A child of a cancelled token is born cancelled.
+    pub fn child(&self) -> StopSource {
         let mut state = self.node.state.lock();
         if self.node.cancelled.load(Ordering::Relaxed) {
-            return StopToken {
-                node: Arc::new(Node::new(true, None)),
+            return StopSource {
+                token: StopToken {
+                    node: Arc::new(Node::new(true, None)),
+                },
             };
         }
         let slot = state.children.vacant_key();
         let child = Arc::new(Node::new(false, Some((self.node.clone(), slot))));
         let inserted = state.children.insert(child.clone());
         debug_assert_eq!(inserted, slot);
-        StopToken { node: child }
-    }
-
-    /// Cancels this token and every token below it, waking every waiter.
-    /// Returns `true` if this call cancelled it, `false` if it already was.
-    pub fn cancel(&self) -> bool {
-        self.node.cancel()
+        StopSource {
+            token: StopToken { node: child },
+        }
     }
 
     /// Whether this token has been cancelled: one atomic load.
@@ -318,8 +352,51 @@ impl StopToken {
 }
 
 impl Default for StopToken {
+    /// A token that is never cancelled (no source owns it).
     fn default() -> Self {
         StopToken::new()
+    }
+}
+
+impl StopSource {
+    /// A new root source, not cancelled.
+    pub fn new() -> Self {
+        StopSource {
+            token: StopToken::new(),
+        }
+    }
+
+    /// The token that observes this source: clone it to hand it out.
+    #[inline]
+    pub fn token(&self) -> &StopToken {
+        &self.token
+    }
+
+    /// Cancels this source's token and every source and token below it,
+    /// waking every waiter. Returns `true` if this call cancelled it,
+    /// `false` if it already was.
+    pub fn cancel(&self) -> bool {
+        self.token.node.cancel()
+    }
+
+    /// Whether this source has been cancelled: one atomic load.
+    #[inline]
+    pub fn is_cancelled(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
+    /// A future that completes once this source is cancelled (as
+    /// [`StopToken::cancelled`]).
+    pub fn cancelled(&self) -> Cancelled<'_> {
+        self.token.cancelled()
+    }
+}
+
+impl fmt::Debug for StopSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StopSource")
+            .field("cancelled", &self.is_cancelled())
+            .finish()
     }
 }
 
@@ -339,9 +416,10 @@ impl Drop for StopToken {
         if self.node.handles.fetch_sub(1, Ordering::AcqRel) != 1 {
             return;
         }
-        // Last handle: nobody can cancel this node directly any more. It
-        // leaves its parent (which would otherwise keep it alive until the
-        // parent is cancelled) as soon as it has no children of its own;
+        // Last handle (a source holds one too): nobody can cancel or
+        // observe this node directly any more. It leaves its parent (which
+        // would otherwise keep it alive until the parent is cancelled) as
+        // soon as it has no children of its own;
         // until then it stays linked, so that cancelling an ancestor still
         // reaches its descendants.
         let leave = {
@@ -479,9 +557,9 @@ mod tests {
 
     #[test]
     fn cancel_reaches_grandchildren_once() {
-        let root = StopToken::new();
-        let child = root.child_token();
-        let grandchild = child.child_token();
+        let root = StopSource::new();
+        let child = root.token().child();
+        let grandchild = child.token().child();
         assert!(root.cancel());
         assert!(!root.cancel(), "a second cancel reports it did nothing");
         assert!(child.is_cancelled() && grandchild.is_cancelled());
@@ -490,90 +568,99 @@ mod tests {
 
     #[test]
     fn child_cancel_leaves_parent_alone() {
-        let root = StopToken::new();
-        let child = root.child_token();
+        let root = StopSource::new();
+        let child = root.token().child();
         child.cancel();
         assert!(!root.is_cancelled());
-        assert!(!root.child_token().is_cancelled());
+        assert!(!root.token().child().is_cancelled());
     }
 
     #[test]
     fn child_of_cancelled_is_born_cancelled() {
-        let root = StopToken::new();
+        let root = StopSource::new();
         root.cancel();
-        assert!(root.child_token().is_cancelled());
+        assert!(root.token().child().is_cancelled());
     }
 
     #[test]
     fn dropped_children_leave_their_parent() {
-        let root = StopToken::new();
+        let root = StopSource::new();
         for _ in 0..1000 {
-            let child = root.child_token();
+            let child = root.token().child();
             let _clone = child.clone();
         }
-        assert_eq!(root.node.state.lock().children.len(), 0);
-        let kept = root.child_token();
-        assert_eq!(root.node.state.lock().children.len(), 1);
+        assert_eq!(root.token.node.state.lock().children.len(), 0);
+        let kept = root.token().child();
+        assert_eq!(root.token.node.state.lock().children.len(), 1);
         drop(kept);
-        assert_eq!(root.node.state.lock().children.len(), 0);
+        assert_eq!(root.token.node.state.lock().children.len(), 0);
     }
 
     #[test]
     fn children_keep_their_keys_from_inline_to_slab() {
-        let root = StopToken::new();
-        let first = root.child_token();
-        let second = root.child_token();
-        let third = root.child_token();
+        let root = StopSource::new();
+        let first = root.token().child();
+        let second = root.token().child();
+        let third = root.token().child();
         drop(first);
-        assert_eq!(root.node.state.lock().children.len(), 2);
+        assert_eq!(root.token.node.state.lock().children.len(), 2);
         drop(third);
-        assert_eq!(root.node.state.lock().children.len(), 1);
-        let fourth = root.child_token();
+        assert_eq!(root.token.node.state.lock().children.len(), 1);
+        let fourth = root.token().child();
         root.cancel();
         assert!(second.is_cancelled() && fourth.is_cancelled());
         drop((second, fourth));
-        assert_eq!(root.node.state.lock().children.len(), 0);
+        assert_eq!(root.token.node.state.lock().children.len(), 0);
 
-        let root = StopToken::new();
-        let only = root.child_token();
+        let root = StopSource::new();
+        let only = root.token().child();
         drop(only);
-        let again = root.child_token();
-        assert_eq!(root.node.state.lock().children.len(), 1);
+        let again = root.token().child();
+        assert_eq!(root.token.node.state.lock().children.len(), 1);
         drop(again);
-        assert_eq!(root.node.state.lock().children.len(), 0);
+        assert_eq!(root.token.node.state.lock().children.len(), 0);
+    }
+
+    #[test]
+    fn a_token_whose_source_is_gone_still_observes_its_parent() {
+        let root = StopSource::new();
+        let observer = root.token().child().token().clone();
+        assert_eq!(root.token.node.state.lock().children.len(), 1);
+        root.cancel();
+        assert!(observer.is_cancelled());
     }
 
     #[test]
     fn dropped_middle_token_still_passes_cancellation_down() {
-        let root = StopToken::new();
-        let middle = root.child_token();
-        let leaf = middle.child_token();
+        let root = StopSource::new();
+        let middle = root.token().child();
+        let leaf = middle.token().child();
         drop(middle);
-        assert_eq!(root.node.state.lock().children.len(), 1);
+        assert_eq!(root.token.node.state.lock().children.len(), 1);
         root.cancel();
         assert!(leaf.is_cancelled());
     }
 
     #[test]
     fn orphaned_chain_unlinks_when_the_leaf_goes() {
-        let root = StopToken::new();
-        let middle = root.child_token();
-        let leaf = middle.child_token();
+        let root = StopSource::new();
+        let middle = root.token().child();
+        let leaf = middle.token().child();
         drop(middle);
         drop(leaf);
-        assert_eq!(root.node.state.lock().children.len(), 0);
+        assert_eq!(root.token.node.state.lock().children.len(), 0);
     }
 
     #[test]
     fn waiters_are_woken_and_dropped_waiters_leave() {
-        let token = StopToken::new();
-        let mut waiting: Vec<_> = (0..3).map(|_| token.cancelled_owned()).collect();
+        let token = StopSource::new();
+        let mut waiting: Vec<_> = (0..3).map(|_| token.token().cancelled_owned()).collect();
         for fut in &mut waiting {
             assert!(fut.now_or_never().is_none());
         }
-        assert_eq!(token.node.state.lock().waiters.len(), 3);
+        assert_eq!(token.token.node.state.lock().waiters.len(), 3);
         waiting.pop();
-        assert_eq!(token.node.state.lock().waiters.len(), 2);
+        assert_eq!(token.token.node.state.lock().waiters.len(), 2);
         token.cancel();
         for fut in waiting {
             assert!(fut.now_or_never().is_some());
@@ -582,14 +669,20 @@ mod tests {
 
     #[test]
     fn run_until_cancelled_prefers_cancellation() {
-        let token = StopToken::new();
+        let token = StopSource::new();
         assert_eq!(
-            token.run_until_cancelled(async { 7 }).now_or_never(),
+            token
+                .token()
+                .run_until_cancelled(async { 7 })
+                .now_or_never(),
             Some(Ok(7))
         );
         token.cancel();
         assert_eq!(
-            token.run_until_cancelled(async { 7 }).now_or_never(),
+            token
+                .token()
+                .run_until_cancelled(async { 7 })
+                .now_or_never(),
             Some(Err(Stopped))
         );
     }

@@ -1,5 +1,5 @@
-//! loom models of the stop token: every interleaving of cancel with waiter
-//! registration, child creation and handle drops.
+//! loom models of the stop token and its source: every interleaving of
+//! cancel with waiter registration, child creation and handle drops.
 //!
 //! Run with:
 //! `RUSTFLAGS="--cfg loom" cargo test -p governor-core --test loom_token --release`
@@ -10,7 +10,7 @@ use std::pin::pin;
 use std::task::{Context, Poll};
 
 use futures_util::task::noop_waker_ref;
-use governor_core::StopToken;
+use governor_core::StopSource;
 use loom::thread;
 
 fn model(f: impl Fn() + Sync + Send + 'static) {
@@ -35,12 +35,12 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
 #[test]
 fn cancel_racing_a_waiter_never_loses_the_wake_up() {
     model(|| {
-        let token = StopToken::new();
+        let source = StopSource::new();
         let waiter = {
-            let token = token.clone();
+            let token = source.token().clone();
             thread::spawn(move || loom::future::block_on(token.cancelled()))
         };
-        token.cancel();
+        source.cancel();
         waiter.join().unwrap();
     });
 }
@@ -48,16 +48,16 @@ fn cancel_racing_a_waiter_never_loses_the_wake_up() {
 #[test]
 fn cancel_racing_child_creation_reaches_the_child() {
     model(|| {
-        let token = StopToken::new();
+        let source = StopSource::new();
         let creator = {
-            let token = token.clone();
+            let token = source.token().clone();
             thread::spawn(move || {
-                let child = token.child_token();
+                let child = token.child();
                 loom::future::block_on(child.cancelled());
                 assert!(child.is_cancelled());
             })
         };
-        token.cancel();
+        source.cancel();
         creator.join().unwrap();
     });
 }
@@ -65,9 +65,9 @@ fn cancel_racing_child_creation_reaches_the_child() {
 #[test]
 fn cancel_racing_a_dropped_middle_token_still_reaches_the_leaf() {
     model(|| {
-        let root = StopToken::new();
-        let middle = root.child_token();
-        let leaf = middle.child_token();
+        let root = StopSource::new();
+        let middle = root.token().child();
+        let leaf = middle.token().child();
         let dropper = thread::spawn(move || drop(middle));
         let canceller = {
             let root = root.clone();
@@ -82,8 +82,8 @@ fn cancel_racing_a_dropped_middle_token_still_reaches_the_leaf() {
 #[test]
 fn dropping_a_registered_waiter_racing_cancel_is_safe() {
     model(|| {
-        let token = StopToken::new();
-        let other = token.clone();
+        let token = StopSource::new();
+        let other = token.token().clone();
         let waiter = thread::spawn(move || {
             let mut fut = pin!(other.cancelled());
             let mut cx = Context::from_waker(noop_waker_ref());
@@ -102,8 +102,8 @@ fn dropping_a_registered_waiter_racing_cancel_is_safe() {
 #[test]
 fn concurrent_cancels_cancel_once() {
     model(|| {
-        let token = StopToken::new();
-        let child = token.child_token();
+        let token = StopSource::new();
+        let child = token.token().child();
         let a = {
             let token = token.clone();
             thread::spawn(move || token.cancel())
@@ -118,17 +118,17 @@ fn concurrent_cancels_cancel_once() {
 #[test]
 fn cancel_races_waiters_child_creation_and_drops_at_once() {
     model(|| {
-        let root = StopToken::new();
-        let middle = root.child_token();
-        let leaf = middle.child_token();
+        let root = StopSource::new();
+        let middle = root.token().child();
+        let leaf = middle.token().child();
         let waiter = {
-            let leaf = leaf.clone();
+            let leaf = leaf.token().clone();
             thread::spawn(move || loom::future::block_on(leaf.cancelled()))
         };
         let creator = {
-            let middle = middle.clone();
+            let middle = middle.token().clone();
             thread::spawn(move || {
-                let late = middle.child_token();
+                let late = middle.child();
                 drop(middle);
                 loom::future::block_on(late.cancelled());
             })

@@ -109,7 +109,7 @@ pub use governor_core::{
     Backoff, BlockingService, BoxError, Cancelled, CancelledOwned, Error, Escalation, Event,
     Governor, Outcome, Report, RestartPolicy, Service, ServiceConfig, ServiceCtx, ServiceError,
     ServiceHandle, ServiceReport, ServiceResult, ServiceState, ShutdownCause, Signal, Sleep,
-    StopService, StopToken, Stopped, Subtree, UntilCancelled,
+    StopService, StopSource, StopToken, Stopped, Subtree, UntilCancelled,
 };
 pub use runtime::AsyncStdRuntime;
 

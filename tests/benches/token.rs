@@ -21,7 +21,7 @@ use std::task::{Context, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use governor_core::StopToken;
+use governor_core::StopSource;
 use tokio_util::sync::CancellationToken;
 
 struct CountingWaker(AtomicUsize);
@@ -47,7 +47,8 @@ fn tokens(c: &mut Criterion) {
     let mut g = c.benchmark_group("token/is_cancelled");
     g.warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    let ours = StopToken::new();
+    let ours_source = StopSource::new();
+    let ours = ours_source.token().clone();
     let theirs = CancellationToken::new();
     g.bench_function("ours", |b| b.iter(|| black_box(&ours).is_cancelled()));
     g.bench_function("tokio-util", |b| {
@@ -62,8 +63,8 @@ fn tokens(c: &mut Criterion) {
     g.bench_function("ours", |b| {
         let mut cx = Context::from_waker(&waker);
         b.iter(|| {
-            let token = StopToken::new();
-            let mut fut = pin!(token.cancelled());
+            let token = StopSource::new();
+            let mut fut = pin!(token.token().cancelled());
             assert!(fut.as_mut().poll(&mut cx).is_pending());
             token.cancel();
             assert!(fut.as_mut().poll(&mut cx).is_ready());
@@ -91,9 +92,9 @@ fn tokens(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                let token = StopToken::new();
+                let token = StopSource::new();
                 let mut futs: Vec<_> = (0..WAITERS)
-                    .map(|_| Box::pin(token.cancelled_owned()))
+                    .map(|_| Box::pin(token.token().cancelled_owned()))
                     .collect();
                 for f in &mut futs {
                     assert!(f.as_mut().poll(&mut cx).is_pending());

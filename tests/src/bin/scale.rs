@@ -352,13 +352,14 @@ pub fn theirs_is_cancelled(token: &tokio_util::sync::CancellationToken) -> bool 
 }
 
 fn measure_tokens(opts: &Options, results: &mut Results) {
-    use governor_core::StopToken;
+    use governor_core::StopSource;
     use tokio_util::sync::CancellationToken;
     let reps = opts.reps.max(1);
 
     // is_cancelled on a hot path.
     let loops: u64 = if opts.quick { 100_000 } else { 200_000_000 };
-    let ours = StopToken::new();
+    let ours_source = StopSource::new();
+    let ours = ours_source.token();
     let theirs = CancellationToken::new();
     let time_loop = |f: &dyn Fn() -> bool| {
         let t0 = Instant::now();
@@ -370,7 +371,7 @@ fn measure_tokens(opts: &Options, results: &mut Results) {
     let mut a = Vec::new();
     let mut b = Vec::new();
     for _ in 0..reps {
-        a.push(time_loop(&|| ours_is_cancelled(black_box(&ours))));
+        a.push(time_loop(&|| ours_is_cancelled(black_box(ours))));
         b.push(time_loop(&|| theirs_is_cancelled(black_box(&theirs))));
     }
     results.is_cancelled = [median(a), median(b)];
@@ -385,8 +386,8 @@ fn measure_tokens(opts: &Options, results: &mut Results) {
     for _ in 0..reps {
         let t0 = Instant::now();
         for _ in 0..rounds {
-            let token = StopToken::new();
-            let mut fut = std::pin::pin!(token.cancelled());
+            let token = StopSource::new();
+            let mut fut = std::pin::pin!(token.token().cancelled());
             assert!(fut.as_mut().poll(&mut cx).is_pending());
             token.cancel();
             assert!(fut.as_mut().poll(&mut cx).is_ready());
@@ -410,8 +411,10 @@ fn measure_tokens(opts: &Options, results: &mut Results) {
     let mut a = Vec::new();
     let mut b = Vec::new();
     for _ in 0..reps {
-        let token = StopToken::new();
-        let mut futs: Vec<_> = (0..n).map(|_| Box::pin(token.cancelled_owned())).collect();
+        let token = StopSource::new();
+        let mut futs: Vec<_> = (0..n)
+            .map(|_| Box::pin(token.token().cancelled_owned()))
+            .collect();
         for f in &mut futs {
             assert!(f.as_mut().poll(&mut cx).is_pending());
         }

@@ -19,10 +19,12 @@
 pub mod faults;
 pub mod seed;
 pub mod supervision;
+pub mod tokens;
 
 pub use faults::*;
 pub use seed::*;
 pub use supervision::*;
+pub use tokens::*;
 
 /// Lists every case for `$m!($make, case, case, ...)`.
 #[doc(hidden)]
@@ -93,6 +95,8 @@ macro_rules! for_each_case {
             restart_storm_escalates_with_bounded_events,
             shutdown_races_add_start_and_stop_from_threads,
             dropped_governor_stops_every_service,
+            a_service_cannot_restart_itself_past_its_policy,
+            every_stop_of_the_governor_names_its_cause,
         );
     };
 }

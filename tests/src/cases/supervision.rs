@@ -9,7 +9,7 @@ use std::time::Duration;
 use governor_core::runtime::{Runtime, Signal};
 use governor_core::{
     Backoff, Error, Escalation, Event, Governor, Outcome, RestartPolicy, ServiceCtx, ServiceError,
-    ServiceState, ShutdownCause, StopToken, Subtree,
+    ServiceState, ShutdownCause, StopSource, StopToken, Subtree,
 };
 
 use super::seed::{ends_n_times, idle, quick, state_of, IdleFut};
@@ -297,8 +297,8 @@ pub async fn critical_service_ending_shuts_the_governor_down<H: Harness>(h: &H) 
 pub async fn dependents_start_once_dependencies_are_ready<H: Harness>(h: &H) {
     let (t, mut notes) = timeline(h);
     let gov = h.governor();
-    let latch = StopToken::new();
-    let (tt, l) = (t.clone(), latch.clone());
+    let latch = StopSource::new();
+    let (tt, l) = (t.clone(), latch.token().clone());
     gov.add("config", move |ctx: ServiceCtx| {
         let (t, latch) = (tt.clone(), l.clone());
         async move {
@@ -356,8 +356,8 @@ pub async fn dependents_start_once_dependencies_are_ready<H: Harness>(h: &H) {
 pub async fn readiness_resets_on_restart<H: Harness>(h: &H) {
     let (t, mut notes) = timeline(h);
     let gov = h.governor();
-    let latch = StopToken::new();
-    let (tt, l) = (t.clone(), latch.clone());
+    let latch = StopSource::new();
+    let (tt, l) = (t.clone(), latch.token().clone());
     let handle = gov
         .add("svc", move |ctx: ServiceCtx| {
             let (t, latch) = (tt.clone(), l.clone());

@@ -1,0 +1,138 @@
+//! Tokens observe; owners cancel: what a service or any other code is
+//! handed can only watch for a stop, and every stop goes through the
+//! governor or a service's handle, with a cause.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use governor_core::{
+    Event, Outcome, RestartPolicy, ServiceCtx, ServiceError, ServiceState, ShutdownCause, StopToken,
+};
+
+use super::seed::idle;
+use crate::harness::Harness;
+use crate::support::{assert_elapsed, journal, timeline, until};
+
+const MS: Duration = Duration::from_millis(1);
+
+/// A run cannot stop itself through what its context hands out (its token
+/// has no `cancel`: see the `compile_fail` example on `ServiceCtx::token`).
+/// Run 1 cancels all it can, a child source of its token, which leaves the
+/// run alone, and fails: its restart still waits for the policy's delay.
+/// The token kept from run 1 is run 2's (run 1 ended by itself): it
+/// observes run 2's stop by the handle, and could not have caused it.
+pub async fn a_service_cannot_restart_itself_past_its_policy<H: Harness>(h: &H) {
+    let (t, mut notes) = timeline(h);
+    let kept: Arc<Mutex<Vec<StopToken>>> = Arc::default();
+    let gov = h.governor();
+    let tt = t.clone();
+    let keep = kept.clone();
+    let handle = gov
+        .add("selfish", move |ctx: ServiceCtx| {
+            let t = tt.clone();
+            let keep = keep.clone();
+            async move {
+                t.mark(format!("run{}", ctx.run()));
+                keep.lock().unwrap().push(ctx.token().clone());
+                if ctx.run() == 1 {
+                    let own = ctx.token().child();
+                    let cancelled = own.cancel();
+                    t.mark(format!("run1:own={cancelled},stopping={}", ctx.stopping()));
+                    return Err(ServiceError::msg("failed"));
+                }
+                ctx.cancelled().await;
+                t.mark("run2:stopped");
+                Ok(())
+            }
+        })
+        .unwrap()
+        .restart_policy(RestartPolicy::on_failure(100 * MS))
+        .handle();
+    gov.start().unwrap();
+    notes.until("run2").await;
+    // A child source is its owner's to cancel, and that leaves the run
+    // alone.
+    assert!(t.position("run1:own=true,stopping=false") < t.position("run2"));
+    assert_elapsed(h, t.at("run2") - t.at("run1"), 100 * MS);
+    let first = kept.lock().unwrap()[0].clone();
+    assert!(!first.is_cancelled(), "run 2 is not stopped");
+    assert!(handle.stop());
+    notes.until("run2:stopped").await;
+    assert!(first.is_cancelled(), "run 1's token observes run 2's stop");
+    let report = gov.wait_for_shutdown().await;
+    let selfish = report.service("selfish").unwrap();
+    assert_eq!((selfish.runs, selfish.restarts), (2, 1));
+    assert_eq!(selfish.state, ServiceState::Stopped);
+    assert_eq!(selfish.last_outcome, Some(Outcome::Completed));
+}
+
+/// Every way user code can stop the whole governor names its cause, in
+/// the report and in the `ShutdownRequested` event; each turns `add` and
+/// `start` away afterwards, and the global token observes it.
+pub async fn every_stop_of_the_governor_names_its_cause<H: Harness>(h: &H) {
+    for path in ["request", "shutdown", "force", "drop"] {
+        let (j, mut notes) = journal();
+        let causes: Arc<Mutex<Vec<ShutdownCause>>> = Arc::default();
+        let seen = causes.clone();
+        let gov = h.governor().on_event(move |event| {
+            if let Event::ShutdownRequested { cause } = event {
+                seen.lock().unwrap().push(cause.clone());
+            }
+        });
+        let handle = gov.add("svc", idle(&j)).unwrap().handle();
+        gov.start().unwrap();
+        notes.until("svc:start").await;
+        let global = gov.token();
+        assert!(!global.is_cancelled());
+        let (expected, forced) = match path {
+            "request" => {
+                assert!(gov.request_shutdown());
+                (ShutdownCause::Requested, false)
+            }
+            "shutdown" => {
+                gov.shutdown().await;
+                (ShutdownCause::Requested, false)
+            }
+            "force" => {
+                gov.force_shutdown();
+                (ShutdownCause::Requested, true)
+            }
+            _ => {
+                drop(gov);
+                handle.wait().await;
+                assert!(
+                    global.is_cancelled(),
+                    "{path}: the global token observes it"
+                );
+                until(h, || !causes.lock().unwrap().is_empty()).await;
+                assert_eq!(*causes.lock().unwrap(), [ShutdownCause::Dropped], "{path}");
+                continue;
+            }
+        };
+        assert!(
+            global.is_cancelled(),
+            "{path}: the global token observes it"
+        );
+        let report = gov.wait_for_shutdown().await;
+        assert_eq!(
+            report.cause,
+            Some(expected.clone()),
+            "{path}: the report's cause"
+        );
+        assert_eq!(report.forced, forced, "{path}");
+        assert_eq!(
+            *causes.lock().unwrap(),
+            [expected],
+            "{path}: the event's cause"
+        );
+        assert!(
+            gov.add("late", idle(&j)).is_err(),
+            "{path}: add after the stop is refused"
+        );
+        assert!(
+            gov.start().is_err(),
+            "{path}: start after the stop is refused"
+        );
+        assert_eq!(handle.report().state, ServiceState::Stopped, "{path}");
+    }
+}
