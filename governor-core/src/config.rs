@@ -83,14 +83,23 @@ impl ServiceConfig {
 
     /// This service's first run waits until each of these services is
     /// ready; at shutdown, this service stops before them. Unknown names
-    /// and cycles are reported by `start`. Names add up over calls.
+    /// and cycles are reported by `start`. Names add up over calls. The
+    /// iterator and the conversions run before any lock of the governor's
+    /// is taken: they may call back into it.
+    ///
+    /// A dependent asked to stop while it still waits never runs (its
+    /// outcome: [`Outcome::NotRun`](crate::Outcome::NotRun)); one whose
+    /// dependency ends for good without being ready never runs either
+    /// ([`Outcome::DependencyFailed`](crate::Outcome::DependencyFailed)).
     pub fn depends_on<I>(self, names: I) -> Self
     where
         I: IntoIterator,
         I::Item: Into<Arc<str>>,
     {
-        self.slot
-            .configure(|c| c.depends_on.extend(names.into_iter().map(Into::into)));
+        // The user's iterator and conversions run before the record's lock
+        // is taken: they may call back into the governor.
+        let mut names: alloc::vec::Vec<Arc<str>> = names.into_iter().map(Into::into).collect();
+        self.slot.configure(|c| c.depends_on.append(&mut names));
         self
     }
 

@@ -172,10 +172,12 @@ impl ServiceCtx {
     /// to unblock code that does not watch the token, e.g. by shutting down
     /// a socket a blocking read is parked on. If the stop was requested
     /// already, the hook runs at once, before this call returns. The hook
-    /// belongs to this run: it is dropped when the run ends. A panic in a
-    /// hook is caught and logged (`std`).
+    /// belongs to this run: it is dropped when the run ends. Called on a
+    /// context whose run has ended (a leftover of an earlier run), it runs
+    /// at once too, and never attaches to a later run. A panic in a hook
+    /// is caught and logged (`std`).
     pub fn on_stop(&self, hook: impl Fn() + Send + Sync + 'static) {
-        self.slot.add_run_hook(Arc::new(hook));
+        self.slot.add_run_hook(self.run, Arc::new(hook));
     }
 
     /// The governor this service runs under (to add services, read

@@ -22,7 +22,7 @@ use crate::restart::RestartPolicy;
 use crate::runtime::{Runtime, SignalStream};
 use crate::service::Service;
 use crate::sleep::Sleep;
-use crate::slot::{Launching, Slot};
+use crate::slot::{drop_user_value, CancelledLaunch, Launching, Slot};
 use crate::supervisor::{supervise, AsyncRunner};
 use crate::supervisor_task::{supervisor_task, BoxLaunch, LaunchInputs};
 use crate::sync::{AtomicBool, AtomicUsize, Mutex, Ordering};
@@ -301,11 +301,18 @@ impl Shared {
                 .filter_map(|slot| slot.take_launch().map(|taken| (slot, taken)))
                 .collect();
             if let Err(e) = check_dependencies(&state.names, &to_start) {
-                for (slot, taken) in to_start {
-                    slot.restore_launch(taken.launch);
-                }
+                // Services stopped meanwhile are not put back; their values
+                // are dropped once the lock is released.
+                let cancelled: Vec<CancelledLaunch> = to_start
+                    .into_iter()
+                    .filter_map(|(slot, taken)| slot.restore_launch(taken.launch))
+                    .collect();
                 if all_pending {
                     state.pending = candidates; // nothing started
+                }
+                drop(state);
+                for cancelled in cancelled {
+                    cancelled.complete();
                 }
                 return Err(e);
             }
@@ -508,8 +515,13 @@ impl Governor {
     /// whatever thread the step happens; a panic in it is caught and
     /// logged.
     pub fn on_event(self, hook: impl Fn(&Event) + Send + Sync + 'static) -> Self {
-        *self.shared().events.lock() = Some(Arc::new(hook));
+        let old = self.shared().events.lock().replace(Arc::new(hook));
         self.shared().hooked.store(true, Ordering::Release);
+        if let Some(old) = old {
+            // The replaced hook's captures are user values: dropped outside
+            // the lock.
+            drop_user_value("", "replaced event hook", old);
+        }
         self
     }
 
@@ -519,7 +531,9 @@ impl Governor {
     /// policy, dependencies, stop hooks and more.
     ///
     /// Errors: [`Error::EmptyName`], [`Error::DuplicateName`],
-    /// [`Error::AddAfterShutdown`]. A refused service is dropped.
+    /// [`Error::AddAfterShutdown`]. A refused service is dropped, outside
+    /// the governor's locks (its `Drop` may call back into the governor);
+    /// a panic in its `Drop` is caught and logged.
     pub fn add<S: Service>(
         &self,
         name: impl Into<Arc<str>>,
@@ -569,28 +583,36 @@ impl Governor {
 
     fn add_launch(&self, name: Arc<str>, launch: BoxLaunch) -> Result<ServiceConfig, Error> {
         if name.is_empty() {
+            drop_user_value(&name, "refused service value", launch);
             return Err(Error::EmptyName);
         }
         // Taken only if the name is free; a refused service is dropped
-        // after the lock is released (its `Drop` may call the governor).
+        // after the lock is released (its `Drop` may call the governor),
+        // with a panic there caught.
         let mut launch = Some(launch);
-        let slot = {
+        let added = {
             let mut state = self.shared().state.lock();
             if state.cause.is_some() {
-                return Err(Error::AddAfterShutdown { name });
+                Err(Error::AddAfterShutdown { name: name.clone() })
+            } else {
+                // One search of the index, not two.
+                let added = state
+                    .names
+                    .insert_new(&name, || Arc::new(Slot::new(name.clone(), launch.take())))
+                    .map_err(|taken| Error::DuplicateName {
+                        name: taken.name.clone(),
+                    });
+                if let Ok(slot) = &added {
+                    state.services.push(slot.clone());
+                    state.pending.push(slot.clone());
+                }
+                added
             }
-            // One search of the index, not two.
-            let slot = state
-                .names
-                .insert_new(&name, || Arc::new(Slot::new(name.clone(), launch.take())))
-                .map_err(|taken| Error::DuplicateName {
-                    name: taken.name.clone(),
-                })?;
-            state.services.push(slot.clone());
-            state.pending.push(slot.clone());
-            slot
         };
-        Ok(ServiceConfig::new(self.shared().clone(), slot))
+        if let Some(refused) = launch {
+            drop_user_value(&name, "refused service value", refused);
+        }
+        Ok(ServiceConfig::new(self.shared().clone(), added?))
     }
 
     /// Starts every added service that has not started yet (Go's `Start`);
@@ -613,7 +635,8 @@ impl Governor {
     /// started is ready, for at most `timeout` in all.
     ///
     /// Errors: those of `start`; [`Error::NotReady`] naming the first
-    /// service (in the order added) that was not ready in time;
+    /// service (in the order added) that was not ready in time (one that
+    /// became ready just as the time ran out counts as ready);
     /// [`Error::EndedBeforeReady`] for a service that ended for good
     /// without becoming ready. Services keep running after an error:
     /// shut down if that is what the program wants.
@@ -656,16 +679,26 @@ impl Governor {
         match with_timeout(&*self.shared().runtime, timeout, all_ready).await {
             Some(result) => result,
             None => {
-                let mut not_ready = Vec::new();
+                // Looked at again, in order: a service may have become
+                // ready (or ended) since, on another thread. If every one
+                // is ready now, the wait succeeded, just in time.
                 for slot in slots {
-                    if futures_util::FutureExt::now_or_never(ready_or_ended(slot)).is_none() {
-                        not_ready.push(slot.name.clone());
+                    match futures_util::FutureExt::now_or_never(ready_or_ended(slot)) {
+                        Some(Ok(())) => {}
+                        Some(Err(())) => {
+                            return Err(Error::EndedBeforeReady {
+                                service: slot.name.clone(),
+                            })
+                        }
+                        None => {
+                            return Err(Error::NotReady {
+                                service: slot.name.clone(),
+                                timeout,
+                            })
+                        }
                     }
                 }
-                Err(Error::NotReady {
-                    service: not_ready.into_iter().next().unwrap_or_else(|| "".into()),
-                    timeout,
-                })
+                Ok(())
             }
         }
     }
@@ -733,7 +766,7 @@ impl Governor {
     ///
     /// Like Go's, it returns at once if no service has been started. A
     /// service between two runs (waiting for its restart delay) counts as
-    /// running.
+    /// running, and a service counts until its value has been dropped.
     pub async fn wait_for_shutdown(&self) -> Report {
         self.shared().activity.wait_idle(self.shared().id()).await;
         self.shared().report()

@@ -225,6 +225,18 @@ pub enum Outcome {
     /// be stopped, so the governor stopped waiting for it; its thread may
     /// still be running.
     Abandoned,
+    /// The service was started but never ran: it was asked to stop (a
+    /// shutdown, or its handle's [`stop`](crate::ServiceHandle::stop))
+    /// while it still waited for its dependencies to be ready. Not a
+    /// failure.
+    NotRun,
+    /// The service was started but never ran: this dependency ended for
+    /// good without ever being ready (see
+    /// [`Event::DependencyFailed`](crate::Event::DependencyFailed)). Not a
+    /// failure of its own run (no restart policy applies, as no run
+    /// began), but a [report](crate::Report::is_clean) with it is not
+    /// clean.
+    DependencyFailed(Arc<str>),
 }
 
 impl Outcome {
@@ -251,6 +263,8 @@ impl fmt::Debug for Outcome {
             Outcome::Stopped => f.write_str("Stopped"),
             Outcome::Aborted => f.write_str("Aborted"),
             Outcome::Abandoned => f.write_str("Abandoned"),
+            Outcome::NotRun => f.write_str("NotRun"),
+            Outcome::DependencyFailed(dep) => f.debug_tuple("DependencyFailed").field(dep).finish(),
         }
     }
 }
@@ -264,6 +278,15 @@ impl fmt::Display for Outcome {
             Outcome::Stopped => f.write_str("stopped (StopService)"),
             Outcome::Aborted => f.write_str("aborted (did not stop in time)"),
             Outcome::Abandoned => f.write_str("abandoned (blocking, did not stop in time)"),
+            Outcome::NotRun => {
+                f.write_str("never ran (stopped while waiting for its dependencies)")
+            }
+            Outcome::DependencyFailed(dep) => {
+                write!(
+                    f,
+                    "never ran (dependency {dep:?} ended without being ready)"
+                )
+            }
         }
     }
 }
@@ -275,7 +298,9 @@ impl PartialEq for Outcome {
             (Outcome::Completed, Outcome::Completed)
             | (Outcome::Stopped, Outcome::Stopped)
             | (Outcome::Aborted, Outcome::Aborted)
-            | (Outcome::Abandoned, Outcome::Abandoned) => true,
+            | (Outcome::Abandoned, Outcome::Abandoned)
+            | (Outcome::NotRun, Outcome::NotRun) => true,
+            (Outcome::DependencyFailed(a), Outcome::DependencyFailed(b)) => a == b,
             (Outcome::Failed(a), Outcome::Failed(b)) => {
                 a.to_string_lossless() == b.to_string_lossless()
             }

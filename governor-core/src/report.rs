@@ -178,17 +178,19 @@ impl Report {
     }
 
     /// Whether everything ended well: no service's latest run failed,
-    /// panicked or had to be aborted, none gave up, and the shutdown (if
-    /// any) was not caused by a failure. What a `main` usually turns into
-    /// exit code 0.
+    /// panicked or had to be aborted, none gave up, none was kept from
+    /// running by a failed dependency
+    /// ([`Outcome::DependencyFailed`]), and the shutdown (if any) was not
+    /// caused by a failure. What a `main` usually turns into exit code 0.
     pub fn is_clean(&self) -> bool {
         !self.cause.as_ref().is_some_and(ShutdownCause::is_failure)
             && self.services.iter().all(|s| {
                 s.state != ServiceState::GaveUp
-                    && !s
-                        .last_outcome
-                        .as_ref()
-                        .is_some_and(|o| o.is_failure() || o.is_aborted())
+                    && !s.last_outcome.as_ref().is_some_and(|o| {
+                        o.is_failure()
+                            || o.is_aborted()
+                            || matches!(o, Outcome::DependencyFailed(_))
+                    })
             })
     }
 }

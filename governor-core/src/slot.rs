@@ -244,31 +244,44 @@ impl Slot {
     /// Puts back what [`take_launch`](Slot::take_launch) took, for a start
     /// that failed its checks: the service is pending again, unless it was
     /// stopped meanwhile (then it never starts, as if stopped before).
-    pub(crate) fn restore_launch(&self, launch: BoxLaunch) {
-        {
-            let mut state = self.state.lock();
-            state.status = ServiceState::Pending;
-            state.launch = Some(launch);
-        }
+    ///
+    /// Called under the governor's lock: what is returned is to be
+    /// [completed](CancelledLaunch::complete) once that is released (it
+    /// drops the service value, user code).
+    #[must_use]
+    pub(crate) fn restore_launch(&self, launch: BoxLaunch) -> Option<CancelledLaunch> {
+        let mut state = self.state.lock();
         if self.stopped() {
-            self.cancel_launch();
+            return Some(self.end_unlaunched(&mut state, launch));
         }
+        state.status = ServiceState::Pending;
+        state.launch = Some(launch);
+        None
     }
 
     /// A service stopped before it was started: it never will be.
     pub(crate) fn cancel_launch(&self) -> bool {
-        let (launch, wake) = {
+        let cancelled = {
             let mut state = self.state.lock();
             let Some(launch) = state.launch.take() else {
                 return false;
             };
-            state.status = ServiceState::Stopped;
-            state.ended = true;
-            (launch, state.watchers.take())
+            self.end_unlaunched(&mut state, launch)
         };
-        drop(launch); // the service value's Drop runs outside the lock
-        wake.wake();
+        cancelled.complete();
         true
+    }
+
+    /// Marks a service that was never started as ended for good; its
+    /// value (`launch`) is dropped once the lock is released.
+    fn end_unlaunched(&self, state: &mut SlotState, launch: BoxLaunch) -> CancelledLaunch {
+        state.status = ServiceState::Stopped;
+        state.ended = true;
+        CancelledLaunch {
+            name: self.name.clone(),
+            launch,
+            wake: state.watchers.take(),
+        }
     }
 
     /// Whether this service has been asked to stop for good.
@@ -306,6 +319,7 @@ impl Slot {
             _ => StopSource::new(),
         };
         let stopped;
+        let stale_hooks;
         let (run, wake) = {
             let mut state = self.state.lock();
             // Read under the lock that `stop` sets it under: either `stop`
@@ -313,9 +327,12 @@ impl Slot {
             stopped = self.stopped.load(Ordering::Relaxed);
             state.runs += 1;
             state.hooks_fired = false;
-            if let Some(links) = &mut state.links {
-                links.run_hooks.clear();
-            }
+            // Empty: `end_run` took the last run's hooks, and none can be
+            // added between runs. Dropped outside the lock all the same.
+            stale_hooks = state
+                .links
+                .as_mut()
+                .map(|links| core::mem::take(&mut links.run_hooks));
             state.restart_at = None;
             state.stop_requested_at = None;
             state.run_token = Some(token.clone());
@@ -334,6 +351,9 @@ impl Slot {
         }
         if stopped {
             token.cancel();
+        }
+        if let Some(hooks) = stale_hooks.filter(|hooks| !hooks.is_empty()) {
+            drop_user_value(&self.name, "stop hook", hooks);
         }
         (token, run)
     }
@@ -365,14 +385,19 @@ impl Slot {
 
     /// The current run ended with `outcome` at runtime time `now`; `next`
     /// says what follows.
+    ///
+    /// The outcome it replaces and the run's hooks are dropped after the
+    /// record's lock is released (a user error's or closure's `Drop` may
+    /// call back into the governor), with a panic there caught: it loses
+    /// neither the decision recorded here nor the supervisor.
     pub(crate) fn end_run(&self, outcome: Outcome, now: Duration, timed_out: bool, next: AfterRun) {
-        let (old_hooks, wake) = {
+        let (old_outcome, old_hooks, wake) = {
             let mut state = self.state.lock();
             if let Some(asked) = state.stop_requested_at {
                 state.stop_time = Some(now.saturating_sub(asked));
                 state.timed_out = timed_out;
             }
-            state.last_outcome = Some(outcome);
+            let old_outcome = state.last_outcome.replace(outcome);
             state.run_token = None;
             state.ready = false;
             match next {
@@ -389,10 +414,32 @@ impl Slot {
                 .as_mut()
                 .map(|links| core::mem::take(&mut links.run_hooks))
                 .unwrap_or_default();
-            (hooks, state.watchers.take())
+            (old_outcome, hooks, state.watchers.take())
         };
-        drop(old_hooks); // captured values' Drop runs outside the lock
         wake.wake();
+        // User values: their `Drop` runs outside the lock, caught.
+        if !old_hooks.is_empty() {
+            drop_user_value(&self.name, "stop hook", old_hooks);
+        }
+        if let Some(old) = old_outcome {
+            drop_user_value(&self.name, "previous outcome", old);
+        }
+    }
+
+    /// A started service ended for good without ever running (see
+    /// [`Outcome::NotRun`] and [`Outcome::DependencyFailed`]): `outcome`
+    /// is recorded as its one outcome.
+    pub(crate) fn end_unrun(&self, outcome: Outcome) {
+        let (old, wake) = {
+            let mut state = self.state.lock();
+            let old = state.last_outcome.replace(outcome);
+            state.end_for_good(false);
+            (old, state.watchers.take())
+        };
+        wake.wake();
+        if let Some(old) = old {
+            drop_user_value(&self.name, "previous outcome", old);
+        }
     }
 
     /// The service ended for good; `gave_up` if by its restart limit.
@@ -446,17 +493,20 @@ impl Slot {
         }
     }
 
-    /// Adds a hook for the current run, or calls it at once if this run's
-    /// hooks have fired already.
-    pub(crate) fn add_run_hook(&self, hook: StopHook) {
+    /// Adds a hook for run number `run`, if that run is in progress and
+    /// its hooks have not fired yet; otherwise (it was asked to stop
+    /// already, or it has ended: a stale context) calls it at once. A hook
+    /// never attaches to another run than its own.
+    pub(crate) fn add_run_hook(&self, run: u64, hook: StopHook) {
         {
             let mut state = self.state.lock();
-            if !state.hooks_fired {
+            if state.runs == run && state.run_token.is_some() && !state.hooks_fired {
                 state.links.get_or_insert_default().run_hooks.push(hook);
                 return;
             }
         }
         self.call_hook(&hook);
+        drop_user_value(&self.name, "stop hook", hook);
     }
 
     fn call_hook(&self, hook: &StopHook) {
@@ -498,6 +548,43 @@ impl Slot {
             stop_time: state.stop_time,
             timed_out: state.timed_out,
         }
+    }
+}
+
+/// A service that will never start, ended under its record's lock (and
+/// perhaps the governor's): what is left to do once they are released.
+#[must_use]
+pub(crate) struct CancelledLaunch {
+    name: Arc<str>,
+    launch: BoxLaunch,
+    wake: WakeAll,
+}
+
+impl CancelledLaunch {
+    /// Wakes the record's watchers, then drops the service value (user
+    /// code: its `Drop` may call back into the governor, or panic).
+    pub(crate) fn complete(self) {
+        self.wake.wake();
+        drop_user_value(&self.name, "service value", self.launch);
+    }
+}
+
+/// Drops `value`, which holds user code (a service, an error, a hook's
+/// captures), never under a lock of the governor's: a panic in its `Drop`
+/// is caught and logged (`std`), so it loses nothing the governor was
+/// doing.
+pub(crate) fn drop_user_value<T>(service: &str, what: &str, value: T) {
+    #[cfg(feature = "std")]
+    if let Err(payload) =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(value)))
+    {
+        let outcome = crate::outcome::outcome_of_panic(payload);
+        tracing::error!(%service, "dropping a {what}: {outcome}");
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        let _ = (service, what);
+        drop(value);
     }
 }
 

@@ -19,7 +19,7 @@ use crate::report::ShutdownCause;
 use crate::restart::{Decision, Escalation, RestartHistory};
 use crate::runtime::BoxSleep;
 use crate::service::Service;
-use crate::slot::{AfterRun, Slot};
+use crate::slot::{drop_user_value, AfterRun, Slot};
 use crate::supervisor_task::LaunchInputs;
 use crate::token::{Cancelled, StopSource};
 
@@ -201,16 +201,25 @@ pub(crate) fn supervise<R: Runner>(
             shared.emit(|| Event::Starting {
                 service: slot.name.clone(),
             });
-            match wait_for_dependencies(&shared, &slot, &deps).await {
-                Ok(()) => {}
-                Err(None) => return, // asked to stop while waiting
+            let never_ran = match wait_for_dependencies(&shared, &slot, &deps).await {
+                Ok(()) => None,
+                // Asked to stop while waiting.
+                Err(None) => Some(Outcome::NotRun),
                 Err(Some(dependency)) => {
                     shared.emit(|| Event::DependencyFailed {
                         service: slot.name.clone(),
-                        dependency,
+                        dependency: dependency.clone(),
                     });
-                    return;
+                    Some(Outcome::DependencyFailed(dependency))
                 }
+            };
+            if let Some(outcome) = never_ran {
+                // Its one outcome, although it never ran.
+                slot.end_unrun(outcome);
+                live.finished = true;
+                // Dropped while the service still counts as live.
+                drop_user_value(&slot.name, "service value", runner);
+                return;
             }
         }
         // Kept only if some subscriber records it: a disabled span is 40 bytes
@@ -336,6 +345,10 @@ pub(crate) fn supervise<R: Runner>(
                 }
             }
         }
+        // The service value is dropped while the service still counts as
+        // live (`live` is dropped after it): `shutdown()` and
+        // `wait_for_shutdown()` return only once it is gone.
+        drop_user_value(&slot.name, "service value", runner);
     }
 }
 
@@ -640,28 +653,6 @@ impl Future for YieldNow {
         self.0 = true;
         cx.waker().wake_by_ref();
         Poll::Pending
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// Marks the current thread as "inside a service of governor `id`"
-    /// while the service's future is polled, so that that governor's
-    /// `shutdown`, awaited by the service, does not wait for the service
-    /// itself. (Another governor's shutdown — a subtree's — is not inside.)
-    struct InService<F> {
-        #[pin]
-        fut: F,
-        id: usize,
-    }
-}
-
-impl<F: Future> Future for InService<F> {
-    type Output = F::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self.project();
-        let _inside = inside::Guard::enter(*this.id);
-        this.fut.poll(cx)
     }
 }
 

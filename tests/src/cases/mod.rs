@@ -13,15 +13,20 @@
 //!   ordered and bounded shutdown, events, status, handles, subtrees.
 //! - [`faults`]: the fault catalogue: wedged services, panics everywhere,
 //!   restart storms, racing threads, a dropped governor.
+//! - [`locks`]: user code that calls back into the governor or panics
+//!   where the governor holds a lock; stale contexts; services that
+//!   never ran; values dropped before `shutdown` returns.
 //!
 //! Every case applies to every runtime; none is skipped.
 
 pub mod faults;
+pub mod locks;
 pub mod seed;
 pub mod supervision;
 pub mod tokens;
 
 pub use faults::*;
+pub use locks::*;
 pub use seed::*;
 pub use supervision::*;
 pub use tokens::*;
@@ -97,6 +102,15 @@ macro_rules! for_each_case {
             dropped_governor_stops_every_service,
             a_service_cannot_restart_itself_past_its_policy,
             every_stop_of_the_governor_names_its_cause,
+            depends_on_iterator_may_call_back_into_the_governor,
+            previous_error_drop_may_call_back_into_the_governor,
+            panicking_error_drop_keeps_the_restart_decision,
+            stale_context_on_stop_runs_at_once_not_with_a_later_run,
+            refused_and_cancelled_services_drop_outside_locks,
+            wait_ready_never_names_an_empty_service,
+            services_that_never_ran_record_an_outcome,
+            shutdown_returns_after_service_values_are_dropped,
+            replaced_event_hook_drops_outside_locks,
         );
     };
 }
