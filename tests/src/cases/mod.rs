@@ -18,10 +18,12 @@
 
 pub mod faults;
 pub mod seed;
+pub mod shutdown_paths;
 pub mod supervision;
 
 pub use faults::*;
 pub use seed::*;
+pub use shutdown_paths::*;
 pub use supervision::*;
 
 /// Lists every case for `$m!($make, case, case, ...)`.
@@ -93,6 +95,11 @@ macro_rules! for_each_case {
             restart_storm_escalates_with_bounded_events,
             shutdown_races_add_start_and_stop_from_threads,
             dropped_governor_stops_every_service,
+            shutdown_awaited_inside_a_dependent_returns,
+            wait_for_shutdown_inside_dependents_returns,
+            parent_shutdown_awaited_inside_a_subtree_returns,
+            outside_wait_includes_the_clean_up_after_an_inside_wait,
+            supervisor_dropped_before_its_first_poll_is_counted_out_once,
         );
     };
 }
