@@ -74,8 +74,8 @@ impl Activity {
         }
     }
 
-    /// One service ended; `was_inside` if waiters inside it were counted.
-    /// If it was the last one, `last` runs (outside the lock) before any
+    /// One service ended (with no waiter inside it counted). If it was
+    /// the last one, `last` runs (outside the lock) before any
     /// waiter can see the governor idle, so that what it publishes (the
     /// `ShutdownComplete` event) happens before `shutdown()` returns.
     #[cfg(loom)]

@@ -100,6 +100,7 @@ macro_rules! for_each_case {
             parent_shutdown_awaited_inside_a_subtree_returns,
             outside_wait_includes_the_clean_up_after_an_inside_wait,
             supervisor_dropped_before_its_first_poll_is_counted_out_once,
+            shutdown_awaited_inside_an_unready_dependency_returns,
         );
     };
 }

@@ -100,6 +100,37 @@ pub async fn shutdown_awaited_inside_a_dependent_returns<H: Harness>(h: &H) {
     }
 }
 
+/// A service that never became ready awaits `shutdown()` from inside while
+/// a dependent still waits for its readiness: the dependent never runs and
+/// ends, the inside wait returns, and so does `main`'s.
+pub async fn shutdown_awaited_inside_an_unready_dependency_returns<H: Harness>(h: &H) {
+    let (j, mut notes) = journal();
+    let gov = h.governor();
+    let jj = j.clone();
+    gov.add("db", move |ctx: ServiceCtx| {
+        let j = jj.clone();
+        async move {
+            j.note("db:start");
+            let report = ctx.governor().shutdown().await;
+            let api = report.service("api").unwrap().state;
+            j.note(format!("db:api={api:?}"));
+            Ok(())
+        }
+    })
+    .unwrap()
+    .notify_ready();
+    gov.add("api", idle(&j)).unwrap().depends_on(["db"]);
+    gov.start().unwrap();
+    let report = within(h, "wait_for_shutdown", gov.wait_for_shutdown()).await;
+    notes.until("db:api=Stopped").await;
+    assert!(!notes.all().contains(&"api:start".to_owned()));
+    let db = report.service("db").unwrap();
+    assert_eq!(db.state, ServiceState::Stopped);
+    assert_eq!(db.last_outcome, Some(Outcome::Completed));
+    let api = report.service("api").unwrap();
+    assert_eq!((api.state, api.runs), (ServiceState::Stopped, 0));
+}
+
 /// `wait_for_shutdown()` awaited inside a dependent (async), and
 /// `shutdown_blocking()` called inside another (blocking), both while their
 /// dependency runs: the shutdown `main` requests stops the dependency, both
