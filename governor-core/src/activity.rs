@@ -1,18 +1,26 @@
 //! Counting the services that are still alive, and waiting until none is.
 //!
 //! A service counts from the moment `start` hands it to the runtime until
-//! its supervisor ends for good (or is dropped by the runtime). Waiting is
-//! done with [`WaitIdle`]. A waiter that sits *inside* a service (a service
-//! awaiting `Governor::shutdown` itself) registers as such, and the
-//! governor counts as idle once every live service is one of those waiters:
-//! otherwise a service asking for shutdown would wait for itself forever.
+//! its supervisor ends for good or is dropped by the runtime (polled or
+//! not). Waiting is done with [`WaitIdle`].
+//!
+//! A waiter that sits *inside* a live service of the governor (a service
+//! awaiting `Governor::shutdown` or `wait_for_shutdown` itself, directly
+//! or from a nested governor's service under it) marks that service as
+//! waiting inside. Such a waiter is done once every live service other
+//! than those waiting inside has ended: otherwise a service asking for
+//! shutdown would wait for itself (or for another that waits for it)
+//! forever. Every other waiter — `main`'s — is done only once no service
+//! is live at all, clean-up after an inside wait included.
 
+use alloc::sync::Arc;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
+use crate::slot::Slot;
 use crate::sync::Mutex;
-use crate::wait_list::{WaitList, WaiterKey};
+use crate::wait_list::{WaitList, WaiterKey, WakeAll};
 
 #[derive(Default)]
 pub(crate) struct Activity {
@@ -23,8 +31,9 @@ pub(crate) struct Activity {
 struct State {
     /// Live services.
     live: usize,
-    /// Waiters polled from inside a live service.
-    waiting_inside: usize,
+    /// Live services with at least one waiter inside them (a subset of
+    /// `live`; kept by [`Slot`], under its lock).
+    inside: usize,
     /// The last service has left and its `last` step (publishing the end
     /// of the shutdown) is still running: nobody counts as idle yet.
     publishing: usize,
@@ -32,8 +41,22 @@ struct State {
 }
 
 impl State {
-    fn is_idle(&self) -> bool {
-        self.live <= self.waiting_inside && self.publishing == 0
+    /// Whether a waiter is done: one inside a service once only services
+    /// waiting inside are left, any other once none is.
+    fn is_idle(&self, inside: bool) -> bool {
+        self.publishing == 0
+            && if inside {
+                self.live <= self.inside
+            } else {
+                self.live == 0
+            }
+    }
+
+    /// The waiters to wake after a change: those inside may be done once
+    /// only services waiting inside are left (every waiter re-checks its
+    /// own condition).
+    fn wake_if_any_idle(&mut self) -> Option<WakeAll> {
+        (self.publishing == 0 && self.live <= self.inside).then(|| self.waiters.take())
     }
 }
 
@@ -51,30 +74,51 @@ impl Activity {
         }
     }
 
-    /// One service ended. If it was the last one, `last` runs (outside the
-    /// lock) before any waiter can see the governor idle, so that what it
-    /// publishes (the `ShutdownComplete` event) happens before
-    /// `shutdown()` returns.
+    /// One service ended (with no waiter inside it counted). If it was
+    /// the last one, `last` runs (outside the lock) before any
+    /// waiter can see the governor idle, so that what it publishes (the
+    /// `ShutdownComplete` event) happens before `shutdown()` returns.
+    #[cfg(loom)]
     pub(crate) fn leave(&self, last: impl FnOnce()) {
-        let (wake, was_last) = {
-            let mut state = self.state.lock();
-            state.live -= 1;
-            if state.live == 0 {
-                state.publishing += 1;
-                (None, true)
-            } else {
-                (state.is_idle().then(|| state.waiters.take()), false)
+        self.finish_leave(self.begin_leave(false), last);
+    }
+
+    /// The counting half of a service's end: called under its record's
+    /// lock (record, then activity: the one lock order), so that its
+    /// inside waiters and its end are counted in one step. Then
+    /// [`finish_leave`](Activity::finish_leave) outside any lock.
+    pub(crate) fn begin_leave(&self, was_inside: bool) -> Leaving {
+        let mut state = self.state.lock();
+        state.live -= 1;
+        if was_inside {
+            state.inside -= 1;
+        }
+        if state.live == 0 {
+            state.publishing += 1;
+            Leaving {
+                wake: None,
+                was_last: true,
             }
-        };
-        if let Some(wake) = wake {
+        } else {
+            Leaving {
+                wake: state.wake_if_any_idle(),
+                was_last: false,
+            }
+        }
+    }
+
+    /// The rest of a service's end, outside every lock (see
+    /// [`begin_leave`](Activity::begin_leave)).
+    pub(crate) fn finish_leave(&self, leaving: Leaving, last: impl FnOnce()) {
+        if let Some(wake) = leaving.wake {
             wake.wake();
         }
-        if was_last {
+        if leaving.was_last {
             last();
             let wake = {
                 let mut state = self.state.lock();
                 state.publishing -= 1;
-                state.is_idle().then(|| state.waiters.take())
+                state.wake_if_any_idle()
             };
             if let Some(wake) = wake {
                 wake.wake();
@@ -82,58 +126,83 @@ impl Activity {
         }
     }
 
+    /// A live service gained its first waiter inside (`+1`) or lost its
+    /// last (`-1`); called under the service's record's lock. Returns the
+    /// waiters to wake once every lock is released.
+    pub(crate) fn inside_changed(&self, gained: bool) -> Option<WakeAll> {
+        let mut state = self.state.lock();
+        if gained {
+            state.inside += 1;
+            // This may make the governor idle for the other inside waiters.
+            state.wake_if_any_idle()
+        } else {
+            state.inside -= 1;
+            None
+        }
+    }
+
     pub(crate) fn live(&self) -> usize {
         self.state.lock().live
     }
 
-    /// A future that completes when no service is live (not counting those
-    /// that are themselves waiting from inside, see the module docs).
-    ///
-    /// `governor` identifies the governor this activity belongs to.
-    pub(crate) fn wait_idle(&self, governor: usize) -> WaitIdle<'_> {
+    /// A future that completes when no service is live, or, for a waiter
+    /// inside one, when only services waiting inside are left (see the
+    /// module docs). `inside` finds, at the first poll, the service (if
+    /// any) the waiter is polled inside.
+    pub(crate) fn wait_idle<F>(&self, inside: F) -> WaitIdle<'_, F>
+    where
+        F: FnOnce() -> Option<Arc<Slot>>,
+    {
         WaitIdle {
             activity: self,
-            governor,
+            find_inside: Some(inside),
+            inside: None,
             key: None,
-            counted_inside: false,
         }
     }
 }
 
-#[must_use = "futures do nothing unless polled"]
-pub(crate) struct WaitIdle<'a> {
-    activity: &'a Activity,
-    governor: usize,
-    key: Option<WaiterKey>,
-    counted_inside: bool,
+/// What [`Activity::begin_leave`] leaves to do.
+#[must_use = "a leave must be finished"]
+pub(crate) struct Leaving {
+    wake: Option<WakeAll>,
+    was_last: bool,
 }
 
-impl Future for WaitIdle<'_> {
+#[must_use = "futures do nothing unless polled"]
+pub(crate) struct WaitIdle<'a, F> {
+    activity: &'a Activity,
+    /// Until the first poll.
+    find_inside: Option<F>,
+    /// The service this waiter is inside of, counted as waiting inside.
+    inside: Option<Arc<Slot>>,
+    key: Option<WaiterKey>,
+}
+
+impl<F> Unpin for WaitIdle<'_, F> {}
+
+impl<F: FnOnce() -> Option<Arc<Slot>>> Future for WaitIdle<'_, F> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        let mut wake = None;
+        if let Some(find) = this.find_inside.take() {
+            if let Some(slot) = find() {
+                if let Some(wake) = slot.enter_inside(this.activity) {
+                    wake.wake();
+                }
+                this.inside = Some(slot);
+            }
+        }
         let ready = {
             let mut state = this.activity.state.lock();
-            if !this.counted_inside && crate::supervisor::polled_inside_service(this.governor) {
-                this.counted_inside = true;
-                state.waiting_inside += 1;
-                // This may make the governor idle for the other waiters.
-                if state.is_idle() {
-                    wake = Some(state.waiters.take());
-                }
-            }
-            if state.is_idle() {
+            if state.is_idle(this.inside.is_some()) {
                 true
             } else {
                 state.waiters.register(&mut this.key, cx.waker());
                 false
             }
         };
-        if let Some(wake) = wake {
-            wake.wake();
-        }
         if ready {
             this.release();
             Poll::Ready(())
@@ -143,22 +212,18 @@ impl Future for WaitIdle<'_> {
     }
 }
 
-impl WaitIdle<'_> {
+impl<F> WaitIdle<'_, F> {
     fn release(&mut self) {
-        if self.key.is_none() && !self.counted_inside {
-            return;
-        }
-        let mut state = self.activity.state.lock();
         if let Some(key) = self.key.take() {
-            state.waiters.remove(key);
+            self.activity.state.lock().waiters.remove(key);
         }
-        if core::mem::take(&mut self.counted_inside) {
-            state.waiting_inside -= 1;
+        if let Some(slot) = self.inside.take() {
+            slot.leave_inside(self.activity);
         }
     }
 }
 
-impl Drop for WaitIdle<'_> {
+impl<F> Drop for WaitIdle<'_, F> {
     fn drop(&mut self) {
         self.release();
     }

@@ -69,9 +69,10 @@ impl ServiceCtx {
         &self.shared.runtime
     }
 
-    /// Identifies the governor (for "inside one of its services" checks).
-    pub(crate) fn governor_id(&self) -> usize {
-        self.shared.id()
+    /// Identifies the governor and this service (for "inside one of its
+    /// services" checks).
+    pub(crate) fn inside_marker(&self) -> (usize, usize) {
+        (self.shared.id(), Arc::as_ptr(&self.slot) as usize)
     }
 
     /// The name the service was added under.
@@ -161,8 +162,13 @@ impl ServiceCtx {
 
     /// A new, independent governor on the same runtime, for a subsystem
     /// this service supervises itself (see [`Subtree`](crate::Subtree)).
+    ///
+    /// A wait for *this* governor's shutdown awaited inside one of the
+    /// child's services counts as awaited inside this service.
     pub fn child_governor(&self) -> Governor {
-        Governor::new(self.shared.runtime.clone())
+        let child = Governor::new(self.shared.runtime.clone());
+        self.shared.add_child(child.shared(), self.slot.clone());
+        child
     }
 
     /// Registers a stop hook for the current run (Go's `Stoppable.Stop`).

@@ -117,6 +117,11 @@ pub(crate) struct Shared {
     dropped: StopSource,
     /// The user handles' owner, while any handle lives.
     owner: Mutex<Weak<Owner>>,
+    /// Governors created by this one's services
+    /// ([`ServiceCtx::child_governor`](crate::ServiceCtx::child_governor)),
+    /// each with the service it runs under: a wait for this governor's
+    /// shutdown polled inside one of their services is inside that service.
+    children: Mutex<Vec<(Weak<Shared>, Arc<Slot>)>>,
 }
 
 /// The settings every service shares unless it sets its own.
@@ -214,13 +219,50 @@ impl Shared {
         deliver();
     }
 
-    /// A service's supervisor ended.
-    pub(crate) fn service_ended(&self) {
-        self.activity.leave(|| {
+    /// The supervisor of the service `slot` ended (or was dropped).
+    pub(crate) fn service_ended(&self, slot: &Slot) {
+        let leaving = slot.leave_live(&self.activity);
+        self.activity.finish_leave(leaving, || {
             if self.token.is_cancelled() {
                 self.report_complete();
             }
         });
+    }
+
+    /// Records `child`, created by the service `slot` of this governor.
+    pub(crate) fn add_child(&self, child: &Arc<Shared>, slot: Arc<Slot>) {
+        let mut children = self.children.lock();
+        // Those gone (a subtree's earlier runs) are forgotten here.
+        children.retain(|(child, _)| child.strong_count() > 0);
+        children.push((Arc::downgrade(child), slot));
+    }
+
+    /// The service of this governor the caller is polled (or run) inside,
+    /// directly or through the services of governors it created; `None`
+    /// outside all of them.
+    pub(crate) fn inside_service(&self) -> Option<Arc<Slot>> {
+        let (governor, slot) = crate::supervisor::polled_inside()?;
+        self.find_inside(governor, slot)
+    }
+
+    /// The service of this governor under which the service at `slot` of
+    /// governor `governor` runs (the service itself if `governor` is this
+    /// one).
+    fn find_inside(&self, governor: usize, slot: usize) -> Option<Arc<Slot>> {
+        if governor == self.id() {
+            let state = self.state.lock();
+            return state
+                .services
+                .iter()
+                .find(|s| Arc::as_ptr(s) as usize == slot)
+                .cloned();
+        }
+        // Copied out: the search goes on under no lock of this governor.
+        let children = self.children.lock().clone();
+        children.into_iter().find_map(|(child, under)| {
+            let child = child.upgrade()?;
+            child.find_inside(governor, slot).map(|_| under)
+        })
     }
 
     fn report_complete(&self) {
@@ -446,6 +488,7 @@ impl Governor {
             complete_reported: AtomicBool::new(false),
             dropped: StopSource::new(),
             owner: Mutex::new(Weak::new()),
+            children: Mutex::new(Vec::new()),
         });
         let owner = Arc::new(Owner {
             shared: shared.clone(),
@@ -462,7 +505,7 @@ impl Governor {
         Governor { owner }
     }
 
-    fn shared(&self) -> &Arc<Shared> {
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.owner.shared
     }
 
@@ -754,7 +797,12 @@ impl Governor {
     /// Idempotent: later calls wait the same way and return the same kind
     /// of report. Awaited from inside a service (with `std`), it waits for
     /// every *other* service and then returns, so that the caller can
-    /// return too; it never waits for itself.
+    /// return too; it never waits for itself. Services the caller depends
+    /// on are stopped meanwhile, in order: once it is parked in this wait
+    /// and the services that depend on it have stopped. From a service of
+    /// a nested governor (see
+    /// [`ServiceCtx::child_governor`](crate::ServiceCtx::child_governor)),
+    /// it counts as awaited inside the enclosing service.
     pub async fn shutdown(&self) -> Report {
         self.shared().request_shutdown(ShutdownCause::Requested);
         self.wait_for_shutdown().await
@@ -767,8 +815,14 @@ impl Governor {
     /// Like Go's, it returns at once if no service has been started. A
     /// service between two runs (waiting for its restart delay) counts as
     /// running, and a service counts until its value has been dropped.
+    ///
+    /// Awaited from inside a service (with `std`), it waits for every
+    /// *other* service, as [`shutdown`](Governor::shutdown) does; awaited
+    /// anywhere else, for every service, including what one does after its
+    /// own wait returned.
     pub async fn wait_for_shutdown(&self) -> Report {
-        self.shared().activity.wait_idle(self.shared().id()).await;
+        let shared = self.shared();
+        shared.activity.wait_idle(|| shared.inside_service()).await;
         self.shared().report()
     }
 

@@ -68,7 +68,7 @@ fn the_last_leave_publishes_before_a_waiter_sees_idle() {
                 })
             })
             .collect();
-        loom::future::block_on(activity.wait_idle(0));
+        loom::future::block_on(activity.wait_idle(|| None));
         assert_eq!(activity.live(), 0);
         assert!(
             published.load(Ordering::SeqCst),

@@ -10,6 +10,7 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 use core::time::Duration;
 
+use crate::activity::{Activity, Leaving};
 use crate::outcome::Outcome;
 use crate::report::{ServiceReport, ServiceState};
 use crate::restart::RestartPolicy;
@@ -93,6 +94,12 @@ struct SlotState {
     timed_out: bool,
     /// The current run's hooks have been called.
     hooks_fired: bool,
+    /// Counted among its governor's live services (from its launch until
+    /// its supervisor ends or is dropped).
+    live: bool,
+    /// Waiters for its governor's shutdown polled inside this service
+    /// (see `Activity`); counted there while it is live.
+    inside: usize,
     /// Woken on every change of `ready` and `ended`.
     watchers: WaitList,
 }
@@ -176,6 +183,8 @@ impl Slot {
                 stop_time: None,
                 timed_out: false,
                 hooks_fired: false,
+                live: false,
+                inside: 0,
                 watchers: WaitList::new(),
             }),
         }
@@ -228,6 +237,9 @@ impl Slot {
         let mut state = self.state.lock();
         let launch = state.launch.take()?;
         state.status = ServiceState::Starting;
+        // Counted live by the caller in the same step of `start`, unless
+        // the checks fail and `restore_launch` undoes this.
+        state.live = true;
         let config = state.config();
         Some(Launching {
             launch,
@@ -251,6 +263,7 @@ impl Slot {
     #[must_use]
     pub(crate) fn restore_launch(&self, launch: BoxLaunch) -> Option<CancelledLaunch> {
         let mut state = self.state.lock();
+        state.live = false;
         if self.stopped() {
             return Some(self.end_unlaunched(&mut state, launch));
         }
@@ -522,6 +535,52 @@ impl Slot {
         hook();
     }
 
+    /// A waiter for the governor's shutdown is polled inside this service:
+    /// the service counts as waiting inside (if live). Returns the
+    /// governor's waiters to wake once the locks are released.
+    pub(crate) fn enter_inside(&self, activity: &Activity) -> Option<WakeAll> {
+        let (watchers, waiters) = {
+            let mut state = self.state.lock();
+            state.inside += 1;
+            if state.inside > 1 {
+                return None;
+            }
+            let waiters = if state.live {
+                activity.inside_changed(true)
+            } else {
+                None
+            };
+            (state.watchers.take(), waiters)
+        };
+        watchers.wake();
+        waiters
+    }
+
+    /// A waiter inside this service is done or dropped.
+    pub(crate) fn leave_inside(&self, activity: &Activity) {
+        let watchers = {
+            let mut state = self.state.lock();
+            state.inside -= 1;
+            if state.inside > 0 {
+                return;
+            }
+            if state.live {
+                // Losing one never makes anybody idle: nothing to wake.
+                let _ = activity.inside_changed(false);
+            }
+            state.watchers.take()
+        };
+        watchers.wake();
+    }
+
+    /// The service's supervisor ended (or was dropped): it no longer counts
+    /// as live, nor as waiting inside, in one step.
+    pub(crate) fn leave_live(&self, activity: &Activity) -> Leaving {
+        let mut state = self.state.lock();
+        state.live = false;
+        activity.begin_leave(state.inside > 0)
+    }
+
     /// Completes when `check` says so, re-checked on every readiness or
     /// end change.
     pub(crate) fn watch<T, F>(&self, check: F) -> Watch<'_, F>
@@ -609,6 +668,8 @@ pub(crate) struct SlotView {
     pub(crate) ever_ready: bool,
     pub(crate) ended: bool,
     pub(crate) pending: bool,
+    /// Some waiter for the governor's shutdown is parked inside it.
+    pub(crate) waiting_inside: bool,
 }
 
 /// The future returned by [`Slot::watch`].
@@ -633,6 +694,7 @@ where
             ever_ready: state.ever_ready,
             ended: state.ended,
             pending: state.launch.is_some(),
+            waiting_inside: state.inside > 0,
         };
         match (this.check)(&view) {
             Some(done) => {

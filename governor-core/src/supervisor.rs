@@ -38,7 +38,7 @@ impl<S: Service> Runner for AsyncRunner<S> {
     const ABORTED: Outcome = Outcome::Aborted;
 
     fn run_once(&mut self, ctx: ServiceCtx) -> impl Future<Output = Outcome> + Send {
-        let id = ctx.governor_id();
+        let id = ctx.inside_marker();
         RunOnce::new(move || self.0.run(ctx), id)
     }
 }
@@ -46,7 +46,8 @@ impl<S: Service> Runner for AsyncRunner<S> {
 pin_project_lite::pin_project! {
     /// One run of an async service: calls `run` when first polled, then
     /// polls the future it returned, with panics caught (`std`) and the
-    /// thread marked as inside a service of governor `id` meanwhile.
+    /// thread marked as inside this service (`id`: governor, service)
+    /// meanwhile.
     ///
     /// Written out rather than as an `async fn` so that it holds the
     /// service's future and little else: it lives inside every
@@ -56,7 +57,7 @@ pin_project_lite::pin_project! {
     struct RunOnce<F, Fut> {
         #[pin]
         stage: RunStage<F, Fut>,
-        id: usize,
+        id: (usize, usize),
     }
 }
 
@@ -75,7 +76,7 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = ServiceResult>,
 {
-    fn new(start: F, id: usize) -> Self {
+    fn new(start: F, id: (usize, usize)) -> Self {
         RunOnce {
             stage: RunStage::Call { start },
             id,
@@ -145,7 +146,7 @@ impl<S: crate::service::BlockingService> Runner for BlockingRunner<S> {
             return Outcome::Panicked(Arc::from("blocking service lost by an earlier run"));
         };
         let runtime = ctx.runtime().clone();
-        let id = ctx.governor_id();
+        let id = ctx.inside_marker();
         let span = tracing::Span::current();
         let (done, result) = futures_channel::oneshot::channel();
         runtime.spawn_blocking(Box::new(move || {
@@ -179,6 +180,9 @@ impl<S: crate::service::BlockingService> Runner for BlockingRunner<S> {
 /// A function returning an `async` block rather than an `async fn`: the
 /// block uses what it captures in place, where an `async fn` kept its
 /// arguments twice (as given, and rebound), in every idle supervisor.
+// `shared` and `slot` are references into `live` (below) where they were
+// owned `Arc`s; the body borrows them as it did then.
+#[allow(clippy::needless_borrow)]
 pub(crate) fn supervise<R: Runner>(
     runner: R,
     inputs: LaunchInputs,
@@ -190,13 +194,19 @@ pub(crate) fn supervise<R: Runner>(
         settings: config,
     } = inputs;
     let mut runner = runner;
+    // Counted out when it is dropped: when the supervisor ends, and also
+    // when the runtime drops the task before its first poll (the block
+    // owns it from the start).
+    let mut live = Live {
+        shared,
+        slot,
+        gave_up: false,
+        finished: false,
+    };
     async move {
-        let mut live = Live {
-            shared: &shared,
-            slot: &slot,
-            gave_up: false,
-            finished: false,
-        };
+        let live = &mut live;
+        let shared = &live.shared;
+        let slot = &live.slot;
         if !deps.is_empty() {
             shared.emit(|| Event::Starting {
                 service: slot.name.clone(),
@@ -424,21 +434,22 @@ async fn race_stop<F: Future>(shared: &Shared, slot: &Slot, fut: F) -> Option<F:
 }
 
 /// Counts the service as live; on drop (its end for good, or the runtime
-/// dropping the task) marks it ended and lets shutdown waiters know.
-struct Live<'a> {
-    shared: &'a Shared,
-    slot: &'a Slot,
+/// dropping the task, polled or not) marks it ended and lets shutdown
+/// waiters know: exactly once per launch.
+struct Live {
+    shared: Arc<Shared>,
+    slot: Arc<Slot>,
     gave_up: bool,
     /// The record says ended already.
     finished: bool,
 }
 
-impl Drop for Live<'_> {
+impl Drop for Live {
     fn drop(&mut self) {
         if !self.finished {
             self.slot.finish(self.gave_up);
         }
-        self.shared.service_ended();
+        self.shared.service_ended(&self.slot);
     }
 }
 
@@ -633,10 +644,14 @@ impl<F: Future> Future for InSpan<'_, F> {
     }
 }
 
-/// Completes once every slot in `slots` has ended for good.
+/// Completes once every slot in `slots` has ended for good, or is parked
+/// awaiting its governor's shutdown from inside after its own stop began
+/// (its dependents are done, and it has nothing left to do but return
+/// once the others, this one included, have stopped).
 async fn all_ended(slots: Vec<Arc<Slot>>) {
     for slot in &slots {
-        slot.watch(|view| view.ended.then_some(())).await;
+        slot.watch(|view| (view.ended || (view.waiting_inside && view.stopped)).then_some(()))
+            .await;
     }
 }
 
@@ -656,12 +671,13 @@ impl Future for YieldNow {
     }
 }
 
-/// Whether the caller is being polled (or run, for blocking services) by a
-/// supervisor of governor `id`. Always `false` without `std`, which has
-/// no thread-locals: there, a service must not await its own governor's
-/// `shutdown` (use `request_shutdown`).
-pub(crate) fn polled_inside_service(id: usize) -> bool {
-    inside::current() == Some(id)
+/// The governor and the service (their addresses) whose supervisor is
+/// polling the caller (or running it, for blocking services), if any.
+/// Always `None` without `std`, which has no thread-locals: there, a
+/// service must not await its own governor's `shutdown` (use
+/// `request_shutdown`).
+pub(crate) fn polled_inside() -> Option<(usize, usize)> {
+    inside::current()
 }
 
 #[cfg(feature = "std")]
@@ -669,14 +685,14 @@ mod inside {
     use std::cell::Cell;
 
     std::thread_local! {
-        /// The governor whose service this thread is running, if any.
-        static CURRENT: Cell<Option<usize>> = const { Cell::new(None) };
+        /// The governor and service whose run this thread is in, if any.
+        static CURRENT: Cell<Option<(usize, usize)>> = const { Cell::new(None) };
     }
 
-    pub(super) struct Guard(Option<usize>);
+    pub(super) struct Guard(Option<(usize, usize)>);
 
     impl Guard {
-        pub(super) fn enter(id: usize) -> Guard {
+        pub(super) fn enter(id: (usize, usize)) -> Guard {
             Guard(CURRENT.with(|c| c.replace(Some(id))))
         }
     }
@@ -687,7 +703,7 @@ mod inside {
         }
     }
 
-    pub(super) fn current() -> Option<usize> {
+    pub(super) fn current() -> Option<(usize, usize)> {
         CURRENT.with(Cell::get)
     }
 }
@@ -697,12 +713,12 @@ mod inside {
     pub(super) struct Guard;
 
     impl Guard {
-        pub(super) fn enter(_id: usize) -> Guard {
+        pub(super) fn enter(_id: (usize, usize)) -> Guard {
             Guard
         }
     }
 
-    pub(super) fn current() -> Option<usize> {
+    pub(super) fn current() -> Option<(usize, usize)> {
         None
     }
 }

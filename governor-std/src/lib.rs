@@ -125,6 +125,11 @@ pub fn new() -> Governor {
 /// a signal, a shutdown requested by a service, or because all ended — and
 /// returns the final [`Report`].
 ///
+/// It returns as soon as the report is built: the blocking pool's threads
+/// are never waited for, so a blocking service abandoned at its shutdown
+/// timeout (or by a forced shutdown) does not keep the call, or the
+/// process once `main` returns, alive.
+///
 /// # Errors
 ///
 /// [`RunError::Governor`] if `setup` or `start` fails (then every service

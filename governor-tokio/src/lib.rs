@@ -115,6 +115,11 @@ pub fn with_handle(handle: tokio::runtime::Handle) -> Governor {
 /// signal, a shutdown requested by a service, or because all ended), and
 /// returns the final [`Report`].
 ///
+/// It returns as soon as the report is built: the runtime is shut down
+/// without waiting for blocking threads, so a blocking service abandoned
+/// at its shutdown timeout (or by a forced shutdown) does not keep the
+/// call, or the process once `main` returns, alive.
+///
 /// # Errors
 ///
 /// [`RunError::Runtime`] if the tokio runtime cannot be built,
@@ -126,7 +131,14 @@ pub fn run(setup: impl FnOnce(&Governor) -> Result<(), Error>) -> Result<Report,
         .build()
         .map_err(RunError::Runtime)?;
     let gov = with_handle(runtime.handle().clone()).catch_signals();
-    runtime.block_on(gov.run(setup)).map_err(RunError::Governor)
+    let result = runtime.block_on(gov.run(setup));
+    drop(gov);
+    // Dropping the runtime would wait for every `spawn_blocking` thread,
+    // including those of blocking services abandoned at their timeout or
+    // by a forced shutdown, which may never return: the report is built,
+    // so leave them behind and return.
+    runtime.shutdown_background();
+    result.map_err(RunError::Governor)
 }
 
 /// Why [`run`] could not run the program.

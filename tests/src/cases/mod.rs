@@ -22,12 +22,14 @@
 pub mod faults;
 pub mod locks;
 pub mod seed;
+pub mod shutdown_paths;
 pub mod supervision;
 pub mod tokens;
 
 pub use faults::*;
 pub use locks::*;
 pub use seed::*;
+pub use shutdown_paths::*;
 pub use supervision::*;
 pub use tokens::*;
 
@@ -111,6 +113,12 @@ macro_rules! for_each_case {
             services_that_never_ran_record_an_outcome,
             shutdown_returns_after_service_values_are_dropped,
             replaced_event_hook_drops_outside_locks,
+            shutdown_awaited_inside_a_dependent_returns,
+            wait_for_shutdown_inside_dependents_returns,
+            parent_shutdown_awaited_inside_a_subtree_returns,
+            outside_wait_includes_the_clean_up_after_an_inside_wait,
+            supervisor_dropped_before_its_first_poll_is_counted_out_once,
+            shutdown_awaited_inside_an_unready_dependency_returns,
         );
     };
 }

@@ -1,0 +1,99 @@
+//! End to end: each adapter's `run` returns once the report is built, and
+//! the process then exits, even though a blocking service that ignored its
+//! stop was abandoned and its thread is still blocked (issue 10, item 3).
+//! The program is each adapter's `abandoned` example
+//! (`tests/demo/abandoned.rs`), run as a real child process.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How long the program may take from its start to its exit. It needs
+/// about 200 ms (its service's shutdown timeout); a hang must still end.
+const BOUND: Duration = Duration::from_secs(60);
+
+/// Builds `package`'s example `example` and locates its executable.
+fn build_example(package: &str, example: &str) -> PathBuf {
+    let output = Command::new(env!("CARGO"))
+        .args(["build", "-p", package, "--example", example])
+        .arg("--message-format=json")
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "building {package}'s {example} failed"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout
+        .lines()
+        .filter(|line| line.contains(&format!(r#""name":"{example}""#)))
+        .find_map(|line| {
+            let start = line.find(r#""executable":""#)? + r#""executable":""#.len();
+            let end = start + line[start..].find('"')?;
+            Some(PathBuf::from(&line[start..end]))
+        })
+        .expect("cargo reports the example's executable")
+}
+
+/// Runs the example; it must print the report and exit 0 within [`BOUND`].
+fn exits_after_its_report(package: &str, example: &str) {
+    let binary = build_example(package, example);
+    let mut child = Command::new(&binary)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the program starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let pid = child.id();
+    let (exited_tx, exited) = mpsc::channel();
+    std::thread::spawn(move || {
+        let lines: Vec<String> = BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .collect();
+        let status = child.wait().expect("the program is waited for");
+        let _ = exited_tx.send((status, lines));
+    });
+    let (status, lines) = match exited.recv_timeout(BOUND) {
+        Ok(done) => done,
+        Err(_) => {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(pid.to_string())
+                .status();
+            let (_, lines) = exited.recv().expect("the killed program is reaped");
+            panic!("{example} did not exit within {BOUND:?} after start; it printed {lines:?}");
+        }
+    };
+    assert!(
+        lines.contains(&"abandoned: stubborn running".to_owned()),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"abandoned: report: stubborn Some(Abandoned)".to_owned()),
+        "run returned the report naming the abandoned service: {lines:?}"
+    );
+    assert!(
+        status.success(),
+        "{example} exited with {status}: {lines:?}"
+    );
+}
+
+#[test]
+fn tokio_run_returns_and_the_process_exits_despite_an_abandoned_thread() {
+    exits_after_its_report("governor-tokio", "tokio-abandoned");
+}
+
+#[test]
+fn smol_run_returns_and_the_process_exits_despite_an_abandoned_thread() {
+    exits_after_its_report("governor-smol", "smol-abandoned");
+}
+
+#[test]
+fn async_std_run_returns_and_the_process_exits_despite_an_abandoned_thread() {
+    exits_after_its_report("governor-std", "async-std-abandoned");
+}
