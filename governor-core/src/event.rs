@@ -118,11 +118,8 @@ impl Event {
         }
     }
 
-    /// Emits the event through `tracing` (the default hook), at a level
-    /// that fits it: lifecycle steps at debug, clean stops and shutdown at
-    /// info, failures, restarts after a failure, timeouts and aborts at
-    /// warn, panics and giving up at error — so a restart storm is never
-    /// silent and a clean stop never shouts.
+    /// Emits the event through `tracing` (the default hook), at its
+    /// [`level`](Event::level).
     pub fn log(&self) {
         use tracing::Level;
         macro_rules! at {
@@ -133,21 +130,36 @@ impl Event {
                 }
             };
         }
+        // `tracing::event!` needs its level as a constant.
+        match self.level() {
+            Level::ERROR => at!(Level::ERROR),
+            Level::WARN => at!(Level::WARN),
+            Level::INFO => at!(Level::INFO),
+            Level::DEBUG => at!(Level::DEBUG),
+            _ => at!(Level::TRACE),
+        }
+    }
+
+    /// The level [`log`](Event::log) emits the event at, one that fits it:
+    /// lifecycle steps at debug, clean stops and shutdown at info,
+    /// failures, restarts after a failure, timeouts and aborts at warn,
+    /// panics and giving up at error — so a restart storm is never silent
+    /// and a clean stop never shouts.
+    pub fn level(&self) -> tracing::Level {
+        use tracing::Level;
         match self {
-            Event::Starting { .. } | Event::Started { .. } | Event::Ready { .. } => {
-                at!(Level::DEBUG)
-            }
-            Event::Stopped { outcome, .. } if outcome.is_failure() => at!(Level::WARN),
+            Event::Starting { .. } | Event::Started { .. } | Event::Ready { .. } => Level::DEBUG,
+            Event::Stopped { outcome, .. } if outcome.is_failure() => Level::WARN,
             Event::Stopped { .. }
             | Event::ShutdownRequested { .. }
-            | Event::ShutdownComplete { forced: false } => at!(Level::INFO),
-            Event::RestartScheduled { attempt, .. } if *attempt <= 1 => at!(Level::INFO),
+            | Event::ShutdownComplete { forced: false } => Level::INFO,
+            Event::RestartScheduled { attempt, .. } if *attempt <= 1 => Level::INFO,
             Event::RestartScheduled { .. }
             | Event::StopTimedOut { .. }
             | Event::Aborted { .. }
             | Event::DependencyFailed { .. }
-            | Event::ShutdownComplete { forced: true } => at!(Level::WARN),
-            Event::Panicked { .. } | Event::GaveUp { .. } => at!(Level::ERROR),
+            | Event::ShutdownComplete { forced: true } => Level::WARN,
+            Event::Panicked { .. } | Event::GaveUp { .. } => Level::ERROR,
         }
     }
 }
