@@ -356,13 +356,6 @@ impl Slot {
         true
     }
 
-    /// The current run is being asked to stop, at runtime time `now`.
-    pub(crate) fn stop_requested(&self, now: Duration) {
-        let mut state = self.state.lock();
-        state.stop_requested_at.get_or_insert(now);
-        state.status = ServiceState::Stopping;
-    }
-
     /// The current run ended with `outcome` at runtime time `now`; `next`
     /// says what follows.
     pub(crate) fn end_run(&self, outcome: Outcome, now: Duration, timed_out: bool, next: AfterRun) {

@@ -440,7 +440,8 @@ pin_project_lite::pin_project! {
     ///   token is cancelled. Dependents stop before their dependencies.
     /// - When the stop begins: stop hooks run, and the shutdown timeout (if
     ///   any) starts; when it expires the run is dropped (aborted).
-    /// - A forced shutdown drops the run at once.
+    /// - A forced shutdown begins the stop (if it has not begun: token,
+    ///   hooks) and drops the run at once.
     struct Watched<'a, F> {
         #[pin]
         run: F,
@@ -508,8 +509,13 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
         if this.force.is_cancelled() {
             let mut now = None;
             if !*this.stopping {
+                // Its stop had not begun (e.g. it still waited for its
+                // dependents): begin it now, so that the run is cancelled
+                // and its hooks called once, as on every other path, and
+                // a blocking run that heeds its token ends.
+                *this.stopping = true;
                 let at = this.shared.runtime.now();
-                this.slot.stop_requested(at);
+                this.slot.begin_stop(at, true);
                 now = Some(at);
             }
             return Poll::Ready(((this.aborted)(), true, now));

@@ -17,10 +17,12 @@
 //! Every case applies to every runtime; none is skipped.
 
 pub mod faults;
+pub mod policy_paths;
 pub mod seed;
 pub mod supervision;
 
 pub use faults::*;
+pub use policy_paths::*;
 pub use seed::*;
 pub use supervision::*;
 
@@ -93,6 +95,7 @@ macro_rules! for_each_case {
             restart_storm_escalates_with_bounded_events,
             shutdown_races_add_start_and_stop_from_threads,
             dropped_governor_stops_every_service,
+            forced_shutdown_still_stops_every_run_once,
         );
     };
 }
