@@ -105,7 +105,12 @@ impl ServiceConfig {
 
     /// When this service ends for good by itself (however it ended, gave
     /// up included), the whole governor shuts down, with
-    /// [`ShutdownCause::Critical`](crate::ShutdownCause::Critical).
+    /// [`ShutdownCause::Critical`](crate::ShutdownCause::Critical) naming
+    /// it: OTP's significant child. A clean end (`Ok`, `StopService`) is a
+    /// clean shutdown ([`Report::is_clean`](crate::Report::is_clean)
+    /// holds, e.g. a one-shot migration job); a failure, a panic or giving
+    /// up is not. A restart by its [handle](crate::ServiceHandle::restart)
+    /// is not an end.
     pub fn critical(self) -> Self {
         self.slot.configure(|c| c.critical = true);
         self

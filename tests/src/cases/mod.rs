@@ -96,6 +96,7 @@ macro_rules! for_each_case {
             shutdown_races_add_start_and_stop_from_threads,
             dropped_governor_stops_every_service,
             forced_shutdown_still_stops_every_run_once,
+            critical_service_ending_well_shuts_down_cleanly,
         );
     };
 }
