@@ -268,13 +268,19 @@ pub(crate) fn supervise<R: Runner>(
             });
             let asked_to_stop = slot.stopped() || shared.token.is_cancelled();
             let restart_now = !asked_to_stop && run_token.is_cancelled();
-            let decision = if asked_to_stop || outcome.is_aborted() {
+            // A restart asked for by the handle is honoured whatever the
+            // policy, even after an abort at the shutdown timeout (the
+            // service's value is back); not after a blocking run was
+            // abandoned: its value is still on that thread.
+            let decision = if asked_to_stop {
                 Decision::Done
-            } else if restart_now {
+            } else if restart_now && !matches!(outcome, Outcome::Abandoned) {
                 Decision::Restart {
                     delay: Duration::ZERO,
                     attempt: 0,
                 }
+            } else if outcome.is_aborted() {
+                Decision::Done
             } else {
                 // The defaults as they are now: they may have changed while
                 // this run ran.

@@ -97,6 +97,7 @@ macro_rules! for_each_case {
             dropped_governor_stops_every_service,
             forced_shutdown_still_stops_every_run_once,
             critical_service_ending_well_shuts_down_cleanly,
+            handle_restart_survives_an_abort,
         );
     };
 }
