@@ -15,9 +15,11 @@ use crate::slot::Slot;
 /// [`start`](ServiceConfig::start) it alone.
 ///
 /// Dropping it leaves the service added, to be started by the next
-/// [`Governor::start`]. Restart settings apply from the service's next
-/// restart decision on; dependencies, readiness and criticality are read
-/// when it starts.
+/// [`Governor::start`]. Kept after the start, it still changes the
+/// service: its restart policy applies from the service's next restart
+/// decision on, its shutdown timeout from its next stop (the run in
+/// progress included, if its stop has not begun); dependencies, readiness
+/// and criticality are read when it starts.
 ///
 /// ```
 /// # use governor_core::runtime::{BoxSleep, BoxTask, Runtime};

@@ -12,7 +12,7 @@ use core::time::Duration;
 
 use crate::context::ServiceCtx;
 use crate::event::Event;
-use crate::governor::Shared;
+use crate::governor::{Defaults, Shared};
 use crate::outcome::ServiceResult;
 use crate::outcome::{outcome_of, Outcome};
 use crate::report::ShutdownCause;
@@ -187,7 +187,7 @@ pub(crate) fn supervise<R: Runner>(
         shared,
         slot,
         deps,
-        settings: config,
+        settings: mut config,
     } = inputs;
     let mut runner = runner;
     async move {
@@ -238,15 +238,12 @@ pub(crate) fn supervise<R: Runner>(
             }
             let began = next_begins.take().unwrap_or_else(|| shared.runtime.now());
             let ctx = ServiceCtx::new(shared.clone(), slot.clone(), run_token.clone(), run);
-            let timeout = config
-                .shutdown_timeout
-                .or(shared.defaults(&mut defaults).shutdown_timeout);
             let (outcome, timed_out, read_at) = Watched::new(
                 InSpan::new(runner.run_once(ctx), span.as_deref()),
                 &shared,
                 &slot,
                 &run_token,
-                timeout,
+                &mut defaults,
                 || R::ABORTED,
             )
             .await;
@@ -282,8 +279,11 @@ pub(crate) fn supervise<R: Runner>(
             } else if outcome.is_aborted() {
                 Decision::Done
             } else {
-                // The defaults as they are now: they may have changed while
-                // this run ran.
+                // The settings as they are now: the service's own or the
+                // defaults may have changed while this run ran.
+                if let Some(own) = slot.changed_restart_policy() {
+                    config.restart = own.map(Box::new);
+                }
                 let policy = match &config.restart {
                     Some(own) => **own,
                     None => shared.defaults(&mut defaults).restart,
@@ -445,7 +445,8 @@ pin_project_lite::pin_project! {
     ///   service that depends on this one has ended; then this service's
     ///   token is cancelled. Dependents stop before their dependencies.
     /// - When the stop begins: stop hooks run, and the shutdown timeout (if
-    ///   any) starts; when it expires the run is dropped (aborted).
+    ///   any, as configured at that moment) starts; when it expires the run
+    ///   is dropped (aborted).
     /// - A forced shutdown begins the stop (if it has not begun: token,
     ///   hooks) and drops the run at once.
     struct Watched<'a, F> {
@@ -458,6 +459,9 @@ pin_project_lite::pin_project! {
         force: Cancelled<'a>,
         dependents: Option<Pin<Box<dyn Future<Output = ()> + Send + 'a>>>,
         stopping: bool,
+        // The supervisor's cache of the governor's defaults, for the
+        // shutdown timeout when the stop begins.
+        defaults: &'a mut Option<(usize, Arc<Defaults>)>,
         timeout: Option<Duration>,
         deadline: Option<BoxSleep>,
         // A function rather than the value: one word in every supervisor.
@@ -471,7 +475,7 @@ impl<'a, F> Watched<'a, F> {
         shared: &'a Shared,
         slot: &'a Slot,
         run_token: &'a StopToken,
-        timeout: Option<Duration>,
+        defaults: &'a mut Option<(usize, Arc<Defaults>)>,
         aborted: fn() -> Outcome,
     ) -> Self {
         Watched {
@@ -483,7 +487,8 @@ impl<'a, F> Watched<'a, F> {
             force: shared.force.cancelled(),
             dependents: None,
             stopping: false,
-            timeout,
+            defaults,
+            timeout: None,
             deadline: None,
             aborted,
         }
@@ -554,8 +559,10 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
             if begin {
                 *this.stopping = true;
                 let at = this.shared.runtime.now();
-                this.slot.begin_stop(at, for_good);
+                let own = this.slot.begin_stop(at, for_good);
                 now = Some(at);
+                *this.timeout =
+                    own.or_else(|| this.shared.defaults(this.defaults).shutdown_timeout);
                 if let Some(timeout) = *this.timeout {
                     *this.deadline = Some(this.shared.runtime.sleep(timeout));
                 }

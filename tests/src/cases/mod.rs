@@ -98,6 +98,7 @@ macro_rules! for_each_case {
             forced_shutdown_still_stops_every_run_once,
             critical_service_ending_well_shuts_down_cleanly,
             handle_restart_survives_an_abort,
+            settings_changed_after_start_apply,
         );
     };
 }
