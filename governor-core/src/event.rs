@@ -58,6 +58,12 @@ pub enum Event {
         delay: Duration,
         /// Restarts since the last healthy run (1 for the first).
         attempt: u32,
+        /// The service is in trouble: its backoff delay has grown past its
+        /// initial value (it keeps failing before the backoff resets), or
+        /// it has used more than half of its restart limit. The default
+        /// log says so at WARN; a restart without trouble is INFO, however
+        /// many came before it.
+        trouble: bool,
     },
     /// The service restarted too often and will not run again.
     GaveUp {
@@ -141,10 +147,12 @@ impl Event {
     }
 
     /// The level [`log`](Event::log) emits the event at, one that fits it:
-    /// lifecycle steps at debug, clean stops and shutdown at info,
-    /// failures, restarts after a failure, timeouts and aborts at warn,
-    /// panics and giving up at error — so a restart storm is never silent
-    /// and a clean stop never shouts.
+    /// lifecycle steps at debug, clean stops, restarts and shutdown at
+    /// info, failures, restarts in trouble (a grown backoff, a restart
+    /// limit more than half used), timeouts and aborts at warn, panics and
+    /// giving up at error — so a restart storm is never silent, a clean
+    /// stop never shouts, and a service restarted on a fixed delay for
+    /// days is not a warning for its age.
     pub fn level(&self) -> tracing::Level {
         use tracing::Level;
         match self {
@@ -153,7 +161,7 @@ impl Event {
             Event::Stopped { .. }
             | Event::ShutdownRequested { .. }
             | Event::ShutdownComplete { forced: false } => Level::INFO,
-            Event::RestartScheduled { attempt, .. } if *attempt <= 1 => Level::INFO,
+            Event::RestartScheduled { trouble: false, .. } => Level::INFO,
             Event::RestartScheduled { .. }
             | Event::StopTimedOut { .. }
             | Event::Aborted { .. }

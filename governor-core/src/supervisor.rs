@@ -275,6 +275,7 @@ pub(crate) fn supervise<R: Runner>(
                 Decision::Restart {
                     delay: Duration::ZERO,
                     attempt: 0,
+                    trouble: false,
                 }
             } else if outcome.is_aborted() {
                 Decision::Done
@@ -299,12 +300,17 @@ pub(crate) fn supervise<R: Runner>(
             slot.end_run(outcome, now, timed_out, next);
             live.finished = next == AfterRun::Finish;
             match decision {
-                Decision::Restart { delay, attempt } => {
+                Decision::Restart {
+                    delay,
+                    attempt,
+                    trouble,
+                } => {
                     if !restart_now {
                         shared.emit(|| Event::RestartScheduled {
                             service: slot.name.clone(),
                             delay,
                             attempt,
+                            trouble,
                         });
                     }
                     reusable_token = Some(run_token);

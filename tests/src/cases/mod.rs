@@ -99,6 +99,7 @@ macro_rules! for_each_case {
             critical_service_ending_well_shuts_down_cleanly,
             handle_restart_survives_an_abort,
             settings_changed_after_start_apply,
+            restart_decisions_are_constant_time_and_logged_by_trouble,
         );
     };
 }
