@@ -36,7 +36,8 @@ pub enum Event {
         /// The service.
         service: Arc<str>,
     },
-    /// A run ended.
+    /// A run ended (emitted once the service's report shows it: its last
+    /// outcome, and its state after the run).
     Stopped {
         /// The service.
         service: Arc<str>,
@@ -65,7 +66,8 @@ pub enum Event {
         /// many came before it.
         trouble: bool,
     },
-    /// The service restarted too often and will not run again.
+    /// The service restarted too often and will not run again (emitted
+    /// once its report says [`GaveUp`](crate::ServiceState::GaveUp)).
     GaveUp {
         /// The service.
         service: Arc<str>,

@@ -194,7 +194,6 @@ pub(crate) fn supervise<R: Runner>(
         let mut live = Live {
             shared: &shared,
             slot: &slot,
-            gave_up: false,
             finished: false,
         };
         if !deps.is_empty() {
@@ -248,21 +247,6 @@ pub(crate) fn supervise<R: Runner>(
             )
             .await;
             let now = read_at.unwrap_or_else(|| shared.runtime.now());
-            if let Outcome::Panicked(message) = &outcome {
-                shared.emit(|| Event::Panicked {
-                    service: slot.name.clone(),
-                    message: message.clone(),
-                });
-            }
-            if timed_out {
-                shared.emit(|| Event::Aborted {
-                    service: slot.name.clone(),
-                });
-            }
-            shared.emit(|| Event::Stopped {
-                service: slot.name.clone(),
-                outcome: outcome.clone(),
-            });
             let asked_to_stop = slot.stopped() || shared.token.is_cancelled();
             let restart_now = !asked_to_stop && run_token.is_cancelled();
             // A restart asked for by the handle is honoured whatever the
@@ -297,8 +281,25 @@ pub(crate) fn supervise<R: Runner>(
                 Decision::Done if !config.critical || asked_to_stop => AfterRun::Finish,
                 _ => AfterRun::Undecided,
             };
-            slot.end_run(outcome, now, timed_out, next);
+            slot.end_run(outcome.clone(), now, timed_out, next);
             live.finished = next == AfterRun::Finish;
+            // Emitted once the record says so: a hook that reads the report
+            // sees the run it is told about.
+            if let Outcome::Panicked(message) = &outcome {
+                shared.emit(|| Event::Panicked {
+                    service: slot.name.clone(),
+                    message: message.clone(),
+                });
+            }
+            if timed_out {
+                shared.emit(|| Event::Aborted {
+                    service: slot.name.clone(),
+                });
+            }
+            shared.emit(|| Event::Stopped {
+                service: slot.name.clone(),
+                outcome,
+            });
             match decision {
                 Decision::Restart {
                     delay,
@@ -330,7 +331,9 @@ pub(crate) fn supervise<R: Runner>(
                     break;
                 }
                 Decision::Escalate(escalation) => {
-                    live.gave_up = true;
+                    // Recorded before it is told.
+                    slot.finish(true);
+                    live.finished = true;
                     shared.emit(|| Event::GaveUp {
                         service: slot.name.clone(),
                         restarts: slot.report(now).restarts,
@@ -427,7 +430,6 @@ async fn race_stop<F: Future>(shared: &Shared, slot: &Slot, fut: F) -> Option<F:
 struct Live<'a> {
     shared: &'a Shared,
     slot: &'a Slot,
-    gave_up: bool,
     /// The record says ended already.
     finished: bool,
 }
@@ -435,7 +437,7 @@ struct Live<'a> {
 impl Drop for Live<'_> {
     fn drop(&mut self) {
         if !self.finished {
-            self.slot.finish(self.gave_up);
+            self.slot.finish(false);
         }
         self.shared.service_ended();
     }

@@ -100,6 +100,7 @@ macro_rules! for_each_case {
             handle_restart_survives_an_abort,
             settings_changed_after_start_apply,
             restart_decisions_are_constant_time_and_logged_by_trouble,
+            events_follow_the_record_they_describe,
         );
     };
 }
