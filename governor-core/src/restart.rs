@@ -505,10 +505,12 @@ mod tests {
         let trouble = |policy: &RestartPolicy, n: u32| -> alloc::vec::Vec<bool> {
             let mut h = RestartHistory::new(1);
             (0..n)
-                .map(|t| match h.decide(policy, &fail(), t * MS, Duration::ZERO) {
-                    Decision::Restart { trouble, .. } => trouble,
-                    other => panic!("{other:?}"),
-                })
+                .map(
+                    |t| match h.decide(policy, &fail(), t * MS, Duration::ZERO) {
+                        Decision::Restart { trouble, .. } => trouble,
+                        other => panic!("{other:?}"),
+                    },
+                )
                 .collect()
         };
         assert_eq!(trouble(&RestartPolicy::always(MS), 5), [false; 5]);

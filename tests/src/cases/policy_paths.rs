@@ -87,7 +87,11 @@ pub async fn forced_shutdown_still_stops_every_run_once<H: Harness>(h: &H) {
     gov.force_shutdown();
     let report = gov.wait_for_shutdown().await;
     assert!(report.forced);
-    for (name, calls) in [("db", &db_hooks), ("cache", &cache_hooks), ("api", &api_hooks)] {
+    for (name, calls) in [
+        ("db", &db_hooks),
+        ("cache", &cache_hooks),
+        ("api", &api_hooks),
+    ] {
         assert_eq!(
             calls.load(Ordering::SeqCst),
             1,
@@ -164,7 +168,10 @@ pub async fn critical_service_ending_well_shuts_down_cleanly<H: Harness>(h: &H) 
     )
     .await;
     let migrations = gave_up.service("migrations").unwrap();
-    assert_eq!((migrations.state, migrations.runs), (ServiceState::GaveUp, 2));
+    assert_eq!(
+        (migrations.state, migrations.runs),
+        (ServiceState::GaveUp, 2)
+    );
     assert!(!gave_up.is_clean(), "giving up is not:\n{gave_up}");
 }
 
@@ -207,7 +214,10 @@ pub async fn handle_restart_survives_an_abort<H: Harness>(h: &H) {
         let token = gov.token();
         let down = std::pin::pin!(token.cancelled());
         if let Either::Right(_) = select(rerun, down).await {
-            panic!("the governor shut down instead of restarting:\n{}", gov.report());
+            panic!(
+                "the governor shut down instead of restarting:\n{}",
+                gov.report()
+            );
         }
     }
     assert_elapsed(h, runtime.now() - begin, 100 * MS);
@@ -315,9 +325,7 @@ pub async fn restart_decisions_are_constant_time_and_logged_by_trouble<H: Harnes
         .restart(MS);
     gov.add("spiral", super::seed::ends_n_times(&j, 4, fails))
         .unwrap()
-        .restart_policy(
-            RestartPolicy::always(Duration::ZERO).backoff(Backoff::new(MS, 8 * MS)),
-        );
+        .restart_policy(RestartPolicy::always(Duration::ZERO).backoff(Backoff::new(MS, 8 * MS)));
     gov.add("limited", super::seed::ends_n_times(&j, 4, fails))
         .unwrap()
         .restart_policy(RestartPolicy::always(MS).limit(4, Duration::from_secs(3600)));
