@@ -154,15 +154,26 @@ impl Backoff {
     /// constant time, whatever `attempt`.
     pub fn nominal(&self, attempt: u32) -> Duration {
         if attempt == 0 || self.initial.is_zero() || self.factor <= 1.0 {
-            // A delay that cannot grow (or `factor` NaN, which counts as 1).
+            // A delay that cannot grow.
             return self.initial.min(self.max);
         }
-        let scale = match i32::try_from(attempt) {
-            Ok(attempt) => self.factor.powi(attempt),
-            Err(_) => self.factor.powf(f64::from(attempt)),
-        };
+        let scale = pow_u32(self.factor, attempt);
         mul_f64_saturating(self.initial, scale).min(self.max)
     }
+}
+
+/// `base` to the power `exp` by squaring: at most 32 steps, whatever `exp`
+/// (`f64::powi` is not in `core`).
+fn pow_u32(mut base: f64, mut exp: u32) -> f64 {
+    let mut result = 1.0;
+    while exp > 0 {
+        if exp & 1 == 1 {
+            result *= base;
+        }
+        exp >>= 1;
+        base *= base;
+    }
+    result
 }
 
 fn mul_f64_saturating(d: Duration, factor: f64) -> Duration {
