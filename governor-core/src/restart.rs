@@ -482,12 +482,12 @@ mod tests {
     fn a_huge_limit_keeps_a_bounded_history_and_still_counts() {
         let policy = RestartPolicy::always(MS).limit(u32::MAX, Duration::from_secs(3600));
         let mut h = RestartHistory::new(1);
-        for t in 0..200_000u32 {
+        for t in 0..20_000u32 {
             let decision = h.decide(&policy, &fail(), t * MS, Duration::ZERO);
             assert!(matches!(decision, Decision::Restart { .. }), "{t}");
         }
         let window = h.window.as_ref().unwrap();
-        assert_eq!(window.total, 200_000);
+        assert_eq!(window.total, 20_000);
         assert!(window.slices.len() <= 66, "{}", window.slices.len());
 
         // 1000 restarts within a second: the 1001st escalates, and once
