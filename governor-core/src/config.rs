@@ -15,9 +15,11 @@ use crate::slot::Slot;
 /// [`start`](ServiceConfig::start) it alone.
 ///
 /// Dropping it leaves the service added, to be started by the next
-/// [`Governor::start`]. Restart settings apply from the service's next
-/// restart decision on; dependencies, readiness and criticality are read
-/// when it starts.
+/// [`Governor::start`]. Kept after the start, it still changes the
+/// service: its restart policy applies from the service's next restart
+/// decision on, its shutdown timeout from its next stop (the run in
+/// progress included, if its stop has not begun); dependencies, readiness
+/// and criticality are read when it starts.
 ///
 /// ```
 /// # use governor_core::runtime::{BoxSleep, BoxTask, Runtime};
@@ -114,7 +116,12 @@ impl ServiceConfig {
 
     /// When this service ends for good by itself (however it ended, gave
     /// up included), the whole governor shuts down, with
-    /// [`ShutdownCause::Critical`](crate::ShutdownCause::Critical).
+    /// [`ShutdownCause::Critical`](crate::ShutdownCause::Critical) naming
+    /// it: OTP's significant child. A clean end (`Ok`, `StopService`) is a
+    /// clean shutdown ([`Report::is_clean`](crate::Report::is_clean)
+    /// holds, e.g. a one-shot migration job); a failure, a panic or giving
+    /// up is not. A restart by its [handle](crate::ServiceHandle::restart)
+    /// is not an end.
     pub fn critical(self) -> Self {
         self.slot.configure(|c| c.critical = true);
         self

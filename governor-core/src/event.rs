@@ -36,7 +36,8 @@ pub enum Event {
         /// The service.
         service: Arc<str>,
     },
-    /// A run ended.
+    /// A run ended (emitted once the service's report shows it: its last
+    /// outcome, and its state after the run).
     Stopped {
         /// The service.
         service: Arc<str>,
@@ -58,8 +59,15 @@ pub enum Event {
         delay: Duration,
         /// Restarts since the last healthy run (1 for the first).
         attempt: u32,
+        /// The service is in trouble: its backoff delay has grown past its
+        /// initial value (it keeps failing before the backoff resets), or
+        /// it has used more than half of its restart limit. The default
+        /// log says so at WARN; a restart without trouble is INFO, however
+        /// many came before it.
+        trouble: bool,
     },
-    /// The service restarted too often and will not run again.
+    /// The service restarted too often and will not run again (emitted
+    /// once its report says [`GaveUp`](crate::ServiceState::GaveUp)).
     GaveUp {
         /// The service.
         service: Arc<str>,
@@ -118,11 +126,8 @@ impl Event {
         }
     }
 
-    /// Emits the event through `tracing` (the default hook), at a level
-    /// that fits it: lifecycle steps at debug, clean stops and shutdown at
-    /// info, failures, restarts after a failure, timeouts and aborts at
-    /// warn, panics and giving up at error — so a restart storm is never
-    /// silent and a clean stop never shouts.
+    /// Emits the event through `tracing` (the default hook), at its
+    /// [`level`](Event::level).
     pub fn log(&self) {
         use tracing::Level;
         macro_rules! at {
@@ -133,21 +138,38 @@ impl Event {
                 }
             };
         }
+        // `tracing::event!` needs its level as a constant.
+        match self.level() {
+            Level::ERROR => at!(Level::ERROR),
+            Level::WARN => at!(Level::WARN),
+            Level::INFO => at!(Level::INFO),
+            Level::DEBUG => at!(Level::DEBUG),
+            _ => at!(Level::TRACE),
+        }
+    }
+
+    /// The level [`log`](Event::log) emits the event at, one that fits it:
+    /// lifecycle steps at debug, clean stops, restarts and shutdown at
+    /// info, failures, restarts in trouble (a grown backoff, a restart
+    /// limit more than half used), timeouts and aborts at warn, panics and
+    /// giving up at error — so a restart storm is never silent, a clean
+    /// stop never shouts, and a service restarted on a fixed delay for
+    /// days is not a warning for its age.
+    pub fn level(&self) -> tracing::Level {
+        use tracing::Level;
         match self {
-            Event::Starting { .. } | Event::Started { .. } | Event::Ready { .. } => {
-                at!(Level::DEBUG)
-            }
-            Event::Stopped { outcome, .. } if outcome.is_failure() => at!(Level::WARN),
+            Event::Starting { .. } | Event::Started { .. } | Event::Ready { .. } => Level::DEBUG,
+            Event::Stopped { outcome, .. } if outcome.is_failure() => Level::WARN,
             Event::Stopped { .. }
             | Event::ShutdownRequested { .. }
-            | Event::ShutdownComplete { forced: false } => at!(Level::INFO),
-            Event::RestartScheduled { attempt, .. } if *attempt <= 1 => at!(Level::INFO),
+            | Event::ShutdownComplete { forced: false } => Level::INFO,
+            Event::RestartScheduled { trouble: false, .. } => Level::INFO,
             Event::RestartScheduled { .. }
             | Event::StopTimedOut { .. }
             | Event::Aborted { .. }
             | Event::DependencyFailed { .. }
-            | Event::ShutdownComplete { forced: true } => at!(Level::WARN),
-            Event::Panicked { .. } | Event::GaveUp { .. } => at!(Level::ERROR),
+            | Event::ShutdownComplete { forced: true } => Level::WARN,
+            Event::Panicked { .. } | Event::GaveUp { .. } => Level::ERROR,
         }
     }
 }

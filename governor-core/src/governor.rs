@@ -783,6 +783,11 @@ impl Governor {
     /// Aborts every run still going (async ones are dropped at their next
     /// await point, blocking ones abandoned), after requesting shutdown if
     /// that has not happened yet. What a second Ctrl-C does.
+    ///
+    /// A run whose stop had not begun yet (one still waiting for its
+    /// dependents to stop) is still stopped first: its token is cancelled
+    /// and its stop hooks are called, once, so that a blocking run that
+    /// heeds its token ends on its thread.
     pub fn force_shutdown(&self) {
         self.shared().force(ShutdownCause::Requested);
     }

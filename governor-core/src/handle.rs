@@ -37,6 +37,16 @@ impl ServiceHandle {
     /// Stops the current run and starts the next one at once, whatever the
     /// restart policy (this restart does not count against its limit).
     /// Returns `false` if no run was in progress.
+    ///
+    /// The run is asked to stop as usual (token, stop hooks, shutdown
+    /// timeout). An async run that ignores the stop is aborted at the
+    /// timeout and the next run still begins; a
+    /// [critical](crate::ServiceConfig::critical) service restarted so
+    /// does not shut the governor down. A blocking run that ignores it is
+    /// abandoned and cannot be restarted (the service's value is still on
+    /// its thread): the service ends for good with
+    /// [`Outcome::Abandoned`](crate::Outcome::Abandoned), as if it had
+    /// ended by itself (a critical one then shuts the governor down).
     pub fn restart(&self) -> bool {
         self.slot.cancel_run()
     }

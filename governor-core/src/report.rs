@@ -74,7 +74,11 @@ pub enum ShutdownCause {
         /// The service.
         service: Arc<str>,
     },
-    /// A [critical](crate::ServiceConfig::critical) service ended for good.
+    /// A [critical](crate::ServiceConfig::critical) service ended for good
+    /// by itself. A failure only if that service failed, panicked or gave
+    /// up, as its own entry in the report says
+    /// ([`Report::is_clean`] looks at both); a clean end shuts down
+    /// cleanly.
     Critical {
         /// The service.
         service: Arc<str>,
@@ -82,13 +86,12 @@ pub enum ShutdownCause {
 }
 
 impl ShutdownCause {
-    /// Whether this cause is a failure (escalation or a critical service),
-    /// rather than a request or a signal.
+    /// Whether this cause is a failure by itself (an escalation), rather
+    /// than a request, a signal, a dropped governor or a critical
+    /// service's end. Whether a critical service ended badly is in its
+    /// entry of the report: [`Report::is_clean`] looks at both.
     pub fn is_failure(&self) -> bool {
-        matches!(
-            self,
-            ShutdownCause::Escalated { .. } | ShutdownCause::Critical { .. }
-        )
+        matches!(self, ShutdownCause::Escalated { .. })
     }
 }
 
@@ -181,7 +184,13 @@ impl Report {
     /// panicked or had to be aborted, none gave up, none was kept from
     /// running by a failed dependency
     /// ([`Outcome::DependencyFailed`]), and the shutdown (if any) was not
-    /// caused by a failure. What a `main` usually turns into exit code 0.
+    /// caused by an escalation. What a `main` usually turns into exit code 0.
+    ///
+    /// A [critical](crate::ServiceConfig::critical) service is OTP's
+    /// significant child: its clean end (`Ok`, `StopService`) shuts the
+    /// governor down cleanly, with [`ShutdownCause::Critical`] naming it,
+    /// and the report is clean; its failure, panic or giving up makes the
+    /// report unclean (through its own entry).
     pub fn is_clean(&self) -> bool {
         !self.cause.as_ref().is_some_and(ShutdownCause::is_failure)
             && self.services.iter().all(|s| {

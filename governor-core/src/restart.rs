@@ -150,17 +150,30 @@ impl Backoff {
     }
 
     /// The delay before restart number `attempt` (0 for the first), before
-    /// jitter.
+    /// jitter: `initial × factor^attempt`, capped at `max`. Computed in
+    /// constant time, whatever `attempt`.
     pub fn nominal(&self, attempt: u32) -> Duration {
-        let mut delay = self.initial;
-        for _ in 0..attempt {
-            if delay >= self.max {
-                break;
-            }
-            delay = mul_f64_saturating(delay, self.factor);
+        if attempt == 0 || self.initial.is_zero() || self.factor <= 1.0 {
+            // A delay that cannot grow.
+            return self.initial.min(self.max);
         }
-        delay.min(self.max)
+        let scale = pow_u32(self.factor, attempt);
+        mul_f64_saturating(self.initial, scale).min(self.max)
     }
+}
+
+/// `base` to the power `exp` by squaring: at most 32 steps, whatever `exp`
+/// (`f64::powi` is not in `core`).
+fn pow_u32(mut base: f64, mut exp: u32) -> f64 {
+    let mut result = 1.0;
+    while exp > 0 {
+        if exp & 1 == 1 {
+            result *= base;
+        }
+        exp >>= 1;
+        base *= base;
+    }
+    result
 }
 
 fn mul_f64_saturating(d: Duration, factor: f64) -> Duration {
@@ -218,6 +231,11 @@ impl RestartPolicy {
     /// Allows at most `restarts` restarts within any window of `within`
     /// (a sliding window); the next one is escalated instead, as set by
     /// [`escalate`](RestartPolicy::escalate) (giving up by default).
+    ///
+    /// The count is exact up to 64 restarts. Beyond, the history kept is
+    /// bounded (whatever `restarts`): restarts are counted in slices of
+    /// `within / 64`, and a restart leaves the count up to one slice late,
+    /// so the escalation never comes later than an exact count would say.
     pub fn limit(mut self, restarts: u32, within: Duration) -> Self {
         let then = self.limit.map_or(Escalation::GiveUp, |l| l.then);
         self.limit = Some(Limit {
@@ -282,8 +300,13 @@ impl RestartPolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Decision {
     /// Run again after this delay; `attempt` counts restarts since the last
-    /// healthy run (1 for the first).
-    Restart { delay: Duration, attempt: u32 },
+    /// healthy run (1 for the first); `trouble`: the backoff has grown, or
+    /// the restart limit is more than half used.
+    Restart {
+        delay: Duration,
+        attempt: u32,
+        trouble: bool,
+    },
     /// The policy does not restart after this ending.
     Done,
     /// Over the limit: escalate.
@@ -296,11 +319,23 @@ pub(crate) enum Decision {
 pub(crate) struct RestartHistory {
     attempt: u32,
     /// Boxed, and only once a limit is in force: most services have no
-    /// limit, and this lives in every supervisor (a `VecDeque` inline is
-    /// four words; the box is one).
-    #[allow(clippy::box_collection)]
-    window: Option<Box<VecDeque<Duration>>>,
+    /// limit, and this lives in every supervisor (the window inline is
+    /// five words; the box is one).
+    window: Option<Box<Window>>,
     rng: u64,
+}
+
+/// Limits up to this many restarts are counted exactly.
+const EXACT_LIMIT: u32 = 64;
+
+/// The restarts inside a limit's window: (time of the first, how many)
+/// per slice, oldest first. A slice is one restart (exact, for limits up
+/// to [`EXACT_LIMIT`]) or the restarts within `within / EXACT_LIMIT` of
+/// its first, so that at most about `EXACT_LIMIT + 2` slices are kept.
+#[derive(Debug, Default)]
+struct Window {
+    slices: VecDeque<(Duration, u32)>,
+    total: u64,
 }
 
 impl RestartHistory {
@@ -325,18 +360,33 @@ impl RestartHistory {
         if !policy.wants_restart(outcome) {
             return Decision::Done;
         }
+        let mut trouble = false;
         if let Some(limit) = policy.limit {
             let window = self.window.get_or_insert_default();
-            while window
-                .front()
-                .is_some_and(|&t| now.saturating_sub(t) >= limit.within)
-            {
-                window.pop_front();
+            let slice = if limit.restarts > EXACT_LIMIT {
+                limit.within / EXACT_LIMIT
+            } else {
+                Duration::ZERO
+            };
+            // A slice leaves once its last restart may have: its first plus
+            // the slice's length.
+            let kept_for = limit.within.saturating_add(slice);
+            while let Some(&(first, count)) = window.slices.front() {
+                if now.saturating_sub(first) < kept_for {
+                    break;
+                }
+                window.slices.pop_front();
+                window.total -= u64::from(count);
             }
-            if window.len() >= limit.restarts as usize {
+            if window.total >= u64::from(limit.restarts) {
                 return Decision::Escalate(limit.then);
             }
-            window.push_back(now);
+            match window.slices.back_mut() {
+                Some((first, count)) if now.saturating_sub(*first) < slice => *count += 1,
+                _ => window.slices.push_back((now, 1)),
+            }
+            window.total += 1;
+            trouble = window.total.saturating_mul(2) > u64::from(limit.restarts);
         }
         let delay = match policy.delay {
             Delay::Fixed(delay) => delay,
@@ -345,6 +395,7 @@ impl RestartHistory {
                     self.attempt = 0;
                 }
                 let nominal = backoff.nominal(self.attempt);
+                trouble |= nominal > backoff.initial;
                 self.jittered(nominal, backoff.jitter).min(backoff.max)
             }
         };
@@ -352,6 +403,7 @@ impl RestartHistory {
         Decision::Restart {
             delay,
             attempt: self.attempt,
+            trouble,
         }
     }
 
@@ -424,5 +476,60 @@ mod tests {
         assert_eq!(at(&mut h, 9), Decision::Escalate(Escalation::GiveUp));
         // t = 10: the restart at 0 left the window.
         assert!(matches!(at(&mut h, 10), Decision::Restart { .. }));
+    }
+
+    #[test]
+    fn a_huge_limit_keeps_a_bounded_history_and_still_counts() {
+        let policy = RestartPolicy::always(MS).limit(u32::MAX, Duration::from_secs(3600));
+        let mut h = RestartHistory::new(1);
+        for t in 0..20_000u32 {
+            let decision = h.decide(&policy, &fail(), t * MS, Duration::ZERO);
+            assert!(matches!(decision, Decision::Restart { .. }), "{t}");
+        }
+        let window = h.window.as_ref().unwrap();
+        assert_eq!(window.total, 20_000);
+        assert!(window.slices.len() <= 66, "{}", window.slices.len());
+
+        // 1000 restarts within a second: the 1001st escalates, and once
+        // the storm is a window (and a slice) behind, restarts resume.
+        let policy = RestartPolicy::always(MS).limit(1000, Duration::from_secs(1));
+        let mut h = RestartHistory::new(1);
+        for t in 0..1000u32 {
+            assert!(matches!(
+                h.decide(&policy, &fail(), t * MS, Duration::ZERO),
+                Decision::Restart { .. }
+            ));
+        }
+        assert_eq!(
+            h.decide(&policy, &fail(), 999 * MS, Duration::ZERO),
+            Decision::Escalate(Escalation::GiveUp)
+        );
+        assert!(h.window.as_ref().unwrap().slices.len() <= 66);
+        assert!(matches!(
+            h.decide(&policy, &fail(), 2100 * MS, Duration::ZERO),
+            Decision::Restart { .. }
+        ));
+    }
+
+    #[test]
+    fn trouble_is_a_grown_backoff_or_a_limit_half_used() {
+        let trouble = |policy: &RestartPolicy, n: u32| -> alloc::vec::Vec<bool> {
+            let mut h = RestartHistory::new(1);
+            (0..n)
+                .map(
+                    |t| match h.decide(policy, &fail(), t * MS, Duration::ZERO) {
+                        Decision::Restart { trouble, .. } => trouble,
+                        other => panic!("{other:?}"),
+                    },
+                )
+                .collect()
+        };
+        assert_eq!(trouble(&RestartPolicy::always(MS), 5), [false; 5]);
+        let backoff = RestartPolicy::always(MS).backoff(Backoff::new(MS, 4 * MS));
+        assert_eq!(trouble(&backoff, 4), [false, true, true, true]);
+        let flat = RestartPolicy::always(MS).backoff(Backoff::new(MS, 4 * MS).factor(1.0));
+        assert_eq!(trouble(&flat, 4), [false; 4]);
+        let limited = RestartPolicy::always(MS).limit(4, Duration::from_secs(1));
+        assert_eq!(trouble(&limited, 4), [false, false, true, true]);
     }
 }

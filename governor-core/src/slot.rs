@@ -37,6 +37,9 @@ pub(crate) struct Slot {
     /// added when they start, which is refused once a shutdown is
     /// requested, so one that matters is always seen by the shutdown.
     has_dependents: AtomicBool,
+    /// Set when the configuration changed after the service started: its
+    /// supervisor reads its restart policy again at its next decision.
+    reconfigured: AtomicBool,
     state: Mutex<SlotState>,
 }
 
@@ -59,12 +62,14 @@ pub(crate) struct Launching {
     pub(crate) settings: LaunchSettings,
 }
 
-/// The part of [`SlotConfig`] read once when a service starts.
+/// The part of [`SlotConfig`] read when a service starts. The restart
+/// policy is read again when it changes after the start (see
+/// [`Slot::changed_restart_policy`]); the shutdown timeout is read from the
+/// record as each stop begins.
 pub(crate) struct LaunchSettings {
     /// Boxed: most services use the governor's default, and this lives in
     /// every supervisor's task.
     pub(crate) restart: Option<Box<RestartPolicy>>,
-    pub(crate) shutdown_timeout: Option<Duration>,
     pub(crate) critical: bool,
     pub(crate) notify_ready: bool,
 }
@@ -167,6 +172,7 @@ impl Slot {
             name,
             stopped: AtomicBool::new(false),
             has_dependents: AtomicBool::new(false),
+            reconfigured: AtomicBool::new(false),
             state: Mutex::new(SlotState {
                 config: None,
                 launch,
@@ -191,7 +197,25 @@ impl Slot {
     }
 
     pub(crate) fn configure(&self, change: impl FnOnce(&mut SlotConfig)) {
-        change(self.state.lock().config.get_or_insert_default());
+        let mut state = self.state.lock();
+        change(state.config.get_or_insert_default());
+        if state.launch.is_none() {
+            // Started already (its settings were taken): tell its
+            // supervisor, under the lock, so that it reads them after this.
+            self.reconfigured.store(true, Ordering::Release);
+        }
+    }
+
+    /// The service's own restart policy (`None`: the governor's default
+    /// applies), if its configuration changed since the last call (or
+    /// since it started); one atomic load when it did not.
+    pub(crate) fn changed_restart_policy(&self) -> Option<Option<RestartPolicy>> {
+        if !self.reconfigured.load(Ordering::Acquire) {
+            return None;
+        }
+        let state = self.state.lock();
+        self.reconfigured.store(false, Ordering::Relaxed);
+        Some(state.config().restart)
     }
 
     /// The names this service depends on (no allocation when none).
@@ -246,7 +270,6 @@ impl Slot {
             depends_on: config.depends_on.clone(),
             settings: LaunchSettings {
                 restart: config.restart.map(Box::new),
-                shutdown_timeout: config.shutdown_timeout,
                 critical: config.critical,
                 notify_ready: config.notify_ready,
             },
@@ -389,13 +412,6 @@ impl Slot {
         true
     }
 
-    /// The current run is being asked to stop, at runtime time `now`.
-    pub(crate) fn stop_requested(&self, now: Duration) {
-        let mut state = self.state.lock();
-        state.stop_requested_at.get_or_insert(now);
-        state.status = ServiceState::Stopping;
-    }
-
     /// The current run ended with `outcome` at runtime time `now`; `next`
     /// says what follows.
     ///
@@ -474,9 +490,10 @@ impl Slot {
     /// The current run's stop begins at runtime time `now`: recorded, and
     /// its stop hooks called (once per run). With `for_good`, the service
     /// is asked to stop for good first, as [`stop`](Slot::stop) does. One
-    /// lock of the record for all of it.
-    pub(crate) fn begin_stop(&self, now: Duration, for_good: bool) {
-        let (stop, hooks) = {
+    /// lock of the record for all of it. Returns the service's own shutdown
+    /// timeout as configured now (`None`: the governor's default applies).
+    pub(crate) fn begin_stop(&self, now: Duration, for_good: bool) -> Option<Duration> {
+        let (stop, hooks, timeout) = {
             let mut state = self.state.lock();
             let stop = if for_good {
                 self.mark_stopped(&mut state)
@@ -496,7 +513,7 @@ impl Slot {
                     .collect(),
                 _ => Vec::new(),
             };
-            (stop, hooks)
+            (stop, hooks, state.config().shutdown_timeout)
         };
         if let Some(stop) = stop {
             stop.complete();
@@ -504,6 +521,7 @@ impl Slot {
         for hook in hooks {
             self.call_hook(&hook);
         }
+        timeout
     }
 
     /// Adds a hook for run number `run`, if that run is in progress and

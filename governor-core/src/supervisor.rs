@@ -12,7 +12,7 @@ use core::time::Duration;
 
 use crate::context::ServiceCtx;
 use crate::event::Event;
-use crate::governor::Shared;
+use crate::governor::{Defaults, Shared};
 use crate::outcome::ServiceResult;
 use crate::outcome::{outcome_of, Outcome};
 use crate::report::ShutdownCause;
@@ -191,7 +191,7 @@ pub(crate) fn supervise<R: Runner>(
         shared,
         slot,
         deps,
-        settings: config,
+        settings: mut config,
     } = inputs;
     let mut runner = runner;
     // Counted out when it is dropped: when the supervisor ends, and also
@@ -200,7 +200,6 @@ pub(crate) fn supervise<R: Runner>(
     let mut live = Live {
         shared,
         slot,
-        gave_up: false,
         finished: false,
     };
     async move {
@@ -257,19 +256,54 @@ pub(crate) fn supervise<R: Runner>(
             }
             let began = next_begins.take().unwrap_or_else(|| shared.runtime.now());
             let ctx = ServiceCtx::new(shared.clone(), slot.clone(), run_token.token().clone(), run);
-            let timeout = config
-                .shutdown_timeout
-                .or(shared.defaults(&mut defaults).shutdown_timeout);
             let (outcome, timed_out, read_at) = Watched::new(
                 InSpan::new(runner.run_once(ctx), span.as_deref()),
                 &shared,
                 &slot,
                 &run_token,
-                timeout,
+                &mut defaults,
                 || R::ABORTED,
             )
             .await;
             let now = read_at.unwrap_or_else(|| shared.runtime.now());
+            let asked_to_stop = slot.stopped() || shared.token.is_cancelled();
+            let restart_now = !asked_to_stop && run_token.is_cancelled();
+            // A restart asked for by the handle is honoured whatever the
+            // policy, even after an abort at the shutdown timeout (the
+            // service's value is back); not after a blocking run was
+            // abandoned: its value is still on that thread.
+            let decision = if asked_to_stop {
+                Decision::Done
+            } else if restart_now && !matches!(outcome, Outcome::Abandoned) {
+                Decision::Restart {
+                    delay: Duration::ZERO,
+                    attempt: 0,
+                    trouble: false,
+                }
+            } else if outcome.is_aborted() {
+                Decision::Done
+            } else {
+                // The settings as they are now: the service's own or the
+                // defaults may have changed while this run ran.
+                if let Some(own) = slot.changed_restart_policy() {
+                    config.restart = own.map(Box::new);
+                }
+                let policy = match &config.restart {
+                    Some(own) => **own,
+                    None => shared.defaults(&mut defaults).restart,
+                };
+                history.decide(&policy, &outcome, now, now.saturating_sub(began))
+            };
+            let next = match decision {
+                Decision::Restart { delay, .. } => AfterRun::Restart(delay),
+                // Nothing left to do but end: recorded in the same lock.
+                Decision::Done if !config.critical || asked_to_stop => AfterRun::Finish,
+                _ => AfterRun::Undecided,
+            };
+            slot.end_run(outcome.clone(), now, timed_out, next);
+            live.finished = next == AfterRun::Finish;
+            // Emitted once the record says so: a hook that reads the report
+            // sees the run it is told about.
             if let Outcome::Panicked(message) = &outcome {
                 shared.emit(|| Event::Panicked {
                     service: slot.name.clone(),
@@ -283,41 +317,20 @@ pub(crate) fn supervise<R: Runner>(
             }
             shared.emit(|| Event::Stopped {
                 service: slot.name.clone(),
-                outcome: outcome.clone(),
+                outcome,
             });
-            let asked_to_stop = slot.stopped() || shared.token.is_cancelled();
-            let restart_now = !asked_to_stop && run_token.is_cancelled();
-            let decision = if asked_to_stop || outcome.is_aborted() {
-                Decision::Done
-            } else if restart_now {
-                Decision::Restart {
-                    delay: Duration::ZERO,
-                    attempt: 0,
-                }
-            } else {
-                // The defaults as they are now: they may have changed while
-                // this run ran.
-                let policy = match &config.restart {
-                    Some(own) => **own,
-                    None => shared.defaults(&mut defaults).restart,
-                };
-                history.decide(&policy, &outcome, now, now.saturating_sub(began))
-            };
-            let next = match decision {
-                Decision::Restart { delay, .. } => AfterRun::Restart(delay),
-                // Nothing left to do but end: recorded in the same lock.
-                Decision::Done if !config.critical || asked_to_stop => AfterRun::Finish,
-                _ => AfterRun::Undecided,
-            };
-            slot.end_run(outcome, now, timed_out, next);
-            live.finished = next == AfterRun::Finish;
             match decision {
-                Decision::Restart { delay, attempt } => {
+                Decision::Restart {
+                    delay,
+                    attempt,
+                    trouble,
+                } => {
                     if !restart_now {
                         shared.emit(|| Event::RestartScheduled {
                             service: slot.name.clone(),
                             delay,
                             attempt,
+                            trouble,
                         });
                     }
                     reusable_token = Some(run_token);
@@ -337,7 +350,9 @@ pub(crate) fn supervise<R: Runner>(
                     break;
                 }
                 Decision::Escalate(escalation) => {
-                    live.gave_up = true;
+                    // Recorded before it is told.
+                    slot.finish(true);
+                    live.finished = true;
                     shared.emit(|| Event::GaveUp {
                         service: slot.name.clone(),
                         restarts: slot.report(now).restarts,
@@ -439,7 +454,6 @@ async fn race_stop<F: Future>(shared: &Shared, slot: &Slot, fut: F) -> Option<F:
 struct Live {
     shared: Arc<Shared>,
     slot: Arc<Slot>,
-    gave_up: bool,
     /// The record says ended already.
     finished: bool,
 }
@@ -447,7 +461,7 @@ struct Live {
 impl Drop for Live {
     fn drop(&mut self) {
         if !self.finished {
-            self.slot.finish(self.gave_up);
+            self.slot.finish(false);
         }
         self.shared.service_ended(&self.slot);
     }
@@ -463,8 +477,10 @@ pin_project_lite::pin_project! {
     ///   service that depends on this one has ended; then this service's
     ///   token is cancelled. Dependents stop before their dependencies.
     /// - When the stop begins: stop hooks run, and the shutdown timeout (if
-    ///   any) starts; when it expires the run is dropped (aborted).
-    /// - A forced shutdown drops the run at once.
+    ///   any, as configured at that moment) starts; when it expires the run
+    ///   is dropped (aborted).
+    /// - A forced shutdown begins the stop (if it has not begun: token,
+    ///   hooks) and drops the run at once.
     struct Watched<'a, F> {
         #[pin]
         run: F,
@@ -475,6 +491,9 @@ pin_project_lite::pin_project! {
         force: Cancelled<'a>,
         dependents: Option<Pin<Box<dyn Future<Output = ()> + Send + 'a>>>,
         stopping: bool,
+        // The supervisor's cache of the governor's defaults, for the
+        // shutdown timeout when the stop begins.
+        defaults: &'a mut Option<(usize, Arc<Defaults>)>,
         timeout: Option<Duration>,
         deadline: Option<BoxSleep>,
         // A function rather than the value: one word in every supervisor.
@@ -488,7 +507,7 @@ impl<'a, F> Watched<'a, F> {
         shared: &'a Shared,
         slot: &'a Slot,
         run_token: &'a StopSource,
-        timeout: Option<Duration>,
+        defaults: &'a mut Option<(usize, Arc<Defaults>)>,
         aborted: fn() -> Outcome,
     ) -> Self {
         Watched {
@@ -500,7 +519,8 @@ impl<'a, F> Watched<'a, F> {
             force: shared.force.cancelled(),
             dependents: None,
             stopping: false,
-            timeout,
+            defaults,
+            timeout: None,
             deadline: None,
             aborted,
         }
@@ -532,8 +552,13 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
         if this.force.is_cancelled() {
             let mut now = None;
             if !*this.stopping {
+                // Its stop had not begun (e.g. it still waited for its
+                // dependents): begin it now, so that the run is cancelled
+                // and its hooks called once, as on every other path, and
+                // a blocking run that heeds its token ends.
+                *this.stopping = true;
                 let at = this.shared.runtime.now();
-                this.slot.stop_requested(at);
+                this.slot.begin_stop(at, true);
                 now = Some(at);
             }
             return Poll::Ready(((this.aborted)(), true, now));
@@ -566,8 +591,10 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
             if begin {
                 *this.stopping = true;
                 let at = this.shared.runtime.now();
-                this.slot.begin_stop(at, for_good);
+                let own = this.slot.begin_stop(at, for_good);
                 now = Some(at);
+                *this.timeout =
+                    own.or_else(|| this.shared.defaults(this.defaults).shutdown_timeout);
                 if let Some(timeout) = *this.timeout {
                     *this.deadline = Some(this.shared.runtime.sleep(timeout));
                 }

@@ -181,6 +181,9 @@ impl Model {
                 self.state = ServiceState::Stopped;
                 self.next_run = None;
             }
+            // A stop for good (or the shutdown) overtakes a restart whose
+            // run has not ended yet.
+            ServiceState::Stopping if !restart => self.stop_is_restart = false,
             _ => {}
         }
     }
@@ -193,9 +196,15 @@ impl Model {
                 self.run(at, stopping);
                 continue;
             }
-            if self.cut_off.is_some_and(|at| at <= now) {
-                // An aborted run is never restarted, even by `restart()`.
+            if let Some(at) = self.cut_off.filter(|at| *at <= now) {
+                // A run aborted at its timeout is restarted only if the
+                // stop was `restart()` (whatever the policy), and not once
+                // the governor or the service was asked to stop.
                 self.cut_off = None;
+                if std::mem::take(&mut self.stop_is_restart) && !stopping {
+                    self.run(at, false);
+                    continue;
+                }
                 self.state = ServiceState::Stopped;
             }
             break;
@@ -452,7 +461,7 @@ mod regressions {
     }
 
     #[test]
-    fn restart_of_a_deaf_service_ends_it_at_the_timeout() {
+    fn restart_of_a_deaf_service_runs_it_again_at_the_timeout() {
         must_pass(&[
             Op::Add(Kind::Deaf, Policy::Always(100)),
             Op::Start,

@@ -21,6 +21,7 @@
 
 pub mod faults;
 pub mod locks;
+pub mod policy_paths;
 pub mod seed;
 pub mod shutdown_paths;
 pub mod supervision;
@@ -28,6 +29,7 @@ pub mod tokens;
 
 pub use faults::*;
 pub use locks::*;
+pub use policy_paths::*;
 pub use seed::*;
 pub use shutdown_paths::*;
 pub use supervision::*;
@@ -119,6 +121,12 @@ macro_rules! for_each_case {
             outside_wait_includes_the_clean_up_after_an_inside_wait,
             supervisor_dropped_before_its_first_poll_is_counted_out_once,
             shutdown_awaited_inside_an_unready_dependency_returns,
+            forced_shutdown_still_stops_every_run_once,
+            critical_service_ending_well_shuts_down_cleanly,
+            handle_restart_survives_an_abort,
+            settings_changed_after_start_apply,
+            restart_decisions_are_constant_time_and_logged_by_trouble,
+            events_follow_the_record_they_describe,
         );
     };
 }

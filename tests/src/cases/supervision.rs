@@ -730,7 +730,8 @@ pub async fn events_trace_the_lifecycle<H: Harness>(h: &H) {
             Event::RestartScheduled {
                 service: name.clone(),
                 delay: 100 * MS,
-                attempt: 1
+                attempt: 1,
+                trouble: false
             },
             Event::Started {
                 service: name.clone(),
