@@ -125,8 +125,19 @@ pub async fn service_added_after_start_and_started_alone_runs<H: Harness>(h: &H)
 /// A service started and stopped at once still gets its one run (seeing
 /// `stopping()` already), so its outcome is never lost to scheduling.
 pub async fn started_service_runs_once_even_if_stopped_at_once<H: Harness>(h: &H) {
-    let (j, _notes) = journal();
-    let gov = h.governor();
+    let (j, notes) = journal();
+    // The run may not be polled before the stop request: on a runtime with
+    // worker threads it would otherwise race `shutdown()` (and rightly see
+    // `stopping() == false`). So the `Started` event, emitted just before
+    // the run is first polled, waits for the gate. On one thread the gate
+    // is open before the service's task first runs, so it never blocks.
+    let (open_gate, gate) = std::sync::mpsc::channel::<()>();
+    let gate = std::sync::Mutex::new(gate);
+    let gov = h.governor().on_event(move |event| {
+        if matches!(event, governor_core::Event::Started { .. }) {
+            let _ = gate.lock().unwrap().recv();
+        }
+    });
     let jj = j.clone();
     gov.add("brief", move |ctx: ServiceCtx| {
         let j = jj.clone();
@@ -138,11 +149,18 @@ pub async fn started_service_runs_once_even_if_stopped_at_once<H: Harness>(h: &H
     })
     .unwrap();
     gov.start().unwrap();
+    assert!(gov.request_shutdown());
+    drop(open_gate);
     let report = gov.shutdown().await;
     let brief = report.service("brief").unwrap();
     assert_eq!(brief.runs, 1);
     assert_eq!(brief.last_outcome, Some(Outcome::Completed));
     assert_eq!(brief.state, ServiceState::Stopped);
+    assert_eq!(
+        notes.all(),
+        ["brief:stopping=true"],
+        "the one run began after the stop request, so it saw stopping()"
+    );
 }
 
 // 2. Shutdown ---------------------------------------------------------------
