@@ -13,14 +13,18 @@
 //!   ordered and bounded shutdown, events, status, handles, subtrees.
 //! - [`faults`]: the fault catalogue: wedged services, panics everywhere,
 //!   restart storms, racing threads, a dropped governor.
+//! - [`proof`]: promises the others leave unwalked (a user error's
+//!   panicking `Display` on the default log and in the report).
 //!
 //! Every case applies to every runtime; none is skipped.
 
 pub mod faults;
+pub mod proof;
 pub mod seed;
 pub mod supervision;
 
 pub use faults::*;
+pub use proof::*;
 pub use seed::*;
 pub use supervision::*;
 
@@ -93,6 +97,7 @@ macro_rules! for_each_case {
             restart_storm_escalates_with_bounded_events,
             shutdown_races_add_start_and_stop_from_threads,
             dropped_governor_stops_every_service,
+            panicking_error_display_is_survived_in_log_and_report,
         );
     };
 }
