@@ -25,21 +25,39 @@ use governor_tokio::runtime::TokioRuntime;
 use smol::future::FutureExt as _;
 
 use crate::harness::Harness;
-use crate::virtual_time::VirtualRuntime;
+use crate::support::{hung_case, KeepWaits};
+use crate::virtual_time::{Limits, VirtualRuntime};
 
-/// How long a case may take on a real runtime before it fails as hung.
+/// How long a case may take on a real runtime before it fails as hung;
+/// also the real-time limit of a case on the virtual runtime.
 pub const CASE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How much virtual time a case may take before it fails as hung (no case
+/// needs more than a few virtual minutes).
+pub const CASE_VIRTUAL_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 /// The deterministic virtual-time runtime.
 pub struct Virtual {
     runtime: VirtualRuntime,
+    limits: Limits,
 }
 
 impl Virtual {
-    /// A fresh virtual runtime at time zero.
+    /// A fresh virtual runtime at time zero; a case fails once it would
+    /// take more than [`CASE_VIRTUAL_TIMEOUT`] of virtual time or (except
+    /// under miri) [`CASE_TIMEOUT`] of real time, or on a deadlock.
     pub fn new() -> Self {
+        Virtual::with_limits(Limits {
+            virtual_time: CASE_VIRTUAL_TIMEOUT,
+            real_time: (!cfg!(miri)).then_some(CASE_TIMEOUT),
+        })
+    }
+
+    /// A fresh virtual runtime whose cases fail past `limits`.
+    pub fn with_limits(limits: Limits) -> Self {
         Virtual {
             runtime: VirtualRuntime::new(),
+            limits,
         }
     }
 }
@@ -58,10 +76,15 @@ impl Harness for Virtual {
     }
 
     fn block_on<F: Future<Output = ()>>(&self, case: F) {
-        self.runtime.block_on(case);
+        let finished = self
+            .runtime
+            .try_block_on_within(KeepWaits::new(case), self.limits);
         // Leftover tasks (a case that leaves something running) are dropped
         // here rather than leaked with the runtime.
         self.runtime.shutdown();
+        if let Err(stuck) = finished {
+            panic!("{}", hung_case(Self::NAME, &stuck.to_string()));
+        }
     }
 
     fn exact_time(&self) -> bool {
@@ -82,8 +105,11 @@ pub struct Tokio {
 impl Tokio {
     fn block_on<F: Future<Output = ()>>(&self, case: F) {
         self.runtime.block_on(async {
-            if tokio::time::timeout(CASE_TIMEOUT, case).await.is_err() {
-                panic!("case hung for {CASE_TIMEOUT:?} on {}", self.name);
+            if tokio::time::timeout(CASE_TIMEOUT, KeepWaits::new(case))
+                .await
+                .is_err()
+            {
+                panic!("{}", hung_case(self.name, &within(CASE_TIMEOUT)));
             }
         });
     }
@@ -91,6 +117,11 @@ impl Tokio {
     fn adapter(&self) -> Arc<dyn Runtime> {
         Arc::new(TokioRuntime::with_handle(self.runtime.handle().clone()))
     }
+}
+
+/// Why a real runtime gave up on a case.
+fn within(limit: Duration) -> String {
+    format!("did not finish within its real time limit of {limit:?}")
 }
 
 /// Sends `signal` to this very process, as a user's `kill` would (with
@@ -195,7 +226,7 @@ impl Harness for TokioMultiThread {
 fn smol_block_on<F: Future<Output = ()>>(name: &str, case: F) {
     smol::block_on(case.or(async {
         smol::Timer::after(CASE_TIMEOUT).await;
-        panic!("case hung for {CASE_TIMEOUT:?} on {name}");
+        panic!("{}", hung_case(name, &within(CASE_TIMEOUT)));
     }));
 }
 
@@ -346,9 +377,12 @@ impl Harness for AsyncStd {
     }
 
     fn block_on<F: Future<Output = ()>>(&self, case: F) {
-        let finished = async_std::task::block_on(async_std::future::timeout(CASE_TIMEOUT, case));
+        let finished = async_std::task::block_on(async_std::future::timeout(
+            CASE_TIMEOUT,
+            KeepWaits::new(case),
+        ));
         if finished.is_err() {
-            panic!("case hung for {CASE_TIMEOUT:?} on {}", Self::NAME);
+            panic!("{}", hung_case(Self::NAME, &within(CASE_TIMEOUT)));
         }
     }
 
@@ -358,5 +392,70 @@ impl Harness for AsyncStd {
 
     fn raise(&self, signal: Signal) {
         raise_for_real(signal)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! A case that waits for a state that never comes fails, naming itself
+    //! and what it waited for, instead of hanging.
+
+    use super::*;
+    use crate::support::{journal, run_case, until};
+    use governor_core::ServiceCtx;
+
+    #[test]
+    #[should_panic(
+        expected = "case yields_forever on virtual did not finish within its real \
+                               time limit (virtual time 0ns), waiting for a condition to hold \
+                               (until at tests/src/runtimes.rs:"
+    )]
+    fn a_case_yielding_forever_fails_at_the_real_limit() {
+        let h = Virtual::with_limits(Limits {
+            virtual_time: CASE_VIRTUAL_TIMEOUT,
+            real_time: Some(Duration::from_millis(200)),
+        });
+        run_case(&h, "yields_forever", async {
+            until(&h, || false).await;
+        });
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "case ticks_forever on virtual did not finish within its virtual \
+                               time limit (now 3600s, next timer at 3601s), waiting for journal \
+                               note \"never\" (at tests/src/runtimes.rs:"
+    )]
+    fn a_case_whose_clock_runs_forever_fails_at_the_virtual_limit() {
+        let h = Virtual::with_limits(Limits {
+            virtual_time: Duration::from_secs(3600),
+            real_time: None,
+        });
+        run_case(&h, "ticks_forever", async {
+            let (_j, mut notes) = journal();
+            let gov = h.governor();
+            gov.add("ticker", |ctx: ServiceCtx| async move {
+                while ctx.sleep(Duration::from_secs(1)).await.is_ok() {}
+                Ok(())
+            })
+            .unwrap();
+            gov.start().unwrap();
+            notes.until("never").await;
+        });
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "case waits_for_nothing on virtual virtual runtime deadlock: main \
+                               future pending with nothing runnable (virtual time 0ns, 0 live \
+                               tasks, no pending timers, no blocking work), waiting for the next \
+                               journal note (at tests/src/runtimes.rs:"
+    )]
+    fn a_deadlocked_case_fails_at_once() {
+        let h = Virtual::new();
+        run_case(&h, "waits_for_nothing", async {
+            let (_j, mut notes) = journal();
+            notes.next().await;
+        });
     }
 }
