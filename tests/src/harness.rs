@@ -71,6 +71,20 @@ macro_rules! conformance_suite {
     };
 }
 
+/// [`conformance_suite!`] for the cases that need no `std` (listed by
+/// [`for_each_nostd_case!`](crate::for_each_nostd_case)); the form
+/// `governor-nostd-check` uses.
+#[macro_export]
+macro_rules! nostd_conformance_suite {
+    ($runtime:ident, $make:expr) => {
+        mod $runtime {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::for_each_nostd_case!($crate::__conformance_case, $make);
+        }
+    };
+}
+
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __conformance_case {

@@ -19,9 +19,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use governor_core::runtime::{Runtime, Signal};
+#[cfg(feature = "std")]
 use governor_smol::SmolRuntime;
+#[cfg(feature = "std")]
 use governor_std::AsyncStdRuntime;
+#[cfg(feature = "std")]
 use governor_tokio::runtime::TokioRuntime;
+#[cfg(feature = "std")]
 use smol::future::FutureExt as _;
 
 use crate::harness::Harness;
@@ -97,11 +101,13 @@ impl Harness for Virtual {
 }
 
 /// A tokio runtime, either flavour.
+#[cfg(feature = "std")]
 pub struct Tokio {
     runtime: tokio::runtime::Runtime,
     name: &'static str,
 }
 
+#[cfg(feature = "std")]
 impl Tokio {
     fn block_on<F: Future<Output = ()>>(&self, case: F) {
         self.runtime.block_on(async {
@@ -120,12 +126,14 @@ impl Tokio {
 }
 
 /// Why a real runtime gave up on a case.
+#[cfg(feature = "std")]
 fn within(limit: Duration) -> String {
     format!("did not finish within its real time limit of {limit:?}")
 }
 
 /// Sends `signal` to this very process, as a user's `kill` would (with
 /// the `kill` utility, so that the suite needs no `unsafe` FFI).
+#[cfg(feature = "std")]
 fn raise_for_real(signal: Signal) {
     let name = signal.name().trim_start_matches("SIG");
     let sent = std::process::Command::new("kill")
@@ -137,8 +145,10 @@ fn raise_for_real(signal: Signal) {
 }
 
 /// tokio's current-thread scheduler.
+#[cfg(feature = "std")]
 pub struct TokioCurrentThread(Tokio);
 
+#[cfg(feature = "std")]
 impl TokioCurrentThread {
     /// A fresh current-thread runtime with IO and time enabled.
     pub fn new() -> Self {
@@ -152,12 +162,14 @@ impl TokioCurrentThread {
     }
 }
 
+#[cfg(feature = "std")]
 impl Default for TokioCurrentThread {
     fn default() -> Self {
         TokioCurrentThread::new()
     }
 }
 
+#[cfg(feature = "std")]
 impl Harness for TokioCurrentThread {
     const NAME: &'static str = "tokio-current-thread";
 
@@ -179,8 +191,10 @@ impl Harness for TokioCurrentThread {
 }
 
 /// tokio's multi-thread scheduler, with two workers.
+#[cfg(feature = "std")]
 pub struct TokioMultiThread(Tokio);
 
+#[cfg(feature = "std")]
 impl TokioMultiThread {
     /// A fresh two-worker runtime with IO and time enabled.
     pub fn new() -> Self {
@@ -195,12 +209,14 @@ impl TokioMultiThread {
     }
 }
 
+#[cfg(feature = "std")]
 impl Default for TokioMultiThread {
     fn default() -> Self {
         TokioMultiThread::new()
     }
 }
 
+#[cfg(feature = "std")]
 impl Harness for TokioMultiThread {
     const NAME: &'static str = "tokio-multi-thread";
 
@@ -223,6 +239,7 @@ impl Harness for TokioMultiThread {
 
 /// Runs `case` on the calling thread with smol's `block_on` (which also
 /// drives async-io's reactor while the case waits), failing it if it hangs.
+#[cfg(feature = "std")]
 fn smol_block_on<F: Future<Output = ()>>(name: &str, case: F) {
     smol::block_on(case.or(async {
         smol::Timer::after(CASE_TIMEOUT).await;
@@ -233,10 +250,12 @@ fn smol_block_on<F: Future<Output = ()>>(name: &str, case: F) {
 /// smol's global executor: services are spawned with `smol::spawn` and
 /// run on its background threads (`SMOL_THREADS`, 1 by default); the case
 /// itself runs on the test thread in `smol::block_on`.
+#[cfg(feature = "std")]
 pub struct SmolGlobal {
     runtime: SmolRuntime,
 }
 
+#[cfg(feature = "std")]
 impl SmolGlobal {
     /// An adapter on smol's global executor.
     pub fn new() -> Self {
@@ -246,12 +265,14 @@ impl SmolGlobal {
     }
 }
 
+#[cfg(feature = "std")]
 impl Default for SmolGlobal {
     fn default() -> Self {
         SmolGlobal::new()
     }
 }
 
+#[cfg(feature = "std")]
 impl Harness for SmolGlobal {
     const NAME: &'static str = "smol-global";
 
@@ -279,6 +300,7 @@ impl Harness for SmolGlobal {
 /// move between two threads. Tasks a case leaves behind stay on the
 /// executor (they hold it) once both threads have stopped; they are never
 /// polled again.
+#[cfg(feature = "std")]
 pub struct SmolExecutor {
     executor: Arc<smol::Executor<'static>>,
     runtime: SmolRuntime,
@@ -287,6 +309,7 @@ pub struct SmolExecutor {
     helper: Option<std::thread::JoinHandle<()>>,
 }
 
+#[cfg(feature = "std")]
 impl SmolExecutor {
     /// A fresh executor, with its helper thread running.
     pub fn new() -> Self {
@@ -309,12 +332,14 @@ impl SmolExecutor {
     }
 }
 
+#[cfg(feature = "std")]
 impl Default for SmolExecutor {
     fn default() -> Self {
         SmolExecutor::new()
     }
 }
 
+#[cfg(feature = "std")]
 impl Drop for SmolExecutor {
     fn drop(&mut self) {
         drop(self.stop_helper.take());
@@ -327,6 +352,7 @@ impl Drop for SmolExecutor {
     }
 }
 
+#[cfg(feature = "std")]
 impl Harness for SmolExecutor {
     const NAME: &'static str = "smol-executor";
 
@@ -350,10 +376,12 @@ impl Harness for SmolExecutor {
 /// async-std's global runtime: services are spawned with
 /// `async_std::task::spawn` on its worker threads; the case runs on the
 /// test thread in `async_std::task::block_on`.
+#[cfg(feature = "std")]
 pub struct AsyncStd {
     runtime: AsyncStdRuntime,
 }
 
+#[cfg(feature = "std")]
 impl AsyncStd {
     /// An adapter on async-std's global runtime.
     pub fn new() -> Self {
@@ -363,12 +391,14 @@ impl AsyncStd {
     }
 }
 
+#[cfg(feature = "std")]
 impl Default for AsyncStd {
     fn default() -> Self {
         AsyncStd::new()
     }
 }
 
+#[cfg(feature = "std")]
 impl Harness for AsyncStd {
     const NAME: &'static str = "async-std";
 

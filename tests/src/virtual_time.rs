@@ -633,6 +633,7 @@ impl Runtime for VirtualRuntime {
 
     /// Runs `work` on a new thread; it counts as outstanding (see
     /// [`VirtualRuntime::block_on`]) until it returns or panics.
+    #[cfg(feature = "std")]
     fn spawn_blocking(&self, work: Box<dyn FnOnce() + Send + 'static>) {
         let guard = self.external_work();
         let spawned = thread::Builder::new()

@@ -771,6 +771,7 @@ pub async fn stop_hooks_run_once_after_cancellation<H: Harness>(h: &H) {
     assert!(late < after, "a late hook runs inside on_stop: {all:?}");
 }
 
+#[cfg(feature = "std")] // blocking services need `std`
 /// A blocking service parked in a socket read is unblocked by its stop
 /// hook shutting the socket down, and stops.
 pub async fn stop_hook_unblocks_a_blocking_socket_read<H: Harness>(h: &H) {
@@ -834,6 +835,7 @@ pub async fn panicking_stop_hook_does_not_stop_shutdown<H: Harness>(h: &H) {
 
 // 8. Blocking services ---------------------------------------------------------
 
+#[cfg(feature = "std")] // blocking services need `std`
 /// A blocking service sleeping with `sleep_blocking` wakes on stop.
 pub async fn blocking_sleep_wakes_on_stop<H: Harness>(h: &H) {
     let (j, mut notes) = journal();
@@ -859,6 +861,7 @@ pub async fn blocking_sleep_wakes_on_stop<H: Harness>(h: &H) {
     );
 }
 
+#[cfg(feature = "std")] // blocking services need `std`
 /// A blocking service is restarted on the same value, on a thread that is
 /// not the test's, and keeps its state across runs.
 pub async fn blocking_service_restarts<H: Harness>(h: &H) {
