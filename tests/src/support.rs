@@ -136,18 +136,35 @@ pub fn yield_now() -> impl Future<Output = ()> + Send {
     YieldNow(false)
 }
 
-/// How much later than asked a real runtime may be before a case fails.
-pub const REAL_TIME_SLACK: Duration = Duration::from_secs(10);
+/// The least lateness a real runtime is allowed before a case fails (see
+/// [`real_time_slack`]).
+///
+/// It must stay below the smallest gap between what a case expects and
+/// the wrong value it guards against: the cases space their durations by
+/// at least 100 ms (a missed dependency wait of 100 ms, a backoff step of
+/// 100 ms → 200 ms), so 90 ms. (It used to be 10 s, under which a 300 ms
+/// timeout could not be told from a 10 s one.)
+pub const REAL_TIME_SLACK: Duration = Duration::from_millis(90);
+
+/// How much later than `expected` a real runtime may be: half of it, and
+/// at least [`REAL_TIME_SLACK`]. A delay applied twice, a timeout taken
+/// from the wrong setting or not applied at all (a 300 ms timeout taking
+/// 1 s or 10 s), and a wait that should not have happened (0 ms taking
+/// 100 ms) all fall outside.
+pub fn real_time_slack(expected: Duration) -> Duration {
+    (expected / 2).max(REAL_TIME_SLACK)
+}
 
 /// Asserts that `elapsed` is `expected`: exactly on virtual time, within
-/// [`REAL_TIME_SLACK`] above it on real time (never below).
+/// [`real_time_slack`] above it on real time (never below).
 pub fn assert_elapsed<H: Harness>(h: &H, elapsed: Duration, expected: Duration) {
     if h.exact_time() {
         assert_eq!(elapsed, expected, "virtual time is exact");
     } else {
+        let slack = real_time_slack(expected);
         assert!(
-            elapsed >= expected && elapsed <= expected + REAL_TIME_SLACK,
-            "elapsed {elapsed:?}, expected {expected:?} (+ up to {REAL_TIME_SLACK:?})"
+            elapsed >= expected && elapsed <= expected + slack,
+            "elapsed {elapsed:?}, expected {expected:?} (+ up to {slack:?})"
         );
     }
 }
