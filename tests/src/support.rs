@@ -1,6 +1,6 @@
 //! Small tools the cases share: a journal services write to and the test
 //! reads in order, yielding, and time assertions that are exact on the
-//! virtual runtime and generous on real ones.
+//! virtual runtime and tight enough to discriminate on real ones.
 
 use std::future::Future;
 use std::pin::Pin;
