@@ -211,7 +211,9 @@ pub enum Outcome {
     /// `run` returned `Ok(())`, or ended with [`Stopped`] after a stop
     /// request.
     Completed,
-    /// `run` returned an error.
+    /// `run` returned an error. Its `Display` shows the error's; with the
+    /// `std` feature, an error whose own `Display` panics is shown as
+    /// `<Display panicked>` instead of passing the panic on.
     Failed(Arc<dyn StdError + Send + Sync + 'static>),
     /// `run` panicked; the payload's text (or a placeholder when the
     /// payload is neither `&str` nor `String`).
@@ -258,7 +260,10 @@ impl fmt::Debug for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Outcome::Completed => f.write_str("Completed"),
-            Outcome::Failed(e) => f.debug_tuple("Failed").field(&format_args!("{e}")).finish(),
+            Outcome::Failed(e) => f
+                .debug_tuple("Failed")
+                .field(&format_args!("{}", ShowError(&**e)))
+                .finish(),
             Outcome::Panicked(msg) => f.debug_tuple("Panicked").field(msg).finish(),
             Outcome::Stopped => f.write_str("Stopped"),
             Outcome::Aborted => f.write_str("Aborted"),
@@ -273,7 +278,7 @@ impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Outcome::Completed => f.write_str("completed"),
-            Outcome::Failed(e) => write!(f, "failed: {e}"),
+            Outcome::Failed(e) => write!(f, "failed: {}", ShowError(&**e)),
             Outcome::Panicked(msg) => write!(f, "panicked: {msg}"),
             Outcome::Stopped => f.write_str("stopped (StopService)"),
             Outcome::Aborted => f.write_str("aborted (did not stop in time)"),
@@ -302,11 +307,39 @@ impl PartialEq for Outcome {
             | (Outcome::NotRun, Outcome::NotRun) => true,
             (Outcome::DependencyFailed(a), Outcome::DependencyFailed(b)) => a == b,
             (Outcome::Failed(a), Outcome::Failed(b)) => {
-                a.to_string_lossless() == b.to_string_lossless()
+                ShowError(&**a).to_string_lossless() == ShowError(&**b).to_string_lossless()
             }
             (Outcome::Panicked(a), Outcome::Panicked(b)) => a == b,
             _ => false,
         }
+    }
+}
+
+/// A failure's `Display`, as the governor shows it (in [`Outcome`]'s
+/// `Display` and `Debug`, so in events, logs and reports). With `std`, a
+/// panic in the error's own `Display` is caught and shown as
+/// `<Display panicked>`; without `std` it cannot be caught.
+struct ShowError<'a>(&'a (dyn StdError + Send + Sync + 'static));
+
+impl fmt::Display for ShowError<'_> {
+    #[cfg(feature = "std")]
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let error = self.0;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| error.to_string_lossless()))
+        {
+            Ok(text) => f.write_str(&text),
+            Err(payload) => {
+                // The payload's own Drop may panic too.
+                let _ =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)));
+                f.write_str("<Display panicked>")
+            }
+        }
+    }
+
+    #[cfg(not(feature = "std"))]
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self.0, f)
     }
 }
 

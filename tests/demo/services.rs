@@ -46,6 +46,10 @@ pub fn add_demo_services(gov: &Governor) -> Result<(), Box<dyn std::error::Error
                 .reset_after(Duration::from_secs(30)),
         ),
     );
+    if std::env::var_os("GOVERNOR_DEMO_LINGER").is_some() {
+        gov.add("linger", linger)?
+            .shutdown_timeout(Duration::from_secs(20));
+    }
     Ok(())
 }
 
@@ -159,6 +163,16 @@ fn echo_client(addr: SocketAddr) -> impl FnMut(ServiceCtx) -> ServiceResult + Se
         }
         Ok(())
     }
+}
+
+/// Only with `GOVERNOR_DEMO_LINGER` set (the end-to-end tests' knob): says
+/// so on stdout when asked to stop, then never stops by itself, so that the
+/// shutdown lasts until a second signal forces it (or its 20 s timeout).
+async fn linger(ctx: ServiceCtx) -> ServiceResult {
+    ctx.cancelled().await;
+    println!("demo: linger: asked to stop");
+    std::future::pending::<()>().await;
+    Ok(())
 }
 
 /// Ends after a short while: with an error, a panic, or cleanly, in turn.

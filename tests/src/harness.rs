@@ -18,8 +18,11 @@ pub trait Harness: Sized + Send + Sync + 'static {
     /// The adapter, as the core sees it.
     fn runtime(&self) -> Arc<dyn Runtime>;
 
-    /// Runs a case to completion. Real runtimes bound it with a generous
-    /// timeout so that a hang fails the test instead of the CI job.
+    /// Runs a case to completion. Every harness bounds it, so that a hang
+    /// fails the test (with [`hung_case`](crate::support::hung_case)'s
+    /// message: the case's name and what it waited for) instead of the CI
+    /// job: real runtimes by a real-time limit, the virtual one by a
+    /// virtual and a real one, and on a deadlock.
     fn block_on<F: Future<Output = ()>>(&self, case: F);
 
     /// Whether time is virtual, so that durations can be asserted exactly.
@@ -68,6 +71,20 @@ macro_rules! conformance_suite {
     };
 }
 
+/// [`conformance_suite!`] for the cases that need no `std` (listed by
+/// [`for_each_nostd_case!`](crate::for_each_nostd_case)); the form
+/// `governor-nostd-check` uses.
+#[macro_export]
+macro_rules! nostd_conformance_suite {
+    ($runtime:ident, $make:expr) => {
+        mod $runtime {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::for_each_nostd_case!($crate::__conformance_case, $make);
+        }
+    };
+}
+
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __conformance_case {
@@ -76,7 +93,11 @@ macro_rules! __conformance_case {
             #[test]
             fn $case() {
                 let harness = $make;
-                $crate::harness::Harness::block_on(&harness, $crate::cases::$case(&harness));
+                $crate::support::run_case(
+                    &harness,
+                    stringify!($case),
+                    $crate::cases::$case(&harness),
+                );
             }
         )*
     };

@@ -14,8 +14,15 @@
 //!
 //! [`Harness`]: harness::Harness
 
+//!
+//! Without the `std` feature (on by default) governor-core is built
+//! without `std`: `perf` and the runtimes other than the virtual one are
+//! gone, and only the cases that need no `std` remain (listed by
+//! [`for_each_nostd_case!`]); `governor-nostd-check` runs them so.
+
 pub mod cases;
 pub mod harness;
+#[cfg(feature = "std")]
 pub mod perf;
 pub mod runtimes;
 pub mod support;

@@ -19,27 +19,49 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use governor_core::runtime::{Runtime, Signal};
+#[cfg(feature = "std")]
 use governor_smol::SmolRuntime;
+#[cfg(feature = "std")]
 use governor_std::AsyncStdRuntime;
+#[cfg(feature = "std")]
 use governor_tokio::runtime::TokioRuntime;
+#[cfg(feature = "std")]
 use smol::future::FutureExt as _;
 
 use crate::harness::Harness;
-use crate::virtual_time::VirtualRuntime;
+use crate::support::{hung_case, KeepWaits};
+use crate::virtual_time::{Limits, VirtualRuntime};
 
-/// How long a case may take on a real runtime before it fails as hung.
+/// How long a case may take on a real runtime before it fails as hung;
+/// also the real-time limit of a case on the virtual runtime.
 pub const CASE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How much virtual time a case may take before it fails as hung (no case
+/// needs more than a few virtual minutes).
+pub const CASE_VIRTUAL_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 /// The deterministic virtual-time runtime.
 pub struct Virtual {
     runtime: VirtualRuntime,
+    limits: Limits,
 }
 
 impl Virtual {
-    /// A fresh virtual runtime at time zero.
+    /// A fresh virtual runtime at time zero; a case fails once it would
+    /// take more than [`CASE_VIRTUAL_TIMEOUT`] of virtual time or (except
+    /// under miri) [`CASE_TIMEOUT`] of real time, or on a deadlock.
     pub fn new() -> Self {
+        Virtual::with_limits(Limits {
+            virtual_time: CASE_VIRTUAL_TIMEOUT,
+            real_time: (!cfg!(miri)).then_some(CASE_TIMEOUT),
+        })
+    }
+
+    /// A fresh virtual runtime whose cases fail past `limits`.
+    pub fn with_limits(limits: Limits) -> Self {
         Virtual {
             runtime: VirtualRuntime::new(),
+            limits,
         }
     }
 }
@@ -58,10 +80,15 @@ impl Harness for Virtual {
     }
 
     fn block_on<F: Future<Output = ()>>(&self, case: F) {
-        self.runtime.block_on(case);
+        let finished = self
+            .runtime
+            .try_block_on_within(KeepWaits::new(case), self.limits);
         // Leftover tasks (a case that leaves something running) are dropped
         // here rather than leaked with the runtime.
         self.runtime.shutdown();
+        if let Err(stuck) = finished {
+            panic!("{}", hung_case(Self::NAME, &stuck.to_string()));
+        }
     }
 
     fn exact_time(&self) -> bool {
@@ -74,16 +101,21 @@ impl Harness for Virtual {
 }
 
 /// A tokio runtime, either flavour.
+#[cfg(feature = "std")]
 pub struct Tokio {
     runtime: tokio::runtime::Runtime,
     name: &'static str,
 }
 
+#[cfg(feature = "std")]
 impl Tokio {
     fn block_on<F: Future<Output = ()>>(&self, case: F) {
         self.runtime.block_on(async {
-            if tokio::time::timeout(CASE_TIMEOUT, case).await.is_err() {
-                panic!("case hung for {CASE_TIMEOUT:?} on {}", self.name);
+            if tokio::time::timeout(CASE_TIMEOUT, KeepWaits::new(case))
+                .await
+                .is_err()
+            {
+                panic!("{}", hung_case(self.name, &within(CASE_TIMEOUT)));
             }
         });
     }
@@ -93,8 +125,15 @@ impl Tokio {
     }
 }
 
+/// Why a real runtime gave up on a case.
+#[cfg(feature = "std")]
+fn within(limit: Duration) -> String {
+    format!("did not finish within its real time limit of {limit:?}")
+}
+
 /// Sends `signal` to this very process, as a user's `kill` would (with
 /// the `kill` utility, so that the suite needs no `unsafe` FFI).
+#[cfg(feature = "std")]
 fn raise_for_real(signal: Signal) {
     let name = signal.name().trim_start_matches("SIG");
     let sent = std::process::Command::new("kill")
@@ -106,8 +145,10 @@ fn raise_for_real(signal: Signal) {
 }
 
 /// tokio's current-thread scheduler.
+#[cfg(feature = "std")]
 pub struct TokioCurrentThread(Tokio);
 
+#[cfg(feature = "std")]
 impl TokioCurrentThread {
     /// A fresh current-thread runtime with IO and time enabled.
     pub fn new() -> Self {
@@ -121,12 +162,14 @@ impl TokioCurrentThread {
     }
 }
 
+#[cfg(feature = "std")]
 impl Default for TokioCurrentThread {
     fn default() -> Self {
         TokioCurrentThread::new()
     }
 }
 
+#[cfg(feature = "std")]
 impl Harness for TokioCurrentThread {
     const NAME: &'static str = "tokio-current-thread";
 
@@ -148,8 +191,10 @@ impl Harness for TokioCurrentThread {
 }
 
 /// tokio's multi-thread scheduler, with two workers.
+#[cfg(feature = "std")]
 pub struct TokioMultiThread(Tokio);
 
+#[cfg(feature = "std")]
 impl TokioMultiThread {
     /// A fresh two-worker runtime with IO and time enabled.
     pub fn new() -> Self {
@@ -164,12 +209,14 @@ impl TokioMultiThread {
     }
 }
 
+#[cfg(feature = "std")]
 impl Default for TokioMultiThread {
     fn default() -> Self {
         TokioMultiThread::new()
     }
 }
 
+#[cfg(feature = "std")]
 impl Harness for TokioMultiThread {
     const NAME: &'static str = "tokio-multi-thread";
 
@@ -192,20 +239,23 @@ impl Harness for TokioMultiThread {
 
 /// Runs `case` on the calling thread with smol's `block_on` (which also
 /// drives async-io's reactor while the case waits), failing it if it hangs.
+#[cfg(feature = "std")]
 fn smol_block_on<F: Future<Output = ()>>(name: &str, case: F) {
     smol::block_on(case.or(async {
         smol::Timer::after(CASE_TIMEOUT).await;
-        panic!("case hung for {CASE_TIMEOUT:?} on {name}");
+        panic!("{}", hung_case(name, &within(CASE_TIMEOUT)));
     }));
 }
 
 /// smol's global executor: services are spawned with `smol::spawn` and
 /// run on its background threads (`SMOL_THREADS`, 1 by default); the case
 /// itself runs on the test thread in `smol::block_on`.
+#[cfg(feature = "std")]
 pub struct SmolGlobal {
     runtime: SmolRuntime,
 }
 
+#[cfg(feature = "std")]
 impl SmolGlobal {
     /// An adapter on smol's global executor.
     pub fn new() -> Self {
@@ -215,12 +265,14 @@ impl SmolGlobal {
     }
 }
 
+#[cfg(feature = "std")]
 impl Default for SmolGlobal {
     fn default() -> Self {
         SmolGlobal::new()
     }
 }
 
+#[cfg(feature = "std")]
 impl Harness for SmolGlobal {
     const NAME: &'static str = "smol-global";
 
@@ -248,6 +300,7 @@ impl Harness for SmolGlobal {
 /// move between two threads. Tasks a case leaves behind stay on the
 /// executor (they hold it) once both threads have stopped; they are never
 /// polled again.
+#[cfg(feature = "std")]
 pub struct SmolExecutor {
     executor: Arc<smol::Executor<'static>>,
     runtime: SmolRuntime,
@@ -256,6 +309,7 @@ pub struct SmolExecutor {
     helper: Option<std::thread::JoinHandle<()>>,
 }
 
+#[cfg(feature = "std")]
 impl SmolExecutor {
     /// A fresh executor, with its helper thread running.
     pub fn new() -> Self {
@@ -278,12 +332,14 @@ impl SmolExecutor {
     }
 }
 
+#[cfg(feature = "std")]
 impl Default for SmolExecutor {
     fn default() -> Self {
         SmolExecutor::new()
     }
 }
 
+#[cfg(feature = "std")]
 impl Drop for SmolExecutor {
     fn drop(&mut self) {
         drop(self.stop_helper.take());
@@ -296,6 +352,7 @@ impl Drop for SmolExecutor {
     }
 }
 
+#[cfg(feature = "std")]
 impl Harness for SmolExecutor {
     const NAME: &'static str = "smol-executor";
 
@@ -319,10 +376,12 @@ impl Harness for SmolExecutor {
 /// async-std's global runtime: services are spawned with
 /// `async_std::task::spawn` on its worker threads; the case runs on the
 /// test thread in `async_std::task::block_on`.
+#[cfg(feature = "std")]
 pub struct AsyncStd {
     runtime: AsyncStdRuntime,
 }
 
+#[cfg(feature = "std")]
 impl AsyncStd {
     /// An adapter on async-std's global runtime.
     pub fn new() -> Self {
@@ -332,12 +391,14 @@ impl AsyncStd {
     }
 }
 
+#[cfg(feature = "std")]
 impl Default for AsyncStd {
     fn default() -> Self {
         AsyncStd::new()
     }
 }
 
+#[cfg(feature = "std")]
 impl Harness for AsyncStd {
     const NAME: &'static str = "async-std";
 
@@ -346,9 +407,12 @@ impl Harness for AsyncStd {
     }
 
     fn block_on<F: Future<Output = ()>>(&self, case: F) {
-        let finished = async_std::task::block_on(async_std::future::timeout(CASE_TIMEOUT, case));
+        let finished = async_std::task::block_on(async_std::future::timeout(
+            CASE_TIMEOUT,
+            KeepWaits::new(case),
+        ));
         if finished.is_err() {
-            panic!("case hung for {CASE_TIMEOUT:?} on {}", Self::NAME);
+            panic!("{}", hung_case(Self::NAME, &within(CASE_TIMEOUT)));
         }
     }
 
@@ -358,5 +422,70 @@ impl Harness for AsyncStd {
 
     fn raise(&self, signal: Signal) {
         raise_for_real(signal)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! A case that waits for a state that never comes fails, naming itself
+    //! and what it waited for, instead of hanging.
+
+    use super::*;
+    use crate::support::{journal, run_case, until};
+    use governor_core::ServiceCtx;
+
+    #[test]
+    #[should_panic(
+        expected = "case yields_forever on virtual did not finish within its real \
+                               time limit (virtual time 0ns), waiting for a condition to hold \
+                               (until at tests/src/runtimes.rs:"
+    )]
+    fn a_case_yielding_forever_fails_at_the_real_limit() {
+        let h = Virtual::with_limits(Limits {
+            virtual_time: CASE_VIRTUAL_TIMEOUT,
+            real_time: Some(Duration::from_millis(200)),
+        });
+        run_case(&h, "yields_forever", async {
+            until(&h, || false).await;
+        });
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "case ticks_forever on virtual did not finish within its virtual \
+                               time limit (now 3600s, next timer at 3601s), waiting for journal \
+                               note \"never\" (at tests/src/runtimes.rs:"
+    )]
+    fn a_case_whose_clock_runs_forever_fails_at_the_virtual_limit() {
+        let h = Virtual::with_limits(Limits {
+            virtual_time: Duration::from_secs(3600),
+            real_time: None,
+        });
+        run_case(&h, "ticks_forever", async {
+            let (_j, mut notes) = journal();
+            let gov = h.governor();
+            gov.add("ticker", |ctx: ServiceCtx| async move {
+                while ctx.sleep(Duration::from_secs(1)).await.is_ok() {}
+                Ok(())
+            })
+            .unwrap();
+            gov.start().unwrap();
+            notes.until("never").await;
+        });
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "case waits_for_nothing on virtual virtual runtime deadlock: main \
+                               future pending with nothing runnable (virtual time 0ns, 0 live \
+                               tasks, no pending timers, no blocking work), waiting for the next \
+                               journal note (at tests/src/runtimes.rs:"
+    )]
+    fn a_deadlocked_case_fails_at_once() {
+        let h = Virtual::new();
+        run_case(&h, "waits_for_nothing", async {
+            let (_j, mut notes) = journal();
+            notes.next().await;
+        });
     }
 }

@@ -1,6 +1,6 @@
 //! Small tools the cases share: a journal services write to and the test
 //! reads in order, yielding, and time assertions that are exact on the
-//! virtual runtime and generous on real ones.
+//! virtual runtime and tight enough to discriminate on real ones.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -55,7 +55,20 @@ impl Journal {
 
 impl JournalReader {
     /// The next unread note, in writing order.
-    pub async fn next(&mut self) -> String {
+    #[track_caller]
+    #[allow(clippy::should_implement_trait)] // async: not an iterator
+    pub fn next(&mut self) -> impl Future<Output = String> + Send + '_ {
+        let waiting = waiting_for(format!(
+            "the next journal note (at {})",
+            std::panic::Location::caller()
+        ));
+        async move {
+            let _waiting = waiting.begin();
+            self.next_note().await
+        }
+    }
+
+    async fn next_note(&mut self) -> String {
         loop {
             if let Some(note) = self.all.lock().unwrap().get(self.read).cloned() {
                 self.read += 1;
@@ -71,15 +84,23 @@ impl JournalReader {
     /// Waits until `expected` has been written, and reads past it if it is
     /// still unread. Notes written in any order can be awaited one after
     /// the other: one read past already is found too.
-    pub async fn until(&mut self, expected: &str) {
-        if self.all.lock().unwrap().iter().any(|n| n == expected) {
-            let position = self.all.lock().unwrap().iter().position(|n| n == expected);
-            if let Some(position) = position {
-                self.read = self.read.max(position + 1);
+    #[track_caller]
+    pub fn until<'a>(&'a mut self, expected: &'a str) -> impl Future<Output = ()> + Send + 'a {
+        let waiting = waiting_for(format!(
+            "journal note {expected:?} (at {})",
+            std::panic::Location::caller()
+        ));
+        async move {
+            let _waiting = waiting.begin();
+            if self.all.lock().unwrap().iter().any(|n| n == expected) {
+                let position = self.all.lock().unwrap().iter().position(|n| n == expected);
+                if let Some(position) = position {
+                    self.read = self.read.max(position + 1);
+                }
+                return;
             }
-            return;
+            while self.next_note().await != expected {}
         }
-        while self.next().await != expected {}
     }
 
     /// Everything written so far, read or not.
@@ -115,18 +136,35 @@ pub fn yield_now() -> impl Future<Output = ()> + Send {
     YieldNow(false)
 }
 
-/// How much later than asked a real runtime may be before a case fails.
-pub const REAL_TIME_SLACK: Duration = Duration::from_secs(10);
+/// The least lateness a real runtime is allowed before a case fails (see
+/// [`real_time_slack`]).
+///
+/// It must stay below the smallest gap between what a case expects and
+/// the wrong value it guards against: the cases space their durations by
+/// at least 100 ms (a missed dependency wait of 100 ms, a backoff step of
+/// 100 ms → 200 ms), so 90 ms. (It used to be 10 s, under which a 300 ms
+/// timeout could not be told from a 10 s one.)
+pub const REAL_TIME_SLACK: Duration = Duration::from_millis(90);
+
+/// How much later than `expected` a real runtime may be: half of it, and
+/// at least [`REAL_TIME_SLACK`]. A delay applied twice, a timeout taken
+/// from the wrong setting or not applied at all (a 300 ms timeout taking
+/// 1 s or 10 s), and a wait that should not have happened (0 ms taking
+/// 100 ms) all fall outside.
+pub fn real_time_slack(expected: Duration) -> Duration {
+    (expected / 2).max(REAL_TIME_SLACK)
+}
 
 /// Asserts that `elapsed` is `expected`: exactly on virtual time, within
-/// [`REAL_TIME_SLACK`] above it on real time (never below).
+/// [`real_time_slack`] above it on real time (never below).
 pub fn assert_elapsed<H: Harness>(h: &H, elapsed: Duration, expected: Duration) {
     if h.exact_time() {
         assert_eq!(elapsed, expected, "virtual time is exact");
     } else {
+        let slack = real_time_slack(expected);
         assert!(
-            elapsed >= expected && elapsed <= expected + REAL_TIME_SLACK,
-            "elapsed {elapsed:?}, expected {expected:?} (+ up to {REAL_TIME_SLACK:?})"
+            elapsed >= expected && elapsed <= expected + slack,
+            "elapsed {elapsed:?}, expected {expected:?} (+ up to {slack:?})"
         );
     }
 }
@@ -195,10 +233,135 @@ impl Timeline {
 /// Yields (with [`Harness::settle`]) until `done` holds. Only for states
 /// reachable without time passing: on the virtual runtime, time stands
 /// still while this loop runs.
-pub async fn until<H: Harness>(h: &H, mut done: impl FnMut() -> bool) {
-    while !done() {
-        h.settle().await;
+#[track_caller]
+pub fn until<'a, H: Harness>(
+    h: &'a H,
+    mut done: impl FnMut() -> bool + 'a,
+) -> impl Future<Output = ()> + 'a {
+    let waiting = waiting_for(format!(
+        "a condition to hold (until at {})",
+        std::panic::Location::caller()
+    ));
+    async move {
+        let _waiting = waiting.begin();
+        while !done() {
+            h.settle().await;
+        }
     }
+}
+
+std::thread_local! {
+    /// The case running on this thread, what it waits for now, and what it
+    /// waited for when a [`KeepWaits`] around it was dropped.
+    static CASE: std::cell::RefCell<CaseState> =
+        const { std::cell::RefCell::new(CaseState { name: None, waits: Vec::new(), last: None }) };
+}
+
+struct CaseState {
+    name: Option<&'static str>,
+    waits: Vec<String>,
+    last: Option<String>,
+}
+
+/// A case's future that, when dropped unfinished (a harness giving up on
+/// it), remembers what it was waiting for, for [`hung_case`].
+pub struct KeepWaits<'a> {
+    case: Pin<Box<dyn Future<Output = ()> + 'a>>,
+}
+
+impl<'a> KeepWaits<'a> {
+    /// Wraps `case`.
+    pub fn new(case: impl Future<Output = ()> + 'a) -> Self {
+        KeepWaits {
+            case: Box::pin(case),
+        }
+    }
+}
+
+impl Future for KeepWaits<'_> {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.case.as_mut().poll(cx)
+    }
+}
+
+impl Drop for KeepWaits<'_> {
+    fn drop(&mut self) {
+        let _ = CASE.try_with(|case| {
+            let mut case = case.borrow_mut();
+            case.last = case.waits.last().cloned();
+        });
+    }
+}
+
+/// What a case is about to wait for; [`begin`](Waiting::begin) it where
+/// the wait starts.
+pub struct Waiting(String);
+
+/// Says what the case waits for until dropped.
+pub struct WaitGuard(());
+
+/// Describes a wait, for the message of a case that never gets past it
+/// (see [`hung_case`]).
+pub fn waiting_for(what: impl Into<String>) -> Waiting {
+    Waiting(what.into())
+}
+
+impl Waiting {
+    /// The wait starts: it is what the case waits for until the guard is
+    /// dropped. Only the case's own thread (the one in
+    /// [`Harness::block_on`]) records it.
+    pub fn begin(self) -> WaitGuard {
+        CASE.with(|case| case.borrow_mut().waits.push(self.0));
+        WaitGuard(())
+    }
+}
+
+impl Drop for WaitGuard {
+    fn drop(&mut self) {
+        let _ = CASE.try_with(|case| case.borrow_mut().waits.pop());
+    }
+}
+
+/// Runs `case`, named `name`, with [`Harness::block_on`], so that a
+/// harness that gives up on it can name it (see [`hung_case`]).
+pub fn run_case<H: Harness, F: Future<Output = ()>>(h: &H, name: &'static str, case: F) {
+    struct Named;
+    impl Drop for Named {
+        fn drop(&mut self) {
+            let _ = CASE.try_with(|case| {
+                let mut case = case.borrow_mut();
+                (case.name, case.last) = (None, None);
+                case.waits.clear();
+            });
+        }
+    }
+    CASE.with(|case| {
+        let mut case = case.borrow_mut();
+        (case.name, case.last) = (Some(name), None);
+        case.waits.clear();
+    });
+    let _named = Named;
+    h.block_on(case);
+}
+
+/// The message of a case that did not finish on `runtime`: `why` (e.g.
+/// "did not finish within 120s"), the case's name and what it was waiting
+/// for, as far as it said (through [`until`], [`JournalReader::until`] or
+/// [`JournalReader::next`]). Called on the case's own thread.
+pub fn hung_case(runtime: &str, why: &str) -> String {
+    let (name, waiting) = CASE
+        .try_with(|case| {
+            let case = case.borrow();
+            (case.name, case.waits.last().or(case.last.as_ref()).cloned())
+        })
+        .unwrap_or_default();
+    let name = name.unwrap_or("<unnamed case>");
+    let waiting = match waiting {
+        Some(what) => format!("waiting for {what}"),
+        None => "not inside a described wait".to_owned(),
+    };
+    format!("case {name} on {runtime} {why}, {waiting}")
 }
 
 /// Held by the cases that deliver signals, so that two of them never run at

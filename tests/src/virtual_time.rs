@@ -95,6 +95,58 @@ impl fmt::Display for Deadlock {
 
 impl std::error::Error for Deadlock {}
 
+/// How far [`VirtualRuntime::try_block_on_within`] lets a future run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The virtual time the clock may not pass: a future still pending
+    /// when the next timer is due later than this has failed.
+    pub virtual_time: Duration,
+    /// The real time the whole call may take (`None`: unbounded, e.g.
+    /// under miri, where real time means little).
+    pub real_time: Option<Duration>,
+}
+
+/// Why [`VirtualRuntime::try_block_on_within`] gave up on its future.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Stuck {
+    /// Nothing can ever wake the future.
+    Deadlock(Deadlock),
+    /// Only timers past [`Limits::virtual_time`] could: the clock would
+    /// have to move to `next_timer`.
+    PastVirtualLimit {
+        /// The virtual time now.
+        now: Duration,
+        /// The earliest pending timer.
+        next_timer: Duration,
+    },
+    /// [`Limits::real_time`] passed (e.g. a case that yields forever
+    /// without time moving, or blocking work that never ends).
+    PastRealLimit {
+        /// The virtual time then.
+        now: Duration,
+    },
+}
+
+impl fmt::Display for Stuck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Stuck::Deadlock(deadlock) => deadlock.fmt(f),
+            Stuck::PastVirtualLimit { now, next_timer } => write!(
+                f,
+                "did not finish within its virtual time limit (now {now:?}, next timer at \
+                 {next_timer:?})"
+            ),
+            Stuck::PastRealLimit { now } => write!(
+                f,
+                "did not finish within its real time limit (virtual time {now:?})"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Stuck {}
+
 /// Keeps the driver from declaring a deadlock while work outside the
 /// runtime may still wake one of its tasks; see
 /// [`VirtualRuntime::external_work`].
@@ -274,7 +326,40 @@ impl VirtualRuntime {
     /// When called while another `block_on` of this runtime is running, and
     /// when a task or `fut` panics.
     pub fn try_block_on<F: Future>(&self, fut: F) -> Result<F::Output, Deadlock> {
+        match self.drive(fut, None) {
+            Ok(output) => Ok(output),
+            Err(Stuck::Deadlock(deadlock)) => Err(deadlock),
+            Err(other) => unreachable!("no limits were set: {other}"),
+        }
+    }
+
+    /// [`try_block_on`](Self::try_block_on) within `limits`: gives up on
+    /// `fut` (dropping it) on a deadlock, when the clock would have to pass
+    /// [`Limits::virtual_time`], or when [`Limits::real_time`] has passed.
+    /// The runtime stays usable afterwards.
+    ///
+    /// # Errors
+    ///
+    /// [`Stuck`], saying which of the three happened.
+    ///
+    /// # Panics
+    ///
+    /// As [`try_block_on`](Self::try_block_on).
+    pub fn try_block_on_within<F: Future>(
+        &self,
+        fut: F,
+        limits: Limits,
+    ) -> Result<F::Output, Stuck> {
+        self.drive(fut, Some(limits))
+    }
+
+    fn drive<F: Future>(&self, fut: F, limits: Option<Limits>) -> Result<F::Output, Stuck> {
         let inner = &*self.inner;
+        let real_deadline = limits
+            .and_then(|l| l.real_time)
+            .map(|limit| Instant::now() + limit);
+        let virtual_limit = limits.map(|l| l.virtual_time);
+        let mut turns = 0u32;
         let _driver = DriverGuard::enter(inner);
         let main = Arc::new(MainWaker {
             inner: Arc::downgrade(&self.inner),
@@ -285,6 +370,13 @@ impl VirtualRuntime {
         let mut cx = Context::from_waker(&waker);
         let mut fut = pin!(fut);
         loop {
+            turns = turns.wrapping_add(1);
+            if let Some(deadline) = real_deadline {
+                // A clock read every 64 turns: cheap, and soon enough.
+                if turns % 64 == 0 && Instant::now() >= deadline {
+                    return Err(Stuck::PastRealLimit { now: self.now() });
+                }
+            }
             match inner.pop() {
                 Some(Entry::Task(runnable)) => {
                     runnable.run();
@@ -298,14 +390,7 @@ impl VirtualRuntime {
                         return Ok(output);
                     }
                 }
-                None => {
-                    if !self.idle() {
-                        return Err(Deadlock {
-                            now: self.now(),
-                            live_tasks: self.live_tasks(),
-                        });
-                    }
-                }
+                None => self.idle(virtual_limit, real_deadline)?,
             }
         }
     }
@@ -327,26 +412,49 @@ impl VirtualRuntime {
         }
     }
 
-    /// Nothing is runnable: wait, advance the clock, or give up. Returns
-    /// `false` on a deadlock.
-    fn idle(&self) -> bool {
+    /// Nothing is runnable: wait, advance the clock (up to
+    /// `virtual_limit`), or give up.
+    fn idle(
+        &self,
+        virtual_limit: Option<Duration>,
+        real_deadline: Option<Instant>,
+    ) -> Result<(), Stuck> {
         let inner = &*self.inner;
+        let advance = |deadline: Duration| match virtual_limit {
+            Some(limit) if deadline > limit => Err(Stuck::PastVirtualLimit {
+                now: self.now(),
+                next_timer: deadline,
+            }),
+            _ => {
+                inner.advance_to(deadline);
+                Ok(())
+            }
+        };
         // Read the blocking count before re-checking the queue: a blocking
         // job wakes its task before it stops counting as outstanding.
         let blocking = inner.blocking.load(Ordering::SeqCst);
         if inner.has_runnable() {
-            return true;
+            return Ok(());
         }
         match (blocking > 0, inner.next_deadline()) {
             (true, None) => {
-                thread::park();
-                true
+                match real_deadline {
+                    Some(deadline) => {
+                        let now = Instant::now();
+                        if now >= deadline {
+                            return Err(Stuck::PastRealLimit { now: self.now() });
+                        }
+                        thread::park_timeout(deadline - now);
+                    }
+                    None => thread::park(),
+                }
+                Ok(())
             }
             (true, Some(_)) => {
                 let until = Instant::now() + BLOCKING_GRACE;
                 loop {
                     if inner.has_runnable() {
-                        return true;
+                        return Ok(());
                     }
                     let now = Instant::now();
                     if now >= until || inner.blocking.load(Ordering::SeqCst) == 0 {
@@ -354,16 +462,16 @@ impl VirtualRuntime {
                     }
                     thread::park_timeout(until - now);
                 }
-                if let Some(deadline) = inner.next_deadline() {
-                    inner.advance_to(deadline);
+                match inner.next_deadline() {
+                    Some(deadline) => advance(deadline),
+                    None => Ok(()),
                 }
-                true
             }
-            (false, Some(deadline)) => {
-                inner.advance_to(deadline);
-                true
-            }
-            (false, None) => false,
+            (false, Some(deadline)) => advance(deadline),
+            (false, None) => Err(Stuck::Deadlock(Deadlock {
+                now: self.now(),
+                live_tasks: self.live_tasks(),
+            })),
         }
     }
 
@@ -525,6 +633,7 @@ impl Runtime for VirtualRuntime {
 
     /// Runs `work` on a new thread; it counts as outstanding (see
     /// [`VirtualRuntime::block_on`]) until it returns or panics.
+    #[cfg(feature = "std")]
     fn spawn_blocking(&self, work: Box<dyn FnOnce() + Send + 'static>) {
         let guard = self.external_work();
         let spawned = thread::Builder::new()

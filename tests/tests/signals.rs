@@ -1,8 +1,8 @@
 //! End to end: each adapter's demo program runs as a real child process,
 //! receives a real SIGINT, SIGTERM, SIGHUP or SIGQUIT, shuts down
 //! gracefully (every service reports stopped) and exits 0; and survives a
-//! burst of 100 SIGTERMs (one shutdown, forced by the second signal seen:
-//! exit 1 then, 0 if it had finished first).
+//! burst of 100 SIGTERMs (one shutdown, forced by the second signal: exit
+//! 1, and the 98 after it change nothing).
 #![cfg(unix)]
 
 use std::collections::BTreeMap;
@@ -52,8 +52,20 @@ fn build_demo(package: &str) -> PathBuf {
 /// Runs `package`'s demo until it announces it runs, calls `send` with its
 /// pid, and returns how it exited and every line it printed.
 fn run_demo(package: &str, send: impl FnOnce(u32)) -> (ExitStatus, Vec<String>) {
+    run_demo_with(package, &[], |pid, _| send(pid))
+}
+
+/// [`run_demo`] with extra environment variables; `send` may also wait for
+/// a line of the demo's output (one starting with the given text), which
+/// panics if the demo ends or stays silent for [`BOUND`] first.
+fn run_demo_with(
+    package: &str,
+    env: &[(&str, &str)],
+    send: impl FnOnce(u32, &mut dyn FnMut(&str)),
+) -> (ExitStatus, Vec<String>) {
     let binary = demo_binary(package);
     let mut child = Command::new(&binary)
+        .envs(env.iter().copied())
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -89,7 +101,15 @@ fn run_demo(package: &str, send: impl FnOnce(u32)) -> (ExitStatus, Vec<String>) 
             None => panic!("{package} demo ended before running: {seen:?}"),
         }
     }
-    send(child.id());
+    let pid = child.id();
+    let mut wait_for = |prefix: &str| loop {
+        match next_line(&mut seen) {
+            Some(line) if line.starts_with(prefix) => break,
+            Some(_) => {}
+            None => panic!("{package} demo ended before {prefix:?}: {seen:?}"),
+        }
+    };
+    send(pid, &mut wait_for);
     while next_line(&mut seen).is_some() {}
     let status = child.wait().expect("the demo is waited for");
     (status, seen)
@@ -132,26 +152,48 @@ fn demo_stops_gracefully_on(package: &str, signal: &str) {
     assert_all_stopped(&seen);
 }
 
-/// 100 SIGTERMs in a burst: one shutdown, graceful (exit 0) if it finished
-/// before a second signal was seen, forced (exit 1, "forced" reported)
-/// otherwise — never a crash or a death by signal.
+/// 100 SIGTERMs: the first starts one graceful shutdown; the demo's
+/// `linger` service (`GOVERNOR_DEMO_LINGER`) holds that shutdown open, so
+/// the other 99 arrive during it, in a burst. The first of them forces it
+/// (exit 1, "forced" reported, the lingering service cut off); the 98
+/// after it change nothing — no second shutdown, no crash, no death by
+/// signal. Without the force, `linger` would hold the shutdown for its
+/// 20 s timeout and the demo would exit 0, unforced.
 fn demo_survives_a_sigterm_burst(package: &str) {
-    let (status, seen) = run_demo(package, |pid| {
-        let burst = format!("for i in $(seq 100); do kill -TERM {pid} 2>/dev/null; done");
-        let sent = Command::new("sh").arg("-c").arg(burst).status();
-        assert!(sent.is_ok_and(|s| s.success()));
+    let env = [("GOVERNOR_DEMO_LINGER", "1")];
+    let (status, seen) = run_demo_with(package, &env, |pid, wait_for| {
+        let kill = |count: u32| {
+            let burst = format!("for i in $(seq {count}); do kill -TERM {pid} 2>/dev/null; done");
+            let sent = Command::new("sh").arg("-c").arg(burst).status();
+            assert!(sent.is_ok_and(|s| s.success()));
+        };
+        kill(1);
+        wait_for("demo: linger: asked to stop");
+        kill(99);
     });
     let code = status.code();
     assert!(
         code.is_some(),
         "{package} demo died by a signal: {status}: {seen:?}"
     );
-    let forced = seen.iter().any(|l| l.starts_with("demo: forced"));
     assert_eq!(
         code,
-        Some(if forced { 1 } else { 0 }),
-        "exit code as documented: {seen:?}"
+        Some(1),
+        "the second signal forces the shutdown: exit 1: {seen:?}"
     );
+    let linger = seen
+        .iter()
+        .find(|l| l.starts_with("demo: linger: stopped"))
+        .unwrap_or_else(|| panic!("no summary for linger: {seen:?}"));
+    assert!(
+        linger.contains("last run aborted"),
+        "the force cut linger off: {linger}"
+    );
+    let forced: Vec<&String> = seen
+        .iter()
+        .filter(|l| l.starts_with("demo: forced"))
+        .collect();
+    assert_eq!(forced.len(), 1, "forced, once: {seen:?}");
     let shutdowns = seen
         .iter()
         .filter(|l| l.starts_with("demo: shutdown ("))

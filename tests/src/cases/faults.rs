@@ -17,6 +17,7 @@ use crate::support::{assert_elapsed, journal, timeline, Timeline};
 
 const MS: Duration = Duration::from_millis(1);
 
+#[cfg(feature = "std")] // blocking services need `std`
 /// A service that ignores its stop (async) and one that blocks forever
 /// (blocking) are both named at the timeout; the others stop cleanly.
 pub async fn wedged_services_are_named_at_the_timeout<H: Harness>(h: &H) {

@@ -415,6 +415,7 @@ impl Runtime for AtDeadline {
     fn now(&self) -> Duration {
         self.inner.now()
     }
+    #[cfg(feature = "std")]
     fn spawn_blocking(&self, work: Box<dyn FnOnce() + Send + 'static>) {
         self.inner.spawn_blocking(work)
     }

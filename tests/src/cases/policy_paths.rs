@@ -48,6 +48,7 @@ fn deaf(journal: &Journal) -> impl FnMut(ServiceCtx) -> IdleFut + Send + 'static
 /// run's stop exactly once — token cancelled, stop hooks called once, stop
 /// recorded — and only then aborts (async) or abandons (blocking) it: a
 /// blocking run looping on `sleep_blocking` ends.
+#[cfg(feature = "std")]
 pub async fn forced_shutdown_still_stops_every_run_once<H: Harness>(h: &H) {
     let (j, mut notes) = journal();
     let gov = h.governor();
@@ -180,6 +181,7 @@ pub async fn critical_service_ending_well_shuts_down_cleanly<H: Harness>(h: &H) 
 /// begins; a critical service restarted so does not shut the governor
 /// down. A blocking run cannot be taken back from its thread: abandoned,
 /// it ends the service for good.
+#[cfg(feature = "std")]
 pub async fn handle_restart_survives_an_abort<H: Harness>(h: &H) {
     let (j, mut notes) = journal();
     let gov = h.governor();

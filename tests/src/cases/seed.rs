@@ -125,8 +125,19 @@ pub async fn service_added_after_start_and_started_alone_runs<H: Harness>(h: &H)
 /// A service started and stopped at once still gets its one run (seeing
 /// `stopping()` already), so its outcome is never lost to scheduling.
 pub async fn started_service_runs_once_even_if_stopped_at_once<H: Harness>(h: &H) {
-    let (j, _notes) = journal();
-    let gov = h.governor();
+    let (j, notes) = journal();
+    // The run may not be polled before the stop request: on a runtime with
+    // worker threads it would otherwise race `shutdown()` (and rightly see
+    // `stopping() == false`). So the `Started` event, emitted just before
+    // the run is first polled, waits for the gate. On one thread the gate
+    // is open before the service's task first runs, so it never blocks.
+    let (open_gate, gate) = std::sync::mpsc::channel::<()>();
+    let gate = std::sync::Mutex::new(gate);
+    let gov = h.governor().on_event(move |event| {
+        if matches!(event, governor_core::Event::Started { .. }) {
+            let _ = gate.lock().unwrap().recv();
+        }
+    });
     let jj = j.clone();
     gov.add("brief", move |ctx: ServiceCtx| {
         let j = jj.clone();
@@ -138,11 +149,18 @@ pub async fn started_service_runs_once_even_if_stopped_at_once<H: Harness>(h: &H
     })
     .unwrap();
     gov.start().unwrap();
+    assert!(gov.request_shutdown());
+    drop(open_gate);
     let report = gov.shutdown().await;
     let brief = report.service("brief").unwrap();
     assert_eq!(brief.runs, 1);
     assert_eq!(brief.last_outcome, Some(Outcome::Completed));
     assert_eq!(brief.state, ServiceState::Stopped);
+    assert_eq!(
+        notes.all(),
+        ["brief:stopping=true"],
+        "the one run began after the stop request, so it saw stopping()"
+    );
 }
 
 // 2. Shutdown ---------------------------------------------------------------
@@ -753,6 +771,7 @@ pub async fn stop_hooks_run_once_after_cancellation<H: Harness>(h: &H) {
     assert!(late < after, "a late hook runs inside on_stop: {all:?}");
 }
 
+#[cfg(feature = "std")] // blocking services need `std`
 /// A blocking service parked in a socket read is unblocked by its stop
 /// hook shutting the socket down, and stops.
 pub async fn stop_hook_unblocks_a_blocking_socket_read<H: Harness>(h: &H) {
@@ -816,6 +835,7 @@ pub async fn panicking_stop_hook_does_not_stop_shutdown<H: Harness>(h: &H) {
 
 // 8. Blocking services ---------------------------------------------------------
 
+#[cfg(feature = "std")] // blocking services need `std`
 /// A blocking service sleeping with `sleep_blocking` wakes on stop.
 pub async fn blocking_sleep_wakes_on_stop<H: Harness>(h: &H) {
     let (j, mut notes) = journal();
@@ -841,6 +861,7 @@ pub async fn blocking_sleep_wakes_on_stop<H: Harness>(h: &H) {
     );
 }
 
+#[cfg(feature = "std")] // blocking services need `std`
 /// A blocking service is restarted on the same value, on a thread that is
 /// not the test's, and keeps its state across runs.
 pub async fn blocking_service_restarts<H: Harness>(h: &H) {

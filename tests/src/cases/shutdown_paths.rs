@@ -135,6 +135,7 @@ pub async fn shutdown_awaited_inside_an_unready_dependency_returns<H: Harness>(h
 /// `shutdown_blocking()` called inside another (blocking), both while their
 /// dependency runs: the shutdown `main` requests stops the dependency, both
 /// inside waits return, and so does `main`'s.
+#[cfg(feature = "std")]
 pub async fn wait_for_shutdown_inside_dependents_returns<H: Harness>(h: &H) {
     let (j, mut notes) = journal();
     let gov = h.governor();
@@ -298,6 +299,7 @@ impl Runtime for DropsTasks {
         self.inner.now()
     }
 
+    #[cfg(feature = "std")]
     fn spawn_blocking(&self, work: Box<dyn FnOnce() + Send + 'static>) {
         self.inner.spawn_blocking(work);
     }

@@ -602,6 +602,7 @@ pub async fn shutdown_timeout_aborts_at_exactly_the_timeout<H: Harness>(h: &H) {
     assert!(!report.is_clean());
 }
 
+#[cfg(feature = "std")] // blocking services need `std`
 /// A blocking service that ignores its stop cannot be killed: it is
 /// abandoned at the timeout and reported.
 pub async fn blocking_service_that_ignores_stop_is_abandoned<H: Harness>(h: &H) {
