@@ -36,6 +36,15 @@ pub(crate) struct Slot {
     /// added when they start, which is refused once a shutdown is
     /// requested, so one that matters is always seen by the shutdown.
     has_dependents: AtomicBool,
+    /// Forget this service once it ends for good, unless the governor is
+    /// shutting down (`ServiceConfig::forget_when_ended`).
+    forget_when_ended: AtomicBool,
+    /// Being removed (`remove`): forgotten once it ends, whatever ends it.
+    /// Set under the governor's lock; new dependents are refused.
+    leaving: AtomicBool,
+    /// No longer one of the governor's services (its name is free). Set
+    /// under the governor's lock, once.
+    forgotten: AtomicBool,
     state: Mutex<SlotState>,
 }
 
@@ -160,6 +169,9 @@ impl Slot {
             name,
             stopped: AtomicBool::new(false),
             has_dependents: AtomicBool::new(false),
+            forget_when_ended: AtomicBool::new(false),
+            leaving: AtomicBool::new(false),
+            forgotten: AtomicBool::new(false),
             state: Mutex::new(SlotState {
                 config: None,
                 launch,
@@ -257,6 +269,13 @@ impl Slot {
 
     /// A service stopped before it was started: it never will be.
     pub(crate) fn cancel_launch(&self) -> bool {
+        self.cancel_launch_then(|| {})
+    }
+
+    /// As [`cancel_launch`](Slot::cancel_launch), calling `ended` (with no
+    /// lock of the record held) after the service is marked ended and
+    /// before its watchers are woken, if this call ended it.
+    pub(crate) fn cancel_launch_then(&self, ended: impl FnOnce()) -> bool {
         let (launch, wake) = {
             let mut state = self.state.lock();
             let Some(launch) = state.launch.take() else {
@@ -266,9 +285,62 @@ impl Slot {
             state.ended = true;
             (launch, state.watchers.take())
         };
+        ended();
         drop(launch); // the service value's Drop runs outside the lock
         wake.wake();
         true
+    }
+
+    /// Forget this service once it ends for good (see
+    /// [`should_forget`](Slot::should_forget)).
+    pub(crate) fn set_forget_when_ended(&self) {
+        self.forget_when_ended.store(true, Ordering::Release);
+    }
+
+    /// Marks this service as being removed (under the governor's lock).
+    pub(crate) fn set_leaving(&self) {
+        self.leaving.store(true, Ordering::Release);
+    }
+
+    /// Whether this service is being removed.
+    pub(crate) fn leaving(&self) -> bool {
+        self.leaving.load(Ordering::Acquire)
+    }
+
+    /// Whether this service, ending for good now, is to be forgotten:
+    /// when it is being removed, or when it asked to be forgotten and the
+    /// governor is not `shutting_down` (a shutdown's report keeps every
+    /// service it stopped).
+    pub(crate) fn should_forget(&self, shutting_down: bool) -> bool {
+        self.leaving() || (self.forget_when_ended.load(Ordering::Acquire) && !shutting_down)
+    }
+
+    /// Marks this record forgotten (under the governor's lock); returns
+    /// whether this call did.
+    pub(crate) fn mark_forgotten(&self) -> bool {
+        !self.forgotten.swap(true, Ordering::AcqRel)
+    }
+
+    /// Whether this record has been forgotten by the governor.
+    pub(crate) fn forgotten(&self) -> bool {
+        self.forgotten.load(Ordering::Acquire)
+    }
+
+    /// Whether this service has ended for good.
+    pub(crate) fn ended(&self) -> bool {
+        self.state.lock().ended
+    }
+
+    /// Takes `dependent` out of this service's dependents (it is being
+    /// forgotten); returns it, to be dropped outside any lock.
+    pub(crate) fn remove_dependent(&self, dependent: &Arc<Slot>) -> Option<Arc<Slot>> {
+        if !self.has_dependents.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut state = self.state.lock();
+        let dependents = &mut state.links.as_mut()?.dependents;
+        let at = dependents.iter().position(|d| Arc::ptr_eq(d, dependent))?;
+        Some(dependents.swap_remove(at))
     }
 
     /// Whether this service has been asked to stop for good.

@@ -290,6 +290,9 @@ pub(crate) fn supervise<R: Runner>(
                 Decision::Done if !config.critical || asked_to_stop => AfterRun::Finish,
                 _ => AfterRun::Undecided,
             };
+            if next == AfterRun::Finish {
+                live.forget_if_asked(); // before `wait` returns
+            }
             slot.end_run(outcome, now, timed_out, next);
             live.finished = next == AfterRun::Finish;
             match decision {
@@ -414,15 +417,26 @@ async fn race_stop<F: Future>(shared: &Shared, slot: &Slot, fut: F) -> Option<F:
 /// dropping the task) marks it ended and lets shutdown waiters know.
 struct Live<'a> {
     shared: &'a Shared,
-    slot: &'a Slot,
+    slot: &'a Arc<Slot>,
     gave_up: bool,
     /// The record says ended already.
     finished: bool,
 }
 
+impl Live<'_> {
+    /// The service is ending for good: forgets it if it asked for that
+    /// (or is being removed), before its end wakes its watchers.
+    fn forget_if_asked(&self) {
+        if self.slot.should_forget(self.shared.token.is_cancelled()) {
+            self.shared.forget(self.slot);
+        }
+    }
+}
+
 impl Drop for Live<'_> {
     fn drop(&mut self) {
         if !self.finished {
+            self.forget_if_asked();
             self.slot.finish(self.gave_up);
         }
         self.shared.service_ended();

@@ -13,14 +13,18 @@
 //!   ordered and bounded shutdown, events, status, handles, subtrees.
 //! - [`faults`]: the fault catalogue: wedged services, panics everywhere,
 //!   restart storms, racing threads, a dropped governor.
+//! - [`removal`]: services that leave: `remove`, and services forgotten
+//!   once they end for good.
 //!
 //! Every case applies to every runtime; none is skipped.
 
 pub mod faults;
+pub mod removal;
 pub mod seed;
 pub mod supervision;
 
 pub use faults::*;
+pub use removal::*;
 pub use seed::*;
 pub use supervision::*;
 
@@ -93,6 +97,11 @@ macro_rules! for_each_case {
             restart_storm_escalates_with_bounded_events,
             shutdown_races_add_start_and_stop_from_threads,
             dropped_governor_stops_every_service,
+            remove_stops_a_running_service_and_frees_its_name,
+            remove_pending_and_ended_services,
+            removing_a_dependency_of_a_running_service_is_refused,
+            forgotten_service_delivers_its_final_outcome,
+            forgotten_services_leave_no_records_under_churn,
         );
     };
 }
