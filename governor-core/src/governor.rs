@@ -889,16 +889,21 @@ impl Governor {
     /// Removes the service called `name`: stops it if it runs (as its
     /// handle's [`stop`](ServiceHandle::stop) does: stop hooks, shutdown
     /// timeout; one not started yet never starts), waits until it has
-    /// ended for good, then forgets it — it leaves the [`report`]
-    /// (Governor::report) and its name is free for a new service — and
-    /// returns its final report. Its final outcome still reaches the
-    /// events and every handle on it.
+    /// ended for good, then forgets it — it leaves the
+    /// [`report`](Governor::report) and its name is free for a new
+    /// service — and returns its final report. Its final outcome still
+    /// reaches the events and every handle on it.
     ///
     /// Handles taken before keep the removed service's record: their
     /// `wait` and `report` give its final report, their `stop` and
     /// `restart` do nothing; they never reach a new service added later
     /// under the same name. Services not started yet resolve their
     /// dependencies by name when they start (a removed name is unknown).
+    ///
+    /// It waits for the service's end, so a service must not await its
+    /// own removal (it would wait for itself): to leave, a service
+    /// returns, and is forgotten if added with
+    /// [`forget_when_ended`](ServiceConfig::forget_when_ended).
     ///
     /// Errors: [`Error::UnknownService`];
     /// [`Error::DependedOn`] while a started service that depends on it

@@ -13,7 +13,7 @@ use governor_core::{
 
 use super::seed::{ends_n_times, idle, quick, state_of, IdleFut};
 use crate::harness::Harness;
-use crate::support::{journal, until, Journal};
+use crate::support::{assert_elapsed, journal, until, Journal};
 
 /// Records every event the governor emits.
 fn recorded(gov: Governor) -> (Governor, Arc<Mutex<Vec<Event>>>) {
@@ -126,8 +126,9 @@ pub async fn remove_stops_a_running_service_and_frees_its_name<H: Harness>(h: &H
 }
 
 /// A service removed before it started never runs, and the next `start`
-/// does not start it; an ended one is forgotten at once with its final
-/// outcome; a handle's `remove` does the same as the governor's.
+/// does not start it; one waiting to restart is removed at once, without
+/// another run; an ended one is forgotten at once with its final outcome;
+/// a handle's `remove` does the same as the governor's.
 pub async fn remove_pending_and_ended_services<H: Harness>(h: &H) {
     let (j, mut notes) = journal();
     let gov = h.governor();
@@ -144,6 +145,28 @@ pub async fn remove_pending_and_ended_services<H: Harness>(h: &H) {
     h.settle().await;
     assert_eq!(notes.count("pending:start"), 0, "never started");
     assert!(gov.report().service("pending").is_none());
+
+    gov.add("retrying", quick(&j, || Err(ServiceError::msg("again"))))
+        .unwrap()
+        .restart(Duration::from_secs(3600));
+    gov.start().unwrap();
+    until(h, || {
+        gov.report()
+            .service("retrying")
+            .is_some_and(|s| s.state == ServiceState::Restarting)
+    })
+    .await;
+    let clock = h.runtime();
+    let asked = clock.now();
+    let report = gov
+        .remove("retrying")
+        .await
+        .expect("removes a restarting one");
+    assert_elapsed(h, clock.now() - asked, Duration::ZERO);
+    assert_eq!((report.state, report.runs), (ServiceState::Stopped, 1));
+    assert!(failed_with(&report.last_outcome, "again"), "{report:?}");
+    assert_eq!(report.restart_in, None);
+    assert_eq!(notes.count("retrying:run"), 1, "no other run");
 
     let failing = gov
         .add("failing", quick(&j, || Err(ServiceError::msg("bad"))))
