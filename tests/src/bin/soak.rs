@@ -401,8 +401,8 @@ struct ChurnResult {
 const CHURN_RSS_SLACK_KIB: u64 = 2048;
 
 /// Adds `count` services that end at once (cleanly or with an error) and
-/// are forgotten, `BATCH` at a time, each under a name of its own, beside
-/// one long-lived service.
+/// are forgotten, `BATCH` at a time, each under a name of its own, each
+/// depending on one long-lived service.
 async fn churn(runtime: Arc<dyn Runtime>, count: u64) -> ChurnResult {
     const BATCH: u64 = 500;
     let stopped = Arc::new(AtomicU64::new(0));
@@ -436,6 +436,8 @@ async fn churn(runtime: Arc<dyn Runtime>, count: u64) -> ChurnResult {
                         }
                     })
                     .expect("a fresh name")
+                    // Its record must leave the keeper's dependents too.
+                    .depends_on(["keeper"])
                     .forget_when_ended();
                 let handle = config.handle();
                 config.start().expect("starts");

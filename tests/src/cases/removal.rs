@@ -210,12 +210,24 @@ pub async fn removing_a_dependency_of_a_running_service_is_refused<H: Harness>(h
     assert_eq!(state_of(&gov, "db"), ServiceState::Ready, "still running");
     assert_eq!(notes.count("db:stop"), 0);
 
+    // A dependent that has ended (and is kept) no longer holds it.
+    gov.add("cache", idle(&j)).unwrap();
+    gov.add("reader", quick(&j, || Ok(())))
+        .unwrap()
+        .depends_on(["cache"]);
+    gov.start().unwrap();
+    let reader = gov.service("reader").unwrap().wait().await;
+    assert_eq!(reader.state, ServiceState::Stopped);
+    gov.remove("cache").await.expect("its dependent has ended");
+    assert!(gov.report().service("reader").is_some(), "kept");
+    gov.remove("reader").await.unwrap();
+
     gov.remove("api").await.expect("a dependent goes freely");
     let report = gov.remove("db").await.expect("then its dependency");
     assert_eq!(report.last_outcome, Some(Outcome::Completed));
     assert_eq!(
         notes.all().iter().filter(|n| n.ends_with(":stop")).count(),
-        2
+        3
     );
     assert!(gov.report().services.is_empty());
 
