@@ -102,6 +102,7 @@ macro_rules! for_each_case {
             removing_a_dependency_of_a_running_service_is_refused,
             forgotten_service_delivers_its_final_outcome,
             forgotten_services_leave_no_records_under_churn,
+            removal_races_add_start_stop_and_shutdown_from_threads,
         );
     };
 }

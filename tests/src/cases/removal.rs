@@ -395,3 +395,95 @@ pub async fn forgotten_services_leave_no_records_under_churn<H: Harness>(h: &H) 
     assert!(debug.contains("services: 1,"), "{debug}");
     gov.shutdown().await;
 }
+
+/// Threads add (some to be forgotten), start, stop and remove services
+/// under a few shared names, while a shutdown comes: no deadlock, no name
+/// held twice, every run's outcome recorded once, every removal answered.
+pub async fn removal_races_add_start_stop_and_shutdown_from_threads<H: Harness>(h: &H) {
+    for round in 0..10 {
+        let (j, notes) = journal();
+        let gov = h.governor();
+        gov.add("first", idle(&j)).unwrap();
+        gov.start().unwrap();
+        let threads: Vec<_> = (0..4)
+            .map(|thread| {
+                let gov = gov.clone();
+                let j = j.clone();
+                let runtime = h.runtime();
+                std::thread::spawn(move || {
+                    let mut removals = 0;
+                    for i in 0..12 {
+                        let name = format!("s{}", (thread + i) % 5);
+                        if let Ok(config) = gov.add(name.as_str(), idle(&j)) {
+                            let config = if i % 2 == 0 {
+                                config.forget_when_ended()
+                            } else {
+                                config
+                            };
+                            let _ = config.start();
+                        }
+                        if i % 4 == 1 {
+                            if let Ok(handle) = gov.service(&name) {
+                                handle.stop();
+                            }
+                        }
+                        if i % 3 == 2 {
+                            removals += 1;
+                            let gov = gov.clone();
+                            let j = j.clone();
+                            runtime.spawn(Box::pin(async move {
+                                // Checked by the case, not here: a panic
+                                // in a spawned task would go unseen.
+                                let answer = match gov.remove(&name).await {
+                                    Ok(report) if report.state.is_final() => "ok".to_owned(),
+                                    Ok(report) => format!("not final: {report}"),
+                                    Err(Error::UnknownService { .. }) => "unknown".to_owned(),
+                                    Err(e) => format!("unexpected: {e}"),
+                                };
+                                j.note(format!("removal: {answer}"));
+                            }));
+                        }
+                        if thread == 3 && i == 9 && round % 2 == 0 {
+                            gov.request_shutdown();
+                        }
+                    }
+                    removals
+                })
+            })
+            .collect();
+        let mut removals = 0;
+        for thread in threads {
+            removals += thread.join().unwrap();
+        }
+        let answered = |notes: &crate::support::JournalReader| {
+            notes
+                .all()
+                .iter()
+                .filter(|n| n.starts_with("removal: "))
+                .count()
+        };
+        until(h, || answered(&notes) == removals).await;
+        let removed = notes.count("removal: ok");
+        let unknown = notes.count("removal: unknown");
+        assert_eq!(
+            removed + unknown,
+            removals,
+            "round {round}: {:?}",
+            notes.all()
+        );
+        let report = gov.shutdown().await;
+        assert_eq!(gov.running(), 0, "round {round}");
+        let mut names: Vec<&str> = report.services.iter().map(|s| &*s.name).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(names.len(), before, "round {round}: a name held twice");
+        for s in &report.services {
+            assert!(
+                s.state.is_final() || s.state == ServiceState::Pending,
+                "round {round}: {s}"
+            );
+            assert_eq!(s.runs > 0, s.last_outcome.is_some(), "round {round}: {s}");
+        }
+    }
+}
