@@ -881,7 +881,8 @@ impl Governor {
     }
 
     /// A snapshot of every service: state, restarts, last outcome, time to
-    /// the next restart, stop time.
+    /// the next restart, stop time. Services [removed](Governor::remove)
+    /// or [forgotten](ServiceConfig::forget_when_ended) are not in it.
     pub fn report(&self) -> Report {
         self.shared().report()
     }
