@@ -134,6 +134,21 @@ impl ServiceConfig {
         self
     }
 
+    /// Forgets this service once it ends for good (a one-off job, a
+    /// connection; OTP's temporary child): it leaves the governor's
+    /// [`report`](Governor::report) and its name is free again, so that a
+    /// program adding such services without end does not grow. Its
+    /// restart policy still applies: a run that is restarted is not the
+    /// end. The final outcome still reaches the events, and
+    /// [`ServiceHandle::wait`] and [`ServiceHandle::report`] on a handle
+    /// taken before. A service that ends because the governor shuts down
+    /// is not forgotten: the shutdown's report names every service it
+    /// stopped.
+    pub fn forget_when_ended(self) -> Self {
+        self.slot.set_forget_when_ended();
+        self
+    }
+
     /// Adds a stop hook for every run of this service (Go's
     /// `Stoppable.Stop`); see [`ServiceCtx::on_stop`](crate::ServiceCtx::on_stop).
     pub fn on_stop(self, hook: impl Fn() + Send + Sync + 'static) -> Self {

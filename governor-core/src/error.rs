@@ -47,6 +47,14 @@ pub enum Error {
         /// The name asked for.
         name: Arc<str>,
     },
+    /// A service cannot be removed while a started service that depends
+    /// on it has not ended for good; nothing was stopped.
+    DependedOn {
+        /// The service asked to be removed.
+        service: Arc<str>,
+        /// A service that depends on it and still runs.
+        dependent: Arc<str>,
+    },
     /// A service did not become ready within the time allowed.
     NotReady {
         /// The service.
@@ -95,6 +103,10 @@ impl fmt::Display for Error {
                 }
             }
             Error::UnknownService { name } => write!(f, "no service is named {name:?}"),
+            Error::DependedOn { service, dependent } => write!(
+                f,
+                "cannot remove service {service:?}: {dependent:?} depends on it and has not ended"
+            ),
             Error::NotReady { service, timeout } => {
                 write!(
                     f,

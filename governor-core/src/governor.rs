@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::event::Event;
 use crate::handle::ServiceHandle;
 use crate::name_index::NameIndex;
-use crate::report::{Report, ShutdownCause};
+use crate::report::{Report, ServiceReport, ShutdownCause};
 use crate::restart::RestartPolicy;
 use crate::runtime::{Runtime, SignalStream};
 use crate::service::Service;
@@ -135,8 +135,14 @@ struct State {
     defaults: Arc<Defaults>,
     catch_signals: bool,
     signals_installed: bool,
-    /// Every service, in the order added.
+    /// Every service, in the order added, and some forgotten ones (see
+    /// `forgotten`), until the list is next compacted.
     services: Vec<Arc<Slot>>,
+    /// How many records in `services` (and perhaps `pending`) are
+    /// forgotten: they are taken out once they are half of the list, so
+    /// that forgetting costs O(1) amortised and the lists stay as long as
+    /// the services kept, within a factor of two.
+    forgotten: usize,
     names: NameIndex,
     /// Added but not started by `start` yet (some may have been started
     /// alone since; `start` skips those).
@@ -304,8 +310,50 @@ impl Shared {
         Report {
             cause: state.cause.clone(),
             forced: state.forced,
-            services: state.services.iter().map(|slot| slot.report(now)).collect(),
+            services: state
+                .services
+                .iter()
+                .filter(|slot| !slot.forgotten())
+                .map(|slot| slot.report(now))
+                .collect(),
         }
+    }
+
+    /// Forgets `slot`: its name is free again, and it no longer appears
+    /// in reports. Idempotent.
+    pub(crate) fn forget(&self, slot: &Arc<Slot>) {
+        let mut garbage = Vec::new();
+        forget_locked(&mut self.state.lock(), slot, &mut garbage);
+        drop(garbage); // records' (user values') Drop runs outside the lock
+    }
+
+    /// Removes `slot` from the governor: refused while a started service
+    /// that depends on it has not ended for good; otherwise stops it (if
+    /// it has not started, it never will), waits until it has ended for
+    /// good, forgets it and returns its final report.
+    pub(crate) async fn remove(&self, slot: &Arc<Slot>) -> Result<ServiceReport, Error> {
+        {
+            let state = self.state.lock();
+            if !slot.forgotten() {
+                let dependents = slot.dependents();
+                if let Some(dependent) = dependents.iter().find(|d| !d.ended()) {
+                    return Err(Error::DependedOn {
+                        service: slot.name.clone(),
+                        dependent: dependent.name.clone(),
+                    });
+                }
+                // Under the lock `start` checks dependencies under: no
+                // new dependent from now on.
+                slot.set_leaving();
+            }
+            drop(state);
+        }
+        if !slot.cancel_launch_then(|| self.forget(slot)) {
+            slot.stop();
+        }
+        slot.watch(|view| view.ended.then_some(())).await;
+        self.forget(slot);
+        Ok(slot.report(self.runtime.now()))
     }
 
     fn slot(&self, name: &str) -> Result<Arc<Slot>, Error> {
@@ -344,15 +392,23 @@ impl Shared {
                 .collect();
             if let Err(e) = check_dependencies(&state.names, &to_start) {
                 // Services stopped meanwhile are not put back; their values
-                // are dropped once the lock is released.
-                let cancelled: Vec<CancelledLaunch> = to_start
-                    .into_iter()
-                    .filter_map(|(slot, taken)| slot.restore_launch(taken.launch))
-                    .collect();
+                // are dropped once the lock is released (and they are
+                // forgotten now if asked: they have ended).
+                let mut cancelled: Vec<CancelledLaunch> = Vec::new();
+                let mut garbage = Vec::new();
+                for (slot, taken) in to_start {
+                    if let Some(c) = slot.restore_launch(taken.launch) {
+                        cancelled.push(c);
+                    }
+                    if slot.should_forget(state.cause.is_some()) && slot.ended() {
+                        forget_locked(&mut state, slot, &mut garbage);
+                    }
+                }
                 if all_pending {
                     state.pending = candidates; // nothing started
                 }
                 drop(state);
+                drop(garbage);
                 for cancelled in cancelled {
                     cancelled.complete();
                 }
@@ -395,6 +451,36 @@ impl Shared {
 
 type StartResult = Result<Vec<Arc<Slot>>, Error>;
 
+/// Forgets `slot` (see [`Shared::forget`]) under the governor's lock;
+/// what is to be dropped goes to `garbage`, for after the lock.
+fn forget_locked(state: &mut State, slot: &Arc<Slot>, garbage: &mut Vec<Arc<Slot>>) {
+    if !slot.mark_forgotten() {
+        return;
+    }
+    garbage.extend(state.names.remove(slot));
+    // Its dependencies no longer wait for it at shutdown.
+    for dependency in slot.depends_on() {
+        if let Some(dependency) = state.names.get(&dependency) {
+            garbage.extend(dependency.remove_dependent(slot));
+        }
+    }
+    state.forgotten += 1;
+    if state.forgotten >= 32 && state.forgotten * 2 >= state.services.len() {
+        for list in [&mut state.services, &mut state.pending] {
+            let all = core::mem::take(list);
+            list.reserve(all.len().saturating_sub(state.forgotten));
+            for slot in all {
+                if slot.forgotten() {
+                    garbage.push(slot);
+                } else {
+                    list.push(slot);
+                }
+            }
+        }
+        state.forgotten = 0;
+    }
+}
+
 /// Checks that every dependency of `starting` (each with the names it
 /// depends on) exists and that no cycle runs through them.
 fn check_dependencies(
@@ -403,7 +489,8 @@ fn check_dependencies(
 ) -> Result<(), Error> {
     for (slot, taken) in starting {
         for dependency in &taken.depends_on {
-            if !names.contains(dependency) {
+            // A service being removed takes no new dependents.
+            if names.get(dependency).is_none_or(|d| d.leaving()) {
                 return Err(Error::UnknownDependency {
                     service: slot.name.clone(),
                     dependency: dependency.clone(),
@@ -477,6 +564,7 @@ impl Governor {
                 catch_signals: false,
                 signals_installed: false,
                 services: Vec::new(),
+                forgotten: 0,
                 names: NameIndex::default(),
                 pending: Vec::new(),
                 cause: None,
@@ -899,9 +987,38 @@ impl Governor {
     }
 
     /// A snapshot of every service: state, restarts, last outcome, time to
-    /// the next restart, stop time.
+    /// the next restart, stop time. Services [removed](Governor::remove)
+    /// or [forgotten](ServiceConfig::forget_when_ended) are not in it.
     pub fn report(&self) -> Report {
         self.shared().report()
+    }
+
+    /// Removes the service called `name`: stops it if it runs (as its
+    /// handle's [`stop`](ServiceHandle::stop) does: stop hooks, shutdown
+    /// timeout; one not started yet never starts), waits until it has
+    /// ended for good, then forgets it — it leaves the
+    /// [`report`](Governor::report) and its name is free for a new
+    /// service — and returns its final report. Its final outcome still
+    /// reaches the events and every handle on it.
+    ///
+    /// Handles taken before keep the removed service's record: their
+    /// `wait` and `report` give its final report, their `stop` and
+    /// `restart` do nothing; they never reach a new service added later
+    /// under the same name. Services not started yet resolve their
+    /// dependencies by name when they start (a removed name is unknown).
+    ///
+    /// It waits for the service's end, so a service must not await its
+    /// own removal (it would wait for itself): to leave, a service
+    /// returns, and is forgotten if added with
+    /// [`forget_when_ended`](ServiceConfig::forget_when_ended).
+    ///
+    /// Errors: [`Error::UnknownService`];
+    /// [`Error::DependedOn`] while a started service that depends on it
+    /// has not ended for good (remove that one first); then nothing is
+    /// stopped.
+    pub async fn remove(&self, name: &str) -> Result<ServiceReport, Error> {
+        let slot = self.shared().slot(name)?;
+        self.shared().remove(&slot).await
     }
 
     /// A handle on the service called `name`: to stop or restart it alone,
@@ -921,7 +1038,7 @@ impl fmt::Debug for Governor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.shared().state.lock();
         f.debug_struct("Governor")
-            .field("services", &state.services.len())
+            .field("services", &(state.services.len() - state.forgotten))
             .field("shutdown", &state.cause)
             .finish_non_exhaustive()
     }

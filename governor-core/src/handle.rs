@@ -3,6 +3,7 @@
 use alloc::sync::Arc;
 use core::fmt;
 
+use crate::error::Error;
 use crate::governor::Shared;
 use crate::report::ServiceReport;
 use crate::slot::Slot;
@@ -31,7 +32,22 @@ impl ServiceHandle {
     /// depend on it are not stopped. A service not started yet will not
     /// start. Returns `false` if it was already stopping or stopped.
     pub fn stop(&self) -> bool {
-        self.slot.cancel_launch() || self.slot.stop()
+        let forget = || {
+            if self.slot.should_forget(self.shared.token.is_cancelled()) {
+                self.shared.forget(&self.slot);
+            }
+        };
+        self.slot.cancel_launch_then(forget) || self.slot.stop()
+    }
+
+    /// Removes this service from its governor, as
+    /// [`Governor::remove`](crate::Governor::remove) does: stops it if it
+    /// runs, waits until it has ended for good, forgets it (its name is
+    /// free again) and returns its final report. A service removed or
+    /// forgotten already gives its final report at once. Error:
+    /// [`Error::DependedOn`].
+    pub async fn remove(&self) -> Result<ServiceReport, Error> {
+        self.shared.remove(&self.slot).await
     }
 
     /// Stops the current run and starts the next one at once, whatever the
@@ -53,6 +69,8 @@ impl ServiceHandle {
 
     /// Waits until this service has ended for good, and returns its
     /// report. Returns at once for a service that has not been started.
+    /// A service [forgotten](crate::ServiceConfig::forget_when_ended) when
+    /// it ends is forgotten by the time this returns.
     pub async fn wait(&self) -> ServiceReport {
         self.slot
             .watch(|view| (view.ended || view.pending).then_some(()))

@@ -36,8 +36,18 @@ impl NameIndex {
             .map(|(_, slot)| slot)
     }
 
-    pub(crate) fn contains(&self, name: &str) -> bool {
-        self.get(name).is_some()
+    /// Takes `slot` out of the index, if it is the record its name leads
+    /// to; returns it (to be dropped outside any lock).
+    pub(crate) fn remove(&mut self, slot: &Arc<Slot>) -> Option<Arc<Slot>> {
+        let hash = self.hash(&slot.name);
+        let found = self
+            .table
+            .find_entry(hash, |(seen, held)| {
+                *seen == hash && Arc::ptr_eq(held, slot)
+            })
+            .ok()?;
+        let ((_, removed), _) = found.remove();
+        Some(removed)
     }
 
     /// Adds the record `make` builds for `name` unless the name is taken:

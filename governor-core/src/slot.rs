@@ -40,6 +40,15 @@ pub(crate) struct Slot {
     /// Set when the configuration changed after the service started: its
     /// supervisor reads its restart policy again at its next decision.
     reconfigured: AtomicBool,
+    /// Forget this service once it ends for good, unless the governor is
+    /// shutting down (`ServiceConfig::forget_when_ended`).
+    forget_when_ended: AtomicBool,
+    /// Being removed (`remove`): forgotten once it ends, whatever ends it.
+    /// Set under the governor's lock; new dependents are refused.
+    leaving: AtomicBool,
+    /// No longer one of the governor's services (its name is free). Set
+    /// under the governor's lock, once.
+    forgotten: AtomicBool,
     state: Mutex<SlotState>,
 }
 
@@ -137,14 +146,17 @@ impl SlotState {
     }
 
     /// The service has ended for good; `gave_up` if by its restart limit
-    /// (or if it gave up already). Its watchers are to be woken.
+    /// (or if it gave up already). Its report says so at once; its
+    /// watchers learn it only once `ended` is set too, which the
+    /// supervisor does after emitting the events of that end (see
+    /// [`Slot::publish_end`]): a hook reading the report sees the end it is
+    /// told about, and `wait()` returns only once the events are out.
     fn end_for_good(&mut self, gave_up: bool) {
         self.status = if gave_up || self.status == ServiceState::GaveUp {
             ServiceState::GaveUp
         } else {
             ServiceState::Stopped
         };
-        self.ended = true;
         self.run_token = None;
         self.restart_at = None;
     }
@@ -173,6 +185,9 @@ impl Slot {
             stopped: AtomicBool::new(false),
             has_dependents: AtomicBool::new(false),
             reconfigured: AtomicBool::new(false),
+            forget_when_ended: AtomicBool::new(false),
+            leaving: AtomicBool::new(false),
+            forgotten: AtomicBool::new(false),
             state: Mutex::new(SlotState {
                 config: None,
                 launch,
@@ -296,7 +311,10 @@ impl Slot {
     }
 
     /// A service stopped before it was started: it never will be.
-    pub(crate) fn cancel_launch(&self) -> bool {
+    /// Calls `ended` (with no lock of the record held) after the service
+    /// is marked ended and before its watchers are woken, if this call
+    /// ended it.
+    pub(crate) fn cancel_launch_then(&self, ended: impl FnOnce()) -> bool {
         let cancelled = {
             let mut state = self.state.lock();
             let Some(launch) = state.launch.take() else {
@@ -304,6 +322,7 @@ impl Slot {
             };
             self.end_unlaunched(&mut state, launch)
         };
+        ended();
         cancelled.complete();
         true
     }
@@ -318,6 +337,59 @@ impl Slot {
             launch,
             wake: state.watchers.take(),
         }
+    }
+
+    /// Forget this service once it ends for good (see
+    /// [`should_forget`](Slot::should_forget)).
+    pub(crate) fn set_forget_when_ended(&self) {
+        self.forget_when_ended.store(true, Ordering::Release);
+    }
+
+    /// Marks this service as being removed (under the governor's lock).
+    pub(crate) fn set_leaving(&self) {
+        self.leaving.store(true, Ordering::Release);
+    }
+
+    /// Whether this service is being removed.
+    pub(crate) fn leaving(&self) -> bool {
+        self.leaving.load(Ordering::Acquire)
+    }
+
+    /// Whether this service, ending for good now, is to be forgotten:
+    /// when it is being removed, or when it asked to be forgotten and the
+    /// governor is not `shutting_down` (a shutdown's report keeps every
+    /// service it stopped).
+    pub(crate) fn should_forget(&self, shutting_down: bool) -> bool {
+        self.leaving() || (self.forget_when_ended.load(Ordering::Acquire) && !shutting_down)
+    }
+
+    /// Marks this record forgotten (under the governor's lock); returns
+    /// whether this call did.
+    pub(crate) fn mark_forgotten(&self) -> bool {
+        !self.forgotten.swap(true, Ordering::AcqRel)
+    }
+
+    /// Whether this record has been forgotten by the governor.
+    pub(crate) fn forgotten(&self) -> bool {
+        self.forgotten.load(Ordering::Acquire)
+    }
+
+    /// Whether this service has ended for good (its record says so,
+    /// whether or not its watchers have been told yet).
+    pub(crate) fn ended(&self) -> bool {
+        self.state.lock().status.is_final()
+    }
+
+    /// Takes `dependent` out of this service's dependents (it is being
+    /// forgotten); returns it, to be dropped outside any lock.
+    pub(crate) fn remove_dependent(&self, dependent: &Arc<Slot>) -> Option<Arc<Slot>> {
+        if !self.has_dependents.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut state = self.state.lock();
+        let dependents = &mut state.links.as_mut()?.dependents;
+        let at = dependents.iter().position(|d| Arc::ptr_eq(d, dependent))?;
+        Some(dependents.swap_remove(at))
     }
 
     /// Whether this service has been asked to stop for good.
@@ -463,6 +535,7 @@ impl Slot {
             let mut state = self.state.lock();
             let old = state.last_outcome.replace(outcome);
             state.end_for_good(false);
+            state.ended = true;
             (old, state.watchers.take())
         };
         wake.wake();
@@ -472,10 +545,26 @@ impl Slot {
     }
 
     /// The service ended for good; `gave_up` if by its restart limit.
+    /// Recorded and told to its watchers at once.
     pub(crate) fn finish(&self, gave_up: bool) {
+        self.record_end(gave_up);
+        self.publish_end();
+    }
+
+    /// The service ended for good; `gave_up` if by its restart limit.
+    /// Recorded only: [`publish_end`](Slot::publish_end) tells its
+    /// watchers, once the events of that end are out.
+    pub(crate) fn record_end(&self, gave_up: bool) {
+        self.state.lock().end_for_good(gave_up);
+    }
+
+    /// Tells the watchers that the service has ended for good (after
+    /// [`record_end`](Slot::record_end), or `end_run` with
+    /// [`AfterRun::Finish`]).
+    pub(crate) fn publish_end(&self) {
         let wake = {
             let mut state = self.state.lock();
-            state.end_for_good(gave_up);
+            state.ended = true;
             state.watchers.take()
         };
         wake.wake();
@@ -673,8 +762,9 @@ pub(crate) enum AfterRun {
     /// The supervisor decides more before it ends (and calls
     /// [`Slot::finish`]).
     Undecided,
-    /// The service has ended for good: the supervisor need not call
-    /// [`Slot::finish`].
+    /// The service has ended for good (recorded): the supervisor need not
+    /// call [`Slot::finish`], only [`Slot::publish_end`] once the events
+    /// of the end are out.
     Finish,
 }
 

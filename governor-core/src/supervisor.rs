@@ -223,7 +223,8 @@ pub(crate) fn supervise<R: Runner>(
                 }
             };
             if let Some(outcome) = never_ran {
-                // Its one outcome, although it never ran.
+                live.forget_if_asked(); // before `wait` returns
+                                        // Its one outcome, although it never ran.
                 slot.end_unrun(outcome);
                 live.finished = true;
                 // Dropped while the service still counts as live.
@@ -300,6 +301,9 @@ pub(crate) fn supervise<R: Runner>(
                 Decision::Done if !config.critical || asked_to_stop => AfterRun::Finish,
                 _ => AfterRun::Undecided,
             };
+            if next == AfterRun::Finish {
+                live.forget_if_asked(); // before `wait` returns
+            }
             slot.end_run(outcome.clone(), now, timed_out, next);
             live.finished = next == AfterRun::Finish;
             // Emitted once the record says so: a hook that reads the report
@@ -319,6 +323,10 @@ pub(crate) fn supervise<R: Runner>(
                 service: slot.name.clone(),
                 outcome,
             });
+            if live.finished {
+                // Its end is told to `wait()` once its events are out.
+                slot.publish_end();
+            }
             match decision {
                 Decision::Restart {
                     delay,
@@ -351,12 +359,14 @@ pub(crate) fn supervise<R: Runner>(
                 }
                 Decision::Escalate(escalation) => {
                     // Recorded before it is told.
-                    slot.finish(true);
+                    live.forget_if_asked();
+                    slot.record_end(true);
                     live.finished = true;
                     shared.emit(|| Event::GaveUp {
                         service: slot.name.clone(),
                         restarts: slot.report(now).restarts,
                     });
+                    slot.publish_end();
                     if escalation == Escalation::Shutdown {
                         shared.request_shutdown(ShutdownCause::Escalated {
                             service: slot.name.clone(),
@@ -458,9 +468,20 @@ struct Live {
     finished: bool,
 }
 
+impl Live {
+    /// The service is ending for good: forgets it if it asked for that
+    /// (or is being removed), before its end wakes its watchers.
+    fn forget_if_asked(&self) {
+        if self.slot.should_forget(self.shared.token.is_cancelled()) {
+            self.shared.forget(&self.slot);
+        }
+    }
+}
+
 impl Drop for Live {
     fn drop(&mut self) {
         if !self.finished {
+            self.forget_if_asked();
             self.slot.finish(false);
         }
         self.shared.service_ended(&self.slot);

@@ -18,6 +18,8 @@
 //!   never ran; values dropped before `shutdown` returns.
 //! - [`proof`]: promises the others leave unwalked (a user error's
 //!   panicking `Display` on the default log and in the report).
+//! - [`removal`]: services that leave: `remove`, and services forgotten
+//!   once they end for good.
 //!
 //! Every case applies to every runtime; none is skipped.
 //!
@@ -32,6 +34,7 @@ pub mod faults;
 pub mod locks;
 pub mod policy_paths;
 pub mod proof;
+pub mod removal;
 pub mod seed;
 pub mod shutdown_paths;
 pub mod supervision;
@@ -41,6 +44,7 @@ pub use faults::*;
 pub use locks::*;
 pub use policy_paths::*;
 pub use proof::*;
+pub use removal::*;
 pub use seed::*;
 pub use shutdown_paths::*;
 pub use supervision::*;
@@ -139,6 +143,12 @@ macro_rules! for_each_case {
             restart_decisions_are_constant_time_and_logged_by_trouble,
             events_follow_the_record_they_describe,
             panicking_error_display_is_survived_in_log_and_report,
+            remove_stops_a_running_service_and_frees_its_name,
+            remove_pending_and_ended_services,
+            removing_a_dependency_of_a_running_service_is_refused,
+            forgotten_service_delivers_its_final_outcome,
+            forgotten_services_leave_no_records_under_churn,
+            removal_races_add_start_stop_and_shutdown_from_threads,
         );
     };
 }
@@ -217,6 +227,12 @@ macro_rules! for_each_nostd_case {
             settings_changed_after_start_apply,
             restart_decisions_are_constant_time_and_logged_by_trouble,
             events_follow_the_record_they_describe,
+            remove_stops_a_running_service_and_frees_its_name,
+            remove_pending_and_ended_services,
+            removing_a_dependency_of_a_running_service_is_refused,
+            forgotten_service_delivers_its_final_outcome,
+            forgotten_services_leave_no_records_under_churn,
+            removal_races_add_start_stop_and_shutdown_from_threads,
         );
     };
 }
