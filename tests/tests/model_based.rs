@@ -63,6 +63,13 @@ const RESTART_AFTER_ABORT: bool = false;
 /// decision (the timeout: from the next stop that begins).
 const CONFIG_CHANGES_AFTER_START: bool = false;
 
+/// Not yet fixed anywhere (a finding of this test): `ServiceHandle::stop`
+/// is documented to return `false` for a service already stopped, but
+/// returns `true` for one that ended for good by itself (its "stop for
+/// good" flag was never set). With `true`, the model expects the
+/// documented result.
+const STOP_OF_AN_ENDED_SERVICE_IS_FALSE: bool = false;
+
 /// The governor's shutdown timeout, in ms.
 const TIMEOUT: u64 = 1000;
 
@@ -1158,7 +1165,8 @@ impl World {
                 let stopped = self.handles[i].stop();
                 let m = &mut self.model;
                 let s = &m.svcs[i];
-                let expected = s.state == ServiceState::Pending || !s.stopped_flag;
+                let expected = s.state == ServiceState::Pending
+                    || !(s.stopped_flag || STOP_OF_AN_ENDED_SERVICE_IS_FALSE && s.state.is_final());
                 prop_assert_eq!(stopped, expected, "step {}: stop() of s{}", step, i);
                 let s = &mut m.svcs[i];
                 if s.state == ServiceState::Pending {
@@ -1249,7 +1257,7 @@ impl World {
     /// and waits (in real time) for blocking runs to reach the state the
     /// model expects.
     async fn settle(&self) -> Result<(), TestCaseError> {
-        let give_up = Instant::now() + Duration::from_secs(2);
+        let give_up = Instant::now() + Duration::from_secs(10);
         loop {
             for _ in 0..128 {
                 self.rt.sleep(Duration::ZERO).await;
@@ -1396,7 +1404,7 @@ impl World {
     /// Lets blocking threads go and waits for them.
     fn release(&self) {
         self.release.store(true, Ordering::SeqCst);
-        let give_up = Instant::now() + Duration::from_secs(2);
+        let give_up = Instant::now() + Duration::from_secs(10);
         while self.rt.outstanding_blocking() > 0 && Instant::now() < give_up {
             std::thread::sleep(Duration::from_micros(200));
         }
@@ -1583,6 +1591,67 @@ mod regressions {
             Op::Start,
             Op::Shutdown,
             Op::Force,
+        ]);
+    }
+
+    // The four sequences that fail on the current code once their flag
+    // is flipped (see the constants at the top).
+
+    /// (a) A clean end of a critical service is a clean shutdown.
+    #[test]
+    fn critical_clean_end() {
+        let critical = Spec {
+            critical: true,
+            work: 130,
+            ..simple(Kind::Ok, On::Never, 100)
+        };
+        must_pass(&[Op::Add(critical), Op::Start, Op::Advance(130)]);
+    }
+
+    /// (b) A forced shutdown calls the stop hooks of a run not stopping yet.
+    #[test]
+    fn forced_shutdown_calls_hooks() {
+        let working = Spec {
+            work: 130,
+            ..simple(Kind::Ok, On::Never, 100)
+        };
+        must_pass(&[Op::Add(working), Op::Start, Op::Force]);
+    }
+
+    /// (c) `restart()` of a run aborted at its timeout restarts it.
+    #[test]
+    fn restart_after_abort() {
+        must_pass(&[
+            Op::Add(simple(Kind::Deaf, On::Never, 100)),
+            Op::Start,
+            Op::RestartOne(0),
+            Op::Advance(1000),
+        ]);
+    }
+
+    /// (d) A policy changed after start applies from the next decision.
+    #[test]
+    fn policy_changed_after_start() {
+        let never = Policy {
+            on: On::Never,
+            delay: Delay::Fixed(100),
+            limit: None,
+        };
+        must_pass(&[
+            Op::Add(simple(Kind::Ok, On::Always, 100)),
+            Op::Start,
+            Op::SetPolicy(0, never),
+            Op::Advance(100),
+        ]);
+    }
+
+    /// `stop()` of a service that ended by itself.
+    #[test]
+    fn stop_of_an_ended_service() {
+        must_pass(&[
+            Op::Add(simple(Kind::Ok, On::Never, 100)),
+            Op::Start,
+            Op::StopOne(0),
         ]);
     }
 
