@@ -1257,10 +1257,13 @@ impl World {
     /// and waits (in real time) for blocking runs to reach the state the
     /// model expects.
     async fn settle(&self) -> Result<(), TestCaseError> {
-        let give_up = Instant::now() + Duration::from_secs(10);
+        let give_up = Instant::now() + Duration::from_secs(5);
         loop {
             for _ in 0..128 {
                 self.rt.sleep(Duration::ZERO).await;
+            }
+            if self.model.ambiguous.is_some() {
+                return Ok(()); // the model no longer knows what to wait for
             }
             let outstanding = self.rt.outstanding_blocking();
             let parked = self.model.parked();
@@ -1368,7 +1371,22 @@ impl World {
                 }
             }
         }
-        let report = self.gov.wait_for_shutdown().await;
+        // Bounded: with a blocking thread parked, a shutdown that never
+        // completes would park the virtual runtime's driver for good.
+        let report = {
+            let waited = self.gov.wait_for_shutdown();
+            let limit = self.rt.sleep(Duration::from_secs(3600));
+            match futures_util::future::select(std::pin::pin!(waited), limit).await {
+                futures_util::future::Either::Left((report, _)) => report,
+                futures_util::future::Either::Right(_) => {
+                    return Err(fail(format!(
+                        "shutdown never completed: {}\nthe model says {:#?}",
+                        self.gov.report(),
+                        self.model
+                    )))
+                }
+            }
+        };
         if self.model.ambiguous.is_none() {
             prop_assert!(
                 self.model.next_event().is_none(),
@@ -1404,7 +1422,7 @@ impl World {
     /// Lets blocking threads go and waits for them.
     fn release(&self) {
         self.release.store(true, Ordering::SeqCst);
-        let give_up = Instant::now() + Duration::from_secs(10);
+        let give_up = Instant::now() + Duration::from_secs(5);
         while self.rt.outstanding_blocking() > 0 && Instant::now() < give_up {
             std::thread::sleep(Duration::from_micros(200));
         }
