@@ -448,13 +448,19 @@ async fn wait_to_restart(shared: &Shared, slot: &Slot, delay: Duration) -> bool 
 /// Runs `fut` unless this service or the whole governor is asked to stop
 /// first (`None`). Nothing of this service runs meanwhile, so there is no
 /// order to keep.
+///
+/// The stop is polled first: when both are ready at once (a shutdown that
+/// ends the very dependency this service waits for), the stop wins, so a
+/// dependent the shutdown finds waiting is recorded as stopped while it
+/// waited (`NotRun`), never as failed by a dependency the shutdown ended,
+/// whichever wake-up its task sees first.
 async fn race_stop<F: Future>(shared: &Shared, slot: &Slot, fut: F) -> Option<F::Output> {
     let global = shared.token.cancelled();
     let own = slot.watch(|view| view.stopped.then_some(()));
     let stop = futures_util::future::select(global, own);
-    match futures_util::future::select(core::pin::pin!(fut), stop).await {
-        futures_util::future::Either::Left((output, _)) => Some(output),
-        futures_util::future::Either::Right(_) => None,
+    match futures_util::future::select(stop, core::pin::pin!(fut)).await {
+        futures_util::future::Either::Left(_) => None,
+        futures_util::future::Either::Right((output, _)) => Some(output),
     }
 }
 

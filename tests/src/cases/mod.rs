@@ -149,6 +149,7 @@ macro_rules! for_each_case {
             forgotten_service_delivers_its_final_outcome,
             forgotten_services_leave_no_records_under_churn,
             removal_races_add_start_stop_and_shutdown_from_threads,
+            shutdown_ending_an_unready_dependency_leaves_dependents_not_run,
         );
     };
 }
@@ -233,6 +234,7 @@ macro_rules! for_each_nostd_case {
             forgotten_service_delivers_its_final_outcome,
             forgotten_services_leave_no_records_under_churn,
             removal_races_add_start_stop_and_shutdown_from_threads,
+            shutdown_ending_an_unready_dependency_leaves_dependents_not_run,
         );
     };
 }

@@ -346,3 +346,40 @@ pub async fn supervisor_dropped_before_its_first_poll_is_counted_out_once<H: Har
     until(h, || gov.running() == 0).await;
     assert!(!notes.all().contains(&"lost:start".to_owned()));
 }
+
+/// A shutdown that finds a dependent still waiting for a dependency that
+/// was never ready, and ends that dependency in the same stroke (it was
+/// only waiting to restart): the dependent was stopped while it waited
+/// (`NotRun`), not failed by its dependency, and the shutdown stays
+/// clean — whichever of the two ends its supervisor sees first.
+pub async fn shutdown_ending_an_unready_dependency_leaves_dependents_not_run<H: Harness>(h: &H) {
+    let (j, mut notes) = journal();
+    let gov = h.governor();
+    let jj = j.clone();
+    gov.add("flaky", move |ctx: ServiceCtx| {
+        let j = jj.clone();
+        async move {
+            j.note(format!("flaky:run{}", ctx.run()));
+            Ok(()) // never ready, back in a minute
+        }
+    })
+    .unwrap()
+    .notify_ready()
+    .restart(Duration::from_secs(60));
+    gov.add("user", idle(&j)).unwrap().depends_on(["flaky"]);
+    gov.start().unwrap();
+    notes.until("flaky:run1").await;
+    until(h, || {
+        gov.report().service("flaky").unwrap().state == ServiceState::Restarting
+    })
+    .await;
+    let report = within(h, "shutdown", gov.shutdown()).await;
+    let user = report.service("user").unwrap();
+    assert_eq!(
+        (user.state, user.runs, user.last_outcome.clone()),
+        (ServiceState::Stopped, 0, Some(Outcome::NotRun)),
+        "stopped while it waited, not failed by a dependency the shutdown ended:\n{report}"
+    );
+    assert!(report.is_clean(), "a plain shutdown is clean:\n{report}");
+    assert_eq!(notes.count("user:start"), 0);
+}
