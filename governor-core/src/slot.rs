@@ -399,9 +399,17 @@ impl Slot {
 
     /// Asks this service to stop for good: its current run's token is
     /// cancelled, and so will be any later run's. Returns whether this
-    /// call did it.
+    /// call did it: not for a service that has ended for good already
+    /// (by itself, or stopped before it started), which has nothing left
+    /// to stop.
     pub(crate) fn stop(&self) -> bool {
-        let stop = self.mark_stopped(&mut self.state.lock());
+        let stop = {
+            let mut state = self.state.lock();
+            if state.status.is_final() {
+                return false;
+            }
+            self.mark_stopped(&mut state)
+        };
         stop.map(StopForGood::complete).is_some()
     }
 

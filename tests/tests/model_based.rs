@@ -62,12 +62,11 @@ const RESTART_AFTER_ABORT: bool = true;
 /// decision (the timeout: from the next stop that begins).
 const CONFIG_CHANGES_AFTER_START: bool = true;
 
-/// Not yet fixed anywhere (a finding of this test): `ServiceHandle::stop`
-/// is documented to return `false` for a service already stopped, but
-/// returns `true` for one that ended for good by itself (its "stop for
-/// good" flag was never set). With `true`, the model expects the
-/// documented result.
-const STOP_OF_AN_ENDED_SERVICE_IS_FALSE: bool = false;
+/// A finding of this test, fixed: `ServiceHandle::stop` is documented to
+/// return `false` for a service already stopped, and returned `true` for
+/// one that had ended for good by itself (its "stop for good" flag was
+/// never set), or a second time for one stopped before it started.
+const STOP_OF_AN_ENDED_SERVICE_IS_FALSE: bool = true;
 
 /// The governor's shutdown timeout, in ms.
 const TIMEOUT: u64 = 1000;

@@ -150,6 +150,7 @@ macro_rules! for_each_case {
             forgotten_services_leave_no_records_under_churn,
             removal_races_add_start_stop_and_shutdown_from_threads,
             shutdown_ending_an_unready_dependency_leaves_dependents_not_run,
+            stop_of_an_ended_service_returns_false,
         );
     };
 }
@@ -235,6 +236,7 @@ macro_rules! for_each_nostd_case {
             forgotten_services_leave_no_records_under_churn,
             removal_races_add_start_stop_and_shutdown_from_threads,
             shutdown_ending_an_unready_dependency_leaves_dependents_not_run,
+            stop_of_an_ended_service_returns_false,
         );
     };
 }

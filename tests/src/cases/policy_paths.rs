@@ -400,3 +400,33 @@ pub async fn events_follow_the_record_they_describe<H: Harness>(h: &H) {
         ]
     );
 }
+
+/// `ServiceHandle::stop` returns `false` for a service that has nothing
+/// left to stop: one that ended for good by itself, and one stopped
+/// before it started, asked a second time.
+pub async fn stop_of_an_ended_service_returns_false<H: Harness>(h: &H) {
+    let gov = h.governor();
+    let once = gov
+        .add("once", |_ctx: ServiceCtx| async { Ok(()) })
+        .unwrap()
+        .no_restart()
+        .handle();
+    let never = gov
+        .add("never", |_ctx: ServiceCtx| async { Ok(()) })
+        .unwrap()
+        .handle();
+    assert!(
+        never.stop(),
+        "a pending service is stopped by the first call"
+    );
+    assert!(!never.stop(), "and not a second time");
+    gov.start().unwrap();
+    let ended = once.wait().await;
+    assert_eq!(ended.state, ServiceState::Stopped);
+    assert!(
+        !once.stop(),
+        "a service that ended by itself has nothing to stop"
+    );
+    assert_eq!(once.report(), ended, "and the call changed nothing");
+    gov.shutdown().await;
+}
