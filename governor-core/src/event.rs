@@ -82,6 +82,18 @@ pub enum Event {
         /// The dependency that failed it.
         dependency: Arc<str>,
     },
+    /// The service's [handle](crate::ServiceHandle) asked it to stop:
+    /// for good ([`stop`](crate::ServiceHandle::stop),
+    /// [`remove`](crate::ServiceHandle::remove)), or its current run only,
+    /// to run again at once ([`restart`](crate::ServiceHandle::restart)).
+    /// Emitted before the run it stops ends, once per call that does
+    /// something.
+    StopRequested {
+        /// The service.
+        service: Arc<str>,
+        /// Whether it runs again at once (`restart`).
+        restart: bool,
+    },
     /// Shutdown began.
     ShutdownRequested {
         /// Why.
@@ -121,6 +133,7 @@ impl Event {
             | Event::GaveUp { service, .. }
             | Event::DependencyFailed { service, .. }
             | Event::StopTimedOut { service, .. }
+            | Event::StopRequested { service, .. }
             | Event::Aborted { service } => Some(service),
             Event::ShutdownRequested { .. } | Event::ShutdownComplete { .. } => None,
         }
@@ -161,6 +174,7 @@ impl Event {
             Event::Starting { .. } | Event::Started { .. } | Event::Ready { .. } => Level::DEBUG,
             Event::Stopped { outcome, .. } if outcome.is_failure() => Level::WARN,
             Event::Stopped { .. }
+            | Event::StopRequested { .. }
             | Event::ShutdownRequested { .. }
             | Event::ShutdownComplete { forced: false } => Level::INFO,
             Event::RestartScheduled { trouble: false, .. } => Level::INFO,
@@ -196,6 +210,12 @@ impl fmt::Display for Event {
                     f,
                     "not started: dependency {dependency:?} ended without becoming ready"
                 )
+            }
+            Event::StopRequested { restart: true, .. } => {
+                f.write_str("restart requested by its handle")
+            }
+            Event::StopRequested { restart: false, .. } => {
+                f.write_str("stop requested by its handle")
             }
             Event::ShutdownRequested { cause } => write!(f, "shutdown requested: {cause}"),
             Event::StopTimedOut { timeout, .. } => {

@@ -331,6 +331,16 @@ impl Shared {
     /// that depends on it has not ended for good; otherwise stops it (if
     /// it has not started, it never will), waits until it has ended for
     /// good, forgets it and returns its final report.
+    /// A service's handle asked `slot` to stop (for good, or to
+    /// `restart`): told as [`Event::StopRequested`], so that no stop is
+    /// anonymous.
+    pub(crate) fn stop_requested(&self, slot: &Slot, restart: bool) {
+        self.emit(|| Event::StopRequested {
+            service: slot.name.clone(),
+            restart,
+        });
+    }
+
     pub(crate) async fn remove(&self, slot: &Arc<Slot>) -> Result<ServiceReport, Error> {
         {
             let state = self.state.lock();
@@ -349,7 +359,7 @@ impl Shared {
             drop(state);
         }
         if !slot.cancel_launch_then(|| self.forget(slot)) {
-            slot.stop();
+            slot.stop_then(|| self.stop_requested(slot, false));
         }
         slot.watch(|view| view.ended.then_some(())).await;
         self.forget(slot);

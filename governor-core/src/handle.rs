@@ -37,7 +37,10 @@ impl ServiceHandle {
                 self.shared.forget(&self.slot);
             }
         };
-        self.slot.cancel_launch_then(forget) || self.slot.stop()
+        self.slot.cancel_launch_then(forget)
+            || self
+                .slot
+                .stop_then(|| self.shared.stop_requested(&self.slot, false))
     }
 
     /// Removes this service from its governor, as
@@ -64,7 +67,8 @@ impl ServiceHandle {
     /// [`Outcome::Abandoned`](crate::Outcome::Abandoned), as if it had
     /// ended by itself (a critical one then shuts the governor down).
     pub fn restart(&self) -> bool {
-        self.slot.cancel_run()
+        self.slot
+            .cancel_run_then(|| self.shared.stop_requested(&self.slot, true))
     }
 
     /// Waits until this service has ended for good, and returns its

@@ -108,6 +108,9 @@ struct SlotState {
     timed_out: bool,
     /// The current run's hooks have been called.
     hooks_fired: bool,
+    /// The current run's restart was asked for by its handle
+    /// ([`Slot::cancel_run_then`]): asked once per run.
+    restart_requested: bool,
     /// Counted among its governor's live services (from its launch until
     /// its supervisor ends or is dropped).
     live: bool,
@@ -204,6 +207,7 @@ impl Slot {
                 stop_time: None,
                 timed_out: false,
                 hooks_fired: false,
+                restart_requested: false,
                 live: false,
                 inside: 0,
                 watchers: WaitList::new(),
@@ -402,7 +406,16 @@ impl Slot {
     /// call did it: not for a service that has ended for good already
     /// (by itself, or stopped before it started), which has nothing left
     /// to stop.
+    #[cfg(loom)]
     pub(crate) fn stop(&self) -> bool {
+        self.stop_then(|| {})
+    }
+
+    /// Asks this service to stop for good (as `stop` describes), calling
+    /// `told` (with no lock held) once, if this call does it, before the
+    /// run is cancelled: what it says (an event) comes before anything the
+    /// run's end says.
+    pub(crate) fn stop_then(&self, told: impl FnOnce()) -> bool {
         let stop = {
             let mut state = self.state.lock();
             if state.status.is_final() {
@@ -410,7 +423,12 @@ impl Slot {
             }
             self.mark_stopped(&mut state)
         };
-        stop.map(StopForGood::complete).is_some()
+        let Some(stop) = stop else {
+            return false;
+        };
+        told();
+        stop.complete();
+        true
     }
 
     /// Sets the "stopped" flag under the record's lock (`state`), unless
@@ -443,6 +461,7 @@ impl Slot {
             stopped = self.stopped.load(Ordering::Relaxed);
             state.runs += 1;
             state.hooks_fired = false;
+            state.restart_requested = false;
             // Empty: `end_run` took the last run's hooks, and none can be
             // added between runs. Dropped outside the lock all the same.
             stale_hooks = state
@@ -579,14 +598,29 @@ impl Slot {
     }
 
     /// Cancels the current run only (the service restarts at once).
-    pub(crate) fn cancel_run(&self) -> bool {
-        let token = self.state.lock().run_token.clone();
-        token.is_some_and(|t| t.cancel())
+    /// Calling `told` (with no lock held) once per run, if this call
+    /// cancels it, before it does: one restart request per run wins,
+    /// under the record's lock.
+    pub(crate) fn cancel_run_then(&self, told: impl FnOnce()) -> bool {
+        let token = {
+            let mut state = self.state.lock();
+            match &state.run_token {
+                Some(token) if !state.restart_requested && !token.is_cancelled() => {
+                    let token = token.clone();
+                    state.restart_requested = true;
+                    token
+                }
+                _ => return false,
+            }
+        };
+        told();
+        token.cancel();
+        true
     }
 
     /// The current run's stop begins at runtime time `now`: recorded, and
     /// its stop hooks called (once per run). With `for_good`, the service
-    /// is asked to stop for good first, as [`stop`](Slot::stop) does. One
+    /// is asked to stop for good first, as `stop_then` does. One
     /// lock of the record for all of it. Returns the service's own shutdown
     /// timeout as configured now (`None`: the governor's default applies).
     pub(crate) fn begin_stop(&self, now: Duration, for_good: bool) -> Option<Duration> {

@@ -151,6 +151,7 @@ macro_rules! for_each_case {
             removal_races_add_start_stop_and_shutdown_from_threads,
             shutdown_ending_an_unready_dependency_leaves_dependents_not_run,
             stop_of_an_ended_service_returns_false,
+            a_handle_stop_is_told_with_its_cause,
         );
     };
 }
@@ -237,6 +238,7 @@ macro_rules! for_each_nostd_case {
             removal_races_add_start_stop_and_shutdown_from_threads,
             shutdown_ending_an_unready_dependency_leaves_dependents_not_run,
             stop_of_an_ended_service_returns_false,
+            a_handle_stop_is_told_with_its_cause,
         );
     };
 }

@@ -136,3 +136,68 @@ pub async fn every_stop_of_the_governor_names_its_cause<H: Harness>(h: &H) {
         assert_eq!(handle.report().state, ServiceState::Stopped, "{path}");
     }
 }
+
+/// A stop through a service's handle is not anonymous either: each
+/// `stop()` and `restart()` that does something is told as
+/// `Event::StopRequested`, naming the service and whether it restarts,
+/// before the run it stops ends; one that does nothing tells nothing.
+pub async fn a_handle_stop_is_told_with_its_cause<H: Harness>(h: &H) {
+    let (j, mut notes) = journal();
+    let events: Arc<Mutex<Vec<Event>>> = Arc::default();
+    let sink = events.clone();
+    let gov = h
+        .governor()
+        .on_event(move |event| sink.lock().unwrap().push(event.clone()));
+    let svc = gov.add("svc", idle(&j)).unwrap().handle();
+    gov.start().unwrap();
+    notes.until("svc:start").await;
+    assert!(svc.restart());
+    until(h, || notes.count("svc:start") == 2).await;
+    assert!(svc.stop());
+    svc.wait().await;
+    assert!(!svc.stop() && !svc.restart(), "nothing left to stop");
+    gov.shutdown().await;
+    let told: Vec<Event> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Event::StopRequested { .. } | Event::Stopped { .. } | Event::Started { .. }
+            )
+        })
+        .cloned()
+        .collect();
+    let svc: Arc<str> = "svc".into();
+    assert_eq!(
+        told,
+        [
+            Event::Started {
+                service: svc.clone(),
+                run: 1
+            },
+            Event::StopRequested {
+                service: svc.clone(),
+                restart: true
+            },
+            Event::Stopped {
+                service: svc.clone(),
+                outcome: Outcome::Completed
+            },
+            Event::Started {
+                service: svc.clone(),
+                run: 2
+            },
+            Event::StopRequested {
+                service: svc.clone(),
+                restart: false
+            },
+            Event::Stopped {
+                service: svc.clone(),
+                outcome: Outcome::Completed
+            },
+        ],
+        "each handle stop is told once, before the end of the run it stops"
+    );
+}
