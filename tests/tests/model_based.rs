@@ -55,7 +55,7 @@ const CRITICAL_CLEAN_END_IS_CLEAN: bool = true;
 /// stop hook once before it aborts what is left.
 const FORCED_SHUTDOWN_CANCELS_FIRST: bool = true;
 /// (c) `ServiceHandle::restart()` restarts even a run that had to be
-/// aborted at its shutdown timeout.
+/// aborted at its shutdown timeout (not an abandoned blocking one).
 const RESTART_AFTER_ABORT: bool = true;
 /// (d) A restart policy or shutdown timeout changed through the
 /// `ServiceConfig` after the service started applies from the next
@@ -592,7 +592,11 @@ impl Model {
         }
         let decision = if asked {
             D::Done
-        } else if restart_now && (!outcome.is_aborted() || RESTART_AFTER_ABORT) {
+        } else if restart_now
+            && (!outcome.is_aborted() || RESTART_AFTER_ABORT && outcome != Expect::Abandoned)
+        {
+            // An abandoned blocking run keeps the service's value on its
+            // thread: nothing is left to run again, so it ends for good.
             D::Now
         } else if outcome.is_aborted() {
             D::Done
