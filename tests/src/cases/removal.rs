@@ -7,21 +7,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_channel::oneshot;
-use governor_core::{
-    Error, Event, Governor, Outcome, ServiceCtx, ServiceError, ServiceState, ShutdownCause,
-};
+use governor_core::{Error, Event, Outcome, ServiceCtx, ServiceError, ServiceState, ShutdownCause};
 
 use super::seed::{ends_n_times, idle, quick, state_of, IdleFut};
+use super::supervision::recorded;
 use crate::harness::Harness;
 use crate::support::{assert_elapsed, journal, until, Journal};
-
-/// Records every event the governor emits.
-fn recorded(gov: Governor) -> (Governor, Arc<Mutex<Vec<Event>>>) {
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let sink = events.clone();
-    let gov = gov.on_event(move |event| sink.lock().unwrap().push(event.clone()));
-    (gov, events)
-}
 
 /// A service that notes `"<name>:start"`, then ends with an error once
 /// `release` is fired (or cleanly when asked to stop).

@@ -19,7 +19,7 @@ use crate::support::{assert_elapsed, journal, timeline, until, Timeline, REAL_TI
 const MS: Duration = Duration::from_millis(1);
 
 /// Records every event the governor emits.
-fn recorded(gov: Governor) -> (Governor, Arc<Mutex<Vec<Event>>>) {
+pub(crate) fn recorded(gov: Governor) -> (Governor, Arc<Mutex<Vec<Event>>>) {
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink = events.clone();
     let gov = gov.on_event(move |event| sink.lock().unwrap().push(event.clone()));
