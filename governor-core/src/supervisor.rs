@@ -572,7 +572,13 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
             && !this.global.is_cancelled()
         {
             if let Poll::Ready(outcome) = this.run.as_mut().poll(cx) {
-                return Poll::Ready((outcome, false, None));
+                let now = begin_stop_asked_meanwhile(
+                    this.stopping,
+                    this.run_stop,
+                    this.shared,
+                    this.slot,
+                );
+                return Poll::Ready((outcome, false, now));
             }
             run_polled = true;
         }
@@ -630,7 +636,13 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
         }
         if !run_polled {
             if let Poll::Ready(outcome) = this.run.poll(cx) {
-                return Poll::Ready((outcome, false, now));
+                let late = begin_stop_asked_meanwhile(
+                    this.stopping,
+                    this.run_stop,
+                    this.shared,
+                    this.slot,
+                );
+                return Poll::Ready((outcome, false, now.or(late)));
             }
         }
         if let Some(deadline) = this.deadline {
@@ -654,6 +666,25 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
         }
         Poll::Pending
     }
+}
+
+/// A run that ends in the poll during which its own token was cancelled
+/// (by another thread, or by the run itself through its handle) saw its
+/// stop: that stop begins now, as on every other path — recorded, its
+/// hooks called once. Returns the time read, if it began.
+fn begin_stop_asked_meanwhile(
+    stopping: &mut bool,
+    run_stop: &Cancelled<'_>,
+    shared: &Shared,
+    slot: &Slot,
+) -> Option<Duration> {
+    if *stopping || !run_stop.is_cancelled() {
+        return None;
+    }
+    *stopping = true;
+    let at = shared.runtime.now();
+    slot.begin_stop(at, false);
+    Some(at)
 }
 
 pin_project_lite::pin_project! {

@@ -181,6 +181,7 @@ macro_rules! for_each_nostd_case {
             shutdown_ending_an_unready_dependency_leaves_dependents_not_run,
             stop_of_an_ended_service_returns_false,
             a_handle_stop_is_told_with_its_cause,
+            a_stop_asked_for_during_the_runs_last_poll_still_calls_its_hooks,
         );
     };
 }

@@ -430,3 +430,37 @@ pub async fn stop_of_an_ended_service_returns_false<H: Harness>(h: &H) {
     assert_eq!(once.report(), ended, "and the call changed nothing");
     gov.shutdown().await;
 }
+
+/// A run whose stop is asked for while it is being polled (here by the
+/// run itself, through its handle; on a real runtime, by another thread
+/// at that instant) and that ends in that same poll still has its stop
+/// begun: its hooks called once, its stop time recorded.
+pub async fn a_stop_asked_for_during_the_runs_last_poll_still_calls_its_hooks<H: Harness>(h: &H) {
+    let gov = h.governor();
+    let (hooks, hook) = hook_counter();
+    let me: Arc<Mutex<Option<ServiceHandle>>> = Arc::default();
+    let mine = me.clone();
+    let svc = gov
+        .add("quitter", move |ctx: ServiceCtx| {
+            let me = mine.lock().unwrap().clone();
+            async move {
+                me.expect("the handle is set before start").stop();
+                ctx.cancelled().await; // ready at once: ends in this poll
+                Ok(())
+            }
+        })
+        .unwrap()
+        .on_stop(hook)
+        .handle();
+    *me.lock().unwrap() = Some(svc.clone());
+    gov.start().unwrap();
+    let report = svc.wait().await;
+    assert_eq!(report.last_outcome, Some(Outcome::Completed));
+    assert_eq!(
+        hooks.load(Ordering::SeqCst),
+        1,
+        "the stop hooks of a stopped run are called once: {report}"
+    );
+    assert!(report.stop_time.is_some(), "its stop is recorded: {report}");
+    gov.shutdown().await;
+}
