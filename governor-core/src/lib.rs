@@ -7,13 +7,111 @@
 //! shutdown, gives every service a [stop token](StopToken) and a
 //! [sleep](ServiceCtx::sleep) that wakes early on stop, and
 //! [waits](Governor::wait_for_shutdown) until all of them have stopped. It
-//! is the Rust form of the Go package `governor`.
+//! is the Rust form of the Go package `governor`. (It is unrelated to the
+//! rate-limiting crate called `governor`.)
 //!
 //! This crate holds all of the policy and none of the runtime: it is
-//! `#![no_std]` + `alloc`. A [runtime adapter](runtime::Runtime) supplies
-//! spawning, timers and signals — use `governor-tokio`, or implement
-//! [`runtime::Runtime`] for another executor. (It is unrelated to the
-//! rate-limiting crate called `governor`.)
+//! `#![no_std]` + `alloc`. A program uses it through a runtime adapter,
+//! which supplies spawning, timers, a blocking pool and signals and
+//! re-exports this whole API: `governor-tokio`, `governor-smol`, or
+//! `governor-std` (async-std). For another executor, implement
+//! [`runtime::Runtime`].
+//!
+//! # A complete program
+//!
+//! On smol, with `governor-smol` as the only dependency (the names below
+//! are its re-exports of this crate's items):
+//!
+//! ```
+//! use std::time::Duration;
+//! use governor_smol::{ServiceCtx, ServiceResult, ShutdownCause};
+//!
+//! /// A long-lived service: works until it is asked to stop.
+//! async fn ticker(ctx: ServiceCtx) -> ServiceResult {
+//!     loop {
+//!         ctx.log("tick");
+//!         // `Err(Stopped)` as soon as this service is asked to stop:
+//!         // `?` then ends the run, cleanly.
+//!         ctx.sleep(Duration::from_millis(100)).await?;
+//!     }
+//! }
+//!
+//! /// A one-shot job: being critical, its end shuts the program down.
+//! async fn migrate(ctx: ServiceCtx) -> ServiceResult {
+//!     ctx.log("migrating");
+//!     Ok(())
+//! }
+//!
+//! fn main() -> Result<(), governor_smol::RunError> {
+//!     // Catches the signals, adds the services, starts them (in their
+//!     // dependency order) and blocks until every one of them has stopped:
+//!     // here when `migrate` has ended, or at Ctrl-C, SIGTERM, SIGHUP or
+//!     // SIGQUIT, whichever comes first.
+//!     let report = governor_smol::run(|gov| {
+//!         gov.add("ticker", ticker)?.restart(Duration::from_secs(1));
+//!         gov.add("migrate", migrate)?.depends_on(["ticker"]).critical();
+//!         Ok(())
+//!     })?;
+//!     print!("{report}");
+//!     assert!(matches!(report.cause, Some(ShutdownCause::Critical { .. })));
+//!     std::process::exit(if report.is_clean() { 0 } else { 1 });
+//! }
+//! ```
+//!
+//! # A tour
+//!
+//! - **[`Governor`]** oversees a set of named services; clones share it.
+//!   An adapter's `new()` makes one ([`Governor::new`] takes any
+//!   [`Runtime`](runtime::Runtime)); builder calls set the defaults every
+//!   service shares ([`restart`](Governor::restart),
+//!   [`shutdown_timeout`](Governor::shutdown_timeout),
+//!   [`catch_signals`](Governor::catch_signals)).
+//! - **Services** are async functions or closures taking a [`ServiceCtx`]
+//!   and returning a [`ServiceResult`] (the [`Service`] trait), added with
+//!   [`Governor::add`]; blocking code is a [`BlockingService`] added with
+//!   [`Governor::add_blocking`]. The context names the run, carries its
+//!   [stop token](ServiceCtx::token), and offers a
+//!   [sleep](ServiceCtx::sleep) and a [wait for the stop](ServiceCtx::cancelled)
+//!   that both end early when the service is asked to stop. A service
+//!   ends with `Ok`, an error ([`ServiceError`]), a panic (caught, with
+//!   `std`) or [`StopService`] (ended for good, never restarted).
+//! - **Restart policy:** [`Governor::add`] returns a [`ServiceConfig`] for
+//!   that one service. A [`RestartPolicy`] says whether and after how long
+//!   an ended service runs again (never, by default, as in Go), with a
+//!   [`Backoff`], and what to do when it restarts too often
+//!   ([`Escalation`]).
+//! - **Dependencies and readiness:** a service starts after those it
+//!   [depends on](ServiceConfig::depends_on) are ready, and stops before
+//!   them. It is ready when its run begins, or when it calls
+//!   [`ServiceCtx::ready`] if it was added with
+//!   [`notify_ready`](ServiceConfig::notify_ready);
+//!   [`Governor::start_wait_ready`] and [`Governor::wait_ready`] wait for
+//!   that.
+//! - **Shutdown and [`Report`]:** a signal,
+//!   [`request_shutdown`](Governor::request_shutdown),
+//!   [`shutdown`](Governor::shutdown), the end of a
+//!   [critical](ServiceConfig::critical) service or an escalation stops
+//!   every service in reverse dependency order, each within its shutdown
+//!   timeout. [`wait_for_shutdown`](Governor::wait_for_shutdown) then
+//!   returns a [`Report`]: the [`ShutdownCause`], and per service a
+//!   [`ServiceReport`] with its [`ServiceState`] and last [`Outcome`].
+//!   [`Report::is_clean`] is what `main` turns into its exit code.
+//! - **Events:** every step of every service's life is an [`Event`],
+//!   logged through `tracing` or handed to a hook set with
+//!   [`Governor::on_event`].
+//! - **Handles:** a [`ServiceHandle`] (from [`Governor::service`] or
+//!   [`ServiceConfig::handle`]) stops, restarts, removes or waits for one
+//!   service while the others run on.
+//! - **Tokens:** a [`StopToken`] is observed (polled, awaited, or given
+//!   [children](StopToken::child)); a [`StopSource`] owns one and cancels
+//!   it. The governor holds the source of every service's token; use your
+//!   own for work of your own within a service.
+//! - **[`Subtree`]:** a child governor supervised as one service of its
+//!   parent, restarted as a whole: a supervision tree.
+//! - **The [`Runtime`](runtime::Runtime) trait** is all an adapter
+//!   implements: spawn a task, sleep, tell the time, and optionally run
+//!   blocking work and listen for signals.
+//! - **[`Error`]** names what the governor refused, and why.
 //!
 //! # Features
 //!
@@ -24,35 +122,6 @@
 //!
 //! Without `std`, a panic in a service unwinds into (or aborts) the
 //! executor, as any task's panic would.
-//!
-//! # Example
-//!
-//! ```
-//! # use governor_core::runtime::{BoxSleep, BoxTask, Runtime};
-//! # struct SomeRuntime;
-//! # impl Runtime for SomeRuntime {
-//! #     fn spawn(&self, task: BoxTask) { drop(task) }
-//! #     fn sleep(&self, _: std::time::Duration) -> BoxSleep { Box::pin(core::future::pending()) }
-//! #     fn now(&self) -> std::time::Duration { std::time::Duration::ZERO }
-//! # }
-//! use std::time::Duration;
-//! use governor_core::{Governor, ServiceCtx, ServiceResult};
-//!
-//! async fn ticker(ctx: ServiceCtx) -> ServiceResult {
-//!     loop {
-//!         ctx.log("tick");
-//!         ctx.sleep(Duration::from_secs(1)).await?;
-//!     }
-//! }
-//!
-//! # fn main() -> Result<(), governor_core::Error> {
-//! // An adapter gives this in one line, e.g. `governor_tokio::new()`.
-//! let gov = Governor::new(SomeRuntime).restart(Duration::from_secs(1));
-//! gov.add("ticker", ticker)?;
-//! gov.start()?;
-//! // in async main: let report = gov.wait_for_shutdown().await;
-//! # Ok(()) }
-//! ```
 
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
