@@ -71,8 +71,9 @@
 //!   [`Governor::add`]; blocking code is a [`BlockingService`] added with
 //!   [`Governor::add_blocking`]. The context names the run, carries its
 //!   [stop token](ServiceCtx::token), and offers a
-//!   [sleep](ServiceCtx::sleep) and a [wait for the stop](ServiceCtx::cancelled)
-//!   that both end early when the service is asked to stop. A service
+//!   [sleep](ServiceCtx::sleep) and a
+//!   [wait for the stop](ServiceCtx::cancelled) that both end early when
+//!   the service is asked to stop. A service
 //!   ends with `Ok`, an error ([`ServiceError`]), a panic (caught, with
 //!   `std`) or [`StopService`] (ended for good, never restarted).
 //! - **Restart policy:** [`Governor::add`] returns a [`ServiceConfig`] for
@@ -92,8 +93,9 @@
 //!   [`shutdown`](Governor::shutdown), the end of a
 //!   [critical](ServiceConfig::critical) service or an escalation stops
 //!   every service in reverse dependency order, each within its shutdown
-//!   timeout. [`wait_for_shutdown`](Governor::wait_for_shutdown) then
-//!   returns a [`Report`]: the [`ShutdownCause`], and per service a
+//!   timeout if it has one.
+//!   [`wait_for_shutdown`](Governor::wait_for_shutdown) then returns a
+//!   [`Report`]: the [`ShutdownCause`], and per service a
 //!   [`ServiceReport`] with its [`ServiceState`] and last [`Outcome`].
 //!   [`Report::is_clean`] is what `main` turns into its exit code.
 //! - **Events:** every step of every service's life is an [`Event`],
@@ -104,8 +106,9 @@
 //!   service while the others run on.
 //! - **Tokens:** a [`StopToken`] is observed (polled, awaited, or given
 //!   [children](StopToken::child)); a [`StopSource`] owns one and cancels
-//!   it. The governor holds the source of every service's token; use your
-//!   own for work of your own within a service.
+//!   it. The governor holds the source of each service's token; for work
+//!   a service cancels itself, make a [child](StopToken::child) of
+//!   [its token](ServiceCtx::token).
 //! - **[`Subtree`]:** a child governor supervised as one service of its
 //!   parent, restarted as a whole: a supervision tree.
 //! - **The [`Runtime`](runtime::Runtime) trait** is all an adapter
