@@ -24,6 +24,8 @@ pub mod cases;
 pub mod harness;
 #[cfg(feature = "std")]
 pub mod perf;
+#[cfg(feature = "std")]
+pub mod runtime_contract;
 pub mod runtimes;
 pub mod support;
 pub mod virtual_time;
