@@ -25,6 +25,8 @@ pub mod harness;
 #[cfg(feature = "std")]
 pub mod perf;
 #[cfg(feature = "std")]
+pub mod run_contract;
+#[cfg(feature = "std")]
 pub mod runtime_contract;
 pub mod runtimes;
 pub mod support;
