@@ -119,12 +119,12 @@ use std::sync::Arc;
 pub mod runtime;
 
 pub use governor_core;
-pub use governor_core::{
-    Backoff, BlockingService, BoxError, Cancelled, CancelledOwned, Error, Escalation, Event,
-    Governor, Outcome, Report, RestartPolicy, Service, ServiceConfig, ServiceCtx, ServiceError,
-    ServiceHandle, ServiceReport, ServiceResult, ServiceState, ShutdownCause, Signal, Sleep,
-    StopService, StopSource, StopToken, Stopped, Subtree, UntilCancelled,
-};
+// Everything at governor-core's root, in one line rather than a copied
+// list of names: the adapter is the core plus a runtime. The adapter's
+// own items (`runtime`, `new`, `run`, `RunError`, ...) shadow any core
+// item of the same name (today only the `runtime` module).
+#[doc(inline)]
+pub use governor_core::*;
 pub use runtime::SmolRuntime;
 
 /// A governor on smol's global executor (the one behind [`smol::spawn`]).
@@ -208,6 +208,9 @@ impl From<Error> for RunError {
     }
 }
 
+// What only smol has: `with_executor`. The checks of `run` and `run_async`
+// are the conformance crate's `run` contract (`tests/src/run_contract.rs`),
+// shared with the other adapters.
 #[cfg(test)]
 mod tests {
     use std::sync::mpsc;
@@ -221,63 +224,6 @@ mod tests {
         std::thread::spawn(move || tx.send(f()));
         rx.recv_timeout(Duration::from_secs(10))
             .expect("finished within 10 s")
-    }
-
-    #[test]
-    fn run_returns_when_every_service_has_ended() {
-        let report = within(|| {
-            run(|gov| {
-                gov.add("once", |ctx: ServiceCtx| async move {
-                    ctx.log("ran");
-                    Ok(())
-                })?;
-                gov.add_blocking("blocking", |_ctx: ServiceCtx| Ok(()))?;
-                Ok(())
-            })
-        })
-        .expect("run succeeds");
-        assert_eq!(report.cause, None);
-        for name in ["once", "blocking"] {
-            let service = report.service(name).unwrap();
-            assert_eq!(service.state, ServiceState::Stopped);
-            assert_eq!(service.last_outcome, Some(Outcome::Completed));
-        }
-    }
-
-    #[test]
-    fn run_stops_what_setup_added_when_setup_fails() {
-        let (tx, rx) = mpsc::channel();
-        let err = within(move || {
-            run(|gov| {
-                gov.add("first", |_ctx: ServiceCtx| async { Ok(()) })?;
-                gov.add("first", |_ctx: ServiceCtx| async { Ok(()) })?;
-                tx.send(()).unwrap();
-                Ok(())
-            })
-        })
-        .expect_err("a duplicate name fails setup");
-        assert!(matches!(
-            err,
-            RunError::Governor(Error::DuplicateName { ref name }) if &**name == "first"
-        ));
-        assert!(err.to_string().contains("first"));
-        assert!(rx.try_recv().is_err(), "setup stopped at the error");
-    }
-
-    #[test]
-    fn run_async_can_be_awaited_on_another_executor() {
-        let report = within(|| {
-            let ex = smol::LocalExecutor::new();
-            smol::block_on(ex.run(run_async(|gov| {
-                gov.add("shutter", |ctx: ServiceCtx| async move {
-                    ctx.governor().request_shutdown();
-                    Ok(())
-                })?;
-                Ok(())
-            })))
-        })
-        .unwrap();
-        assert_eq!(report.cause, Some(ShutdownCause::Requested));
     }
 
     #[test]

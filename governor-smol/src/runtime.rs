@@ -308,15 +308,18 @@ pub mod signals {
     }
 }
 
+// What only smol has: the explicit executor (its accessor, and that its
+// tasks run on the thread that runs it), the shared origin of clones and
+// the Debug output. The checks every adapter keeps (spawn, sleep, timer,
+// `now`, blocking work, calls from plain threads, signals) are the
+// conformance crate's `Runtime` contract suite
+// (`tests/src/runtime_contract.rs`), run on the global executor and on an
+// explicit one.
 #[cfg(test)]
 mod tests {
-    use std::sync::mpsc;
     use std::thread;
 
-    use governor_core::{Governor, Outcome, ServiceCtx, ServiceState};
     use smol::future::FutureExt as _;
-
-    use core::task::Poll;
 
     use super::*;
 
@@ -328,26 +331,6 @@ mod tests {
             smol::Timer::after(WAIT).await;
             panic!("timed out after {WAIT:?}");
         }))
-    }
-
-    /// An explicit executor run by one helper thread until the returned
-    /// sender is dropped.
-    fn explicit() -> (Arc<Executor<'static>>, smol::channel::Sender<()>) {
-        let ex = Arc::new(Executor::new());
-        let (stop, stopped) = smol::channel::bounded::<()>(1);
-        let runner = ex.clone();
-        thread::spawn(move || smol::block_on(runner.run(stopped.recv())));
-        (ex, stop)
-    }
-
-    #[test]
-    fn spawn_runs_the_task_on_the_global_executor() {
-        let rt = SmolRuntime::new();
-        let (tx, rx) = smol::channel::bounded(1);
-        rt.spawn(Box::pin(async move {
-            tx.send(7).await.unwrap();
-        }));
-        assert_eq!(bounded(rx.recv()), Ok(7));
     }
 
     #[test]
@@ -365,183 +348,9 @@ mod tests {
     }
 
     #[test]
-    fn a_spawned_task_is_not_cancelled_by_dropping_its_handle() {
-        // The task first waits, so that it is still pending when `spawn`
-        // has returned and its `Task` handle is gone.
+    fn clones_share_the_origin() {
         let rt = SmolRuntime::new();
-        let (go_tx, go_rx) = smol::channel::bounded::<()>(1);
-        let (tx, rx) = smol::channel::bounded(1);
-        rt.spawn(Box::pin(async move {
-            go_rx.recv().await.unwrap();
-            tx.send("finished").await.unwrap();
-        }));
-        bounded(go_tx.send(())).unwrap();
-        assert_eq!(bounded(rx.recv()), Ok("finished"));
-    }
-
-    #[test]
-    fn a_panicking_task_leaves_the_explicit_executor_running() {
-        let ex = Arc::new(Executor::new());
-        let rt = SmolRuntime::with_executor(ex.clone());
-        rt.spawn(Box::pin(async { panic!("task panics") }));
-        let (tx, rx) = smol::channel::bounded(1);
-        rt.spawn(Box::pin(async move {
-            tx.send("still running").await.unwrap();
-        }));
-        // `run` polls both tasks on this thread; the panic stays inside the
-        // detached task.
-        assert_eq!(bounded(ex.run(rx.recv())), Ok("still running"));
-    }
-
-    #[test]
-    fn a_panicking_task_leaves_the_global_executor_running() {
-        let rt = SmolRuntime::new();
-        rt.spawn(Box::pin(async { panic!("task panics") }));
-        let (tx, rx) = smol::channel::bounded(1);
-        rt.spawn(Box::pin(async move {
-            tx.send("still running").await.unwrap();
-        }));
-        assert_eq!(bounded(rx.recv()), Ok("still running"));
-    }
-
-    /// On `rt`: a panicking service is recorded once, as panicked, and not
-    /// restarted (no policy); the service beside it keeps running after
-    /// the panic, until shutdown.
-    fn panicking_service_is_reported_once(rt: SmolRuntime) {
-        let gov = Governor::new(rt);
-        // Closed once `boom` has panicked and its run and value are gone.
-        let (alive, boom_gone) = smol::channel::bounded::<()>(1);
-        let (ticks_tx, ticks) = smol::channel::unbounded::<u32>();
-        gov.add("steady", move |ctx: ServiceCtx| {
-            let boom_gone = boom_gone.clone();
-            let ticks_tx = ticks_tx.clone();
-            async move {
-                assert!(boom_gone.recv().await.is_err(), "nobody sends");
-                let mut n = 0;
-                while !ctx.stopping() {
-                    n += 1;
-                    let _ = ticks_tx.send(n).await;
-                    ctx.sleep(Duration::from_millis(1)).await?;
-                }
-                Ok(())
-            }
-        })
-        .unwrap();
-        gov.add("boom", move |_ctx: ServiceCtx| {
-            let alive = alive.clone();
-            async move {
-                let _alive = alive;
-                panic!("boom {}", 7)
-            }
-        })
-        .unwrap();
-        gov.start().unwrap();
-
-        // `steady` runs on, after the panic, on the same executor.
-        bounded(async { while ticks.recv().await.unwrap() < 3 {} });
-
-        let report = bounded(gov.shutdown());
-        let boom = report.service("boom").unwrap();
-        assert_eq!((boom.runs, boom.restarts), (1, 0), "one run, reported once");
-        assert_eq!(boom.state, ServiceState::Stopped);
-        assert_eq!(boom.last_outcome, Some(Outcome::Panicked("boom 7".into())));
-        let steady = report.service("steady").unwrap();
-        assert_eq!(steady.state, ServiceState::Stopped);
-        assert_eq!(steady.last_outcome, Some(Outcome::Completed));
-        assert!(!report.is_clean());
-    }
-
-    #[test]
-    fn panicking_service_on_the_global_executor() {
-        panicking_service_is_reported_once(SmolRuntime::new());
-    }
-
-    #[test]
-    fn panicking_service_on_an_explicit_executor() {
-        let (ex, stop) = explicit();
-        panicking_service_is_reported_once(SmolRuntime::with_executor(ex));
-        drop(stop);
-    }
-
-    #[test]
-    fn sleep_completes_after_the_duration() {
-        let rt = SmolRuntime::new();
-        let start = Instant::now();
-        bounded(rt.sleep(Duration::from_millis(30)));
-        assert!(start.elapsed() >= Duration::from_millis(30));
-    }
-
-    #[test]
-    fn zero_and_endless_sleeps() {
-        let rt = SmolRuntime::new();
-        bounded(rt.sleep(Duration::ZERO));
-        // Past the end of time: never fires, never panics.
-        let mut endless = rt.sleep(Duration::MAX);
-        assert!(smol::future::block_on(smol::future::poll_once(&mut endless)).is_none());
-    }
-
-    #[test]
-    fn timer_rearms_and_disarms() {
-        let rt = SmolRuntime::new();
-        let mut timer = rt.timer().expect("a reusable timer");
-        let start = Instant::now();
-        timer.as_mut().reset(Duration::from_millis(30));
-        bounded(core::future::poll_fn(|cx| timer.as_mut().poll_elapsed(cx)));
-        assert!(start.elapsed() >= Duration::from_millis(30));
-
-        // Armed and polled, then disarmed (a dropped sleep) and re-armed.
-        timer.as_mut().reset(Duration::from_secs(3600));
-        let poll_once = |timer: &mut BoxTimer| {
-            bounded(core::future::poll_fn(|cx| {
-                Poll::Ready(timer.as_mut().poll_elapsed(cx).is_ready())
-            }))
-        };
-        assert!(!poll_once(&mut timer));
-        timer.as_mut().disarm();
-        timer.as_mut().reset(Duration::ZERO);
-        bounded(core::future::poll_fn(|cx| timer.as_mut().poll_elapsed(cx)));
-
-        // Past the end of time: never fires, never panics.
-        timer.as_mut().reset(Duration::MAX);
-        assert!(!poll_once(&mut timer));
-    }
-
-    #[test]
-    fn now_is_monotonic_and_starts_near_zero() {
-        let rt = SmolRuntime::new();
-        let a = rt.now();
-        bounded(smol::Timer::after(Duration::from_millis(5)));
-        let b = rt.now();
-        assert!(a < Duration::from_secs(1));
-        assert!(b >= a + Duration::from_millis(5));
         assert_eq!(rt.clone().origin, rt.origin, "clones share the origin");
-    }
-
-    #[test]
-    fn spawn_blocking_runs_on_another_thread() {
-        let rt = SmolRuntime::new();
-        let (tx, rx) = mpsc::channel();
-        rt.spawn_blocking(Box::new(move || tx.send(thread::current().id()).unwrap()));
-        let there = rx.recv_timeout(WAIT).expect("the blocking work ran");
-        assert_ne!(there, thread::current().id());
-    }
-
-    #[test]
-    fn works_behind_a_dyn_runtime_from_a_plain_thread() {
-        let (ex, stop) = explicit();
-        let rt: Arc<dyn Runtime> = Arc::new(SmolRuntime::with_executor(ex));
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let sleeper = rt.clone();
-            rt.spawn(Box::pin(async move {
-                sleeper.sleep(Duration::from_millis(1)).await;
-                tx.send(()).unwrap();
-            }));
-        })
-        .join()
-        .unwrap();
-        rx.recv_timeout(WAIT).expect("the task ran");
-        drop(stop);
     }
 
     #[test]
@@ -549,18 +358,5 @@ mod tests {
         assert!(format!("{:?}", SmolRuntime::new()).contains("global"));
         let ex = Arc::new(Executor::new());
         assert!(format!("{:?}", SmolRuntime::with_executor(ex)).contains("explicit"));
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn sighup_arrives_on_the_stream() {
-        use governor_core::runtime::Signal;
-        use smol::stream::StreamExt;
-
-        let rt = SmolRuntime::new();
-        // Register first, so the signal does not kill the test process.
-        let mut signals = rt.shutdown_signals().expect("register signal handlers");
-        signal_hook::low_level::raise(signal_hook::consts::SIGHUP).expect("raise SIGHUP");
-        assert_eq!(bounded(signals.next()), Some(Signal::Hangup));
     }
 }

@@ -105,12 +105,12 @@
 pub mod runtime;
 
 pub use governor_core;
-pub use governor_core::{
-    Backoff, BlockingService, BoxError, Cancelled, CancelledOwned, Error, Escalation, Event,
-    Governor, Outcome, Report, RestartPolicy, Service, ServiceConfig, ServiceCtx, ServiceError,
-    ServiceHandle, ServiceReport, ServiceResult, ServiceState, ShutdownCause, Signal, Sleep,
-    StopService, StopSource, StopToken, Stopped, Subtree, UntilCancelled,
-};
+// Everything at governor-core's root, in one line rather than a copied
+// list of names: the adapter is the core plus a runtime. The adapter's
+// own items (`runtime`, `new`, `run`, `RunError`, ...) shadow any core
+// item of the same name (today only the `runtime` module).
+#[doc(inline)]
+pub use governor_core::*;
 pub use runtime::AsyncStdRuntime;
 
 /// A governor on async-std's global runtime. Works from any thread.
@@ -158,74 +158,5 @@ pub async fn run_async(
 /// governor-smol's (async-std's setup can fail in no other way).
 pub use governor_smol::RunError;
 
-#[cfg(test)]
-mod tests {
-    use std::sync::mpsc;
-    use std::time::Duration;
-
-    use super::*;
-
-    /// Runs `f` on its own thread; fails the test instead of hanging it.
-    fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || tx.send(f()));
-        rx.recv_timeout(Duration::from_secs(10))
-            .expect("finished within 10 s")
-    }
-
-    #[test]
-    fn run_returns_when_every_service_has_ended() {
-        let report = within(|| {
-            run(|gov| {
-                gov.add("once", |ctx: ServiceCtx| async move {
-                    ctx.log("ran");
-                    Ok(())
-                })?;
-                gov.add_blocking("blocking", |_ctx: ServiceCtx| Ok(()))?;
-                Ok(())
-            })
-        })
-        .expect("run succeeds");
-        assert_eq!(report.cause, None);
-        for name in ["once", "blocking"] {
-            let service = report.service(name).unwrap();
-            assert_eq!(service.state, ServiceState::Stopped);
-            assert_eq!(service.last_outcome, Some(Outcome::Completed));
-        }
-    }
-
-    #[test]
-    fn run_stops_what_setup_added_when_setup_fails() {
-        let (tx, rx) = mpsc::channel();
-        let err = within(move || {
-            run(|gov| {
-                gov.add("first", |_ctx: ServiceCtx| async { Ok(()) })?;
-                gov.add("first", |_ctx: ServiceCtx| async { Ok(()) })?;
-                tx.send(()).unwrap();
-                Ok(())
-            })
-        })
-        .expect_err("a duplicate name fails setup");
-        assert!(matches!(
-            err,
-            RunError::Governor(Error::DuplicateName { ref name }) if &**name == "first"
-        ));
-        assert!(err.to_string().contains("first"));
-        assert!(rx.try_recv().is_err(), "setup stopped at the error");
-    }
-
-    #[test]
-    fn run_async_returns_the_cause() {
-        let report = within(|| {
-            async_std::task::block_on(run_async(|gov| {
-                gov.add("shutter", |ctx: ServiceCtx| async move {
-                    ctx.governor().request_shutdown();
-                    Ok(())
-                })?;
-                Ok(())
-            }))
-        })
-        .unwrap();
-        assert_eq!(report.cause, Some(ShutdownCause::Requested));
-    }
-}
+// The checks of `run` and `run_async` are the conformance crate's `run`
+// contract (`tests/src/run_contract.rs`), shared with the other adapters.

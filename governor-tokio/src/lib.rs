@@ -86,12 +86,12 @@ use std::fmt;
 pub mod runtime;
 
 pub use governor_core;
-pub use governor_core::{
-    Backoff, BlockingService, BoxError, Cancelled, CancelledOwned, Error, Escalation, Event,
-    Governor, Outcome, Report, RestartPolicy, Service, ServiceConfig, ServiceCtx, ServiceError,
-    ServiceHandle, ServiceReport, ServiceResult, ServiceState, ShutdownCause, Signal, Sleep,
-    StopService, StopSource, StopToken, Stopped, Subtree, UntilCancelled,
-};
+// Everything at governor-core's root, in one line rather than a copied
+// list of names: the adapter is the core plus a runtime. The adapter's
+// own items (`runtime`, `new`, `run`, `RunError`, ...) shadow any core
+// item of the same name (today only the `runtime` module).
+#[doc(inline)]
+pub use governor_core::*;
 pub use runtime::{NoRuntime, TokioRuntime};
 
 /// A governor on the tokio runtime this thread runs in (or has entered).

@@ -302,25 +302,17 @@ mod signals {
     }
 }
 
+// What only tokio has: `TokioRuntime::current`, its paused test clock
+// (exact timing) and a runtime built without its IO driver. The checks
+// every adapter keeps (spawn, sleep, timer, `now`, blocking work, calls
+// from plain threads, signals) are the conformance crate's `Runtime`
+// contract suite (`tests/src/runtime_contract.rs`), run on both tokio
+// schedulers.
 #[cfg(test)]
 mod tests {
-    use std::sync::mpsc;
-    use std::sync::Arc;
-    use std::thread;
-
     use futures_util::FutureExt;
 
     use super::*;
-
-    const WAIT: Duration = Duration::from_secs(10);
-
-    fn multi_thread() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("build a tokio runtime")
-    }
 
     #[test]
     fn current_outside_a_runtime_is_an_error() {
@@ -332,16 +324,6 @@ mod tests {
     async fn current_inside_a_runtime_works() {
         let rt = TokioRuntime::current().expect("inside #[tokio::test]");
         assert!(rt.now() < Duration::from_secs(1));
-    }
-
-    #[tokio::test]
-    async fn spawn_runs_the_task() {
-        let rt = TokioRuntime::current().unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        rt.spawn(Box::pin(async move {
-            tx.send(7).unwrap();
-        }));
-        assert_eq!(rx.await.unwrap(), 7);
     }
 
     #[tokio::test(start_paused = true)]
@@ -381,41 +363,6 @@ mod tests {
         assert_eq!(rt.now() - t0, Duration::from_secs(65));
     }
 
-    #[test]
-    fn now_is_monotonic_and_starts_near_zero() {
-        let tokio_rt = multi_thread();
-        let rt = TokioRuntime::with_handle(tokio_rt.handle().clone());
-        let a = rt.now();
-        thread::sleep(Duration::from_millis(5));
-        let b = rt.now();
-        assert!(a < Duration::from_secs(1));
-        assert!(b >= a + Duration::from_millis(5));
-    }
-
-    #[test]
-    fn spawn_and_sleep_from_a_plain_thread() {
-        let tokio_rt = multi_thread();
-        let rt = TokioRuntime::with_handle(tokio_rt.handle().clone());
-        let (tx, rx) = mpsc::channel();
-
-        let from_thread = rt.clone();
-        thread::spawn(move || {
-            assert!(TokioRuntime::current().is_err());
-            let sleep = from_thread.sleep(Duration::from_millis(20));
-            let started = from_thread.now();
-            let inner = from_thread.clone();
-            from_thread.spawn(Box::pin(async move {
-                sleep.await;
-                tx.send(inner.now() - started).unwrap();
-            }));
-        })
-        .join()
-        .unwrap();
-
-        let slept = rx.recv_timeout(WAIT).expect("the task ran");
-        assert!(slept >= Duration::from_millis(20), "{slept:?}");
-    }
-
     #[tokio::test(start_paused = true)]
     async fn timer_counts_from_each_reset_and_fires_again() {
         let rt = TokioRuntime::current().unwrap();
@@ -451,72 +398,6 @@ mod tests {
     }
 
     #[test]
-    fn timer_from_a_plain_thread() {
-        let tokio_rt = multi_thread();
-        let rt = TokioRuntime::with_handle(tokio_rt.handle().clone());
-        let (tx, rx) = mpsc::channel();
-
-        let from_thread = rt.clone();
-        thread::spawn(move || {
-            assert!(TokioRuntime::current().is_err());
-            let mut timer = from_thread.timer().expect("a timer");
-            timer.as_mut().reset(Duration::from_millis(20));
-            let started = from_thread.now();
-            let inner = from_thread.clone();
-            from_thread.spawn(Box::pin(async move {
-                core::future::poll_fn(|cx| timer.as_mut().poll_elapsed(cx)).await;
-                // Re-armed on the runtime's own thread this time.
-                timer.as_mut().reset(Duration::from_millis(5));
-                core::future::poll_fn(|cx| timer.as_mut().poll_elapsed(cx)).await;
-                tx.send(inner.now() - started).unwrap();
-            }));
-        })
-        .join()
-        .unwrap();
-
-        let slept = rx.recv_timeout(WAIT).expect("the task ran");
-        assert!(slept >= Duration::from_millis(25), "{slept:?}");
-    }
-
-    #[test]
-    fn spawn_blocking_from_a_plain_thread() {
-        let tokio_rt = multi_thread();
-        let rt = TokioRuntime::with_handle(tokio_rt.handle().clone());
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            rt.spawn_blocking(Box::new(move || tx.send(()).unwrap()));
-        })
-        .join()
-        .unwrap();
-        rx.recv_timeout(WAIT).expect("the blocking work ran");
-    }
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn spawn_blocking_runs_on_another_thread() {
-        let rt = TokioRuntime::current().unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let here = thread::current().id();
-        rt.spawn_blocking(Box::new(move || {
-            tx.send(thread::current().id()).unwrap();
-        }));
-        let there = rx.await.unwrap();
-        assert_ne!(here, there);
-    }
-
-    #[test]
-    fn works_behind_a_dyn_runtime() {
-        let tokio_rt = multi_thread();
-        let rt: Arc<dyn Runtime> = Arc::new(TokioRuntime::with_handle(tokio_rt.handle().clone()));
-        let (tx, rx) = mpsc::channel();
-        let sleeper = rt.clone();
-        rt.spawn(Box::pin(async move {
-            sleeper.sleep(Duration::from_millis(1)).await;
-            tx.send(()).unwrap();
-        }));
-        rx.recv_timeout(WAIT).unwrap();
-    }
-
-    #[test]
     fn signals_without_io_driver_are_an_error() {
         let tokio_rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()
@@ -528,32 +409,5 @@ mod tests {
             Err(other) => panic!("unexpected error {other}"),
             Ok(_) => panic!("registered signals without an IO driver"),
         }
-    }
-
-    #[cfg(unix)]
-    #[tokio::test]
-    async fn sighup_arrives_on_the_stream() {
-        use futures_util::StreamExt;
-        use governor_core::runtime::Signal;
-
-        let rt = TokioRuntime::current().unwrap();
-        // Register first, so the signal does not kill the test process.
-        let mut signals = rt.shutdown_signals().expect("register signal handlers");
-        signal_hook::low_level::raise(signal_hook::consts::SIGHUP).expect("raise SIGHUP");
-        let got = tokio::time::timeout(WAIT, signals.next())
-            .await
-            .expect("a signal within the timeout");
-        assert_eq!(got, Some(Signal::Hangup));
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn signals_register_from_a_plain_thread() {
-        let tokio_rt = multi_thread();
-        let rt = TokioRuntime::with_handle(tokio_rt.handle().clone());
-        let signals = thread::spawn(move || rt.shutdown_signals().is_ok())
-            .join()
-            .unwrap();
-        assert!(signals);
     }
 }

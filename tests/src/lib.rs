@@ -12,7 +12,16 @@
 //! so `cargo test` prints the same case names once per runtime, as
 //! `<runtime>::<case>`.
 //!
+//! The adapters themselves are checked the same way, each check written
+//! once: [`runtime_contract`](mod@runtime_contract) holds what every
+//! [`Runtime`] implementation must do, call by call, instantiated by
+//! `runtime_contract!` in `tests/<adapter>_contract.rs`;
+//! [`run_contract`](mod@run_contract) holds what every adapter's `run` and
+//! `run_async` must do, instantiated by `run_contract!` in
+//! `tests/run_contract.rs`.
+//!
 //! [`Harness`]: harness::Harness
+//! [`Runtime`]: governor_core::runtime::Runtime
 
 //!
 //! Without the `std` feature (on by default) governor-core is built
@@ -24,6 +33,10 @@ pub mod cases;
 pub mod harness;
 #[cfg(feature = "std")]
 pub mod perf;
+#[cfg(feature = "std")]
+pub mod run_contract;
+#[cfg(feature = "std")]
+pub mod runtime_contract;
 pub mod runtimes;
 pub mod support;
 pub mod virtual_time;

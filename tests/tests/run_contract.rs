@@ -1,0 +1,20 @@
+//! Every adapter's `run` (and `run_async`) checked by the one `run`
+//! contract. In a test binary of its own: `run` catches signals, so no
+//! other test here may raise one.
+
+governor_conformance::run_contract!(tokio, run = governor_tokio::run);
+governor_conformance::run_contract!(
+    smol,
+    run = governor_smol::run,
+    run_async = |setup| {
+        // Awaited on another executor than the global one the services
+        // run on.
+        let ex = smol::LocalExecutor::new();
+        smol::block_on(ex.run(governor_smol::run_async(setup)))
+    }
+);
+governor_conformance::run_contract!(
+    async_std,
+    run = governor_std::run,
+    run_async = |setup| async_std::task::block_on(governor_std::run_async(setup))
+);
