@@ -250,7 +250,11 @@ impl Node {
         Some(children)
     }
 
-    pub(super) fn poll_cancelled(&self, key: &mut Option<WaiterKey>, cx: &mut Context<'_>) -> Poll<()> {
+    pub(super) fn poll_cancelled(
+        &self,
+        key: &mut Option<WaiterKey>,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
         if self.is_cancelled() {
             *key = None;
             return Poll::Ready(());
