@@ -242,7 +242,7 @@ impl Shared {
     /// directly or through the services of governors it created; `None`
     /// outside all of them.
     pub(crate) fn inside_service(&self) -> Option<Arc<Slot>> {
-        let (governor, slot) = crate::supervisor::polled_inside()?;
+        let (governor, slot) = crate::inside::polled_inside()?;
         self.find_inside(governor, slot)
     }
 
