@@ -6,6 +6,22 @@
 //! `supervisor/runner.rs` (async or blocking), and how one run is watched
 //! (shutdown order, stop hooks, timeout, forced shutdown) in
 //! `supervisor/watched.rs`.
+//!
+//! # Rules
+//!
+//! 1. One supervisor per launch; it counts its service as live (`Live`)
+//!    from the start's step that launched it until it is dropped, whether
+//!    it ended or the runtime dropped its task, polled or not: exactly
+//!    one `service_ended` per launch.
+//! 2. A run's outcome, and a give-up, are recorded in the record
+//!    (`end_run`, `record_end`) before the events that tell them are
+//!    emitted; the end for good is published to waiters (`publish_end`)
+//!    only after those events.
+//! 3. No panic escapes: runs are caught by the runners, hooks and user
+//!    values' `Drop` by the record and `drop_user_value`; the service value
+//!    is dropped while the service still counts as live.
+//! 4. It holds no lock across an `.await`; every lock it takes is the
+//!    record's or the governor's, briefly, through their methods.
 
 mod runner;
 mod watched;

@@ -25,6 +25,15 @@
 //! 5. `ShutdownComplete` is emitted once (`complete_reported`), when the
 //!    global token is cancelled and no service is live.
 //!
+//! # The governor's own states
+//!
+//! | state               | entered by                                  | seen as                               |
+//! |---------------------|---------------------------------------------|---------------------------------------|
+//! | running             | `Shared::new`                               | `cause` is `None`                     |
+//! | shutting down       | `request_shutdown` (first call, once)       | `cause` set, global `token` cancelled |
+//! | forced              | `force` (after `request_shutdown`)          | `forced` set, `force` token cancelled |
+//! | complete            | `report_complete` (no service live)         | `complete_reported`                   |
+//!
 //! # Lock order and user code
 //!
 //! The governor's `state` lock comes first: under it a record's lock may

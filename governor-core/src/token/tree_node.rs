@@ -36,6 +36,14 @@
 //! runs under one. Callers (the record, the governor) may hold their own
 //! locks while cancelling a node: the node's lock comes last in the
 //! order governor, record, token node.
+//!
+//! # Layout
+//!
+//! Most tokens have no child or one, and most nodes no waiter or up to
+//! two: the first child is stored inline and more in a boxed slab (a box,
+//! as it keeps every node three words smaller), and the waiters in a
+//! [`WaitList`] whose first two are inline. Checking for a stop is one
+//! atomic load, kept `#[inline]` so that it is one in other crates too.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
