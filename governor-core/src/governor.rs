@@ -1,35 +1,40 @@
-//! The governor: the set of services, the defaults they share, start
-//! (in dependency order) and shutdown (in reverse order).
+//! The governor's public API: [`Governor`], the handle `main` holds, and
+//! its `Owner` (the last user handle dropped shuts the governor down).
+//! Every method forwards to the shared state, which keeps the rules.
+//!
+//! - `governor/shared.rs`: the shared state, its invariants and the lock
+//!   order (governor, then record, then token node);
+//! - `governor/dependencies.rs`: dependency checks at start;
+//! - `governor/signals.rs`: turning signals into shutdown.
+//!
+//! This file is over 400 lines because it is the public API: most of it
+//! is rustdoc and examples, each method a few lines that forward.
 
-use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
-use alloc::sync::{Arc, Weak};
-use alloc::vec::Vec;
+mod dependencies;
+mod shared;
+mod signals;
+
+pub(crate) use shared::{Defaults, Shared};
+
+use alloc::sync::Arc;
 use core::fmt;
 use core::future::Future;
 use core::time::Duration;
 
-use futures_util::StreamExt;
-
-use crate::activity::Activity;
 use crate::config::ServiceConfig;
 use crate::error::Error;
 use crate::event::Event;
 use crate::handle::ServiceHandle;
-use crate::name_index::NameIndex;
 use crate::report::{Report, ServiceReport, ShutdownCause};
 use crate::restart::RestartPolicy;
-use crate::runtime::{Runtime, SignalStream};
+use crate::runtime::Runtime;
 use crate::service::Service;
 use crate::sleep::Sleep;
-use crate::slot::{drop_user_value, CancelledLaunch, Launching, Slot};
+use crate::slot::{drop_user_value, Slot};
 use crate::supervisor::{supervise, AsyncRunner};
-use crate::supervisor_task::{supervisor_task, BoxLaunch, LaunchInputs};
-use crate::sync::{AtomicBool, AtomicUsize, Mutex, Ordering};
-use crate::token::{StopSource, StopToken};
-
-/// A hook that receives every [`Event`].
-pub(crate) type EventHook = Arc<dyn Fn(&Event) + Send + Sync + 'static>;
+use crate::supervisor_task::{supervisor_task, BoxLaunch};
+use crate::sync::Ordering;
+use crate::token::StopToken;
 
 /// Oversees a set of named services: starts them, restarts them by policy,
 /// shuts them down and waits for them (Go's `Governor`).
@@ -93,501 +98,12 @@ impl Drop for Owner {
     }
 }
 
-/// State shared by the governor's handles, its services' contexts and
-/// their supervisors.
-pub(crate) struct Shared {
-    pub(crate) runtime: Arc<dyn Runtime>,
-    /// The global stop token (Go's `GlobalContext`): cancelled as soon as
-    /// shutdown is requested. Services' own tokens follow in order.
-    pub(crate) token: StopSource,
-    /// Cancelled by a forced shutdown: every run is dropped at once.
-    pub(crate) force: StopSource,
-    pub(crate) activity: Activity,
-    state: Mutex<State>,
-    /// Bumped (under the state's lock) whenever the defaults change.
-    defaults_version: AtomicUsize,
-    events: Mutex<Option<EventHook>>,
-    /// A hook has been set (it is never unset): without one, and with no
-    /// `tracing` subscriber interested in anything, an event goes nowhere
-    /// and is dropped at once, without taking the lock.
-    hooked: AtomicBool,
-    /// `ShutdownComplete` has been emitted.
-    complete_reported: AtomicBool,
-    /// Cancelled when the governor is dropped: ends its signal listener.
-    dropped: StopSource,
-    /// The user handles' owner, while any handle lives.
-    owner: Mutex<Weak<Owner>>,
-    /// Governors created by this one's services
-    /// ([`ServiceCtx::child_governor`](crate::ServiceCtx::child_governor)),
-    /// each with the service it runs under: a wait for this governor's
-    /// shutdown polled inside one of their services is inside that service.
-    children: Mutex<Vec<(Weak<Shared>, Arc<Slot>)>>,
-}
-
-/// The settings every service shares unless it sets its own.
-#[derive(Clone)]
-pub(crate) struct Defaults {
-    pub(crate) restart: RestartPolicy,
-    pub(crate) shutdown_timeout: Option<Duration>,
-}
-
-struct State {
-    defaults: Arc<Defaults>,
-    catch_signals: bool,
-    signals_installed: bool,
-    /// Every service, in the order added, and some forgotten ones (see
-    /// `forgotten`), until the list is next compacted.
-    services: Vec<Arc<Slot>>,
-    /// How many records in `services` (and perhaps `pending`) are
-    /// forgotten: they are taken out once they are half of the list, so
-    /// that forgetting costs O(1) amortised and the lists stay as long as
-    /// the services kept, within a factor of two.
-    forgotten: usize,
-    names: NameIndex,
-    /// Added but not started by `start` yet (some may have been started
-    /// alone since; `start` skips those).
-    pending: Vec<Arc<Slot>>,
-    cause: Option<ShutdownCause>,
-    forced: bool,
-}
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        self.dropped.cancel();
-    }
-}
-
-impl Shared {
-    /// A number unique to this governor while it lives: its address.
-    pub(crate) fn id(&self) -> usize {
-        self as *const Shared as usize
-    }
-
-    /// The governor-wide defaults, from `cache` unless they changed since
-    /// it was filled: one atomic load on every run of every service rather
-    /// than a lock of the governor's state (and one word in each
-    /// supervisor for the cache).
-    pub(crate) fn defaults<'c>(
-        &self,
-        cache: &'c mut Option<(usize, Arc<Defaults>)>,
-    ) -> &'c Defaults {
-        let version = self.defaults_version.load(Ordering::Acquire);
-        if cache.as_ref().is_some_and(|(seen, _)| *seen != version) {
-            *cache = None;
-        }
-        let (_, defaults) = cache.get_or_insert_with(|| {
-            let state = self.state.lock();
-            // Read under the lock, which every change holds.
-            let version = self.defaults_version.load(Ordering::Relaxed);
-            (version, state.defaults.clone())
-        });
-        defaults
-    }
-
-    /// Changes the governor-wide defaults.
-    fn set_defaults(&self, change: impl FnOnce(&mut Defaults)) {
-        let mut state = self.state.lock();
-        change(Arc::make_mut(&mut state.defaults));
-        self.defaults_version.fetch_add(1, Ordering::Release);
-    }
-
-    /// Hands `event` to the hook, or logs it. A panic there (in the hook,
-    /// or in a user error's `Display` while logging) is caught.
-    ///
-    /// The event is built only if it goes somewhere: without a hook, and
-    /// with no `tracing` subscriber interested in anything, it is not.
-    #[inline]
-    pub(crate) fn emit(&self, event: impl FnOnce() -> Event) {
-        if !self.hooked.load(Ordering::Acquire)
-            && tracing::level_filters::LevelFilter::current()
-                == tracing::level_filters::LevelFilter::OFF
-        {
-            return; // no hook, and `Event::log` would record nothing
-        }
-        self.deliver(event());
-    }
-
-    /// Hands a built event to the hook, or logs it (out of line: the
-    /// common case, nowhere to go, is the check in `emit`).
-    #[inline(never)]
-    fn deliver(&self, event: Event) {
-        let hook = self.events.lock().clone();
-        let deliver = || match &hook {
-            Some(hook) => hook(&event),
-            None => event.log(),
-        };
-        #[cfg(feature = "std")]
-        if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(deliver)) {
-            let outcome = crate::outcome::outcome_of_panic(payload);
-            tracing::error!(service = event.service(), "event hook {outcome}");
-        }
-        #[cfg(not(feature = "std"))]
-        deliver();
-    }
-
-    /// The supervisor of the service `slot` ended (or was dropped).
-    pub(crate) fn service_ended(&self, slot: &Slot) {
-        let leaving = slot.leave_live(&self.activity);
-        self.activity.finish_leave(leaving, || {
-            if self.token.is_cancelled() {
-                self.report_complete();
-            }
-        });
-    }
-
-    /// Records `child`, created by the service `slot` of this governor.
-    pub(crate) fn add_child(&self, child: &Arc<Shared>, slot: Arc<Slot>) {
-        let mut children = self.children.lock();
-        // Those gone (a subtree's earlier runs) are forgotten here.
-        children.retain(|(child, _)| child.strong_count() > 0);
-        children.push((Arc::downgrade(child), slot));
-    }
-
-    /// The service of this governor the caller is polled (or run) inside,
-    /// directly or through the services of governors it created; `None`
-    /// outside all of them.
-    pub(crate) fn inside_service(&self) -> Option<Arc<Slot>> {
-        let (governor, slot) = crate::supervisor::polled_inside()?;
-        self.find_inside(governor, slot)
-    }
-
-    /// The service of this governor under which the service at `slot` of
-    /// governor `governor` runs (the service itself if `governor` is this
-    /// one).
-    fn find_inside(&self, governor: usize, slot: usize) -> Option<Arc<Slot>> {
-        if governor == self.id() {
-            let state = self.state.lock();
-            return state
-                .services
-                .iter()
-                .find(|s| Arc::as_ptr(s) as usize == slot)
-                .cloned();
-        }
-        // Copied out: the search goes on under no lock of this governor.
-        let children = self.children.lock().clone();
-        children.into_iter().find_map(|(child, under)| {
-            let child = child.upgrade()?;
-            child.find_inside(governor, slot).map(|_| under)
-        })
-    }
-
-    fn report_complete(&self) {
-        if !self.complete_reported.swap(true, Ordering::AcqRel) {
-            let forced = self.state.lock().forced;
-            self.emit(|| Event::ShutdownComplete { forced });
-        }
-    }
-
-    /// Requests shutdown; returns whether this call did.
-    pub(crate) fn request_shutdown(&self, cause: ShutdownCause) -> bool {
-        {
-            let mut state = self.state.lock();
-            if state.cause.is_some() {
-                return false;
-            }
-            state.cause = Some(cause.clone());
-        }
-        self.emit(|| Event::ShutdownRequested { cause });
-        self.token.cancel();
-        if self.activity.live() == 0 {
-            self.report_complete();
-        }
-        true
-    }
-
-    /// Forces the shutdown: every run left is aborted at once.
-    fn force(&self, cause: ShutdownCause) {
-        self.request_shutdown(cause);
-        self.state.lock().forced = true;
-        self.force.cancel();
-    }
-
-    fn report(&self) -> Report {
-        let now = self.runtime.now();
-        // Each record is read under the governor's lock (the order `start`
-        // takes them in too): no copy of the list.
-        let state = self.state.lock();
-        Report {
-            cause: state.cause.clone(),
-            forced: state.forced,
-            services: state
-                .services
-                .iter()
-                .filter(|slot| !slot.forgotten())
-                .map(|slot| slot.report(now))
-                .collect(),
-        }
-    }
-
-    /// Forgets `slot`: its name is free again, and it no longer appears
-    /// in reports. Idempotent.
-    pub(crate) fn forget(&self, slot: &Arc<Slot>) {
-        let mut garbage = Vec::new();
-        forget_locked(&mut self.state.lock(), slot, &mut garbage);
-        drop(garbage); // records' (user values') Drop runs outside the lock
-    }
-
-    /// Removes `slot` from the governor: refused while a started service
-    /// that depends on it has not ended for good; otherwise stops it (if
-    /// it has not started, it never will), waits until it has ended for
-    /// good, forgets it and returns its final report.
-    /// A service's handle asked `slot` to stop (for good, or to
-    /// `restart`): told as [`Event::StopRequested`], so that no stop is
-    /// anonymous.
-    pub(crate) fn stop_requested(&self, slot: &Slot, restart: bool) {
-        self.emit(|| Event::StopRequested {
-            service: slot.name.clone(),
-            restart,
-        });
-    }
-
-    pub(crate) async fn remove(&self, slot: &Arc<Slot>) -> Result<ServiceReport, Error> {
-        {
-            let state = self.state.lock();
-            if !slot.forgotten() {
-                let dependents = slot.dependents();
-                if let Some(dependent) = dependents.iter().find(|d| !d.ended()) {
-                    return Err(Error::DependedOn {
-                        service: slot.name.clone(),
-                        dependent: dependent.name.clone(),
-                    });
-                }
-                // Under the lock `start` checks dependencies under: no
-                // new dependent from now on.
-                slot.set_leaving();
-            }
-            drop(state);
-        }
-        if !slot.cancel_launch_then(|| self.forget(slot)) {
-            slot.stop_then(|| self.stop_requested(slot, false));
-        }
-        slot.watch(|view| view.ended.then_some(())).await;
-        self.forget(slot);
-        Ok(slot.report(self.runtime.now()))
-    }
-
-    fn slot(&self, name: &str) -> Result<Arc<Slot>, Error> {
-        self.state
-            .lock()
-            .names
-            .get(name)
-            .cloned()
-            .ok_or_else(|| Error::UnknownService { name: name.into() })
-    }
-
-    /// Starts the given pending slots (those not started meanwhile), after
-    /// checking their dependencies: all or nothing.
-    fn start_slots(
-        self: &Arc<Self>,
-        all_pending: bool,
-        one: Option<&Arc<Slot>>,
-        keep_started: bool,
-    ) -> StartResult {
-        let mut launched = Vec::new();
-        {
-            let mut state = self.state.lock();
-            if state.cause.is_some() {
-                return Err(Error::StartAfterShutdown);
-            }
-            let candidates: Vec<Arc<Slot>> = if all_pending {
-                core::mem::take(&mut state.pending)
-            } else {
-                one.into_iter().cloned().collect()
-            };
-            // One visit per slot: take what starts it, if it is still
-            // pending (and put it back if the checks fail).
-            let to_start: Vec<(&Arc<Slot>, Launching)> = candidates
-                .iter()
-                .filter_map(|slot| slot.take_launch().map(|taken| (slot, taken)))
-                .collect();
-            if let Err(e) = check_dependencies(&state.names, &to_start) {
-                // Services stopped meanwhile are not put back; their values
-                // are dropped once the lock is released (and they are
-                // forgotten now if asked: they have ended).
-                let mut cancelled: Vec<CancelledLaunch> = Vec::new();
-                let mut garbage = Vec::new();
-                for (slot, taken) in to_start {
-                    if let Some(c) = slot.restore_launch(taken.launch) {
-                        cancelled.push(c);
-                    }
-                    if slot.should_forget(state.cause.is_some()) && slot.ended() {
-                        forget_locked(&mut state, slot, &mut garbage);
-                    }
-                }
-                if all_pending {
-                    state.pending = candidates; // nothing started
-                }
-                drop(state);
-                drop(garbage);
-                for cancelled in cancelled {
-                    cancelled.complete();
-                }
-                return Err(e);
-            }
-            launched.reserve(to_start.len());
-            for (slot, taken) in to_start {
-                let deps: Vec<Arc<Slot>> = taken
-                    .depends_on
-                    .iter()
-                    .filter_map(|name| state.names.get(name).cloned())
-                    .collect();
-                for dep in &deps {
-                    dep.add_dependent(slot.clone());
-                }
-                let inputs = LaunchInputs {
-                    shared: self.clone(),
-                    slot: slot.clone(),
-                    deps,
-                    settings: taken.settings,
-                };
-                launched.push((taken.launch, inputs));
-            }
-            self.activity.enter_many(launched.len());
-        }
-        let started = if keep_started {
-            launched
-                .iter()
-                .map(|(_, inputs)| inputs.slot.clone())
-                .collect()
-        } else {
-            Vec::new()
-        };
-        for (launch, inputs) in launched {
-            self.runtime.spawn(launch.launch(inputs));
-        }
-        Ok(started)
-    }
-}
-
-type StartResult = Result<Vec<Arc<Slot>>, Error>;
-
-/// Forgets `slot` (see [`Shared::forget`]) under the governor's lock;
-/// what is to be dropped goes to `garbage`, for after the lock.
-fn forget_locked(state: &mut State, slot: &Arc<Slot>, garbage: &mut Vec<Arc<Slot>>) {
-    if !slot.mark_forgotten() {
-        return;
-    }
-    garbage.extend(state.names.remove(slot));
-    // Its dependencies no longer wait for it at shutdown.
-    for dependency in slot.depends_on() {
-        if let Some(dependency) = state.names.get(&dependency) {
-            garbage.extend(dependency.remove_dependent(slot));
-        }
-    }
-    state.forgotten += 1;
-    if state.forgotten >= 32 && state.forgotten * 2 >= state.services.len() {
-        for list in [&mut state.services, &mut state.pending] {
-            let all = core::mem::take(list);
-            list.reserve(all.len().saturating_sub(state.forgotten));
-            for slot in all {
-                if slot.forgotten() {
-                    garbage.push(slot);
-                } else {
-                    list.push(slot);
-                }
-            }
-        }
-        state.forgotten = 0;
-    }
-}
-
-/// Checks that every dependency of `starting` (each with the names it
-/// depends on) exists and that no cycle runs through them.
-fn check_dependencies(
-    names: &NameIndex,
-    starting: &[(&Arc<Slot>, Launching)],
-) -> Result<(), Error> {
-    for (slot, taken) in starting {
-        for dependency in &taken.depends_on {
-            // A service being removed takes no new dependents.
-            if names.get(dependency).is_none_or(|d| d.leaving()) {
-                return Err(Error::UnknownDependency {
-                    service: slot.name.clone(),
-                    dependency: dependency.clone(),
-                });
-            }
-        }
-    }
-    // Depth-first search for a back edge, iterative (no recursion depth
-    // limit), from every service being started.
-    #[derive(Clone, Copy, PartialEq)]
-    enum Mark {
-        OnPath,
-        Done,
-    }
-    let mut marks: BTreeMap<Arc<str>, Mark> = BTreeMap::new();
-    for (root, taken) in starting {
-        let root_deps = &taken.depends_on;
-        // No edge leaves it, so no cycle runs through it (the common case:
-        // no map, no allocation).
-        if root_deps.is_empty() || marks.contains_key(&root.name) {
-            continue;
-        }
-        // (service, its dependencies, next dependency to visit)
-        let mut path: Vec<(Arc<str>, Vec<Arc<str>>, usize)> =
-            alloc::vec![(root.name.clone(), root_deps.clone(), 0)];
-        marks.insert(root.name.clone(), Mark::OnPath);
-        while let Some((_, deps, next)) = path.last_mut() {
-            let Some(dep) = deps.get(*next).cloned() else {
-                let (done, _, _) = path.pop().expect("path is not empty");
-                marks.insert(done, Mark::Done);
-                continue;
-            };
-            *next += 1;
-            match marks.get(&dep) {
-                Some(Mark::Done) => {}
-                Some(Mark::OnPath) => {
-                    let from = path
-                        .iter()
-                        .position(|(name, _, _)| *name == dep)
-                        .unwrap_or(0);
-                    return Err(Error::DependencyCycle {
-                        cycle: path[from..].iter().map(|(n, _, _)| n.clone()).collect(),
-                    });
-                }
-                None => {
-                    let deps = names.get(&dep).map(|s| s.depends_on()).unwrap_or_default();
-                    marks.insert(dep.clone(), Mark::OnPath);
-                    path.push((dep, deps, 0));
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
 impl Governor {
     /// A governor over `runtime`, with no services, no signal catching, no
     /// shutdown timeout and the default restart policy
     /// ([never](RestartPolicy::never)).
     pub fn new(runtime: impl Runtime) -> Governor {
-        let shared = Arc::new(Shared {
-            runtime: Arc::new(runtime),
-            token: StopSource::new(),
-            force: StopSource::new(),
-            activity: Activity::default(),
-            state: Mutex::new(State {
-                defaults: Arc::new(Defaults {
-                    restart: RestartPolicy::never(),
-                    shutdown_timeout: None,
-                }),
-                catch_signals: false,
-                signals_installed: false,
-                services: Vec::new(),
-                forgotten: 0,
-                names: NameIndex::default(),
-                pending: Vec::new(),
-                cause: None,
-                forced: false,
-            }),
-            defaults_version: AtomicUsize::new(0),
-            events: Mutex::new(None),
-            hooked: AtomicBool::new(false),
-            complete_reported: AtomicBool::new(false),
-            dropped: StopSource::new(),
-            owner: Mutex::new(Weak::new()),
-            children: Mutex::new(Vec::new()),
-        });
+        let shared = Arc::new(Shared::new(Arc::new(runtime)));
         let owner = Arc::new(Owner {
             shared: shared.clone(),
         });
@@ -844,30 +360,6 @@ impl Governor {
         }
     }
 
-    fn install_signals(&self) -> Result<(), Error> {
-        {
-            let mut state = self.shared().state.lock();
-            if !state.catch_signals || state.signals_installed {
-                return Ok(());
-            }
-            state.signals_installed = true;
-        }
-        let signals = match self.shared().runtime.shutdown_signals() {
-            Ok(signals) => signals,
-            Err(e) => {
-                self.shared().state.lock().signals_installed = false;
-                return Err(Error::Signals(e));
-            }
-        };
-        let listener = listen_for_signals(
-            signals,
-            Arc::downgrade(self.shared()),
-            self.shared().dropped.token().clone(),
-        );
-        self.shared().runtime.spawn(Box::pin(listener));
-        Ok(())
-    }
-
     /// Requests shutdown without waiting for it: cancels the global token;
     /// each service is then asked to stop once the services that depend on
     /// it have stopped, and its stop hooks run. Returns `true` if this call
@@ -1078,27 +570,5 @@ pub(crate) async fn with_timeout<F: Future>(
     match futures_util::future::select(core::pin::pin!(fut), sleep).await {
         futures_util::future::Either::Left((output, _)) => Some(output),
         futures_util::future::Either::Right(_) => None,
-    }
-}
-
-/// Turns signals into shutdown: a signal starts a graceful shutdown, or
-/// forces the one under way (whatever started it); once forced, signals
-/// are only logged. Ends when the governor is dropped.
-async fn listen_for_signals(mut signals: SignalStream, governor: Weak<Shared>, dropped: StopToken) {
-    while let Ok(Some(signal)) = dropped.run_until_cancelled(signals.next()).await {
-        let Some(shared) = governor.upgrade() else {
-            return;
-        };
-        if shared.force.is_cancelled() {
-            tracing::warn!(%signal, "signal received; the shutdown is already forced");
-        } else if !shared.token.is_cancelled() {
-            tracing::info!(%signal, "signal received: shutting down");
-            if !shared.request_shutdown(ShutdownCause::Signal(signal)) {
-                shared.force(ShutdownCause::Signal(signal)); // lost a race with another request
-            }
-        } else {
-            tracing::warn!(%signal, "signal received during shutdown: forcing it");
-            shared.force(ShutdownCause::Signal(signal));
-        }
     }
 }

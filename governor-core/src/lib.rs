@@ -140,6 +140,7 @@ mod error;
 mod event;
 mod governor;
 mod handle;
+mod inside;
 #[cfg(all(test, loom))]
 mod loom_models;
 mod name_index;

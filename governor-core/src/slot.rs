@@ -1,13 +1,80 @@
-//! One service's shared record: what `main`, the service, its handle and
-//! its supervisor all see (configuration, state, counters, last outcome,
-//! readiness, stop hooks).
+//! One service's shared record ([`Slot`]): what `main`, the service, its
+//! handle and its supervisor all see (configuration, state, counters,
+//! last outcome, readiness, stop hooks). This file holds the record and
+//! its bookkeeping; its life is in three more, in the order it is lived:
+//! `slot/launch.rs` (from added to started, or never started),
+//! `slot/run.rs` (each run, its stop, its end) and `slot/watch.rs`
+//! (waiting for a change of it).
+//!
+//! # Invariants
+//!
+//! 1. `status` ([`ServiceState`]) changes only under the record's lock,
+//!    and only as the table below says. `Stopped` and `GaveUp` are final:
+//!    nothing leaves them, and `stop_then` refuses a final record.
+//! 2. `launch` (the supervisor task, holding the service value) is present
+//!    only while the service is `Pending`; it is taken once, so a record
+//!    is launched at most once (or dropped unlaunched, once).
+//! 3. The `stopped` flag is set once, under the record's lock
+//!    (`mark_stopped`), and read without it. `begin_run` reads it under the
+//!    same lock it installs the run's token under: either the stop sees the
+//!    run's token and cancels it, or the run sees the flag and cancels its
+//!    own token. No run escapes a stop for good.
+//! 4. `run_token` is present exactly while a run is in progress (from
+//!    `begin_run` to `end_run`, or the end for good). A run's stop hooks
+//!    belong to that run and fire at most once per run (`hooks_fired`).
+//! 5. `ended` is set only once `status` is final, and, for a service that
+//!    ran, only after the events of that end are out (`publish_end`):
+//!    whoever waits for the end sees the report and events that tell it.
+//! 6. `live` is set from `take_launch` (undone by `restore_launch`) until
+//!    `leave_live`, in step with the governor's `Activity` count.
+//! 7. `forgotten` and `leaving` are set under the governor's lock, once.
+//!
+//! # `ServiceState` transitions
+//!
+//! | from                       | to                     | by                                             |
+//! |----------------------------|------------------------|------------------------------------------------|
+//! | `Pending`                  | `Starting`             | `take_launch` (under the governor's lock, from `Shared::start_slots`) |
+//! | `Starting`                 | `Pending`              | `restore_launch` (the start's checks failed)   |
+//! | `Starting`                 | `Stopped`              | `restore_launch`, if stopped meanwhile         |
+//! | `Pending`                  | `Stopped`              | `cancel_launch_then` (stopped or removed before it started) |
+//! | `Starting`, `Restarting`   | `Running` or `Ready`   | `begin_run` (`Ready` at once unless it notifies readiness) |
+//! | `Running`                  | `Ready`                | `mark_ready`                                   |
+//! | `Running`, `Ready`         | `Stopping`             | `begin_stop` (its stop begins)                 |
+//! | a run's state, `Stopping`  | `Restarting`           | `end_run` with `AfterRun::Restart`             |
+//! | a run's state, `Stopping`  | `Stopping`             | `end_run` with `AfterRun::Undecided`           |
+//! | a run's state, `Stopping`  | `Stopped`              | `end_run` with `AfterRun::Finish`              |
+//! | `Starting`                 | `Stopped`              | `end_unrun` (never ran: `NotRun`, `DependencyFailed`) |
+//! | any but final              | `Stopped` or `GaveUp`  | `record_end` / `finish` (`GaveUp`: restart limit) |
+//!
+//! # Lock order, wakers and user code
+//!
+//! The record's lock comes after the governor's (`start`, `report` and
+//! `forget` take it under that one) and before a token node's (a run's
+//! `StopSource` may be dropped under it) and the governor's `Activity`
+//! lock (`enter_inside`, `leave_live`). Nothing takes the governor's lock
+//! under it. No waker and no user code runs under it: each method takes
+//! what is to be done out of the lock (watchers as a `WakeAll`, a stop
+//! as a `StopForGood`, a never-started service as a `CancelledLaunch`,
+//! hooks and old outcomes as values) and does it after unlocking; stop
+//! hooks and user values' `Drop` are called with panics caught
+//! ([`drop_user_value`]).
+//!
+//! # Layout
+//!
+//! One record per service, so it is kept small: flags read without the
+//! lock are atomics beside it; the configuration is boxed and allocated
+//! only once configured (most services keep the defaults); dependents
+//! and stop hooks ([`Links`]) are boxed and allocated only once there is
+//! one; the restart policy a service launches with is boxed in
+//! [`LaunchSettings`]. The notes at each field say what each choice saves.
+
+mod launch;
+mod run;
+mod watch;
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::future::Future;
-use core::pin::Pin;
-use core::task::{Context, Poll};
 use core::time::Duration;
 
 use crate::activity::{Activity, Leaving};
@@ -17,7 +84,10 @@ use crate::restart::RestartPolicy;
 use crate::supervisor_task::BoxLaunch;
 use crate::sync::{AtomicBool, Mutex, Ordering};
 use crate::token::StopSource;
-use crate::wait_list::{WaitList, WaiterKey, WakeAll};
+use crate::wait_list::{WaitList, WakeAll};
+
+pub(crate) use launch::CancelledLaunch;
+pub(crate) use run::AfterRun;
 
 /// A stop hook, shared so that it can be called outside the slot's lock.
 pub(crate) type StopHook = Arc<dyn Fn() + Send + Sync + 'static>;
@@ -165,22 +235,6 @@ impl SlotState {
     }
 }
 
-/// What asking a service to stop for good leaves to do once its record's
-/// lock is released: wake its watchers, cancel its current run.
-struct StopForGood {
-    run_token: Option<StopSource>,
-    wake: WakeAll,
-}
-
-impl StopForGood {
-    fn complete(self) {
-        self.wake.wake();
-        if let Some(token) = self.run_token {
-            token.cancel();
-        }
-    }
-}
-
 impl Slot {
     pub(crate) fn new(name: Arc<str>, launch: Option<BoxLaunch>) -> Self {
         Slot {
@@ -272,77 +326,6 @@ impl Slot {
             .unwrap_or_default()
     }
 
-    /// Takes what starts the service, if it has not started yet: its
-    /// supervisor task, the names it depends on (no allocation when none)
-    /// and its settings, in one visit (each visit of a record is a cache
-    /// miss when there are many).
-    pub(crate) fn take_launch(&self) -> Option<Launching> {
-        let mut state = self.state.lock();
-        let launch = state.launch.take()?;
-        state.status = ServiceState::Starting;
-        // Counted live by the caller in the same step of `start`, unless
-        // the checks fail and `restore_launch` undoes this.
-        state.live = true;
-        let config = state.config();
-        Some(Launching {
-            launch,
-            depends_on: config.depends_on.clone(),
-            settings: LaunchSettings {
-                restart: config.restart.map(Box::new),
-                critical: config.critical,
-                notify_ready: config.notify_ready,
-            },
-        })
-    }
-
-    /// Puts back what [`take_launch`](Slot::take_launch) took, for a start
-    /// that failed its checks: the service is pending again, unless it was
-    /// stopped meanwhile (then it never starts, as if stopped before).
-    ///
-    /// Called under the governor's lock: what is returned is to be
-    /// [completed](CancelledLaunch::complete) once that is released (it
-    /// drops the service value, user code).
-    #[must_use]
-    pub(crate) fn restore_launch(&self, launch: BoxLaunch) -> Option<CancelledLaunch> {
-        let mut state = self.state.lock();
-        state.live = false;
-        if self.stopped() {
-            return Some(self.end_unlaunched(&mut state, launch));
-        }
-        state.status = ServiceState::Pending;
-        state.launch = Some(launch);
-        None
-    }
-
-    /// A service stopped before it was started: it never will be.
-    /// Calls `ended` (with no lock of the record held) after the service
-    /// is marked ended and before its watchers are woken, if this call
-    /// ended it.
-    pub(crate) fn cancel_launch_then(&self, ended: impl FnOnce()) -> bool {
-        let cancelled = {
-            let mut state = self.state.lock();
-            let Some(launch) = state.launch.take() else {
-                return false;
-            };
-            self.end_unlaunched(&mut state, launch)
-        };
-        ended();
-        cancelled.complete();
-        true
-    }
-
-    /// Marks a service that was never started as ended for good; its
-    /// value (`launch`) is dropped once the lock is released.
-    fn end_unlaunched(&self, state: &mut SlotState, launch: BoxLaunch) -> CancelledLaunch {
-        state.status = ServiceState::Stopped;
-        state.ended = true;
-        CancelledLaunch {
-            name: self.name.clone(),
-            launch,
-            wake: state.watchers.take(),
-        }
-    }
-
     /// Forget this service once it ends for good (see
     /// [`should_forget`](Slot::should_forget)).
     pub(crate) fn set_forget_when_ended(&self) {
@@ -401,289 +384,6 @@ impl Slot {
         self.stopped.load(Ordering::Acquire)
     }
 
-    /// Asks this service to stop for good: its current run's token is
-    /// cancelled, and so will be any later run's. Returns whether this
-    /// call did it: not for a service that has ended for good already
-    /// (by itself, or stopped before it started), which has nothing left
-    /// to stop.
-    #[cfg(loom)]
-    pub(crate) fn stop(&self) -> bool {
-        self.stop_then(|| {})
-    }
-
-    /// Asks this service to stop for good (as `stop` describes), calling
-    /// `told` (with no lock held) once, if this call does it, before the
-    /// run is cancelled: what it says (an event) comes before anything the
-    /// run's end says.
-    pub(crate) fn stop_then(&self, told: impl FnOnce()) -> bool {
-        let stop = {
-            let mut state = self.state.lock();
-            if state.status.is_final() {
-                return false;
-            }
-            self.mark_stopped(&mut state)
-        };
-        let Some(stop) = stop else {
-            return false;
-        };
-        told();
-        stop.complete();
-        true
-    }
-
-    /// Sets the "stopped" flag under the record's lock (`state`), unless
-    /// it was set already; what is left to do after the lock.
-    fn mark_stopped(&self, state: &mut SlotState) -> Option<StopForGood> {
-        if self.stopped.load(Ordering::Relaxed) {
-            return None;
-        }
-        self.stopped.store(true, Ordering::Release);
-        Some(StopForGood {
-            run_token: state.run_token.clone(),
-            wake: state.watchers.take(),
-        })
-    }
-
-    /// A run begins: returns its token and number. The token is `reuse`,
-    /// the previous run's, unless that one was cancelled; it is cancelled
-    /// at once if the service was asked to stop for good meanwhile.
-    pub(crate) fn begin_run(&self, reuse: Option<StopSource>) -> (StopSource, u64) {
-        let token = match reuse {
-            Some(token) if !token.is_cancelled() => token,
-            _ => StopSource::new(),
-        };
-        let stopped;
-        let stale_hooks;
-        let (run, wake) = {
-            let mut state = self.state.lock();
-            // Read under the lock that `stop` sets it under: either `stop`
-            // sees this run's token, or this sees its flag.
-            stopped = self.stopped.load(Ordering::Relaxed);
-            state.runs += 1;
-            state.hooks_fired = false;
-            state.restart_requested = false;
-            // Empty: `end_run` took the last run's hooks, and none can be
-            // added between runs. Dropped outside the lock all the same.
-            stale_hooks = state
-                .links
-                .as_mut()
-                .map(|links| core::mem::take(&mut links.run_hooks));
-            state.restart_at = None;
-            state.stop_requested_at = None;
-            state.run_token = Some(token.clone());
-            if state.config().notify_ready {
-                state.status = ServiceState::Running;
-                (state.runs, None)
-            } else {
-                state.status = ServiceState::Ready;
-                state.ready = true;
-                state.ever_ready = true;
-                (state.runs, Some(state.watchers.take()))
-            }
-        };
-        if let Some(wake) = wake {
-            wake.wake();
-        }
-        if stopped {
-            token.cancel();
-        }
-        if let Some(hooks) = stale_hooks.filter(|hooks| !hooks.is_empty()) {
-            drop_user_value(&self.name, "stop hook", hooks);
-        }
-        (token, run)
-    }
-
-    /// Run number `run` reports ready; returns whether that changed anything.
-    pub(crate) fn mark_ready(&self, run: u64) -> bool {
-        let wake = {
-            let mut state = self.state.lock();
-            if state.runs != run || state.ready || state.run_token.is_none() {
-                return false;
-            }
-            state.ready = true;
-            state.ever_ready = true;
-            if state.status == ServiceState::Running {
-                state.status = ServiceState::Ready;
-            }
-            state.watchers.take()
-        };
-        wake.wake();
-        true
-    }
-
-    /// The current run ended with `outcome` at runtime time `now`; `next`
-    /// says what follows.
-    ///
-    /// The outcome it replaces and the run's hooks are dropped after the
-    /// record's lock is released (a user error's or closure's `Drop` may
-    /// call back into the governor), with a panic there caught: it loses
-    /// neither the decision recorded here nor the supervisor.
-    pub(crate) fn end_run(&self, outcome: Outcome, now: Duration, timed_out: bool, next: AfterRun) {
-        let (old_outcome, old_hooks, wake) = {
-            let mut state = self.state.lock();
-            if let Some(asked) = state.stop_requested_at {
-                state.stop_time = Some(now.saturating_sub(asked));
-                state.timed_out = timed_out;
-            }
-            let old_outcome = state.last_outcome.replace(outcome);
-            state.run_token = None;
-            state.ready = false;
-            match next {
-                AfterRun::Restart(delay) => {
-                    state.status = ServiceState::Restarting;
-                    state.restart_at = Some(now.saturating_add(delay));
-                }
-                AfterRun::Undecided => state.status = ServiceState::Stopping,
-                // As `finish(false)`, in the same lock.
-                AfterRun::Finish => state.end_for_good(false),
-            }
-            let hooks = state
-                .links
-                .as_mut()
-                .map(|links| core::mem::take(&mut links.run_hooks))
-                .unwrap_or_default();
-            (old_outcome, hooks, state.watchers.take())
-        };
-        wake.wake();
-        // User values: their `Drop` runs outside the lock, caught.
-        if !old_hooks.is_empty() {
-            drop_user_value(&self.name, "stop hook", old_hooks);
-        }
-        if let Some(old) = old_outcome {
-            drop_user_value(&self.name, "previous outcome", old);
-        }
-    }
-
-    /// A started service ended for good without ever running (see
-    /// [`Outcome::NotRun`] and [`Outcome::DependencyFailed`]): `outcome`
-    /// is recorded as its one outcome.
-    pub(crate) fn end_unrun(&self, outcome: Outcome) {
-        let (old, wake) = {
-            let mut state = self.state.lock();
-            let old = state.last_outcome.replace(outcome);
-            state.end_for_good(false);
-            state.ended = true;
-            (old, state.watchers.take())
-        };
-        wake.wake();
-        if let Some(old) = old {
-            drop_user_value(&self.name, "previous outcome", old);
-        }
-    }
-
-    /// The service ended for good; `gave_up` if by its restart limit.
-    /// Recorded and told to its watchers at once.
-    pub(crate) fn finish(&self, gave_up: bool) {
-        self.record_end(gave_up);
-        self.publish_end();
-    }
-
-    /// The service ended for good; `gave_up` if by its restart limit.
-    /// Recorded only: [`publish_end`](Slot::publish_end) tells its
-    /// watchers, once the events of that end are out.
-    pub(crate) fn record_end(&self, gave_up: bool) {
-        self.state.lock().end_for_good(gave_up);
-    }
-
-    /// Tells the watchers that the service has ended for good (after
-    /// [`record_end`](Slot::record_end), or `end_run` with
-    /// [`AfterRun::Finish`]).
-    pub(crate) fn publish_end(&self) {
-        let wake = {
-            let mut state = self.state.lock();
-            state.ended = true;
-            state.watchers.take()
-        };
-        wake.wake();
-    }
-
-    /// Cancels the current run only (the service restarts at once).
-    /// Calling `told` (with no lock held) once per run, if this call
-    /// cancels it, before it does: one restart request per run wins,
-    /// under the record's lock.
-    pub(crate) fn cancel_run_then(&self, told: impl FnOnce()) -> bool {
-        let token = {
-            let mut state = self.state.lock();
-            match &state.run_token {
-                Some(token) if !state.restart_requested && !token.is_cancelled() => {
-                    let token = token.clone();
-                    state.restart_requested = true;
-                    token
-                }
-                _ => return false,
-            }
-        };
-        told();
-        token.cancel();
-        true
-    }
-
-    /// The current run's stop begins at runtime time `now`: recorded, and
-    /// its stop hooks called (once per run). With `for_good`, the service
-    /// is asked to stop for good first, as `stop_then` does. One
-    /// lock of the record for all of it. Returns the service's own shutdown
-    /// timeout as configured now (`None`: the governor's default applies).
-    pub(crate) fn begin_stop(&self, now: Duration, for_good: bool) -> Option<Duration> {
-        let (stop, hooks, timeout) = {
-            let mut state = self.state.lock();
-            let stop = if for_good {
-                self.mark_stopped(&mut state)
-            } else {
-                None
-            };
-            state.stop_requested_at.get_or_insert(now);
-            state.status = ServiceState::Stopping;
-            let fire = !core::mem::replace(&mut state.hooks_fired, true);
-            // No list is built when there are none (the common case).
-            let hooks: Vec<StopHook> = match &state.links {
-                Some(links) if fire => links
-                    .hooks
-                    .iter()
-                    .chain(&links.run_hooks)
-                    .cloned()
-                    .collect(),
-                _ => Vec::new(),
-            };
-            (stop, hooks, state.config().shutdown_timeout)
-        };
-        if let Some(stop) = stop {
-            stop.complete();
-        }
-        for hook in hooks {
-            self.call_hook(&hook);
-        }
-        timeout
-    }
-
-    /// Adds a hook for run number `run`, if that run is in progress and
-    /// its hooks have not fired yet; otherwise (it was asked to stop
-    /// already, or it has ended: a stale context) calls it at once. A hook
-    /// never attaches to another run than its own.
-    pub(crate) fn add_run_hook(&self, run: u64, hook: StopHook) {
-        {
-            let mut state = self.state.lock();
-            if state.runs == run && state.run_token.is_some() && !state.hooks_fired {
-                state.links.get_or_insert_default().run_hooks.push(hook);
-                return;
-            }
-        }
-        self.call_hook(&hook);
-        drop_user_value(&self.name, "stop hook", hook);
-    }
-
-    fn call_hook(&self, hook: &StopHook) {
-        #[cfg(feature = "std")]
-        {
-            let call = std::panic::AssertUnwindSafe(|| hook());
-            if let Err(payload) = std::panic::catch_unwind(call) {
-                let outcome = crate::outcome::outcome_of_panic(payload);
-                tracing::error!(service = %self.name, "stop hook {outcome}");
-            }
-        }
-        #[cfg(not(feature = "std"))]
-        hook();
-    }
-
     /// A waiter for the governor's shutdown is polled inside this service:
     /// the service counts as waiting inside (if live). Returns the
     /// governor's waiters to wake once the locks are released.
@@ -730,19 +430,6 @@ impl Slot {
         activity.begin_leave(state.inside > 0)
     }
 
-    /// Completes when `check` says so, re-checked on every readiness or
-    /// end change.
-    pub(crate) fn watch<T, F>(&self, check: F) -> Watch<'_, F>
-    where
-        F: FnMut(&SlotView) -> Option<T> + Unpin,
-    {
-        Watch {
-            slot: self,
-            check,
-            key: None,
-        }
-    }
-
     pub(crate) fn report(&self, now: Duration) -> ServiceReport {
         let state = self.state.lock();
         ServiceReport {
@@ -756,24 +443,6 @@ impl Slot {
             stop_time: state.stop_time,
             timed_out: state.timed_out,
         }
-    }
-}
-
-/// A service that will never start, ended under its record's lock (and
-/// perhaps the governor's): what is left to do once they are released.
-#[must_use]
-pub(crate) struct CancelledLaunch {
-    name: Arc<str>,
-    launch: BoxLaunch,
-    wake: WakeAll,
-}
-
-impl CancelledLaunch {
-    /// Wakes the record's watchers, then drops the service value (user
-    /// code: its `Drop` may call back into the governor, or panic).
-    pub(crate) fn complete(self) {
-        self.wake.wake();
-        drop_user_value(&self.name, "service value", self.launch);
     }
 }
 
@@ -793,78 +462,5 @@ pub(crate) fn drop_user_value<T>(service: &str, what: &str, value: T) {
     {
         let _ = (service, what);
         drop(value);
-    }
-}
-
-/// What follows a run's end (see [`Slot::end_run`]).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AfterRun {
-    /// The next run, after this delay.
-    Restart(Duration),
-    /// The supervisor decides more before it ends (and calls
-    /// [`Slot::finish`]).
-    Undecided,
-    /// The service has ended for good (recorded): the supervisor need not
-    /// call [`Slot::finish`], only [`Slot::publish_end`] once the events
-    /// of the end are out.
-    Finish,
-}
-
-/// What a [`Slot::watch`] check sees.
-pub(crate) struct SlotView {
-    /// Asked to stop for good.
-    pub(crate) stopped: bool,
-    pub(crate) ready: bool,
-    pub(crate) ever_ready: bool,
-    pub(crate) ended: bool,
-    pub(crate) pending: bool,
-    /// Some waiter for the governor's shutdown is parked inside it.
-    pub(crate) waiting_inside: bool,
-}
-
-/// The future returned by [`Slot::watch`].
-pub(crate) struct Watch<'a, F> {
-    slot: &'a Slot,
-    check: F,
-    key: Option<WaiterKey>,
-}
-
-impl<T, F> Future for Watch<'_, F>
-where
-    F: FnMut(&SlotView) -> Option<T> + Unpin,
-{
-    type Output = T;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        let this = self.get_mut();
-        let mut state = this.slot.state.lock();
-        let view = SlotView {
-            stopped: this.slot.stopped.load(Ordering::Relaxed),
-            ready: state.ready,
-            ever_ready: state.ever_ready,
-            ended: state.ended,
-            pending: state.launch.is_some(),
-            waiting_inside: state.inside > 0,
-        };
-        match (this.check)(&view) {
-            Some(done) => {
-                if let Some(key) = this.key.take() {
-                    state.watchers.remove(key);
-                }
-                Poll::Ready(done)
-            }
-            None => {
-                state.watchers.register(&mut this.key, cx.waker());
-                Poll::Pending
-            }
-        }
-    }
-}
-
-impl<F> Drop for Watch<'_, F> {
-    fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            self.slot.state.lock().watchers.remove(key);
-        }
     }
 }

@@ -14,18 +14,20 @@
 //! whose sources the governor keeps: a run is stopped by its own source,
 //! in the governor's shutdown order, with a cause. Users make children with
 //! [`StopToken::child`] for work of their own, and own them.
+//!
+//! This file holds the handles and their futures; the tree they share,
+//! with its invariants and lock rules, is in [`tree_node`].
 
-use alloc::boxed::Box;
-use alloc::vec::Vec;
+mod tree_node;
+
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
-use slab::Slab;
-
-use crate::sync::{Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
-use crate::wait_list::{WaitList, WaiterKey};
+use crate::sync::Arc;
+use crate::wait_list::WaiterKey;
+use tree_node::Node;
 
 /// Observes a stop: a hierarchical cancellation token that can be watched
 /// but not cancelled.
@@ -80,214 +82,6 @@ pub struct StopSource {
     token: StopToken,
 }
 
-struct Node {
-    /// Set once, under `state`'s lock; read without it.
-    cancelled: AtomicBool,
-    /// Live `StopToken` handles (each `StopSource` holds one); at zero
-    /// the node leaves its parent.
-    handles: AtomicUsize,
-    /// This node's parent and its slot in the parent's `children`.
-    parent: Option<(Arc<Node>, usize)>,
-    state: Mutex<NodeState>,
-}
-
-struct NodeState {
-    waiters: WaitList,
-    children: Children,
-    /// No handle is left; the node lives on only for its children.
-    orphaned: bool,
-}
-
-/// A node's children, each under a key that stays its own until it
-/// leaves: the first inline (most tokens have at most one child, so
-/// linking it never allocates), more in a slab. A single
-/// inline child has key 0 and keeps it when a second one moves them both
-/// into the slab.
-#[derive(Default)]
-enum Children {
-    #[default]
-    None,
-    One(Arc<Node>),
-    /// Boxed: a second child is rare, and the box keeps every node three
-    /// words smaller.
-    Many(Box<Slab<Arc<Node>>>),
-}
-
-impl Children {
-    /// The key the next [`insert`](Children::insert) will return.
-    fn vacant_key(&self) -> usize {
-        match self {
-            Children::None => 0,
-            Children::One(_) => 1,
-            Children::Many(slab) => slab.vacant_key(),
-        }
-    }
-
-    fn insert(&mut self, child: Arc<Node>) -> usize {
-        match core::mem::take(self) {
-            Children::None => {
-                *self = Children::One(child);
-                0
-            }
-            Children::One(first) => {
-                let mut slab = Slab::with_capacity(4);
-                slab.insert(first);
-                let key = slab.insert(child);
-                *self = Children::Many(Box::new(slab));
-                key
-            }
-            Children::Many(mut slab) => {
-                let key = slab.insert(child);
-                *self = Children::Many(slab);
-                key
-            }
-        }
-    }
-
-    fn try_remove(&mut self, key: usize) -> Option<Arc<Node>> {
-        match self {
-            Children::None => None,
-            Children::One(_) if key == 0 => match core::mem::take(self) {
-                Children::One(child) => Some(child),
-                _ => None,
-            },
-            Children::One(_) => None,
-            Children::Many(slab) => slab.try_remove(key),
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        match self {
-            Children::None => true,
-            Children::One(_) => false,
-            Children::Many(slab) => slab.is_empty(),
-        }
-    }
-
-    #[cfg(all(test, not(loom)))]
-    fn len(&self) -> usize {
-        match self {
-            Children::None => 0,
-            Children::One(_) => 1,
-            Children::Many(slab) => slab.len(),
-        }
-    }
-
-    fn for_each(self, mut f: impl FnMut(Arc<Node>)) {
-        match self {
-            Children::None => {}
-            Children::One(child) => f(child),
-            Children::Many(slab) => (*slab).into_iter().for_each(|(_, child)| f(child)),
-        }
-    }
-}
-
-impl Node {
-    fn new(cancelled: bool, parent: Option<(Arc<Node>, usize)>) -> Self {
-        Node {
-            cancelled: AtomicBool::new(cancelled),
-            handles: AtomicUsize::new(1),
-            parent,
-            state: Mutex::new(NodeState {
-                waiters: WaitList::new(),
-                children: Children::None,
-                orphaned: false,
-            }),
-        }
-    }
-
-    // `#[inline]`: without it, `StopToken::is_cancelled` in another crate
-    // is a call (through the GOT) to this one-load function.
-    #[inline]
-    fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::Acquire)
-    }
-
-    /// Cancels this node and its subtree; returns whether this call did it.
-    fn cancel(&self) -> bool {
-        let Some(children) = self.cancel_one() else {
-            return false;
-        };
-        // An explicit stack instead of recursion: a deep tree must not
-        // overflow the stack of whoever cancels it. It only allocates when
-        // there are grandchildren (a token's children rarely have
-        // children of their own).
-        let mut pending: Vec<Arc<Node>> = Vec::new();
-        children.for_each(|child| {
-            if let Some(grandchildren) = child.cancel_one() {
-                grandchildren.for_each(|node| pending.push(node));
-            }
-        });
-        while let Some(node) = pending.pop() {
-            if let Some(children) = node.cancel_one() {
-                children.for_each(|node| pending.push(node));
-            }
-        }
-        true
-    }
-
-    /// Cancels this node alone and wakes its waiters; returns its
-    /// children, or `None` if it was cancelled already.
-    fn cancel_one(&self) -> Option<Children> {
-        let (wake, children) = {
-            let mut state = self.state.lock();
-            if self.cancelled.load(Ordering::Relaxed) {
-                return None;
-            }
-            self.cancelled.store(true, Ordering::Release);
-            let children = core::mem::take(&mut state.children);
-            (state.waiters.take(), children)
-        };
-        wake.wake();
-        Some(children)
-    }
-
-    fn poll_cancelled(&self, key: &mut Option<WaiterKey>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.is_cancelled() {
-            *key = None;
-            return Poll::Ready(());
-        }
-        let mut state = self.state.lock();
-        if self.cancelled.load(Ordering::Relaxed) {
-            *key = None;
-            return Poll::Ready(());
-        }
-        state.waiters.register(key, cx.waker());
-        Poll::Pending
-    }
-
-    /// Unlinks an orphaned, childless node from its parent, and then each
-    /// ancestor that this leaves orphaned and childless in turn.
-    fn leave_parent(&self) {
-        let mut link = self.parent.clone();
-        while let Some((parent, slot)) = link.take() {
-            let (removed, parent_leaves) = {
-                let mut state = parent.state.lock();
-                if parent.cancelled.load(Ordering::Relaxed) {
-                    return; // the parent took its children already
-                }
-                let removed = state.children.try_remove(slot);
-                (removed, state.orphaned && state.children.is_empty())
-            };
-            drop(removed); // outside the parent's lock
-            if parent_leaves {
-                link = parent.parent.clone();
-            }
-        }
-    }
-
-    fn forget_waiter(&self, key: WaiterKey) {
-        // Once cancelled, the waiters have been taken (in the same critical
-        // section that set the flag): the key is stale and removing it
-        // would do nothing, so skip the lock. At worst the taker, still at
-        // work, wakes this waiter's task once for nothing.
-        if self.is_cancelled() {
-            return;
-        }
-        self.state.lock().waiters.remove(key);
-    }
-}
-
 impl StopToken {
     /// A new root token, not cancelled; only its source can cancel it.
     fn new() -> Self {
@@ -300,20 +94,10 @@ impl StopToken {
     /// nothing else but its own [`cancel`](StopSource::cancel), which leaves
     /// this token alone). A child of a cancelled token is born cancelled.
     pub fn child(&self) -> StopSource {
-        let mut state = self.node.state.lock();
-        if self.node.cancelled.load(Ordering::Relaxed) {
-            return StopSource {
-                token: StopToken {
-                    node: Arc::new(Node::new(true, None)),
-                },
-            };
-        }
-        let slot = state.children.vacant_key();
-        let child = Arc::new(Node::new(false, Some((self.node.clone(), slot))));
-        let inserted = state.children.insert(child.clone());
-        debug_assert_eq!(inserted, slot);
         StopSource {
-            token: StopToken { node: child },
+            token: StopToken {
+                node: Node::child(&self.node),
+            },
         }
     }
 
@@ -402,9 +186,7 @@ impl fmt::Debug for StopSource {
 
 impl Clone for StopToken {
     fn clone(&self) -> Self {
-        // Relaxed is enough: a clone is made from a live handle, so the
-        // count cannot reach zero concurrently (as with `Arc`).
-        self.node.handles.fetch_add(1, Ordering::Relaxed);
+        self.node.add_handle();
         StopToken {
             node: self.node.clone(),
         }
@@ -413,23 +195,7 @@ impl Clone for StopToken {
 
 impl Drop for StopToken {
     fn drop(&mut self) {
-        if self.node.handles.fetch_sub(1, Ordering::AcqRel) != 1 {
-            return;
-        }
-        // Last handle (a source holds one too): nobody can cancel or
-        // observe this node directly any more. It leaves its parent (which
-        // would otherwise keep it alive until the parent is cancelled) as
-        // soon as it has no children of its own;
-        // until then it stays linked, so that cancelling an ancestor still
-        // reaches its descendants.
-        let leave = {
-            let mut state = self.node.state.lock();
-            state.orphaned = true;
-            state.children.is_empty()
-        };
-        if leave {
-            self.node.leave_parent();
-        }
+        self.node.release_handle();
     }
 }
 
@@ -553,6 +319,7 @@ impl core::error::Error for Stopped {}
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use alloc::vec::Vec;
     use futures_util::FutureExt;
 
     #[test]

@@ -1,0 +1,106 @@
+//! A record from added to started: its launch (the supervisor task,
+//! holding the service value) is taken by `start` (`Pending` to
+//! `Starting`), put back if the start's checks fail, or dropped unlaunched
+//! if the service is stopped or removed first (`Stopped`). The service
+//! value of a launch dropped unlaunched is dropped after every lock is
+//! released ([`CancelledLaunch::complete`]).
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+
+use crate::report::ServiceState;
+use crate::supervisor_task::BoxLaunch;
+use crate::wait_list::WakeAll;
+
+use super::{drop_user_value, LaunchSettings, Launching, Slot, SlotState};
+
+impl Slot {
+    /// Takes what starts the service, if it has not started yet: its
+    /// supervisor task, the names it depends on (no allocation when none)
+    /// and its settings, in one visit (each visit of a record is a cache
+    /// miss when there are many).
+    pub(crate) fn take_launch(&self) -> Option<Launching> {
+        let mut state = self.state.lock();
+        let launch = state.launch.take()?;
+        state.status = ServiceState::Starting;
+        // Counted live by the caller in the same step of `start`, unless
+        // the checks fail and `restore_launch` undoes this.
+        state.live = true;
+        let config = state.config();
+        Some(Launching {
+            launch,
+            depends_on: config.depends_on.clone(),
+            settings: LaunchSettings {
+                restart: config.restart.map(Box::new),
+                critical: config.critical,
+                notify_ready: config.notify_ready,
+            },
+        })
+    }
+
+    /// Puts back what [`take_launch`](Slot::take_launch) took, for a start
+    /// that failed its checks: the service is pending again, unless it was
+    /// stopped meanwhile (then it never starts, as if stopped before).
+    ///
+    /// Called under the governor's lock: what is returned is to be
+    /// [completed](CancelledLaunch::complete) once that is released (it
+    /// drops the service value, user code).
+    #[must_use]
+    pub(crate) fn restore_launch(&self, launch: BoxLaunch) -> Option<CancelledLaunch> {
+        let mut state = self.state.lock();
+        state.live = false;
+        if self.stopped() {
+            return Some(self.end_unlaunched(&mut state, launch));
+        }
+        state.status = ServiceState::Pending;
+        state.launch = Some(launch);
+        None
+    }
+
+    /// A service stopped before it was started: it never will be.
+    /// Calls `ended` (with no lock of the record held) after the service
+    /// is marked ended and before its watchers are woken, if this call
+    /// ended it.
+    pub(crate) fn cancel_launch_then(&self, ended: impl FnOnce()) -> bool {
+        let cancelled = {
+            let mut state = self.state.lock();
+            let Some(launch) = state.launch.take() else {
+                return false;
+            };
+            self.end_unlaunched(&mut state, launch)
+        };
+        ended();
+        cancelled.complete();
+        true
+    }
+
+    /// Marks a service that was never started as ended for good; its
+    /// value (`launch`) is dropped once the lock is released.
+    fn end_unlaunched(&self, state: &mut SlotState, launch: BoxLaunch) -> CancelledLaunch {
+        state.status = ServiceState::Stopped;
+        state.ended = true;
+        CancelledLaunch {
+            name: self.name.clone(),
+            launch,
+            wake: state.watchers.take(),
+        }
+    }
+}
+
+/// A service that will never start, ended under its record's lock (and
+/// perhaps the governor's): what is left to do once they are released.
+#[must_use]
+pub(crate) struct CancelledLaunch {
+    name: Arc<str>,
+    launch: BoxLaunch,
+    wake: WakeAll,
+}
+
+impl CancelledLaunch {
+    /// Wakes the record's watchers, then drops the service value (user
+    /// code: its `Drop` may call back into the governor, or panic).
+    pub(crate) fn complete(self) {
+        self.wake.wake();
+        drop_user_value(&self.name, "service value", self.launch);
+    }
+}

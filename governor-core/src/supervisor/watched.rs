@@ -1,0 +1,224 @@
+//! The run watcher ([`Watched`]): wraps one run and keeps, while it
+//! runs, the rules of stopping it: the shutdown order (dependents first),
+//! stop hooks fired once when its stop begins, the shutdown timeout, and
+//! a forced shutdown. It never runs user code under a lock: hooks are
+//! called by the record after it unlocks (`Slot::begin_stop`).
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use core::time::Duration;
+
+use crate::event::Event;
+use crate::governor::{Defaults, Shared};
+use crate::outcome::Outcome;
+use crate::runtime::BoxSleep;
+use crate::slot::Slot;
+use crate::token::{Cancelled, StopSource};
+
+pin_project_lite::pin_project! {
+    /// Watches one run: keeps the shutdown order, fires the stop hooks,
+    /// enforces the shutdown timeout and a forced shutdown.
+    ///
+    /// - The run's own token cancelled (its handle's `stop` or `restart`):
+    ///   the stop begins at once.
+    /// - The governor shutting down: the stop begins once every started
+    ///   service that depends on this one has ended; then this service's
+    ///   token is cancelled. Dependents stop before their dependencies.
+    /// - When the stop begins: stop hooks run, and the shutdown timeout (if
+    ///   any, as configured at that moment) starts; when it expires the run
+    ///   is dropped (aborted).
+    /// - A forced shutdown begins the stop (if it has not begun: token,
+    ///   hooks) and drops the run at once.
+    pub(super) struct Watched<'a, F> {
+        #[pin]
+        run: F,
+        shared: &'a Shared,
+        slot: &'a Slot,
+        global: Cancelled<'a>,
+        run_stop: Cancelled<'a>,
+        force: Cancelled<'a>,
+        dependents: Option<Pin<Box<dyn Future<Output = ()> + Send + 'a>>>,
+        stopping: bool,
+        // The supervisor's cache of the governor's defaults, for the
+        // shutdown timeout when the stop begins.
+        defaults: &'a mut Option<(usize, Arc<Defaults>)>,
+        timeout: Option<Duration>,
+        deadline: Option<BoxSleep>,
+        // A function rather than the value: one word in every supervisor.
+        aborted: fn() -> Outcome,
+    }
+}
+
+impl<'a, F> Watched<'a, F> {
+    pub(super) fn new(
+        run: F,
+        shared: &'a Shared,
+        slot: &'a Slot,
+        run_token: &'a StopSource,
+        defaults: &'a mut Option<(usize, Arc<Defaults>)>,
+        aborted: fn() -> Outcome,
+    ) -> Self {
+        Watched {
+            run,
+            shared,
+            slot,
+            global: shared.token.cancelled(),
+            run_stop: run_token.cancelled(),
+            force: shared.force.cancelled(),
+            dependents: None,
+            stopping: false,
+            defaults,
+            timeout: None,
+            deadline: None,
+            aborted,
+        }
+    }
+}
+
+impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
+    /// The outcome, whether the run was cut off, and the runtime's time
+    /// if this poll read it (when the stop began in the poll that ended
+    /// the run, the end needs no second clock read).
+    type Output = (Outcome, bool, Option<Duration>);
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        // While nothing asks this run to stop (three atomic loads), poll it
+        // first, and park on the stop tokens only if it is still pending:
+        // a run that ends at once (a quick restart) never takes their locks.
+        let mut run_polled = false;
+        if !*this.stopping
+            && !this.force.is_cancelled()
+            && !this.run_stop.is_cancelled()
+            && !this.global.is_cancelled()
+        {
+            if let Poll::Ready(outcome) = this.run.as_mut().poll(cx) {
+                let now = begin_stop_asked_meanwhile(
+                    this.stopping,
+                    this.run_stop,
+                    this.shared,
+                    this.slot,
+                );
+                return Poll::Ready((outcome, false, now));
+            }
+            run_polled = true;
+        }
+        if this.force.is_cancelled() {
+            let mut now = None;
+            if !*this.stopping {
+                // Its stop had not begun (e.g. it still waited for its
+                // dependents): begin it now, so that the run is cancelled
+                // and its hooks called once, as on every other path, and
+                // a blocking run that heeds its token ends.
+                *this.stopping = true;
+                let at = this.shared.runtime.now();
+                this.slot.begin_stop(at, true);
+                now = Some(at);
+            }
+            return Poll::Ready(((this.aborted)(), true, now));
+        }
+        let mut now = None;
+        if !*this.stopping {
+            let mut for_good = false;
+            let mut begin = Pin::new(&mut *this.run_stop).poll(cx).is_ready();
+            if !begin && Pin::new(&mut *this.global).poll(cx).is_ready() {
+                let dependents_ended = match this.dependents {
+                    Some(waiting) => waiting.as_mut().poll(cx).is_ready(),
+                    None => {
+                        let dependents = this.slot.dependents();
+                        // No dependent (the common case): nothing to wait
+                        // for, nothing to allocate.
+                        dependents.is_empty()
+                            || this
+                                .dependents
+                                .insert(Box::pin(all_ended(dependents)))
+                                .as_mut()
+                                .poll(cx)
+                                .is_ready()
+                    }
+                };
+                if dependents_ended {
+                    for_good = true;
+                    begin = true;
+                }
+            }
+            if begin {
+                *this.stopping = true;
+                let at = this.shared.runtime.now();
+                let own = this.slot.begin_stop(at, for_good);
+                now = Some(at);
+                *this.timeout =
+                    own.or_else(|| this.shared.defaults(this.defaults).shutdown_timeout);
+                if let Some(timeout) = *this.timeout {
+                    *this.deadline = Some(this.shared.runtime.sleep(timeout));
+                }
+                run_polled = false; // the stop began since: poll it again
+            }
+        }
+        if !run_polled {
+            if let Poll::Ready(outcome) = this.run.poll(cx) {
+                let late = begin_stop_asked_meanwhile(
+                    this.stopping,
+                    this.run_stop,
+                    this.shared,
+                    this.slot,
+                );
+                return Poll::Ready((outcome, false, now.or(late)));
+            }
+        }
+        if let Some(deadline) = this.deadline {
+            if deadline.as_mut().poll(cx).is_ready() {
+                this.shared.emit(|| Event::StopTimedOut {
+                    service: this.slot.name.clone(),
+                    timeout: this.timeout.unwrap_or_default(),
+                });
+                return Poll::Ready(((this.aborted)(), true, now));
+            }
+        }
+        // A forced shutdown always follows the global token's
+        // cancellation, whose wake-up brings this back here first: park on
+        // the force token only once that has happened, or once this run is
+        // stopping (it may no longer be parked on the global token). Idle
+        // services thus cost the force token nothing.
+        if (*this.stopping || this.global.is_cancelled())
+            && Pin::new(&mut *this.force).poll(cx).is_ready()
+        {
+            cx.waker().wake_by_ref(); // forced meanwhile: abort at the next poll
+        }
+        Poll::Pending
+    }
+}
+
+/// A run that ends in the poll during which its own token was cancelled
+/// (by another thread, or by the run itself through its handle) saw its
+/// stop: that stop begins now, as on every other path — recorded, its
+/// hooks called once. Returns the time read, if it began.
+fn begin_stop_asked_meanwhile(
+    stopping: &mut bool,
+    run_stop: &Cancelled<'_>,
+    shared: &Shared,
+    slot: &Slot,
+) -> Option<Duration> {
+    if *stopping || !run_stop.is_cancelled() {
+        return None;
+    }
+    *stopping = true;
+    let at = shared.runtime.now();
+    slot.begin_stop(at, false);
+    Some(at)
+}
+
+/// Completes once every slot in `slots` has ended for good, or is parked
+/// awaiting its governor's shutdown from inside after its own stop began
+/// (its dependents are done, and it has nothing left to do but return
+/// once the others, this one included, have stopped).
+async fn all_ended(slots: Vec<Arc<Slot>>) {
+    for slot in &slots {
+        slot.watch(|view| (view.ended || (view.waiting_inside && view.stopped)).then_some(()))
+            .await;
+    }
+}
