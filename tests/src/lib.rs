@@ -25,14 +25,15 @@
 
 //!
 //! Without the `std` feature (on by default) governor-core is built
-//! without `std`: `perf` and the runtimes other than the virtual one are
-//! gone, and only the cases that need no `std` remain (listed by
+//! without `std`: the runtimes other than the virtual one are gone, and
+//! only the cases that need no `std` remain (listed by
 //! [`for_each_nostd_case!`]); `governor-nostd-check` runs them so.
+//!
+//! The benchmarks, the scale and the soak programs live in their own
+//! crate, `governor-bench`.
 
 pub mod cases;
 pub mod harness;
-#[cfg(feature = "std")]
-pub mod perf;
 #[cfg(feature = "std")]
 pub mod run_contract;
 #[cfg(feature = "std")]

@@ -8,7 +8,7 @@
 //! - `cancel-1M-waiters`: the time `cancel()` takes to wake 1M futures
 //!   parked on one token (it wakes them all before it returns).
 //!
-//! `cargo bench -p governor-conformance --bench token`
+//! `cargo bench -p governor-bench --bench token`
 
 #![allow(missing_docs)] // criterion_group! and criterion_main! generate undocumented fns
 

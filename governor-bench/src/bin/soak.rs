@@ -2,8 +2,8 @@
 //! runtime; then a restart storm. Prints what ran and what was lost.
 //!
 //! ```text
-//! cargo run -p governor-conformance --release --bin soak              # full
-//! cargo run -p governor-conformance --release --bin soak -- --quick   # CI smoke
+//! cargo run -p governor-bench --release --bin soak              # full
+//! cargo run -p governor-bench --release --bin soak -- --quick   # CI smoke
 //! ```
 //!
 //! Options: `--quick`, `--seconds S` (per runtime), `--services N`,

@@ -1,9 +1,9 @@
 //! Start, stop, restart and sleep on every runtime, each next to its
 //! baselines in the same run: the raw runtime and (on tokio)
 //! tokio-graceful-shutdown. The workloads live in
-//! `governor_conformance::perf`, shared with the scale program.
+//! `governor_bench::perf`, shared with the scale program.
 //!
-//! `cargo bench -p governor-conformance --bench lifecycle [-- FILTER]`
+//! `cargo bench -p governor-bench --bench lifecycle [-- FILTER]`
 //!
 //! Ids are `<what>/<runtime>/<variant>`; start and stop report time per
 //! service (throughput in services per second) at N = 10k. Restart and
@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
-use governor_conformance::perf::{
+use governor_bench::perf::{
     self, AsyncStd, BenchRuntime, Cycle, Smol, TokioCurrent, TokioFlavour, TokioMulti,
 };
 

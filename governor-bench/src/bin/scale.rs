@@ -11,7 +11,7 @@
 //! ```
 //!
 //! Medians of the repetitions are reported. Criterion (`cargo bench -p
-//! governor-conformance`) covers the same workloads at N = 10k with
+//! governor-bench`) covers the same workloads at N = 10k with
 //! statistics; this program covers the sizes criterion is not made for.
 
 use std::collections::BTreeMap;
@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::task::{Context, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use governor_conformance::perf::{
+use governor_bench::perf::{
     self, AsyncStd, BenchRuntime, Smol, TokioCurrent, TokioMulti, RUNTIMES,
 };
 

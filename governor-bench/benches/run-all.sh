@@ -5,17 +5,17 @@
 # the target verdicts. Run it on a quiet machine; about 20 minutes on
 # 2 cores.
 #
-#   tests/benches/run-all.sh            # everything
-#   SKIP_CRITERION=1 tests/benches/run-all.sh   # the scale program only
+#   governor-bench/benches/run-all.sh            # everything
+#   SKIP_CRITERION=1 governor-bench/benches/run-all.sh   # the scale program only
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 if [ -z "${SKIP_CRITERION:-}" ]; then
     rm -rf target/criterion
-    cargo bench -p governor-conformance --bench lifecycle --bench token
+    cargo bench -p governor-bench --bench lifecycle --bench token
 fi
-cargo build --release -p governor-conformance --bin scale
+cargo build --release -p governor-bench --bin scale
 
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT

@@ -1,0 +1,194 @@
+//! [`VirtualRuntime`]: a deterministic, single-threaded runtime with a
+//! virtual clock, for exact timing assertions in tests.
+//!
+//! The caller's thread drives everything in [`VirtualRuntime::block_on`]:
+//! the main future and every spawned task are polled there, one at a time,
+//! in the order they were woken. The clock starts at zero and only moves
+//! when nothing can run: then it jumps straight to the earliest pending
+//! timer and fires every timer due at that instant. A task that sleeps 3 s
+//! and then reads [`Runtime::now`] reads exactly 3 s, and an hour of
+//! virtual time passes in microseconds of real time.
+//!
+//! Blocking work ([`Runtime::spawn_blocking`]) runs on real threads; while
+//! any is outstanding the driver waits briefly for it before it moves the
+//! clock (see [`VirtualRuntime::block_on`]). When nothing can ever wake the
+//! main future again the driver reports a deadlock instead of hanging.
+//!
+//! # Example
+//!
+//! ```
+//! use core::time::Duration;
+//! use governor_conformance::virtual_time::VirtualRuntime;
+//! use governor_core::runtime::Runtime;
+//!
+//! let rt = VirtualRuntime::new();
+//! let seen = rt.block_on(async {
+//!     rt.sleep(Duration::from_secs(3600)).await;
+//!     rt.now()
+//! });
+//! assert_eq!(seen, Duration::from_secs(3600));
+//! ```
+//!
+//! # Where things are
+//!
+//! One file per concern; each opens with what it is:
+//!
+//! - this file: [`VirtualRuntime`], the state its clones share, and its
+//!   [`Runtime`] implementation, each method handing over to its concern;
+//! - `executor.rs`: the run queue, spawned tasks, and the driver loop of
+//!   [`block_on`](VirtualRuntime::block_on) and its variants;
+//! - `clock.rs`: the virtual clock, its timers, sleeps and
+//!   [`advance`](VirtualRuntime::advance);
+//! - `stuck.rs`: what the driver does when nothing can run (wait, move the
+//!   clock, or give up), and the errors it gives up with: [`Deadlock`],
+//!   [`Stuck`], within [`Limits`];
+//! - `blocking.rs`: blocking work on real threads and [`ExternalWork`],
+//!   the outstanding work that keeps the driver from declaring a deadlock;
+//! - `signals.rs`: shutdown signals, raised by hand with
+//!   [`raise`](VirtualRuntime::raise).
+
+mod blocking;
+mod clock;
+mod executor;
+mod signals;
+mod stuck;
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::Thread;
+use std::time::Duration;
+
+use futures_channel::mpsc;
+use governor_core::runtime::{
+    BoxSleep, BoxTask, BoxTimer, Runtime, Signal, SignalError, SignalStream,
+};
+
+pub use blocking::{ExternalWork, BLOCKING_GRACE};
+pub use stuck::{Deadlock, Limits, Stuck};
+
+use clock::Clock;
+use executor::{Entry, Tasks};
+
+/// A deterministic runtime with a virtual clock, driven by
+/// [`block_on`](VirtualRuntime::block_on) on the caller's thread.
+///
+/// Cheap to clone (an [`Arc`] inside); every clone is the same runtime.
+/// [`Runtime::spawn`], [`Runtime::sleep`], [`Runtime::now`],
+/// [`Runtime::spawn_blocking`] and [`VirtualRuntime::raise`] may be called
+/// from any thread.
+///
+/// # Lifetime of tasks
+///
+/// Spawned tasks outlive a `block_on` call: tasks still pending when it
+/// returns run again in the next one. They are dropped (their futures
+/// dropped without another poll) by [`shutdown`](VirtualRuntime::shutdown),
+/// or with the runtime when its last clone is dropped. A task that holds a
+/// clone of the runtime keeps it alive, so call `shutdown` when the drop of
+/// leftover tasks matters.
+#[derive(Clone)]
+pub struct VirtualRuntime {
+    inner: Arc<Inner>,
+}
+
+/// The state every clone of a [`VirtualRuntime`] shares.
+struct Inner {
+    /// Woken tasks and main-future polls, in wake order.
+    queue: Mutex<VecDeque<Entry>>,
+    /// The thread inside `block_on`, if any: woken when work arrives.
+    driver: Mutex<Option<Thread>>,
+    clock: Mutex<Clock>,
+    /// Outstanding blocking jobs and [`ExternalWork`] guards.
+    blocking: AtomicUsize,
+    spawned: AtomicUsize,
+    live: AtomicUsize,
+    /// Wakers of every live task, so `shutdown` can reach idle ones.
+    tasks: Mutex<Tasks>,
+    closed: AtomicBool,
+    signals: Mutex<Vec<mpsc::UnboundedSender<Signal>>>,
+}
+
+/// Locks `mutex`, through poisoning.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // No user code runs under these locks; recover from a poisoned one
+    // rather than turning one test's panic into many.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl VirtualRuntime {
+    /// A runtime at virtual time zero, with nothing spawned.
+    pub fn new() -> Self {
+        VirtualRuntime {
+            inner: Arc::new(Inner {
+                queue: Mutex::new(VecDeque::new()),
+                driver: Mutex::new(None),
+                clock: Mutex::new(Clock::default()),
+                blocking: AtomicUsize::new(0),
+                spawned: AtomicUsize::new(0),
+                live: AtomicUsize::new(0),
+                tasks: Mutex::new(Tasks::default()),
+                closed: AtomicBool::new(false),
+                signals: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+}
+
+impl Default for VirtualRuntime {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for VirtualRuntime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VirtualRuntime")
+            .field("now", &self.now())
+            .field("pending_timers", &self.pending_timers())
+            .field("spawned_tasks", &self.spawned_tasks())
+            .field("live_tasks", &self.live_tasks())
+            .field("outstanding_blocking", &self.outstanding_blocking())
+            .finish()
+    }
+}
+
+impl Runtime for VirtualRuntime {
+    fn spawn(&self, task: BoxTask) {
+        self.spawn_task(task);
+    }
+
+    /// Registers a timer at `now + duration` at once; it fires when the
+    /// virtual clock reaches it. `Duration::ZERO` registers no timer: the
+    /// sleep yields once (so a loop of zero sleeps lets others run) and
+    /// then completes, without moving the clock.
+    fn sleep(&self, duration: Duration) -> BoxSleep {
+        self.sleep_for(duration)
+    }
+
+    /// A timer whose every reset is what [`Runtime::sleep`] would make
+    /// (a registered timer, or one yield for `Duration::ZERO`); a disarm
+    /// removes the registration, as dropping that sleep would.
+    fn timer(&self) -> Option<BoxTimer> {
+        Some(self.new_timer())
+    }
+
+    fn now(&self) -> Duration {
+        lock(&self.inner.clock).now
+    }
+
+    /// Runs `work` on a new thread; it counts as outstanding (see
+    /// [`VirtualRuntime::block_on`]) until it returns or panics.
+    #[cfg(feature = "std")]
+    fn spawn_blocking(&self, work: Box<dyn FnOnce() + Send + 'static>) {
+        self.spawn_blocking_thread(work);
+    }
+
+    /// A stream fed by [`VirtualRuntime::raise`]. Every stream registered
+    /// receives every signal raised while it is alive (broadcast).
+    fn shutdown_signals(&self) -> Result<SignalStream, SignalError> {
+        Ok(self.signal_stream())
+    }
+}
