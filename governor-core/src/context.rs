@@ -9,7 +9,7 @@ use core::time::Duration;
 use crate::governor::{Governor, Shared};
 use crate::sleep::{Sleep, TimerSlot};
 use crate::slot::Slot;
-use crate::token::{Cancelled, StopToken, UntilCancelled};
+use crate::token::{Cancelled, CancelledOwned, StopToken, UntilCancelled};
 
 /// A service's handle on the governor, passed to every run.
 ///
@@ -119,6 +119,28 @@ impl ServiceCtx {
     /// Completes once this run is asked to stop.
     pub fn cancelled(&self) -> Cancelled<'_> {
         self.token.cancelled()
+    }
+
+    /// Completes once this run is asked to stop, as
+    /// [`cancelled`](ServiceCtx::cancelled), but `'static`: it owns a
+    /// handle on the run's token, so it can be handed to APIs that keep
+    /// it, such as a server's graceful-shutdown signal
+    /// (`axum::serve(..).with_graceful_shutdown(ctx.cancelled_owned())`),
+    /// or moved into a task of the service's own.
+    ///
+    /// ```
+    /// use governor_core::{ServiceCtx, ServiceResult};
+    ///
+    /// fn keeps<F: core::future::Future<Output = ()> + Send + 'static>(_: F) {}
+    ///
+    /// async fn server(ctx: ServiceCtx) -> ServiceResult {
+    ///     keeps(ctx.cancelled_owned()); // outlives the borrow of `ctx`
+    ///     Ok(())
+    /// }
+    /// # let _ = server;
+    /// ```
+    pub fn cancelled_owned(&self) -> CancelledOwned {
+        self.token.cancelled_owned()
     }
 
     /// Sleeps for `duration` on the runtime's clock; returns

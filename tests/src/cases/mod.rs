@@ -182,6 +182,7 @@ macro_rules! for_each_nostd_case {
             stop_of_an_ended_service_returns_false,
             a_handle_stop_is_told_with_its_cause,
             a_stop_asked_for_during_the_runs_last_poll_still_calls_its_hooks,
+            owned_stop_future_follows_the_run,
         );
     };
 }

@@ -201,3 +201,38 @@ pub async fn a_handle_stop_is_told_with_its_cause<H: Harness>(h: &H) {
         "each handle stop is told once, before the end of the run it stops"
     );
 }
+
+/// `ctx.cancelled_owned()` is the run's stop as a `'static` future: moved
+/// into a task of the runtime's that outlives the borrow of the context
+/// (as a server's graceful-shutdown signal is), it completes when the run
+/// is asked to stop, and not before.
+pub async fn owned_stop_future_follows_the_run<H: Harness>(h: &H) {
+    let (j, mut notes) = journal();
+    let gov = h.governor();
+    let runtime = h.runtime();
+    let jj = j.clone();
+    let svc = gov
+        .add("server", move |ctx: ServiceCtx| {
+            let (j, runtime) = (jj.clone(), runtime.clone());
+            async move {
+                let stop = ctx.cancelled_owned();
+                let jt = j.clone();
+                runtime.spawn(Box::pin(async move {
+                    stop.await;
+                    jt.note("owned stop fired");
+                }));
+                j.note("server:start");
+                ctx.cancelled().await;
+                Ok(())
+            }
+        })
+        .unwrap()
+        .handle();
+    gov.start().unwrap();
+    notes.until("server:start").await;
+    h.settle().await;
+    assert_eq!(notes.count("owned stop fired"), 0, "not before the stop");
+    assert!(svc.stop());
+    notes.until("owned stop fired").await;
+    gov.shutdown().await;
+}
