@@ -2,7 +2,7 @@
 //! runtime (futures are polled by hand with a counting waker, so that only
 //! the tokens are measured):
 //!
-//! - `is_cancelled`: the hot-path check (one atomic load);
+//! - `stopping`: the hot-path check (one atomic load);
 //! - `register-wake`: a fresh token, its `cancelled()` future polled once
 //!   (registers), the token cancelled (wakes it), polled again (ready);
 //! - `cancel-1M-waiters`: the time `cancel()` takes to wake 1M futures
@@ -44,13 +44,13 @@ fn counting_waker() -> (Arc<CountingWaker>, Waker) {
 const WAITERS: usize = 1_000_000;
 
 fn tokens(c: &mut Criterion) {
-    let mut g = c.benchmark_group("token/is_cancelled");
+    let mut g = c.benchmark_group("token/stopping");
     g.warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
     let ours_source = StopSource::new();
     let ours = ours_source.token().clone();
     let theirs = CancellationToken::new();
-    g.bench_function("ours", |b| b.iter(|| black_box(&ours).is_cancelled()));
+    g.bench_function("ours", |b| b.iter(|| black_box(&ours).stopping()));
     g.bench_function("tokio-util", |b| {
         b.iter(|| black_box(&theirs).is_cancelled())
     });
@@ -64,9 +64,9 @@ fn tokens(c: &mut Criterion) {
         let mut cx = Context::from_waker(&waker);
         b.iter(|| {
             let token = StopSource::new();
-            let mut fut = pin!(token.token().cancelled());
+            let mut fut = pin!(token.token().wait_for_stop());
             assert!(fut.as_mut().poll(&mut cx).is_pending());
-            token.cancel();
+            token.stop();
             assert!(fut.as_mut().poll(&mut cx).is_ready());
         })
     });
@@ -94,14 +94,14 @@ fn tokens(c: &mut Criterion) {
             for _ in 0..iters {
                 let token = StopSource::new();
                 let mut futs: Vec<_> = (0..WAITERS)
-                    .map(|_| Box::pin(token.token().cancelled_owned()))
+                    .map(|_| Box::pin(token.token().wait_for_stop_owned()))
                     .collect();
                 for f in &mut futs {
                     assert!(f.as_mut().poll(&mut cx).is_pending());
                 }
                 let before = counter.0.load(Ordering::Relaxed);
                 let t0 = Instant::now();
-                token.cancel();
+                token.stop();
                 total += t0.elapsed();
                 assert_eq!(counter.0.load(Ordering::Relaxed) - before, WAITERS);
             }

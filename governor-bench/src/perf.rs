@@ -235,7 +235,7 @@ pub fn ours_cycle<R: BenchRuntime>(rt: &R, n: usize) -> Cycle {
             gov.add(name(&mut buf, i), move |ctx: ServiceCtx| {
                 running.arrive();
                 async move {
-                    ctx.cancelled().await;
+                    ctx.wait_for_stop().await;
                     Ok(())
                 }
             })

@@ -35,11 +35,11 @@ use crate::slot::Slot;
 /// async fn config_loader(ctx: ServiceCtx) -> ServiceResult {
 ///     // ... load ...
 ///     ctx.ready();
-///     ctx.cancelled().await;
+///     ctx.wait_for_stop().await;
 ///     Ok(())
 /// }
 /// async fn server(ctx: ServiceCtx) -> ServiceResult {
-///     ctx.cancelled().await;
+///     ctx.wait_for_stop().await;
 ///     Ok(())
 /// }
 ///

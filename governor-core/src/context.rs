@@ -9,7 +9,7 @@ use core::time::Duration;
 use crate::governor::{Governor, Shared};
 use crate::sleep::{Sleep, TimerSlot};
 use crate::slot::Slot;
-use crate::token::{Cancelled, CancelledOwned, StopToken, UntilCancelled};
+use crate::token::{StopToken, UntilStop, WaitForStop, WaitForStopOwned};
 
 /// A service's handle on the governor, passed to every run.
 ///
@@ -22,7 +22,7 @@ use crate::token::{Cancelled, CancelledOwned, StopToken, UntilCancelled};
 /// async fn poller(ctx: ServiceCtx) -> ServiceResult {
 ///     while !ctx.stopping() {
 ///         // Any future can be raced against the stop request:
-///         let _data = ctx.until_stopped(async { 42 }).await?;
+///         let _data = ctx.until_stop(async { 42 }).await?;
 ///         ctx.sleep(Duration::from_millis(100)).await?;
 ///     }
 ///     Ok(())
@@ -97,7 +97,7 @@ impl ServiceCtx {
     ///
     /// ```compile_fail
     /// async fn selfish(ctx: governor_core::ServiceCtx) -> governor_core::ServiceResult {
-    ///     ctx.token().cancel(); // a token cannot cancel
+    ///     ctx.token().stop(); // a token cannot cancel
     ///     Ok(())
     /// }
     /// ```
@@ -113,19 +113,19 @@ impl ServiceCtx {
     /// Whether this run has been asked to stop: one atomic load.
     #[inline]
     pub fn stopping(&self) -> bool {
-        self.token.is_cancelled()
+        self.token.stopping()
     }
 
     /// Completes once this run is asked to stop.
-    pub fn cancelled(&self) -> Cancelled<'_> {
-        self.token.cancelled()
+    pub fn wait_for_stop(&self) -> WaitForStop<'_> {
+        self.token.wait_for_stop()
     }
 
     /// Completes once this run is asked to stop, as
     /// [`cancelled`](ServiceCtx::cancelled), but `'static`: it owns a
     /// handle on the run's token, so it can be handed to APIs that keep
     /// it, such as a server's graceful-shutdown signal
-    /// (`axum::serve(..).with_graceful_shutdown(ctx.cancelled_owned())`),
+    /// (`axum::serve(..).with_graceful_shutdown(ctx.wait_for_stop_owned())`),
     /// or moved into a task of the service's own.
     ///
     /// ```
@@ -134,23 +134,23 @@ impl ServiceCtx {
     /// fn keeps<F: core::future::Future<Output = ()> + Send + 'static>(_: F) {}
     ///
     /// async fn server(ctx: ServiceCtx) -> ServiceResult {
-    ///     keeps(ctx.cancelled_owned()); // outlives the borrow of `ctx`
+    ///     keeps(ctx.wait_for_stop_owned()); // outlives the borrow of `ctx`
     ///     Ok(())
     /// }
     /// # let _ = server;
     /// ```
-    pub fn cancelled_owned(&self) -> CancelledOwned {
-        self.token.cancelled_owned()
+    pub fn wait_for_stop_owned(&self) -> WaitForStopOwned {
+        self.token.wait_for_stop_owned()
     }
 
     /// Sleeps for `duration` on the runtime's clock; returns
-    /// `Err(Stopped)` early as soon as this run is asked to stop.
+    /// `Err(Interrupted)` early as soon as this run is asked to stop.
     #[inline]
     pub fn sleep(&self, duration: Duration) -> Sleep<'_> {
         // The context's timer, created at the first sleep and re-armed for
         // each later one. Boxed sleeps when the runtime has no reusable
         // timer, or when another sleep of this context holds it now.
-        let cancelled = self.token.cancelled();
+        let cancelled = self.token.wait_for_stop();
         if let Some(mut slot) = self.timer.try_lock() {
             if slot.is_none() {
                 *slot = self.shared.runtime.timer();
@@ -164,9 +164,9 @@ impl ServiceCtx {
     }
 
     /// Runs `fut` until it completes or this run is asked to stop,
-    /// whichever is first (`Err(Stopped)` then; `fut` is dropped).
-    pub fn until_stopped<F: Future>(&self, fut: F) -> UntilCancelled<'_, F> {
-        self.token.run_until_cancelled(fut)
+    /// whichever is first (`Err(Interrupted)` then; `fut` is dropped).
+    pub fn until_stop<F: Future>(&self, fut: F) -> UntilStop<'_, F> {
+        self.token.until_stop(fut)
     }
 
     /// Reports this run ready. Services that depend on this one, and
@@ -222,11 +222,11 @@ impl ServiceCtx {
     }
 
     /// Blocks the calling thread for `duration`, or until the service is
-    /// asked to stop (`Err(Stopped)`): the sleep for
+    /// asked to stop (`Err(Interrupted)`): the sleep for
     /// [blocking services](crate::BlockingService). Do not call it from
     /// async code: it blocks the executor's thread.
     #[cfg(feature = "std")]
-    pub fn sleep_blocking(&self, duration: Duration) -> Result<(), crate::token::Stopped> {
+    pub fn sleep_blocking(&self, duration: Duration) -> Result<(), crate::token::Interrupted> {
         futures_executor::block_on(self.sleep(duration))
     }
 }

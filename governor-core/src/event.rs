@@ -24,7 +24,7 @@ pub enum Event {
         service: Arc<str>,
     },
     /// A run began (`run` 1 is the first).
-    Started {
+    RunStarted {
         /// The service.
         service: Arc<str>,
         /// Which run, from 1.
@@ -38,13 +38,13 @@ pub enum Event {
     },
     /// A run ended (emitted once the service's report shows it: its last
     /// outcome, and its state after the run).
-    Stopped {
+    RunEnded {
         /// The service.
         service: Arc<str>,
         /// How it ended.
         outcome: Outcome,
     },
-    /// A run panicked (followed by `Stopped` with the same outcome).
+    /// A run panicked (followed by `RunEnded` with the same outcome).
     Panicked {
         /// The service.
         service: Arc<str>,
@@ -125,9 +125,9 @@ impl Event {
     pub fn service(&self) -> Option<&str> {
         match self {
             Event::Starting { service }
-            | Event::Started { service, .. }
+            | Event::RunStarted { service, .. }
             | Event::Ready { service }
-            | Event::Stopped { service, .. }
+            | Event::RunEnded { service, .. }
             | Event::Panicked { service, .. }
             | Event::RestartScheduled { service, .. }
             | Event::GaveUp { service, .. }
@@ -171,9 +171,9 @@ impl Event {
     pub fn level(&self) -> tracing::Level {
         use tracing::Level;
         match self {
-            Event::Starting { .. } | Event::Started { .. } | Event::Ready { .. } => Level::DEBUG,
-            Event::Stopped { outcome, .. } if outcome.is_failure() => Level::WARN,
-            Event::Stopped { .. }
+            Event::Starting { .. } | Event::RunStarted { .. } | Event::Ready { .. } => Level::DEBUG,
+            Event::RunEnded { outcome, .. } if outcome.is_failure() => Level::WARN,
+            Event::RunEnded { .. }
             | Event::StopRequested { .. }
             | Event::ShutdownRequested { .. }
             | Event::ShutdownComplete { forced: false } => Level::INFO,
@@ -192,9 +192,9 @@ impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Event::Starting { .. } => f.write_str("starting"),
-            Event::Started { run, .. } => write!(f, "started (run {run})"),
+            Event::RunStarted { run, .. } => write!(f, "started (run {run})"),
             Event::Ready { .. } => f.write_str("ready"),
-            Event::Stopped { outcome, .. } => write!(f, "stopped: {outcome}"),
+            Event::RunEnded { outcome, .. } => write!(f, "stopped: {outcome}"),
             Event::Panicked { message, .. } => write!(f, "panicked: {message}"),
             Event::RestartScheduled { delay, attempt, .. } => {
                 write!(f, "restarting in {delay:?} (attempt {attempt})")

@@ -67,7 +67,7 @@ use crate::token::StopToken;
 /// use governor_core::{Error, Governor, ServiceCtx, ServiceResult};
 ///
 /// async fn worker(ctx: ServiceCtx) -> ServiceResult {
-///     ctx.cancelled().await;
+///     ctx.wait_for_stop().await;
 ///     Ok(())
 /// }
 ///
@@ -466,7 +466,7 @@ impl Governor {
     ///
     /// ```compile_fail
     /// fn stop(gov: &governor_core::Governor) {
-    ///     gov.token().cancel(); // a token cannot cancel
+    ///     gov.token().stop(); // a token cannot cancel
     /// }
     /// ```
     pub fn token(&self) -> StopToken {
@@ -476,14 +476,14 @@ impl Governor {
     /// Whether shutdown has been requested (Go's `Stopping`).
     #[inline]
     pub fn stopping(&self) -> bool {
-        self.shared().token.is_cancelled()
+        self.shared().token.stopping()
     }
 
     /// Sleeps for `duration`, or until shutdown is requested
-    /// (`Err(Stopped)`, Go's `cancelled == true`).
+    /// (`Err(Interrupted)`, Go's `cancelled == true`).
     pub fn sleep(&self, duration: Duration) -> Sleep<'_> {
         Sleep::new(
-            self.shared().token.cancelled(),
+            self.shared().token.wait_for_stop(),
             self.shared().runtime.sleep(duration),
         )
     }

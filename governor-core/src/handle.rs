@@ -33,7 +33,7 @@ impl ServiceHandle {
     /// start. Returns `false` if it was already stopping or stopped.
     pub fn stop(&self) -> bool {
         let forget = || {
-            if self.slot.should_forget(self.shared.token.is_cancelled()) {
+            if self.slot.should_forget(self.shared.token.stopping()) {
                 self.shared.forget(&self.slot);
             }
         };

@@ -30,7 +30,7 @@
 //! async fn ticker(ctx: ServiceCtx) -> ServiceResult {
 //!     loop {
 //!         ctx.log("tick");
-//!         // `Err(Stopped)` as soon as this service is asked to stop:
+//!         // `Err(Interrupted)` as soon as this service is asked to stop:
 //!         // `?` then ends the run, cleanly.
 //!         ctx.sleep(Duration::from_millis(100)).await?;
 //!     }
@@ -173,4 +173,4 @@ pub use service::BlockingService;
 pub use service::Service;
 pub use sleep::Sleep;
 pub use subtree::Subtree;
-pub use token::{Cancelled, CancelledOwned, StopSource, StopToken, Stopped, UntilCancelled};
+pub use token::{Interrupted, StopSource, StopToken, UntilStop, WaitForStop, WaitForStopOwned};

@@ -8,7 +8,7 @@ use core::any::Any;
 use core::error::Error as StdError;
 use core::fmt;
 
-use crate::token::Stopped;
+use crate::token::Interrupted;
 
 /// What a service's `run` returns.
 pub type ServiceResult = Result<(), ServiceError>;
@@ -24,7 +24,7 @@ pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 ///
 /// - [`StopService`]: the service asks to end for good; it is **not**
 ///   restarted, whatever the restart policy says.
-/// - [`Stopped`]: the service was interrupted because a stop was requested
+/// - [`Interrupted`]: the service was interrupted because a stop was requested
 ///   (from [`ServiceCtx::sleep`](crate::ServiceCtx::sleep) and friends); the
 ///   run counts as a clean return.
 ///
@@ -52,7 +52,7 @@ pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 /// }
 ///
 /// assert!(parse("x").unwrap_err().is_failure());
-/// assert!(run().unwrap_err().is_stop());
+/// assert!(run().unwrap_err().is_stop_service());
 /// assert!(ServiceError::msg("bad config").is_failure());
 /// ```
 pub struct ServiceError {
@@ -61,7 +61,7 @@ pub struct ServiceError {
 
 enum Repr {
     Stop,
-    Stopped,
+    Interrupted,
     Failed(BoxError),
 }
 
@@ -77,8 +77,8 @@ impl ServiceError {
         let boxed: BoxError = error.into();
         let repr = if boxed.is::<StopService>() {
             Repr::Stop
-        } else if boxed.is::<Stopped>() {
-            Repr::Stopped
+        } else if boxed.is::<Interrupted>() {
+            Repr::Interrupted
         } else {
             Repr::Failed(boxed)
         };
@@ -91,13 +91,13 @@ impl ServiceError {
     }
 
     /// Whether this asks the governor not to restart the service.
-    pub fn is_stop(&self) -> bool {
+    pub fn is_stop_service(&self) -> bool {
         matches!(self.repr, Repr::Stop)
     }
 
     /// Whether this says the run was interrupted by a stop request.
-    pub fn is_stopped(&self) -> bool {
-        matches!(self.repr, Repr::Stopped)
+    pub fn is_interrupted(&self) -> bool {
+        matches!(self.repr, Repr::Interrupted)
     }
 
     /// Whether this is a real failure.
@@ -115,8 +115,8 @@ impl ServiceError {
 
     pub(crate) fn into_outcome(self) -> Outcome {
         match self.repr {
-            Repr::Stop => Outcome::Stopped,
-            Repr::Stopped => Outcome::Completed,
+            Repr::Stop => Outcome::StopService,
+            Repr::Interrupted => Outcome::Completed,
             Repr::Failed(e) => Outcome::Failed(Arc::from(e)),
         }
     }
@@ -127,9 +127,9 @@ impl<E: StdError + Send + Sync + 'static> From<E> for ServiceError {
         let any: &dyn Any = &error;
         if any.is::<StopService>() {
             ServiceError::stop()
-        } else if any.is::<Stopped>() {
+        } else if any.is::<Interrupted>() {
             ServiceError {
-                repr: Repr::Stopped,
+                repr: Repr::Interrupted,
             }
         } else {
             ServiceError {
@@ -143,7 +143,7 @@ impl fmt::Debug for ServiceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
             Repr::Stop => f.write_str("ServiceError::Stop"),
-            Repr::Stopped => f.write_str("ServiceError::Stopped"),
+            Repr::Interrupted => f.write_str("ServiceError::Interrupted"),
             Repr::Failed(e) => f.debug_tuple("ServiceError::Failed").field(e).finish(),
         }
     }
@@ -153,7 +153,7 @@ impl fmt::Display for ServiceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
             Repr::Stop => fmt::Display::fmt(&StopService, f),
-            Repr::Stopped => fmt::Display::fmt(&Stopped, f),
+            Repr::Interrupted => fmt::Display::fmt(&Interrupted, f),
             Repr::Failed(e) => fmt::Display::fmt(e, f),
         }
     }
@@ -190,7 +190,7 @@ impl StdError for MessageError {}
 /// Return it through `?` (it converts into [`ServiceError`]), or, with the
 /// `std` feature, `std::panic::panic_any(StopService)` from code that
 /// cannot return an error. Either way the run ends with
-/// [`Outcome::Stopped`] and the service is not restarted, whatever its
+/// [`Outcome::StopService`] and the service is not restarted, whatever its
 /// restart policy. (The Go governor restarts it anyway; that is a defect
 /// this crate does not copy.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -208,7 +208,7 @@ impl StdError for StopService {}
 #[derive(Clone)]
 #[non_exhaustive]
 pub enum Outcome {
-    /// `run` returned `Ok(())`, or ended with [`Stopped`] after a stop
+    /// `run` returned `Ok(())`, or ended with [`Interrupted`] after a stop
     /// request.
     Completed,
     /// `run` returned an error. Its `Display` shows the error's; with the
@@ -219,7 +219,7 @@ pub enum Outcome {
     /// payload is neither `&str` nor `String`).
     Panicked(Arc<str>),
     /// The service asked to end for good with [`StopService`].
-    Stopped,
+    StopService,
     /// The run did not end within its shutdown timeout, or the shutdown
     /// was forced: the async run was dropped at its next await point.
     Aborted,
@@ -265,7 +265,7 @@ impl fmt::Debug for Outcome {
                 .field(&format_args!("{}", ShowError(&**e)))
                 .finish(),
             Outcome::Panicked(msg) => f.debug_tuple("Panicked").field(msg).finish(),
-            Outcome::Stopped => f.write_str("Stopped"),
+            Outcome::StopService => f.write_str("Interrupted"),
             Outcome::Aborted => f.write_str("Aborted"),
             Outcome::Abandoned => f.write_str("Abandoned"),
             Outcome::NotRun => f.write_str("NotRun"),
@@ -280,7 +280,7 @@ impl fmt::Display for Outcome {
             Outcome::Completed => f.write_str("completed"),
             Outcome::Failed(e) => write!(f, "failed: {}", ShowError(&**e)),
             Outcome::Panicked(msg) => write!(f, "panicked: {msg}"),
-            Outcome::Stopped => f.write_str("stopped (StopService)"),
+            Outcome::StopService => f.write_str("stopped (StopService)"),
             Outcome::Aborted => f.write_str("aborted (did not stop in time)"),
             Outcome::Abandoned => f.write_str("abandoned (blocking, did not stop in time)"),
             Outcome::NotRun => {
@@ -301,7 +301,7 @@ impl PartialEq for Outcome {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
             (Outcome::Completed, Outcome::Completed)
-            | (Outcome::Stopped, Outcome::Stopped)
+            | (Outcome::StopService, Outcome::StopService)
             | (Outcome::Aborted, Outcome::Aborted)
             | (Outcome::Abandoned, Outcome::Abandoned)
             | (Outcome::NotRun, Outcome::NotRun) => true,
@@ -355,7 +355,7 @@ pub(crate) fn outcome_of(result: ServiceResult) -> Outcome {
 #[cfg(feature = "std")]
 pub(crate) fn outcome_of_panic(payload: Box<dyn Any + Send>) -> Outcome {
     if payload.is::<StopService>() {
-        return Outcome::Stopped;
+        return Outcome::StopService;
     }
     let message: Arc<str> = if let Some(s) = payload.downcast_ref::<&'static str>() {
         Arc::from(*s)

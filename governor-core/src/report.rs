@@ -27,7 +27,7 @@ pub enum ServiceState {
     /// Asked to stop; the run has not ended yet.
     Stopping,
     /// Ended for good: it will not run again.
-    Stopped,
+    Ended,
     /// Restarted more often than its policy's limit allows; it will not
     /// run again.
     GaveUp,
@@ -36,7 +36,7 @@ pub enum ServiceState {
 impl ServiceState {
     /// Whether the service will never run again.
     pub fn is_final(self) -> bool {
-        matches!(self, ServiceState::Stopped | ServiceState::GaveUp)
+        matches!(self, ServiceState::Ended | ServiceState::GaveUp)
     }
 }
 
@@ -49,7 +49,7 @@ impl fmt::Display for ServiceState {
             ServiceState::Ready => "ready",
             ServiceState::Restarting => "restarting",
             ServiceState::Stopping => "stopping",
-            ServiceState::Stopped => "stopped",
+            ServiceState::Ended => "stopped",
             ServiceState::GaveUp => "gave up",
         })
     }

@@ -278,7 +278,7 @@ impl RestartPolicy {
     /// let policy = RestartPolicy::on_failure(Duration::from_secs(2));
     /// assert_eq!(policy.delay_after(&Outcome::Completed), None);
     /// assert_eq!(policy.delay_after(&Outcome::Panicked("x".into())), Some(Duration::from_secs(2)));
-    /// assert_eq!(RestartPolicy::always(Duration::ZERO).delay_after(&Outcome::Stopped), None);
+    /// assert_eq!(RestartPolicy::always(Duration::ZERO).delay_after(&Outcome::StopService), None);
     /// ```
     pub fn delay_after(&self, outcome: &Outcome) -> Option<Duration> {
         self.wants_restart(outcome).then(|| match self.delay {
@@ -289,7 +289,7 @@ impl RestartPolicy {
 
     fn wants_restart(&self, outcome: &Outcome) -> bool {
         match (self.on, outcome) {
-            (_, Outcome::Stopped) | (RestartOn::Never, _) => false,
+            (_, Outcome::StopService) | (RestartOn::Never, _) => false,
             (RestartOn::Failure, outcome) => outcome.is_failure(),
             (RestartOn::Always, _) => true,
         }

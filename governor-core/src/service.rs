@@ -40,14 +40,14 @@ use crate::outcome::ServiceResult;
 /// impl Service for Counter {
 ///     async fn run(&mut self, ctx: ServiceCtx) -> ServiceResult {
 ///         self.runs += 1;
-///         ctx.cancelled().await;
+///         ctx.wait_for_stop().await;
 ///         Ok(())
 ///     }
 /// }
 /// ```
 pub trait Service: Send + 'static {
     /// Runs the service once, until it ends or is asked to stop
-    /// (`ctx.stopping()`, `ctx.cancelled()`, `ctx.sleep(..)`).
+    /// (`ctx.stopping()`, `ctx.wait_for_stop()`, `ctx.sleep(..)`).
     fn run(&mut self, ctx: ServiceCtx) -> impl Future<Output = ServiceResult> + Send;
 }
 

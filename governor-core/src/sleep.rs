@@ -6,19 +6,19 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use crate::runtime::{BoxSleep, BoxTimer};
-use crate::token::{Cancelled, Stopped};
+use crate::token::{Interrupted, WaitForStop};
 
 /// The future returned by [`ServiceCtx::sleep`](crate::ServiceCtx::sleep)
 /// and [`Governor::sleep`](crate::Governor::sleep): `Ok(())` once the
-/// duration has passed, `Err(Stopped)` as soon as a stop is requested
+/// duration has passed, `Err(Interrupted)` as soon as a stop is requested
 /// (at once if it already was).
 ///
-/// `Err(Stopped)` converts into a clean end of the service with `?`, so
+/// `Err(Interrupted)` converts into a clean end of the service with `?`, so
 /// `ctx.sleep(d).await?` is the whole "wait, unless asked to stop" idiom.
 /// Go's `Sleep` returns `cancelled bool`; here that is `.is_err()`.
 #[must_use = "futures do nothing unless polled"]
 pub struct Sleep<'a> {
-    cancelled: Cancelled<'a>,
+    cancelled: WaitForStop<'a>,
     timer: Wait<'a>,
 }
 
@@ -49,7 +49,7 @@ pub(crate) type TimerSlot = spin::Mutex<Option<BoxTimer>>;
 pub(crate) type TimerGuard<'a> = spin::MutexGuard<'a, Option<BoxTimer>>;
 
 impl<'a> Sleep<'a> {
-    pub(crate) fn new(cancelled: Cancelled<'a>, sleep: BoxSleep) -> Self {
+    pub(crate) fn new(cancelled: WaitForStop<'a>, sleep: BoxSleep) -> Self {
         Sleep {
             cancelled,
             timer: Wait::Boxed(sleep),
@@ -60,7 +60,7 @@ impl<'a> Sleep<'a> {
     /// caller has just armed; the slot stays locked until the sleep is
     /// dropped.
     #[inline]
-    pub(crate) fn reusing(cancelled: Cancelled<'a>, slot: TimerGuard<'a>) -> Self {
+    pub(crate) fn reusing(cancelled: WaitForStop<'a>, slot: TimerGuard<'a>) -> Self {
         debug_assert!(slot.is_some());
         Sleep {
             cancelled,
@@ -83,13 +83,13 @@ impl Drop for Sleep<'_> {
 }
 
 impl Future for Sleep<'_> {
-    type Output = Result<(), Stopped>;
+    type Output = Result<(), Interrupted>;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        if this.cancelled.is_cancelled() {
-            return Poll::Ready(Err(Stopped));
+        if this.cancelled.stopping() {
+            return Poll::Ready(Err(Interrupted));
         }
         let elapsed = match &mut this.timer {
             Wait::Boxed(sleep) => sleep.as_mut().poll(cx).is_ready(),
@@ -108,7 +108,7 @@ impl Future for Sleep<'_> {
         // Parked on the token only while the sleep itself is pending: a
         // sleep that is over at its first poll never takes the token's lock.
         if Pin::new(&mut this.cancelled).poll(cx).is_ready() {
-            return Poll::Ready(Err(Stopped));
+            return Poll::Ready(Err(Interrupted));
         }
         Poll::Pending
     }

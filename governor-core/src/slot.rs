@@ -9,7 +9,7 @@
 //! # Invariants
 //!
 //! 1. `status` ([`ServiceState`]) changes only under the record's lock,
-//!    and only as the table below says. `Stopped` and `GaveUp` are final:
+//!    and only as the table below says. `Ended` and `GaveUp` are final:
 //!    nothing leaves them, and `stop_then` refuses a final record.
 //! 2. `launch` (the supervisor task, holding the service value) is present
 //!    only while the service is `Pending`; it is taken once, so a record
@@ -35,16 +35,16 @@
 //! |----------------------------|------------------------|------------------------------------------------|
 //! | `Pending`                  | `Starting`             | `take_launch` (under the governor's lock, from `Shared::start_slots`) |
 //! | `Starting`                 | `Pending`              | `restore_launch` (the start's checks failed)   |
-//! | `Starting`                 | `Stopped`              | `restore_launch`, if stopped meanwhile         |
-//! | `Pending`                  | `Stopped`              | `cancel_launch_then` (stopped or removed before it started) |
+//! | `Starting`                 | `Ended`                | `restore_launch`, if stopped meanwhile         |
+//! | `Pending`                  | `Ended`                | `cancel_launch_then` (stopped or removed before it started) |
 //! | `Starting`, `Restarting`   | `Running` or `Ready`   | `begin_run` (`Ready` at once unless it notifies readiness) |
 //! | `Running`                  | `Ready`                | `mark_ready`                                   |
 //! | `Running`, `Ready`         | `Stopping`             | `begin_stop` (its stop begins)                 |
 //! | a run's state, `Stopping`  | `Restarting`           | `end_run` with `AfterRun::Restart`             |
 //! | a run's state, `Stopping`  | `Stopping`             | `end_run` with `AfterRun::Undecided`           |
-//! | a run's state, `Stopping`  | `Stopped`              | `end_run` with `AfterRun::Finish`              |
-//! | `Starting`                 | `Stopped`              | `end_unrun` (never ran: `NotRun`, `DependencyFailed`) |
-//! | any but final              | `Stopped` or `GaveUp`  | `record_end` / `finish` (`GaveUp`: restart limit) |
+//! | a run's state, `Stopping`  | `Ended`                | `end_run` with `AfterRun::Finish`              |
+//! | `Starting`                 | `Ended`                | `end_unrun` (never ran: `NotRun`, `DependencyFailed`) |
+//! | any but final              | `Ended` or `GaveUp`    | `record_end` / `finish` (`GaveUp`: restart limit) |
 //!
 //! # Lock order, wakers and user code
 //!
@@ -228,7 +228,7 @@ impl SlotState {
         self.status = if gave_up || self.status == ServiceState::GaveUp {
             ServiceState::GaveUp
         } else {
-            ServiceState::Stopped
+            ServiceState::Ended
         };
         self.run_token = None;
         self.restart_at = None;

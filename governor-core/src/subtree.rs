@@ -44,7 +44,7 @@ type Setup = Arc<dyn Fn(&Governor) -> Result<(), Error> + Send + Sync + 'static>
 /// use governor_core::{Governor, RestartPolicy, ServiceCtx, ServiceResult, Subtree};
 ///
 /// async fn worker(ctx: ServiceCtx) -> ServiceResult {
-///     ctx.cancelled().await;
+///     ctx.wait_for_stop().await;
 ///     Ok(())
 /// }
 ///
@@ -90,7 +90,7 @@ impl Service for Subtree {
             }
             let report = {
                 let ended = pin!(child.wait_for_shutdown());
-                match select(ended, ctx.cancelled()).await {
+                match select(ended, ctx.wait_for_stop()).await {
                     Either::Left((report, _)) => report,
                     Either::Right(_) => {
                         child.shutdown().await;

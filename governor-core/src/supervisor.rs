@@ -120,7 +120,7 @@ pub(crate) fn supervise<R: Runner>(
         let mut reusable_token = None;
         loop {
             let (run_token, run) = slot.begin_run(reusable_token.take());
-            shared.emit(|| Event::Started {
+            shared.emit(|| Event::RunStarted {
                 service: slot.name.clone(),
                 run,
             });
@@ -141,8 +141,8 @@ pub(crate) fn supervise<R: Runner>(
             )
             .await;
             let now = read_at.unwrap_or_else(|| shared.runtime.now());
-            let asked_to_stop = slot.stopped() || shared.token.is_cancelled();
-            let restart_now = !asked_to_stop && run_token.is_cancelled();
+            let asked_to_stop = slot.stopped() || shared.token.stopping();
+            let restart_now = !asked_to_stop && run_token.stopping();
             // A restart asked for by the handle is honoured whatever the
             // policy, even after an abort at the shutdown timeout (the
             // service's value is back); not after a blocking run was
@@ -193,7 +193,7 @@ pub(crate) fn supervise<R: Runner>(
                     service: slot.name.clone(),
                 });
             }
-            shared.emit(|| Event::Stopped {
+            shared.emit(|| Event::RunEnded {
                 service: slot.name.clone(),
                 outcome,
             });
@@ -312,7 +312,7 @@ async fn wait_to_restart(shared: &Shared, slot: &Slot, delay: Duration) -> bool 
     if delay.is_zero() {
         // A service that ends at once must not starve the executor.
         YieldNow(false).await;
-        return !(slot.stopped() || shared.token.is_cancelled());
+        return !(slot.stopped() || shared.token.stopping());
     }
     race_stop(shared, slot, shared.runtime.sleep(delay))
         .await
@@ -329,7 +329,7 @@ async fn wait_to_restart(shared: &Shared, slot: &Slot, delay: Duration) -> bool 
 /// waited (`NotRun`), never as failed by a dependency the shutdown ended,
 /// whichever wake-up its task sees first.
 async fn race_stop<F: Future>(shared: &Shared, slot: &Slot, fut: F) -> Option<F::Output> {
-    let global = shared.token.cancelled();
+    let global = shared.token.wait_for_stop();
     let own = slot.watch(|view| view.stopped.then_some(()));
     let stop = futures_util::future::select(global, own);
     match futures_util::future::select(stop, core::pin::pin!(fut)).await {
@@ -352,7 +352,7 @@ impl Live {
     /// The service is ending for good: forgets it if it asked for that
     /// (or is being removed), before its end wakes its watchers.
     fn forget_if_asked(&self) {
-        if self.slot.should_forget(self.shared.token.is_cancelled()) {
+        if self.slot.should_forget(self.shared.token.stopping()) {
             self.shared.forget(&self.slot);
         }
     }

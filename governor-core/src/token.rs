@@ -5,7 +5,7 @@
 //! `CancellationTokenSource` and `CancellationToken`, or Go's cancel func
 //! and `context.Context`). Both are cheap handles (one `Arc`). Cancelling a
 //! node cancels its whole subtree, once; checking it is a single atomic
-//! load; waiting for it is the [`Cancelled`] future, which parks in a
+//! load; waiting for it is the [`WaitForStop`] future, which parks in a
 //! slab-backed list (no allocation per waiter) and can never miss the
 //! wake-up, because "check the flag, then register" and "set the flag,
 //! then take the waiters" happen under the same lock.
@@ -45,18 +45,18 @@ use tree_node::Node;
 ///
 /// let root = StopSource::new();
 /// let child = root.token().child();
-/// assert!(!child.is_cancelled());
-/// root.cancel();
-/// assert!(child.is_cancelled());
+/// assert!(!child.stopping());
+/// root.stop();
+/// assert!(child.stopping());
 /// // A token cancelled already completes its future at once.
-/// futures_executor::block_on(child.token().cancelled());
+/// futures_executor::block_on(child.token().wait_for_stop());
 /// ```
 ///
 /// A token cannot cancel:
 ///
 /// ```compile_fail
 /// let source = governor_core::StopSource::new();
-/// source.token().cancel();
+/// source.token().stop();
 /// ```
 pub struct StopToken {
     node: Arc<Node>,
@@ -73,9 +73,9 @@ pub struct StopToken {
 ///
 /// let source = StopSource::new();
 /// let token = source.token().clone();
-/// assert!(source.cancel(), "this call cancelled it");
-/// assert!(!source.cancel(), "a second call does nothing");
-/// assert!(token.is_cancelled());
+/// assert!(source.stop(), "this call cancelled it");
+/// assert!(!source.stop(), "a second call does nothing");
+/// assert!(token.stopping());
 /// ```
 #[derive(Clone, Default)]
 pub struct StopSource {
@@ -103,13 +103,13 @@ impl StopToken {
 
     /// Whether this token has been cancelled: one atomic load.
     #[inline]
-    pub fn is_cancelled(&self) -> bool {
-        self.node.is_cancelled()
+    pub fn stopping(&self) -> bool {
+        self.node.stopping()
     }
 
     /// A future that completes once this token is cancelled.
-    pub fn cancelled(&self) -> Cancelled<'_> {
-        Cancelled {
+    pub fn wait_for_stop(&self) -> WaitForStop<'_> {
+        WaitForStop {
             node: &self.node,
             key: None,
         }
@@ -117,8 +117,8 @@ impl StopToken {
 
     /// Like [`cancelled`](StopToken::cancelled), but owning a handle, so it
     /// can be stored or moved into a spawned task.
-    pub fn cancelled_owned(&self) -> CancelledOwned {
-        CancelledOwned {
+    pub fn wait_for_stop_owned(&self) -> WaitForStopOwned {
+        WaitForStopOwned {
             token: self.clone(),
             key: None,
         }
@@ -126,10 +126,10 @@ impl StopToken {
 
     /// Runs `fut` until it completes or this token is cancelled, whichever
     /// comes first. Cancellation wins a tie: once the token is cancelled the
-    /// result is `Err(Stopped)` even if `fut` could also complete.
-    pub fn run_until_cancelled<F: Future>(&self, fut: F) -> UntilCancelled<'_, F> {
-        UntilCancelled {
-            cancelled: self.cancelled(),
+    /// result is `Err(Interrupted)` even if `fut` could also complete.
+    pub fn until_stop<F: Future>(&self, fut: F) -> UntilStop<'_, F> {
+        UntilStop {
+            cancelled: self.wait_for_stop(),
             fut,
         }
     }
@@ -159,27 +159,27 @@ impl StopSource {
     /// Cancels this source's token and every source and token below it,
     /// waking every waiter. Returns `true` if this call cancelled it,
     /// `false` if it already was.
-    pub fn cancel(&self) -> bool {
-        self.token.node.cancel()
+    pub fn stop(&self) -> bool {
+        self.token.node.stop()
     }
 
     /// Whether this source has been cancelled: one atomic load.
     #[inline]
-    pub fn is_cancelled(&self) -> bool {
-        self.token.is_cancelled()
+    pub fn stopping(&self) -> bool {
+        self.token.stopping()
     }
 
     /// A future that completes once this source is cancelled (as
     /// [`StopToken::cancelled`]).
-    pub fn cancelled(&self) -> Cancelled<'_> {
-        self.token.cancelled()
+    pub fn wait_for_stop(&self) -> WaitForStop<'_> {
+        self.token.wait_for_stop()
     }
 }
 
 impl fmt::Debug for StopSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StopSource")
-            .field("cancelled", &self.is_cancelled())
+            .field("cancelled", &self.stopping())
             .finish()
     }
 }
@@ -202,28 +202,28 @@ impl Drop for StopToken {
 impl fmt::Debug for StopToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StopToken")
-            .field("cancelled", &self.is_cancelled())
+            .field("cancelled", &self.stopping())
             .finish()
     }
 }
 
 /// The future returned by [`StopToken::cancelled`].
 #[must_use = "futures do nothing unless polled"]
-pub struct Cancelled<'a> {
+pub struct WaitForStop<'a> {
     node: &'a Arc<Node>,
     key: Option<WaiterKey>,
 }
 
-impl Cancelled<'_> {
+impl WaitForStop<'_> {
     /// Whether the token is cancelled already: one atomic load, nothing
     /// registered.
     #[inline]
-    pub(crate) fn is_cancelled(&self) -> bool {
-        self.node.is_cancelled()
+    pub(crate) fn stopping(&self) -> bool {
+        self.node.stopping()
     }
 }
 
-impl Future for Cancelled<'_> {
+impl Future for WaitForStop<'_> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
@@ -232,7 +232,7 @@ impl Future for Cancelled<'_> {
     }
 }
 
-impl Drop for Cancelled<'_> {
+impl Drop for WaitForStop<'_> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
             self.node.forget_waiter(key);
@@ -240,20 +240,20 @@ impl Drop for Cancelled<'_> {
     }
 }
 
-impl fmt::Debug for Cancelled<'_> {
+impl fmt::Debug for WaitForStop<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Cancelled").finish_non_exhaustive()
+        f.debug_struct("WaitForStop").finish_non_exhaustive()
     }
 }
 
-/// The future returned by [`StopToken::cancelled_owned`].
+/// The future returned by [`StopToken::wait_for_stop_owned`].
 #[must_use = "futures do nothing unless polled"]
-pub struct CancelledOwned {
+pub struct WaitForStopOwned {
     token: StopToken,
     key: Option<WaiterKey>,
 }
 
-impl Future for CancelledOwned {
+impl Future for WaitForStopOwned {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
@@ -262,7 +262,7 @@ impl Future for CancelledOwned {
     }
 }
 
-impl Drop for CancelledOwned {
+impl Drop for WaitForStopOwned {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
             self.token.node.forget_waiter(key);
@@ -270,29 +270,29 @@ impl Drop for CancelledOwned {
     }
 }
 
-impl fmt::Debug for CancelledOwned {
+impl fmt::Debug for WaitForStopOwned {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CancelledOwned").finish_non_exhaustive()
+        f.debug_struct("WaitForStopOwned").finish_non_exhaustive()
     }
 }
 
 pin_project_lite::pin_project! {
-    /// The future returned by [`StopToken::run_until_cancelled`].
+    /// The future returned by [`StopToken::until_stop`].
     #[must_use = "futures do nothing unless polled"]
-    pub struct UntilCancelled<'a, F> {
-        cancelled: Cancelled<'a>,
+    pub struct UntilStop<'a, F> {
+        cancelled: WaitForStop<'a>,
         #[pin]
         fut: F,
     }
 }
 
-impl<F: Future> Future for UntilCancelled<'_, F> {
-    type Output = Result<F::Output, Stopped>;
+impl<F: Future> Future for UntilStop<'_, F> {
+    type Output = Result<F::Output, Interrupted>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         if Pin::new(this.cancelled).poll(cx).is_ready() {
-            return Poll::Ready(Err(Stopped));
+            return Poll::Ready(Err(Interrupted));
         }
         this.fut.poll(cx).map(Ok)
     }
@@ -306,15 +306,15 @@ impl<F: Future> Future for UntilCancelled<'_, F> {
 /// ([`Outcome::Completed`](crate::Outcome::Completed)): the service did
 /// what it was asked to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct Stopped;
+pub struct Interrupted;
 
-impl fmt::Display for Stopped {
+impl fmt::Display for Interrupted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("stopped: a stop was requested")
     }
 }
 
-impl core::error::Error for Stopped {}
+impl core::error::Error for Interrupted {}
 
 #[cfg(all(test, not(loom)))]
 mod tests {
@@ -327,26 +327,26 @@ mod tests {
         let root = StopSource::new();
         let child = root.token().child();
         let grandchild = child.token().child();
-        assert!(root.cancel());
-        assert!(!root.cancel(), "a second cancel reports it did nothing");
-        assert!(child.is_cancelled() && grandchild.is_cancelled());
-        assert!(!child.cancel());
+        assert!(root.stop());
+        assert!(!root.stop(), "a second cancel reports it did nothing");
+        assert!(child.stopping() && grandchild.stopping());
+        assert!(!child.stop());
     }
 
     #[test]
     fn child_cancel_leaves_parent_alone() {
         let root = StopSource::new();
         let child = root.token().child();
-        child.cancel();
-        assert!(!root.is_cancelled());
-        assert!(!root.token().child().is_cancelled());
+        child.stop();
+        assert!(!root.stopping());
+        assert!(!root.token().child().stopping());
     }
 
     #[test]
     fn child_of_cancelled_is_born_cancelled() {
         let root = StopSource::new();
-        root.cancel();
-        assert!(root.token().child().is_cancelled());
+        root.stop();
+        assert!(root.token().child().stopping());
     }
 
     #[test]
@@ -374,8 +374,8 @@ mod tests {
         drop(third);
         assert_eq!(root.token.node.state.lock().children.len(), 1);
         let fourth = root.token().child();
-        root.cancel();
-        assert!(second.is_cancelled() && fourth.is_cancelled());
+        root.stop();
+        assert!(second.stopping() && fourth.stopping());
         drop((second, fourth));
         assert_eq!(root.token.node.state.lock().children.len(), 0);
 
@@ -393,8 +393,8 @@ mod tests {
         let root = StopSource::new();
         let observer = root.token().child().token().clone();
         assert_eq!(root.token.node.state.lock().children.len(), 1);
-        root.cancel();
-        assert!(observer.is_cancelled());
+        root.stop();
+        assert!(observer.stopping());
     }
 
     #[test]
@@ -404,8 +404,8 @@ mod tests {
         let leaf = middle.token().child();
         drop(middle);
         assert_eq!(root.token.node.state.lock().children.len(), 1);
-        root.cancel();
-        assert!(leaf.is_cancelled());
+        root.stop();
+        assert!(leaf.stopping());
     }
 
     #[test]
@@ -421,14 +421,16 @@ mod tests {
     #[test]
     fn waiters_are_woken_and_dropped_waiters_leave() {
         let token = StopSource::new();
-        let mut waiting: Vec<_> = (0..3).map(|_| token.token().cancelled_owned()).collect();
+        let mut waiting: Vec<_> = (0..3)
+            .map(|_| token.token().wait_for_stop_owned())
+            .collect();
         for fut in &mut waiting {
             assert!(fut.now_or_never().is_none());
         }
         assert_eq!(token.token.node.state.lock().waiters.len(), 3);
         waiting.pop();
         assert_eq!(token.token.node.state.lock().waiters.len(), 2);
-        token.cancel();
+        token.stop();
         for fut in waiting {
             assert!(fut.now_or_never().is_some());
         }
@@ -438,19 +440,13 @@ mod tests {
     fn run_until_cancelled_prefers_cancellation() {
         let token = StopSource::new();
         assert_eq!(
-            token
-                .token()
-                .run_until_cancelled(async { 7 })
-                .now_or_never(),
+            token.token().until_stop(async { 7 }).now_or_never(),
             Some(Ok(7))
         );
-        token.cancel();
+        token.stop();
         assert_eq!(
-            token
-                .token()
-                .run_until_cancelled(async { 7 })
-                .now_or_never(),
-            Some(Err(Stopped))
+            token.token().until_stop(async { 7 }).now_or_never(),
+            Some(Err(Interrupted))
         );
     }
 }

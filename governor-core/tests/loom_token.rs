@@ -38,9 +38,9 @@ fn cancel_racing_a_waiter_never_loses_the_wake_up() {
         let source = StopSource::new();
         let waiter = {
             let token = source.token().clone();
-            thread::spawn(move || loom::future::block_on(token.cancelled()))
+            thread::spawn(move || loom::future::block_on(token.wait_for_stop()))
         };
-        source.cancel();
+        source.stop();
         waiter.join().unwrap();
     });
 }
@@ -53,11 +53,11 @@ fn cancel_racing_child_creation_reaches_the_child() {
             let token = source.token().clone();
             thread::spawn(move || {
                 let child = token.child();
-                loom::future::block_on(child.cancelled());
-                assert!(child.is_cancelled());
+                loom::future::block_on(child.wait_for_stop());
+                assert!(child.stopping());
             })
         };
-        source.cancel();
+        source.stop();
         creator.join().unwrap();
     });
 }
@@ -71,11 +71,11 @@ fn cancel_racing_a_dropped_middle_token_still_reaches_the_leaf() {
         let dropper = thread::spawn(move || drop(middle));
         let canceller = {
             let root = root.clone();
-            thread::spawn(move || root.cancel())
+            thread::spawn(move || root.stop())
         };
         dropper.join().unwrap();
         assert!(canceller.join().unwrap());
-        assert!(leaf.is_cancelled());
+        assert!(leaf.stopping());
     });
 }
 
@@ -85,15 +85,15 @@ fn dropping_a_registered_waiter_racing_cancel_is_safe() {
         let token = StopSource::new();
         let other = token.token().clone();
         let waiter = thread::spawn(move || {
-            let mut fut = pin!(other.cancelled());
+            let mut fut = pin!(other.wait_for_stop());
             let mut cx = Context::from_waker(noop_waker_ref());
             // Registers (or sees the cancel already), then is dropped.
             let _ = fut.as_mut().poll(&mut cx);
         });
-        token.cancel();
+        token.stop();
         waiter.join().unwrap();
         assert!(matches!(
-            pin!(token.cancelled()).poll(&mut Context::from_waker(noop_waker_ref())),
+            pin!(token.wait_for_stop()).poll(&mut Context::from_waker(noop_waker_ref())),
             Poll::Ready(())
         ));
     });
@@ -106,12 +106,12 @@ fn concurrent_cancels_cancel_once() {
         let child = token.token().child();
         let a = {
             let token = token.clone();
-            thread::spawn(move || token.cancel())
+            thread::spawn(move || token.stop())
         };
-        let b = token.cancel();
+        let b = token.stop();
         let a = a.join().unwrap();
         assert!(a ^ b, "exactly one cancel reports that it cancelled");
-        assert!(child.is_cancelled());
+        assert!(child.stopping());
     });
 }
 
@@ -123,20 +123,20 @@ fn cancel_races_waiters_child_creation_and_drops_at_once() {
         let leaf = middle.token().child();
         let waiter = {
             let leaf = leaf.token().clone();
-            thread::spawn(move || loom::future::block_on(leaf.cancelled()))
+            thread::spawn(move || loom::future::block_on(leaf.wait_for_stop()))
         };
         let creator = {
             let middle = middle.token().clone();
             thread::spawn(move || {
                 let late = middle.child();
                 drop(middle);
-                loom::future::block_on(late.cancelled());
+                loom::future::block_on(late.wait_for_stop());
             })
         };
         drop(middle);
-        root.cancel();
+        root.stop();
         waiter.join().unwrap();
         creator.join().unwrap();
-        assert!(leaf.is_cancelled());
+        assert!(leaf.stopping());
     });
 }

@@ -121,7 +121,7 @@ fn shutdown_from_inside_needs_request_shutdown_without_std() {
             let gov = inner.clone();
             async move {
                 assert!(gov.request_shutdown());
-                ctx.cancelled().await;
+                ctx.wait_for_stop().await;
                 Ok(())
             }
         })
@@ -135,7 +135,7 @@ fn shutdown_from_inside_needs_request_shutdown_without_std() {
         let report = gov.wait_for_shutdown().await;
         assert_eq!(report.cause, Some(ShutdownCause::Requested));
         for s in &report.services {
-            assert_eq!(s.state, ServiceState::Stopped, "{s}");
+            assert_eq!(s.state, ServiceState::Ended, "{s}");
             assert_eq!(s.last_outcome, Some(Outcome::Completed), "{s}");
         }
     });

@@ -94,7 +94,7 @@
 //!     gov.start()?;
 //!     let report = gov.shutdown().await;
 //!     let worker = report.service("worker").unwrap();
-//!     assert_eq!(worker.state, ServiceState::Stopped);
+//!     assert_eq!(worker.state, ServiceState::Ended);
 //!     assert_eq!(worker.last_outcome, Some(Outcome::Completed));
 //!     assert!(report.is_clean());
 //!     Ok(())

@@ -79,7 +79,7 @@ pub fn finish(report: &Report) -> std::process::ExitCode {
     let all_stopped = report
         .services
         .iter()
-        .all(|s| s.state == ServiceState::Stopped);
+        .all(|s| s.state == ServiceState::Ended);
     if all_stopped && !report.forced {
         std::process::ExitCode::SUCCESS
     } else {
@@ -92,7 +92,7 @@ async fn config(ctx: ServiceCtx) -> ServiceResult {
     ctx.sleep(Duration::from_millis(300)).await?;
     ctx.log("configuration loaded");
     ctx.ready();
-    ctx.cancelled().await;
+    ctx.wait_for_stop().await;
     Ok(())
 }
 
@@ -169,7 +169,7 @@ fn echo_client(addr: SocketAddr) -> impl FnMut(ServiceCtx) -> ServiceResult + Se
 /// so on stdout when asked to stop, then never stops by itself, so that the
 /// shutdown lasts until a second signal forces it (or its 20 s timeout).
 async fn linger(ctx: ServiceCtx) -> ServiceResult {
-    ctx.cancelled().await;
+    ctx.wait_for_stop().await;
     println!("demo: linger: asked to stop");
     std::future::pending::<()>().await;
     Ok(())

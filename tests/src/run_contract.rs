@@ -79,7 +79,7 @@ pub fn run_returns_when_every_service_has_ended<E: Debug + Send + 'static>(
     assert_eq!(report.cause, None);
     for name in ["once", "blocking"] {
         let service = report.service(name).unwrap();
-        assert_eq!(service.state, ServiceState::Stopped);
+        assert_eq!(service.state, ServiceState::Ended);
         assert_eq!(service.last_outcome, Some(Outcome::Completed));
     }
 }

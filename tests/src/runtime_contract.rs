@@ -177,10 +177,10 @@ pub fn a_panicking_service_is_reported_once_and_others_run_on<H: Harness>(harnes
     let report = wait(harness, gov.shutdown());
     let boom = report.service("boom").unwrap();
     assert_eq!((boom.runs, boom.restarts), (1, 0), "one run, reported once");
-    assert_eq!(boom.state, ServiceState::Stopped);
+    assert_eq!(boom.state, ServiceState::Ended);
     assert_eq!(boom.last_outcome, Some(Outcome::Panicked("boom 7".into())));
     let steady = report.service("steady").unwrap();
-    assert_eq!(steady.state, ServiceState::Stopped);
+    assert_eq!(steady.state, ServiceState::Ended);
     assert_eq!(steady.last_outcome, Some(Outcome::Completed));
     assert!(!report.is_clean());
 }

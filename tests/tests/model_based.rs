@@ -321,7 +321,7 @@ enum Expect {
     Completed,
     Failed,
     Panicked,
-    Stopped,
+    Interrupted,
     Aborted,
     Abandoned,
     /// Cut off by a forced shutdown right after its token was cancelled:
@@ -339,7 +339,7 @@ impl Expect {
             (Expect::Completed, Outcome::Completed)
             | (Expect::Failed, Outcome::Failed(_))
             | (Expect::Panicked, Outcome::Panicked(_))
-            | (Expect::Stopped, Outcome::Stopped)
+            | (Expect::Interrupted, Outcome::StopService)
             | (Expect::Aborted, Outcome::Aborted)
             | (Expect::Abandoned, Outcome::Abandoned) => true,
             (Expect::NotRun, Outcome::NotRun) => true,
@@ -539,7 +539,7 @@ impl Model {
             Kind::Ok => Expect::Completed,
             Kind::Err => Expect::Failed,
             Kind::Panic => Expect::Panicked,
-            Kind::Stop => Expect::Stopped,
+            Kind::Stop => Expect::Interrupted,
             Kind::Hang | Kind::Deaf => unreachable!("never ends by itself"),
         }
     }
@@ -603,7 +603,7 @@ impl Model {
         } else {
             let p = s.policy;
             let wants = match (p.on, outcome) {
-                (_, Expect::Stopped) | (On::Never, _) => false,
+                (_, Expect::Interrupted) | (On::Never, _) => false,
                 (On::Failure, o) => o.is_failure(),
                 (On::Always, _) => true,
             };
@@ -651,7 +651,7 @@ impl Model {
             }
             D::Now => self.begin_run(i),
             D::Done => {
-                s.state = ServiceState::Stopped;
+                s.state = ServiceState::Ended;
                 if s.spec.critical && !asked {
                     self.request_shutdown(Cause::Critical(i), Some(i));
                 }
@@ -705,7 +705,7 @@ impl Model {
                 s.last_outcome = Some(Expect::NotRun);
             }
             if matches!(s.state, ServiceState::Starting | ServiceState::Restarting) {
-                s.state = ServiceState::Stopped;
+                s.state = ServiceState::Ended;
                 s.restart_at = None;
                 s.last_event = Some(self.now);
             }
@@ -799,7 +799,7 @@ impl Model {
                 changed = true;
             } else if dep.state.is_final() {
                 self.touch(i);
-                self.svcs[i].state = ServiceState::Stopped;
+                self.svcs[i].state = ServiceState::Ended;
                 self.svcs[i].last_outcome = Some(Expect::DependencyFailed);
                 return true;
             } else {
@@ -925,7 +925,7 @@ struct Alive {
 impl Drop for Alive {
     fn drop(&mut self) {
         self.probe.alive.fetch_sub(1, Ordering::SeqCst);
-        if !self.done && !self.token.is_cancelled() {
+        if !self.done && !self.token.stopping() {
             self.probe.uncancelled_drops.fetch_add(1, Ordering::SeqCst);
         }
     }
@@ -976,7 +976,7 @@ fn async_service(
             }
             match kind {
                 Kind::Hang => {
-                    ctx.cancelled().await;
+                    ctx.wait_for_stop().await;
                     alive.done = true;
                     Ok(())
                 }
@@ -1055,7 +1055,7 @@ impl World {
             .shutdown_timeout(ms(TIMEOUT))
             .on_event(move |event| {
                 let (service, record) = match event {
-                    Event::Stopped { service, outcome } => (service, Record::Outcome(outcome)),
+                    Event::RunEnded { service, outcome } => (service, Record::Outcome(outcome)),
                     Event::RestartScheduled { service, delay, .. } => {
                         (service, Record::Delay(*delay))
                     }
@@ -1187,7 +1187,7 @@ impl World {
                 prop_assert_eq!(stopped, expected, "step {}: stop() of s{}", step, i);
                 let s = &mut m.svcs[i];
                 if s.state == ServiceState::Pending {
-                    s.state = ServiceState::Stopped;
+                    s.state = ServiceState::Ended;
                 } else {
                     s.stopped_flag = true;
                     if s.state == ServiceState::Starting {
@@ -1195,7 +1195,7 @@ impl World {
                     }
                     match s.state {
                         ServiceState::Starting | ServiceState::Restarting => {
-                            s.state = ServiceState::Stopped;
+                            s.state = ServiceState::Ended;
                             s.restart_at = None;
                         }
                         _ if s.in_run() => m.stop_run(i),

@@ -246,8 +246,8 @@ struct Results {
     /// ns per sleep call (`ours`, `raw`: sleep(0) awaited; `-reg`: a long
     /// sleep polled once and dropped).
     sleep: BTreeMap<(String, &'static str), f64>,
-    /// ns per `is_cancelled()`: ours, tokio-util.
-    is_cancelled: [f64; 2],
+    /// ns per `stopping()`: ours, tokio-util.
+    stopping: [f64; 2],
     /// ns to cancel a token with `waiters` waiting futures: ours, tokio-util.
     cancel_waiters: [f64; 2],
     /// ns per `cancelled()` registration + wake: ours, tokio-util.
@@ -337,12 +337,12 @@ impl Wake for CountingWaker {
     }
 }
 
-/// `StopToken::is_cancelled`, kept out of line so that its machine code
+/// `StopToken::stopping`, kept out of line so that its machine code
 /// can be read (`objdump -d --disassemble=scale::ours_is_cancelled`): one
 /// load (an acquire load is a plain `mov` on x86-64).
 #[inline(never)]
 pub fn ours_is_cancelled(token: &governor_core::StopToken) -> bool {
-    token.is_cancelled()
+    token.stopping()
 }
 
 /// tokio-util's `CancellationToken::is_cancelled`, likewise.
@@ -356,7 +356,7 @@ fn measure_tokens(opts: &Options, results: &mut Results) {
     use tokio_util::sync::CancellationToken;
     let reps = opts.reps.max(1);
 
-    // is_cancelled on a hot path.
+    // stopping on a hot path.
     let loops: u64 = if opts.quick { 100_000 } else { 200_000_000 };
     let ours_source = StopSource::new();
     let ours = ours_source.token();
@@ -374,7 +374,7 @@ fn measure_tokens(opts: &Options, results: &mut Results) {
         a.push(time_loop(&|| ours_is_cancelled(black_box(ours))));
         b.push(time_loop(&|| theirs_is_cancelled(black_box(&theirs))));
     }
-    results.is_cancelled = [median(a), median(b)];
+    results.stopping = [median(a), median(b)];
 
     // cancelled(): register (first poll) + cancel + wake + ready.
     let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
@@ -387,9 +387,9 @@ fn measure_tokens(opts: &Options, results: &mut Results) {
         let t0 = Instant::now();
         for _ in 0..rounds {
             let token = StopSource::new();
-            let mut fut = std::pin::pin!(token.token().cancelled());
+            let mut fut = std::pin::pin!(token.token().wait_for_stop());
             assert!(fut.as_mut().poll(&mut cx).is_pending());
-            token.cancel();
+            token.stop();
             assert!(fut.as_mut().poll(&mut cx).is_ready());
         }
         a.push(t0.elapsed().as_nanos() as f64 / rounds as f64);
@@ -413,14 +413,14 @@ fn measure_tokens(opts: &Options, results: &mut Results) {
     for _ in 0..reps {
         let token = StopSource::new();
         let mut futs: Vec<_> = (0..n)
-            .map(|_| Box::pin(token.token().cancelled_owned()))
+            .map(|_| Box::pin(token.token().wait_for_stop_owned()))
             .collect();
         for f in &mut futs {
             assert!(f.as_mut().poll(&mut cx).is_pending());
         }
         let before = counter.0.load(Ordering::Relaxed);
         let t0 = Instant::now();
-        token.cancel();
+        token.stop();
         a.push(t0.elapsed().as_nanos() as f64);
         assert_eq!(counter.0.load(Ordering::Relaxed) - before, n);
         drop(futs);
@@ -644,10 +644,10 @@ fn render(opts: &Options, r: &Results) -> (Tables, Verdicts) {
     // Tokens.
     let rows = vec![
         vec![
-            "`is_cancelled()`".to_string(),
-            fmt_ns(r.is_cancelled[0]),
-            fmt_ns(r.is_cancelled[1]),
-            ratio(r.is_cancelled[0], r.is_cancelled[1]),
+            "`stopping()`".to_string(),
+            fmt_ns(r.stopping[0]),
+            fmt_ns(r.stopping[1]),
+            ratio(r.stopping[0], r.stopping[1]),
         ],
         vec![
             "`cancelled()` register + cancel + wake".to_string(),

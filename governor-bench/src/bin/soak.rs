@@ -11,7 +11,7 @@
 //! `--runtime virtual|tokio|smol|async-std|all`.
 //!
 //! For every runtime it prints: services, runs, restarts, panics caught,
-//! outcomes lost (runs begun minus `Stopped` events; must be 0), and the
+//! outcomes lost (runs begun minus `RunEnded` events; must be 0), and the
 //! resident memory at the end of the run's first tenth (at least a second
 //! in, once every service has started) and at its end: it may grow by at
 //! most [`RSS_GROWTH_LIMIT_KIB`]. The storm restarts one service with zero
@@ -211,7 +211,7 @@ async fn soak(runtime: Arc<dyn Runtime>, o: &Options) -> SoakResult {
         .shutdown_timeout(Duration::from_millis(200))
         .on_event(move |event| {
             let counter = match event {
-                Event::Stopped { .. } => &sink.stopped_events,
+                Event::RunEnded { .. } => &sink.stopped_events,
                 Event::Panicked { .. } => &sink.panicked_events,
                 Event::RestartScheduled { .. } => &sink.restart_events,
                 Event::GaveUp { .. } => &sink.gave_up_events,
@@ -439,12 +439,12 @@ async fn churn(runtime: Arc<dyn Runtime>, count: u64) -> ChurnResult {
     let stopped = Arc::new(AtomicU64::new(0));
     let sink = stopped.clone();
     let gov = Governor::new(runtime).on_event(move |event| {
-        if let Event::Stopped { .. } = event {
+        if let Event::RunEnded { .. } = event {
             sink.fetch_add(1, Ordering::Relaxed);
         }
     });
     gov.add("keeper", |ctx: ServiceCtx| async move {
-        ctx.cancelled().await;
+        ctx.wait_for_stop().await;
         Ok(())
     })
     .unwrap();

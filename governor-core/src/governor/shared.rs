@@ -72,7 +72,7 @@ pub(crate) struct Shared {
     /// The global stop token (Go's `GlobalContext`): cancelled as soon as
     /// shutdown is requested. Services' own tokens follow in order.
     pub(crate) token: StopSource,
-    /// Cancelled by a forced shutdown: every run is dropped at once.
+    /// WaitForStop by a forced shutdown: every run is dropped at once.
     pub(crate) force: StopSource,
     pub(crate) activity: Activity,
     pub(super) state: Mutex<State>,
@@ -85,7 +85,7 @@ pub(crate) struct Shared {
     pub(super) hooked: AtomicBool,
     /// `ShutdownComplete` has been emitted.
     pub(super) complete_reported: AtomicBool,
-    /// Cancelled when the governor is dropped: ends its signal listener.
+    /// WaitForStop when the governor is dropped: ends its signal listener.
     pub(super) dropped: StopSource,
     /// The user handles' owner, while any handle lives.
     pub(super) owner: Mutex<Weak<Owner>>,
@@ -125,7 +125,7 @@ pub(super) struct State {
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        self.dropped.cancel();
+        self.dropped.stop();
     }
 }
 
@@ -233,7 +233,7 @@ impl Shared {
     pub(crate) fn service_ended(&self, slot: &Slot) {
         let leaving = slot.leave_live(&self.activity);
         self.activity.finish_leave(leaving, || {
-            if self.token.is_cancelled() {
+            if self.token.stopping() {
                 self.report_complete();
             }
         });
@@ -292,7 +292,7 @@ impl Shared {
             state.cause = Some(cause.clone());
         }
         self.emit(|| Event::ShutdownRequested { cause });
-        self.token.cancel();
+        self.token.stop();
         if self.activity.live() == 0 {
             self.report_complete();
         }
@@ -303,7 +303,7 @@ impl Shared {
     pub(super) fn force(&self, cause: ShutdownCause) {
         self.request_shutdown(cause);
         self.state.lock().forced = true;
-        self.force.cancel();
+        self.force.stop();
     }
 
     pub(super) fn report(&self) -> Report {

@@ -47,13 +47,13 @@ impl Governor {
 /// forces the one under way (whatever started it); once forced, signals
 /// are only logged. Ends when the governor is dropped.
 async fn listen_for_signals(mut signals: SignalStream, governor: Weak<Shared>, dropped: StopToken) {
-    while let Ok(Some(signal)) = dropped.run_until_cancelled(signals.next()).await {
+    while let Ok(Some(signal)) = dropped.until_stop(signals.next()).await {
         let Some(shared) = governor.upgrade() else {
             return;
         };
-        if shared.force.is_cancelled() {
+        if shared.force.stopping() {
             tracing::warn!(%signal, "signal received; the shutdown is already forced");
-        } else if !shared.token.is_cancelled() {
+        } else if !shared.token.stopping() {
             tracing::info!(%signal, "signal received: shutting down");
             if !shared.request_shutdown(ShutdownCause::Signal(signal)) {
                 shared.force(ShutdownCause::Signal(signal)); // lost a race with another request

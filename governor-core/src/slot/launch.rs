@@ -1,7 +1,7 @@
 //! A record from added to started: its launch (the supervisor task,
 //! holding the service value) is taken by `start` (`Pending` to
 //! `Starting`), put back if the start's checks fail, or dropped unlaunched
-//! if the service is stopped or removed first (`Stopped`). The service
+//! if the service is stopped or removed first (`Ended`). The service
 //! value of a launch dropped unlaunched is dropped after every lock is
 //! released ([`CancelledLaunch::complete`]).
 
@@ -77,7 +77,7 @@ impl Slot {
     /// Marks a service that was never started as ended for good; its
     /// value (`launch`) is dropped once the lock is released.
     fn end_unlaunched(&self, state: &mut SlotState, launch: BoxLaunch) -> CancelledLaunch {
-        state.status = ServiceState::Stopped;
+        state.status = ServiceState::Ended;
         state.ended = true;
         CancelledLaunch {
             name: self.name.clone(),

@@ -27,7 +27,7 @@ impl StopForGood {
     fn complete(self) {
         self.wake.wake();
         if let Some(token) = self.run_token {
-            token.cancel();
+            token.stop();
         }
     }
 }
@@ -81,7 +81,7 @@ impl Slot {
     /// at once if the service was asked to stop for good meanwhile.
     pub(crate) fn begin_run(&self, reuse: Option<StopSource>) -> (StopSource, u64) {
         let token = match reuse {
-            Some(token) if !token.is_cancelled() => token,
+            Some(token) if !token.stopping() => token,
             _ => StopSource::new(),
         };
         let stopped;
@@ -117,7 +117,7 @@ impl Slot {
             wake.wake();
         }
         if stopped {
-            token.cancel();
+            token.stop();
         }
         if let Some(hooks) = stale_hooks.filter(|hooks| !hooks.is_empty()) {
             drop_user_value(&self.name, "stop hook", hooks);
@@ -237,7 +237,7 @@ impl Slot {
         let token = {
             let mut state = self.state.lock();
             match &state.run_token {
-                Some(token) if !state.restart_requested && !token.is_cancelled() => {
+                Some(token) if !state.restart_requested && !token.stopping() => {
                     let token = token.clone();
                     state.restart_requested = true;
                     token
@@ -246,7 +246,7 @@ impl Slot {
             }
         };
         told();
-        token.cancel();
+        token.stop();
         true
     }
 

@@ -17,7 +17,7 @@ use crate::governor::{Defaults, Shared};
 use crate::outcome::Outcome;
 use crate::runtime::BoxSleep;
 use crate::slot::Slot;
-use crate::token::{Cancelled, StopSource};
+use crate::token::{StopSource, WaitForStop};
 
 pin_project_lite::pin_project! {
     /// Watches one run: keeps the shutdown order, fires the stop hooks,
@@ -38,9 +38,9 @@ pin_project_lite::pin_project! {
         run: F,
         shared: &'a Shared,
         slot: &'a Slot,
-        global: Cancelled<'a>,
-        run_stop: Cancelled<'a>,
-        force: Cancelled<'a>,
+        global: WaitForStop<'a>,
+        run_stop: WaitForStop<'a>,
+        force: WaitForStop<'a>,
         dependents: Option<Pin<Box<dyn Future<Output = ()> + Send + 'a>>>,
         stopping: bool,
         // The supervisor's cache of the governor's defaults, for the
@@ -66,9 +66,9 @@ impl<'a, F> Watched<'a, F> {
             run,
             shared,
             slot,
-            global: shared.token.cancelled(),
-            run_stop: run_token.cancelled(),
-            force: shared.force.cancelled(),
+            global: shared.token.wait_for_stop(),
+            run_stop: run_token.wait_for_stop(),
+            force: shared.force.wait_for_stop(),
             dependents: None,
             stopping: false,
             defaults,
@@ -92,9 +92,9 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
         // a run that ends at once (a quick restart) never takes their locks.
         let mut run_polled = false;
         if !*this.stopping
-            && !this.force.is_cancelled()
-            && !this.run_stop.is_cancelled()
-            && !this.global.is_cancelled()
+            && !this.force.stopping()
+            && !this.run_stop.stopping()
+            && !this.global.stopping()
         {
             if let Poll::Ready(outcome) = this.run.as_mut().poll(cx) {
                 let now = begin_stop_asked_meanwhile(
@@ -107,7 +107,7 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
             }
             run_polled = true;
         }
-        if this.force.is_cancelled() {
+        if this.force.stopping() {
             let mut now = None;
             if !*this.stopping {
                 // Its stop had not begun (e.g. it still waited for its
@@ -184,7 +184,7 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
         // the force token only once that has happened, or once this run is
         // stopping (it may no longer be parked on the global token). Idle
         // services thus cost the force token nothing.
-        if (*this.stopping || this.global.is_cancelled())
+        if (*this.stopping || this.global.stopping())
             && Pin::new(&mut *this.force).poll(cx).is_ready()
         {
             cx.waker().wake_by_ref(); // forced meanwhile: abort at the next poll
@@ -199,11 +199,11 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
 /// hooks called once. Returns the time read, if it began.
 fn begin_stop_asked_meanwhile(
     stopping: &mut bool,
-    run_stop: &Cancelled<'_>,
+    run_stop: &WaitForStop<'_>,
     shared: &Shared,
     slot: &Slot,
 ) -> Option<Duration> {
-    if *stopping || !run_stop.is_cancelled() {
+    if *stopping || !run_stop.stopping() {
         return None;
     }
     *stopping = true;

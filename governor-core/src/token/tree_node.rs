@@ -212,15 +212,15 @@ impl Node {
         }
     }
 
-    // `#[inline]`: without it, `StopToken::is_cancelled` in another crate
+    // `#[inline]`: without it, `StopToken::stopping` in another crate
     // is a call (through the GOT) to this one-load function.
     #[inline]
-    pub(super) fn is_cancelled(&self) -> bool {
+    pub(super) fn stopping(&self) -> bool {
         self.cancelled.load(Ordering::Acquire)
     }
 
     /// Cancels this node and its subtree; returns whether this call did it.
-    pub(super) fn cancel(&self) -> bool {
+    pub(super) fn stop(&self) -> bool {
         let Some(children) = self.cancel_one() else {
             return false;
         };
@@ -263,7 +263,7 @@ impl Node {
         key: &mut Option<WaiterKey>,
         cx: &mut Context<'_>,
     ) -> Poll<()> {
-        if self.is_cancelled() {
+        if self.stopping() {
             *key = None;
             return Poll::Ready(());
         }
@@ -301,7 +301,7 @@ impl Node {
         // section that set the flag): the key is stale and removing it
         // would do nothing, so skip the lock. At worst the taker, still at
         // work, wakes this waiter's task once for nothing.
-        if self.is_cancelled() {
+        if self.stopping() {
             return;
         }
         self.state.lock().waiters.remove(key);

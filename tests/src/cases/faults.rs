@@ -122,7 +122,7 @@ pub async fn panics_everywhere_are_survived_and_recorded_once<H: Harness>(h: &H)
     let calls = hook_calls.clone();
     let gov = h.governor().on_event(move |event| {
         calls.fetch_add(1, Ordering::SeqCst);
-        if matches!(event, Event::Stopped { .. }) {
+        if matches!(event, Event::RunEnded { .. }) {
             panic!("event hook panicked");
         }
     });
@@ -185,7 +185,7 @@ pub async fn panics_everywhere_are_survived_and_recorded_once<H: Harness>(h: &H)
     assert_eq!(outcome("bystander"), Some(Outcome::Completed));
     for s in &report.services {
         assert_eq!(s.runs, 1, "{} ran once and is recorded once", s.name);
-        assert_eq!(s.state, ServiceState::Stopped);
+        assert_eq!(s.state, ServiceState::Ended);
     }
     assert!(hook_calls.load(Ordering::SeqCst) > 0);
 }
@@ -219,7 +219,7 @@ pub async fn restart_storm_escalates_with_bounded_events<H: Harness>(h: &H) {
     );
     let events = events.lock().unwrap();
     let count = |f: fn(&Event) -> bool| events.iter().filter(|e| f(e)).count();
-    assert_eq!(count(|e| matches!(e, Event::Stopped { .. })), 101);
+    assert_eq!(count(|e| matches!(e, Event::RunEnded { .. })), 101);
     assert_eq!(count(|e| matches!(e, Event::RestartScheduled { .. })), 100);
     assert_eq!(count(|e| matches!(e, Event::GaveUp { .. })), 1);
     assert_eq!(count(|e| matches!(e, Event::ShutdownRequested { .. })), 1);
@@ -286,7 +286,7 @@ fn marks_start(t: &Timeline) -> impl FnMut(ServiceCtx) -> IdleFut + Send + 'stat
         let t = t.clone();
         Box::pin(async move {
             t.mark(format!("{}:start", ctx.name()));
-            ctx.cancelled().await;
+            ctx.wait_for_stop().await;
             Ok(())
         })
     }
@@ -305,7 +305,7 @@ pub async fn dropped_governor_stops_every_service<H: Harness>(h: &H) {
     drop(gov);
     for handle in [a, b] {
         let report = handle.wait().await;
-        assert_eq!(report.state, ServiceState::Stopped);
+        assert_eq!(report.state, ServiceState::Ended);
         assert_eq!(report.last_outcome, Some(Outcome::Completed));
     }
     assert_eq!(notes.count("a:stop") + notes.count("b:stop"), 2);

@@ -171,7 +171,7 @@ pub async fn previous_error_drop_may_call_back_into_the_governor<H: Harness>(h: 
         notes.all()
     );
     assert_eq!(report.runs, 3);
-    assert_eq!(report.last_outcome, Some(Outcome::Stopped));
+    assert_eq!(report.last_outcome, Some(Outcome::StopService));
     gov.shutdown().await;
 }
 
@@ -195,8 +195,8 @@ pub async fn panicking_error_drop_keeps_the_restart_decision<H: Harness>(h: &H) 
         "the restart after run 2 was lost to the panic in the old error's Drop: {:?}",
         notes.all()
     );
-    assert_eq!(report.last_outcome, Some(Outcome::Stopped));
-    assert_eq!(report.state, ServiceState::Stopped);
+    assert_eq!(report.last_outcome, Some(Outcome::StopService));
+    assert_eq!(report.state, ServiceState::Ended);
     gov.shutdown().await;
 }
 
@@ -223,7 +223,7 @@ pub async fn stale_context_on_stop_runs_at_once_not_with_a_later_run<H: Harness>
                     stash.lock().unwrap().push(ctx.clone());
                     return Err(ServiceError::msg("first run fails"));
                 }
-                ctx.cancelled().await;
+                ctx.wait_for_stop().await;
                 Ok(())
             }
         })
@@ -324,8 +324,8 @@ pub async fn refused_and_cancelled_services_drop_outside_locks<H: Harness>(h: &H
     drop(pending);
     assert!(handle.stop());
     assert!(bomb.stop(), "stopping a pending service whose Drop panics");
-    assert_eq!(bomb.wait().await.state, ServiceState::Stopped);
-    assert_eq!(handle.wait().await.state, ServiceState::Stopped);
+    assert_eq!(bomb.wait().await.state, ServiceState::Ended);
+    assert_eq!(handle.wait().await.state, ServiceState::Ended);
     assert_eq!(
         (
             notes.count("refused dropped: read"),
@@ -442,7 +442,7 @@ pub async fn wait_ready_never_names_an_empty_service<H: Harness>(h: &H) {
         async move {
             *stash.lock().unwrap() = Some(ctx.clone());
             j.note("late:start");
-            ctx.cancelled().await;
+            ctx.wait_for_stop().await;
             Ok(())
         }
     })
@@ -489,7 +489,7 @@ pub async fn services_that_never_ran_record_an_outcome<H: Harness>(h: &H) {
     gov.start().unwrap();
     notes.until("never-ready:start").await;
     let orphan = orphan.wait().await;
-    assert_eq!(orphan.state, ServiceState::Stopped);
+    assert_eq!(orphan.state, ServiceState::Ended);
     assert_eq!(orphan.runs, 0);
     assert_eq!(
         orphan.last_outcome,
@@ -499,7 +499,7 @@ pub async fn services_that_never_ran_record_an_outcome<H: Harness>(h: &H) {
     assert_eq!(state_of(&gov, "waiting"), ServiceState::Starting);
     let report = gov.shutdown().await;
     let waiting = report.service("waiting").unwrap();
-    assert_eq!(waiting.state, ServiceState::Stopped);
+    assert_eq!(waiting.state, ServiceState::Ended);
     assert_eq!(waiting.runs, 0);
     assert_eq!(
         waiting.last_outcome,
@@ -524,7 +524,7 @@ impl Service for NotesItsDrop {
     async fn run(&mut self, ctx: ServiceCtx) -> ServiceResult {
         self.gov = Some(ctx.governor());
         self.journal.note(format!("{}:start", ctx.name()));
-        ctx.cancelled().await;
+        ctx.wait_for_stop().await;
         Ok(())
     }
 }

@@ -104,7 +104,7 @@ pub async fn forced_shutdown_still_stops_every_run_once<H: Harness>(h: &H) {
         );
     }
     let token = db_token.lock().unwrap().clone().unwrap();
-    assert!(token.is_cancelled(), "db's run token is cancelled");
+    assert!(token.stopping(), "db's run token is cancelled");
     notes.until("db:exit").await; // the blocking loop ends
     let outcome = |name: &str| report.service(name).unwrap().last_outcome.clone();
     assert_eq!(outcome("db"), Some(Outcome::Abandoned));
@@ -214,7 +214,7 @@ pub async fn handle_restart_survives_an_abort<H: Harness>(h: &H) {
     {
         let rerun = std::pin::pin!(notes.until("deaf:run2"));
         let token = gov.token();
-        let down = std::pin::pin!(token.cancelled());
+        let down = std::pin::pin!(token.wait_for_stop());
         if let Either::Right(_) = select(rerun, down).await {
             panic!(
                 "the governor shut down instead of restarting:\n{}",
@@ -233,7 +233,7 @@ pub async fn handle_restart_survives_an_abort<H: Harness>(h: &H) {
     let stuck_report = stuck.wait().await;
     assert_eq!(
         (stuck_report.state, stuck_report.runs),
-        (ServiceState::Stopped, 1)
+        (ServiceState::Ended, 1)
     );
     assert_eq!(stuck_report.last_outcome, Some(Outcome::Abandoned));
     assert!(!gov.stopping(), "stuck is not critical");
@@ -258,7 +258,7 @@ pub async fn settings_changed_after_start_apply<H: Harness>(h: &H) {
             async move {
                 j.note(format!("svc:run{}", ctx.run()));
                 if ctx.run() == 1 {
-                    fail.cancelled().await;
+                    fail.wait_for_stop().await;
                     return Err(ServiceError::msg("run 1 failed"));
                 }
                 std::future::pending::<()>().await; // ignores its stop
@@ -273,7 +273,7 @@ pub async fn settings_changed_after_start_apply<H: Harness>(h: &H) {
     let _config = config
         .restart_policy(RestartPolicy::on_failure(Duration::ZERO))
         .shutdown_timeout(100 * MS);
-    assert!(latch.cancel());
+    assert!(latch.stop());
     {
         let rerun = std::pin::pin!(notes.until("svc:run2"));
         let ended = std::pin::pin!(handle.wait());
@@ -359,7 +359,7 @@ pub async fn restart_decisions_are_constant_time_and_logged_by_trouble<H: Harnes
     );
 }
 
-/// `Stopped` and `GaveUp` are emitted once the record says so: a hook
+/// `RunEnded` and `GaveUp` are emitted once the record says so: a hook
 /// that reads the service's report sees the run it is told about.
 pub async fn events_follow_the_record_they_describe<H: Harness>(h: &H) {
     let handle: Arc<Mutex<Option<ServiceHandle>>> = Arc::default();
@@ -371,7 +371,7 @@ pub async fn events_follow_the_record_they_describe<H: Harness>(h: &H) {
         };
         let report = handle.report();
         match event {
-            Event::Stopped { outcome, .. } => sink.lock().unwrap().push(format!(
+            Event::RunEnded { outcome, .. } => sink.lock().unwrap().push(format!(
                 "stopped {outcome}: record {:?}",
                 report.last_outcome.map(|o| o.to_string())
             )),
@@ -422,7 +422,7 @@ pub async fn stop_of_an_ended_service_returns_false<H: Harness>(h: &H) {
     assert!(!never.stop(), "and not a second time");
     gov.start().unwrap();
     let ended = once.wait().await;
-    assert_eq!(ended.state, ServiceState::Stopped);
+    assert_eq!(ended.state, ServiceState::Ended);
     assert!(
         !once.stop(),
         "a service that ended by itself has nothing to stop"
@@ -445,7 +445,7 @@ pub async fn a_stop_asked_for_during_the_runs_last_poll_still_calls_its_hooks<H:
             let me = mine.lock().unwrap().clone();
             async move {
                 me.expect("the handle is set before start").stop();
-                ctx.cancelled().await; // ready at once: ends in this poll
+                ctx.wait_for_stop().await; // ready at once: ends in this poll
                 Ok(())
             }
         })

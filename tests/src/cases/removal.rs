@@ -31,10 +31,10 @@ fn fails_when_released(
         Box::pin(async move {
             journal.note(format!("{}:start", ctx.name()));
             let Some(released) = released else {
-                ctx.cancelled().await;
+                ctx.wait_for_stop().await;
                 return Ok(());
             };
-            match ctx.until_stopped(released).await {
+            match ctx.until_stop(released).await {
                 Ok(_) => Err(ServiceError::msg("released")),
                 Err(_) => Ok(()),
             }
@@ -65,7 +65,7 @@ pub async fn remove_stops_a_running_service_and_frees_its_name<H: Harness>(h: &H
 
     let report = gov.remove("svc").await.expect("removes a running service");
     assert_eq!(&*report.name, "svc");
-    assert_eq!((report.state, report.runs), (ServiceState::Stopped, 1));
+    assert_eq!((report.state, report.runs), (ServiceState::Ended, 1));
     assert_eq!(report.last_outcome, Some(Outcome::Completed));
     assert_eq!((notes.count("svc:stop"), notes.count("svc:hook")), (1, 1));
     assert!(gov.report().service("svc").is_none(), "forgotten");
@@ -89,10 +89,7 @@ pub async fn remove_stops_a_running_service_and_frees_its_name<H: Harness>(h: &H
     assert!(!old.stop(), "the old handle cannot stop the new service");
     assert!(!old.restart(), "nor restart it");
     let old_final = old.wait().await;
-    assert_eq!(
-        (old_final.runs, old_final.state),
-        (1, ServiceState::Stopped)
-    );
+    assert_eq!((old_final.runs, old_final.state), (1, ServiceState::Ended));
     assert_eq!(
         old.report(),
         report,
@@ -130,7 +127,7 @@ pub async fn remove_pending_and_ended_services<H: Harness>(h: &H) {
     let report = gov.remove("pending").await.expect("removes a pending one");
     assert_eq!(
         (report.state, report.runs, report.last_outcome),
-        (ServiceState::Stopped, 0, None)
+        (ServiceState::Ended, 0, None)
     );
     gov.start().unwrap();
     h.settle().await;
@@ -154,7 +151,7 @@ pub async fn remove_pending_and_ended_services<H: Harness>(h: &H) {
         .await
         .expect("removes a restarting one");
     assert_elapsed(h, clock.now() - asked, Duration::ZERO);
-    assert_eq!((report.state, report.runs), (ServiceState::Stopped, 1));
+    assert_eq!((report.state, report.runs), (ServiceState::Ended, 1));
     assert!(failed_with(&report.last_outcome, "again"), "{report:?}");
     assert_eq!(report.restart_in, None);
     assert_eq!(notes.count("retrying:run"), 1, "no other run");
@@ -165,7 +162,7 @@ pub async fn remove_pending_and_ended_services<H: Harness>(h: &H) {
         .handle();
     gov.start().unwrap();
     let ended = failing.wait().await;
-    assert_eq!(ended.state, ServiceState::Stopped);
+    assert_eq!(ended.state, ServiceState::Ended);
     let report = failing.remove().await.expect("removes an ended one");
     assert!(failed_with(&report.last_outcome, "bad"), "{report:?}");
     assert_eq!(report, ended, "its final report, unchanged");
@@ -208,7 +205,7 @@ pub async fn removing_a_dependency_of_a_running_service_is_refused<H: Harness>(h
         .depends_on(["cache"]);
     gov.start().unwrap();
     let reader = gov.service("reader").unwrap().wait().await;
-    assert_eq!(reader.state, ServiceState::Stopped);
+    assert_eq!(reader.state, ServiceState::Ended);
     gov.remove("cache").await.expect("its dependent has ended");
     assert!(gov.report().service("reader").is_some(), "kept");
     gov.remove("reader").await.unwrap();
@@ -231,7 +228,7 @@ pub async fn removing_a_dependency_of_a_running_service_is_refused<H: Harness>(h
         let released = released.lock().unwrap().take();
         Box::pin(async move {
             j.note("slow:start");
-            ctx.cancelled().await;
+            ctx.wait_for_stop().await;
             j.note("slow:stopping");
             if let Some(released) = released {
                 let _ = released.await;
@@ -313,7 +310,7 @@ pub async fn forgotten_service_delivers_its_final_outcome<H: Harness>(h: &H) {
 
     release.send(()).unwrap();
     let last = job.wait().await;
-    assert_eq!(last.state, ServiceState::Stopped);
+    assert_eq!(last.state, ServiceState::Ended);
     assert!(failed_with(&last.last_outcome, "released"), "{last:?}");
     assert_eq!(job.report(), last, "a handle held before keeps it");
     assert!(
@@ -324,7 +321,7 @@ pub async fn forgotten_service_delivers_its_final_outcome<H: Harness>(h: &H) {
         .lock()
         .unwrap()
         .iter()
-        .filter(|e| matches!(e, Event::Stopped { service, outcome } if &**service == "job" && failed_with(&Some(outcome.clone()), "released")))
+        .filter(|e| matches!(e, Event::RunEnded { service, outcome } if &**service == "job" && failed_with(&Some(outcome.clone()), "released")))
         .count();
     assert_eq!(stopped, 1, "the final outcome reached the events");
     gov.add("job", idle(&j))
@@ -362,7 +359,7 @@ pub async fn forgotten_services_leave_no_records_under_churn<H: Harness>(h: &H) 
         gov.report().service("never").is_none(),
         "stopped before start"
     );
-    assert_eq!(never.wait().await.state, ServiceState::Stopped);
+    assert_eq!(never.wait().await.state, ServiceState::Ended);
 
     for round in 0..300 {
         let name = if round % 2 == 0 { "job" } else { "other-job" };

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use governor_core::runtime::Signal;
 use governor_core::{
-    Error, Outcome, RestartPolicy, ServiceCtx, ServiceError, ServiceResult, ServiceState,
-    ShutdownCause, StopService, Stopped,
+    Error, Interrupted, Outcome, RestartPolicy, ServiceCtx, ServiceError, ServiceResult,
+    ServiceState, ShutdownCause, StopService,
 };
 
 use crate::harness::Harness;
@@ -23,7 +23,7 @@ pub(crate) fn idle(journal: &Journal) -> impl FnMut(ServiceCtx) -> IdleFut + Sen
         let journal = journal.clone();
         Box::pin(async move {
             journal.note(format!("{}:start", ctx.name()));
-            ctx.cancelled().await;
+            ctx.wait_for_stop().await;
             journal.note(format!("{}:stop", ctx.name()));
             Ok(())
         })
@@ -97,7 +97,7 @@ pub async fn second_start_starts_only_new_services<H: Harness>(h: &H) {
     assert!(report
         .services
         .iter()
-        .all(|s| s.state == ServiceState::Stopped));
+        .all(|s| s.state == ServiceState::Ended));
 }
 
 /// A service added after `start()` and started alone runs; others added
@@ -134,7 +134,7 @@ pub async fn started_service_runs_once_even_if_stopped_at_once<H: Harness>(h: &H
     let (open_gate, gate) = std::sync::mpsc::channel::<()>();
     let gate = std::sync::Mutex::new(gate);
     let gov = h.governor().on_event(move |event| {
-        if matches!(event, governor_core::Event::Started { .. }) {
+        if matches!(event, governor_core::Event::RunStarted { .. }) {
             let _ = gate.lock().unwrap().recv();
         }
     });
@@ -143,7 +143,7 @@ pub async fn started_service_runs_once_even_if_stopped_at_once<H: Harness>(h: &H
         let j = jj.clone();
         async move {
             j.note(format!("brief:stopping={}", ctx.stopping()));
-            ctx.cancelled().await;
+            ctx.wait_for_stop().await;
             Ok(())
         }
     })
@@ -155,7 +155,7 @@ pub async fn started_service_runs_once_even_if_stopped_at_once<H: Harness>(h: &H
     let brief = report.service("brief").unwrap();
     assert_eq!(brief.runs, 1);
     assert_eq!(brief.last_outcome, Some(Outcome::Completed));
-    assert_eq!(brief.state, ServiceState::Stopped);
+    assert_eq!(brief.state, ServiceState::Ended);
     assert_eq!(
         notes.all(),
         ["brief:stopping=true"],
@@ -182,10 +182,10 @@ pub async fn shutdown_cancels_runs_hooks_and_waits_for_every_service<H: Harness>
             async move {
                 let token = ctx.token().clone();
                 ctx.on_stop(move || {
-                    hook_j.note(format!("hook:cancelled={}", token.is_cancelled()));
+                    hook_j.note(format!("hook:cancelled={}", token.stopping()));
                 });
                 j.note(format!("{}:start", ctx.name()));
-                ctx.cancelled().await;
+                ctx.wait_for_stop().await;
                 if ctx.name() == "slow" {
                     // Still busy for a while after the stop request.
                     runtime.sleep(Duration::from_millis(50)).await;
@@ -213,7 +213,7 @@ pub async fn shutdown_cancels_runs_hooks_and_waits_for_every_service<H: Harness>
             "{name} stopped before shutdown returned"
         );
         let s = report.service(name).unwrap();
-        assert_eq!(s.state, ServiceState::Stopped);
+        assert_eq!(s.state, ServiceState::Ended);
         assert_eq!(s.last_outcome, Some(Outcome::Completed));
     }
     assert_eq!(report.cause, Some(ShutdownCause::Requested));
@@ -248,7 +248,7 @@ pub async fn shutdown_from_inside_a_service<H: Harness>(h: &H) {
         let j = jj.clone();
         async move {
             j.note("boss:start");
-            ctx.cancelled().await;
+            ctx.wait_for_stop().await;
             Ok(())
         }
     })
@@ -260,7 +260,7 @@ pub async fn shutdown_from_inside_a_service<H: Harness>(h: &H) {
             let report = ctx.governor().shutdown().await;
             let others_stopped = ["other", "boss"]
                 .iter()
-                .all(|n| report.service(n).unwrap().state == ServiceState::Stopped);
+                .all(|n| report.service(n).unwrap().state == ServiceState::Ended);
             j.note(format!("quitter:others_stopped={others_stopped}"));
             Ok(())
         }
@@ -272,7 +272,7 @@ pub async fn shutdown_from_inside_a_service<H: Harness>(h: &H) {
     assert!(report
         .services
         .iter()
-        .all(|s| s.state == ServiceState::Stopped));
+        .all(|s| s.state == ServiceState::Ended));
     assert_eq!(
         report.service("quitter").unwrap().last_outcome,
         Some(Outcome::Completed)
@@ -368,7 +368,7 @@ pub(crate) fn ends_n_times(
             if run <= ends {
                 return result();
             }
-            ctx.cancelled().await;
+            ctx.wait_for_stop().await;
             Ok(())
         })
     }
@@ -415,7 +415,7 @@ pub async fn per_service_policy_wins_over_default<H: Harness>(h: &H) {
     notes.until("own:run2").await;
     h.settle().await;
     assert_eq!(notes.count("pinned:run"), 1, "no_restart beats the default");
-    assert_eq!(state_of(&gov, "pinned"), ServiceState::Stopped);
+    assert_eq!(state_of(&gov, "pinned"), ServiceState::Ended);
     gov.shutdown().await;
     let report = plain.shutdown().await;
     assert_eq!(
@@ -485,7 +485,7 @@ pub async fn no_restart_once_shutdown_is_requested<H: Harness>(h: &H) {
     assert!(report
         .services
         .iter()
-        .all(|s| s.state == ServiceState::Stopped));
+        .all(|s| s.state == ServiceState::Ended));
 }
 
 // 5. Outcomes -----------------------------------------------------------------
@@ -501,7 +501,7 @@ pub async fn every_outcome_is_recorded<H: Harness>(h: &H) {
         .unwrap();
     gov.add("stop", quick(&j, || Err(StopService.into())))
         .unwrap();
-    gov.add("stopped", quick(&j, || Err(Stopped.into())))
+    gov.add("stopped", quick(&j, || Err(Interrupted.into())))
         .unwrap();
     gov.start().unwrap();
     let report = gov.wait_for_shutdown().await;
@@ -509,11 +509,11 @@ pub async fn every_outcome_is_recorded<H: Harness>(h: &H) {
     assert_eq!(outcome("ok"), Outcome::Completed);
     assert_eq!(outcome("err").to_string(), "failed: disk full");
     assert_eq!(outcome("panic"), Outcome::Panicked("bad state 42".into()));
-    assert_eq!(outcome("stop"), Outcome::Stopped);
+    assert_eq!(outcome("stop"), Outcome::StopService);
     assert_eq!(
         outcome("stopped"),
         Outcome::Completed,
-        "Stopped via ? is a clean end"
+        "Interrupted via ? is a clean end"
     );
     assert!(!report.is_clean());
 }
@@ -544,14 +544,14 @@ pub async fn stop_service_is_never_restarted<H: Harness>(h: &H) {
     let report = gov.wait_for_shutdown().await;
     for name in ["by-question-mark", "by-panic-any"] {
         let s = report.service(name).unwrap();
-        assert_eq!(s.last_outcome, Some(Outcome::Stopped), "{name}");
+        assert_eq!(s.last_outcome, Some(Outcome::StopService), "{name}");
         assert_eq!(s.runs, 1, "{name} must not restart");
     }
     assert!(report.is_clean());
 }
 
-/// `until_stopped` returns the future's output while no stop is requested,
-/// and `Err(Stopped)` (dropping the future) once one is.
+/// `until_stop` returns the future's output while no stop is requested,
+/// and `Err(Interrupted)` (dropping the future) once one is.
 pub async fn until_stopped_races_a_future_against_stop<H: Harness>(h: &H) {
     let (j, mut notes) = journal();
     let gov = h.governor();
@@ -559,9 +559,9 @@ pub async fn until_stopped_races_a_future_against_stop<H: Harness>(h: &H) {
     gov.add("racer", move |ctx: ServiceCtx| {
         let j = jj.clone();
         async move {
-            let quick = ctx.until_stopped(async { 7 }).await;
+            let quick = ctx.until_stop(async { 7 }).await;
             j.note(format!("racer:quick:{quick:?}"));
-            let never = ctx.until_stopped(std::future::pending::<()>()).await;
+            let never = ctx.until_stop(std::future::pending::<()>()).await;
             j.note(format!("racer:never:{never:?}"));
             never?;
             Ok(())
@@ -571,7 +571,7 @@ pub async fn until_stopped_races_a_future_against_stop<H: Harness>(h: &H) {
     gov.start().unwrap();
     assert_eq!(notes.next().await, "racer:quick:Ok(7)");
     let report = gov.shutdown().await;
-    assert_eq!(notes.next().await, "racer:never:Err(Stopped)");
+    assert_eq!(notes.next().await, "racer:never:Err(Interrupted)");
     assert_eq!(
         report.service("racer").unwrap().last_outcome,
         Some(Outcome::Completed)
@@ -580,7 +580,7 @@ pub async fn until_stopped_races_a_future_against_stop<H: Harness>(h: &H) {
 
 // 6. Sleep, stopping and the global token --------------------------------------
 
-/// `sleep` ends on time when nothing happens, and early (`Err(Stopped)`)
+/// `sleep` ends on time when nothing happens, and early (`Err(Interrupted)`)
 /// on shutdown, for the governor and for a service.
 pub async fn sleep_ends_on_time_or_early_on_stop<H: Harness>(h: &H) {
     let runtime = h.runtime();
@@ -616,16 +616,16 @@ pub async fn sleep_ends_on_time_or_early_on_stop<H: Harness>(h: &H) {
         },
         global.sleep(Duration::from_secs(3600))
     );
-    assert_eq!(slept, Err(Stopped));
+    assert_eq!(slept, Err(Interrupted));
     assert!(runtime.now() - before < Duration::from_secs(3600));
-    assert_eq!(notes.all().last().unwrap(), "sleeper:woke:Err(Stopped)");
+    assert_eq!(notes.all().last().unwrap(), "sleeper:woke:Err(Interrupted)");
     assert_eq!(
         report.service("sleeper").unwrap().last_outcome,
         Some(Outcome::Completed)
     );
     assert_eq!(
         gov.sleep(Duration::from_secs(1)).await,
-        Err(Stopped),
+        Err(Interrupted),
         "at once when stopped"
     );
 }
@@ -678,7 +678,7 @@ pub async fn context_sleeps_dropped_raced_and_cloned<H: Harness>(h: &H) {
             let _ = tx.expect("one run").send(spans);
             j.note("sleeper:long");
             let result = ctx.sleep(Duration::from_secs(3600)).await;
-            assert_eq!(result, Err(Stopped));
+            assert_eq!(result, Err(Interrupted));
             result?;
             Ok(())
         }
@@ -710,7 +710,7 @@ pub async fn stopping_flips_at_shutdown_and_global_token_is_cancelled<H: Harness
         let j = jj.clone();
         async move {
             j.note(format!("before:{}", ctx.stopping()));
-            ctx.cancelled().await;
+            ctx.wait_for_stop().await;
             j.note(format!("after:{}", ctx.stopping()));
             Ok(())
         }
@@ -718,13 +718,13 @@ pub async fn stopping_flips_at_shutdown_and_global_token_is_cancelled<H: Harness
     .unwrap();
     gov.start().unwrap();
     assert_eq!(notes.next().await, "before:false");
-    assert!(!gov.stopping() && !global.is_cancelled());
+    assert!(!gov.stopping() && !global.stopping());
     gov.request_shutdown();
     assert!(
         gov.stopping(),
         "flips with the request, before services stop"
     );
-    assert!(global.is_cancelled());
+    assert!(global.stopping());
     assert_eq!(notes.next().await, "after:true");
     gov.wait_for_shutdown().await;
 }
@@ -744,9 +744,9 @@ pub async fn stop_hooks_run_once_after_cancellation<H: Harness>(h: &H) {
         async move {
             let run_j = j.clone();
             let token = ctx.token().clone();
-            ctx.on_stop(move || run_j.note(format!("run-hook:{}", token.is_cancelled())));
+            ctx.on_stop(move || run_j.note(format!("run-hook:{}", token.stopping())));
             j.note("hooked:start");
-            ctx.cancelled().await;
+            ctx.wait_for_stop().await;
             let late_j = j.clone();
             ctx.on_stop(move || late_j.note("late-hook"));
             j.note("hooked:after-late");
@@ -754,7 +754,7 @@ pub async fn stop_hooks_run_once_after_cancellation<H: Harness>(h: &H) {
         }
     })
     .unwrap()
-    .on_stop(move || hj.note(format!("config-hook:{}", gj.is_cancelled())));
+    .on_stop(move || hj.note(format!("config-hook:{}", gj.stopping())));
     gov.start().unwrap();
     notes.until("hooked:start").await;
     assert!(
@@ -826,7 +826,7 @@ pub async fn panicking_stop_hook_does_not_stop_shutdown<H: Harness>(h: &H) {
     assert!(report
         .services
         .iter()
-        .all(|s| s.state == ServiceState::Stopped));
+        .all(|s| s.state == ServiceState::Ended));
     assert!(
         report.is_clean(),
         "a hook's panic is not the service's outcome"
@@ -854,7 +854,7 @@ pub async fn blocking_sleep_wakes_on_stop<H: Harness>(h: &H) {
     gov.start().unwrap();
     notes.until("sleepy:sleeping").await;
     let report = gov.shutdown().await;
-    assert_eq!(notes.next().await, "sleepy:woke:Err(Stopped)");
+    assert_eq!(notes.next().await, "sleepy:woke:Err(Interrupted)");
     assert_eq!(
         report.service("sleepy").unwrap().last_outcome,
         Some(Outcome::Completed)

@@ -47,7 +47,7 @@ pub async fn shutdown_awaited_inside_a_dependent_returns<H: Harness>(h: &H) {
         async move {
             t.mark("db:start");
             ctx.ready();
-            ctx.cancelled().await;
+            ctx.wait_for_stop().await;
             t.mark("db:stop");
             Ok(())
         }
@@ -77,7 +77,7 @@ pub async fn shutdown_awaited_inside_a_dependent_returns<H: Harness>(h: &H) {
         let t = tt.clone();
         async move {
             t.mark("web:start");
-            ctx.cancelled().await;
+            ctx.wait_for_stop().await;
             t.mark("web:stop");
             Ok(())
         }
@@ -86,8 +86,8 @@ pub async fn shutdown_awaited_inside_a_dependent_returns<H: Harness>(h: &H) {
     .depends_on(["api"]);
     gov.start().unwrap();
     let report = within(h, "wait_for_shutdown", gov.wait_for_shutdown()).await;
-    notes.until("api:web=Stopped").await;
-    assert!(t.labels().contains(&"api:db=Stopped".to_owned()));
+    notes.until("api:web=Ended").await;
+    assert!(t.labels().contains(&"api:db=Ended".to_owned()));
     assert!(
         t.position("web:stop") < t.position("db:stop"),
         "dependents still stop first: {:?}",
@@ -95,7 +95,7 @@ pub async fn shutdown_awaited_inside_a_dependent_returns<H: Harness>(h: &H) {
     );
     for name in ["db", "api", "web"] {
         let service = report.service(name).unwrap();
-        assert_eq!(service.state, ServiceState::Stopped, "{name}");
+        assert_eq!(service.state, ServiceState::Ended, "{name}");
         assert_eq!(service.last_outcome, Some(Outcome::Completed), "{name}");
     }
 }
@@ -122,13 +122,13 @@ pub async fn shutdown_awaited_inside_an_unready_dependency_returns<H: Harness>(h
     gov.add("api", idle(&j)).unwrap().depends_on(["db"]);
     gov.start().unwrap();
     let report = within(h, "wait_for_shutdown", gov.wait_for_shutdown()).await;
-    notes.until("db:api=Stopped").await;
+    notes.until("db:api=Ended").await;
     assert!(!notes.all().contains(&"api:start".to_owned()));
     let db = report.service("db").unwrap();
-    assert_eq!(db.state, ServiceState::Stopped);
+    assert_eq!(db.state, ServiceState::Ended);
     assert_eq!(db.last_outcome, Some(Outcome::Completed));
     let api = report.service("api").unwrap();
-    assert_eq!((api.state, api.runs), (ServiceState::Stopped, 0));
+    assert_eq!((api.state, api.runs), (ServiceState::Ended, 0));
 }
 
 /// `wait_for_shutdown()` awaited inside a dependent (async), and
@@ -168,12 +168,12 @@ pub async fn wait_for_shutdown_inside_dependents_returns<H: Harness>(h: &H) {
         notes.until(note).await;
     }
     let report = within(h, "shutdown", gov.shutdown()).await;
-    for note in ["api:db=Stopped", "batch:db=Stopped"] {
+    for note in ["api:db=Ended", "batch:db=Ended"] {
         notes.until(note).await;
     }
     for name in ["db", "api", "batch"] {
         let service = report.service(name).unwrap();
-        assert_eq!(service.state, ServiceState::Stopped, "{name}");
+        assert_eq!(service.state, ServiceState::Ended, "{name}");
         assert_eq!(service.last_outcome, Some(Outcome::Completed), "{name}");
     }
 }
@@ -218,11 +218,11 @@ pub async fn parent_shutdown_awaited_inside_a_subtree_returns<H: Harness>(h: &H)
         parent.wait_for_shutdown(),
     )
     .await;
-    notes.until("api:other=Stopped").await;
+    notes.until("api:other=Ended").await;
     assert!(notes.all().contains(&"store:stop".to_owned()));
     for name in ["other", "shard"] {
         let service = report.service(name).unwrap();
-        assert_eq!(service.state, ServiceState::Stopped, "{name}");
+        assert_eq!(service.state, ServiceState::Ended, "{name}");
         assert_eq!(service.last_outcome, Some(Outcome::Completed), "{name}");
     }
 }
@@ -273,7 +273,7 @@ pub async fn outside_wait_includes_the_clean_up_after_an_inside_wait<H: Harness>
         t.labels()
     );
     let quitter = report.service("quitter").unwrap();
-    assert_eq!(quitter.state, ServiceState::Stopped);
+    assert_eq!(quitter.state, ServiceState::Ended);
     assert_eq!(quitter.last_outcome, Some(Outcome::Completed));
     assert_eq!(gov.running(), 0);
 }
@@ -314,7 +314,7 @@ impl Runtime for DropsTasks {
 }
 
 /// A supervisor the runtime drops before its first poll is counted out
-/// once: its service ends Stopped, its handle's `wait` and
+/// once: its service ends Interrupted, its handle's `wait` and
 /// `wait_for_shutdown` return, and the count of running services is right
 /// for the services started after it.
 pub async fn supervisor_dropped_before_its_first_poll_is_counted_out_once<H: Harness>(h: &H) {
@@ -331,7 +331,7 @@ pub async fn supervisor_dropped_before_its_first_poll_is_counted_out_once<H: Har
     assert_eq!(gov.running(), 0, "the lost service is counted out");
     let report = within(h, "wait_for_shutdown", gov.wait_for_shutdown()).await;
     let service = report.service("lost").unwrap();
-    assert_eq!(service.state, ServiceState::Stopped);
+    assert_eq!(service.state, ServiceState::Ended);
     assert_eq!(service.runs, 0);
 
     // Services started later are counted as usual: the lost one was
@@ -381,7 +381,7 @@ pub async fn shutdown_ending_an_unready_dependency_leaves_dependents_not_run<H: 
     let user = report.service("user").unwrap();
     assert_eq!(
         (user.state, user.runs, user.last_outcome.clone()),
-        (ServiceState::Stopped, 0, Some(Outcome::NotRun)),
+        (ServiceState::Ended, 0, Some(Outcome::NotRun)),
         "stopped while it waited, not failed by a dependency the shutdown ended:\n{report}"
     );
     assert!(report.is_clean(), "a plain shutdown is clean:\n{report}");

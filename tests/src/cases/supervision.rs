@@ -46,7 +46,7 @@ fn fails_then_idles(
                 timeline.mark(format!("{}:fail{run}", ctx.name()));
                 return Err(ServiceError::msg(format!("run {run} failed")));
             }
-            ctx.cancelled().await;
+            ctx.wait_for_stop().await;
             Ok(())
         })
     }
@@ -95,7 +95,7 @@ pub async fn on_failure_restarts_failures_not_clean_returns<H: Harness>(h: &H) {
     notes.until("errs:run3").await;
     notes.until("panics:run3").await;
     let clean = clean.wait().await;
-    assert_eq!((clean.runs, clean.state), (1, ServiceState::Stopped));
+    assert_eq!((clean.runs, clean.state), (1, ServiceState::Ended));
     let report = gov.shutdown().await;
     assert_eq!(report.service("errs").unwrap().restarts, 2);
     assert_eq!(report.service("panics").unwrap().restarts, 2);
@@ -139,7 +139,7 @@ pub async fn backoff_resets_after_a_healthy_run<H: Harness>(h: &H) {
                 t.mark(format!("fail{run}"));
                 return Err(ServiceError::msg("again"));
             }
-            ctx.cancelled().await;
+            ctx.wait_for_stop().await;
             Ok(())
         }
     })
@@ -238,7 +238,7 @@ pub async fn restart_limit_window_slides<H: Harness>(h: &H) {
     let report = gov.shutdown().await;
     let spaced = report.service("spaced").unwrap();
     assert!(spaced.restarts >= 3);
-    assert_eq!(spaced.state, ServiceState::Stopped, "never gave up");
+    assert_eq!(spaced.state, ServiceState::Ended, "never gave up");
 }
 
 /// Escalation by shutdown stops everything, with the service named in the
@@ -284,10 +284,7 @@ pub async fn critical_service_ending_shuts_the_governor_down<H: Harness>(h: &H) 
             service: "job".into()
         })
     );
-    assert_eq!(
-        report.service("server").unwrap().state,
-        ServiceState::Stopped
-    );
+    assert_eq!(report.service("server").unwrap().state, ServiceState::Ended);
 }
 
 // Dependencies and readiness --------------------------------------------------
@@ -303,10 +300,10 @@ pub async fn dependents_start_once_dependencies_are_ready<H: Harness>(h: &H) {
         let (t, latch) = (tt.clone(), l.clone());
         async move {
             t.mark("config:loading");
-            latch.cancelled().await; // "loading" until the case lets it finish
+            latch.wait_for_stop().await; // "loading" until the case lets it finish
             t.mark("config:ready");
             ctx.ready();
-            ctx.cancelled().await;
+            ctx.wait_for_stop().await;
             Ok(())
         }
     })
@@ -318,7 +315,7 @@ pub async fn dependents_start_once_dependencies_are_ready<H: Harness>(h: &H) {
             let t = t.clone();
             async move {
                 t.mark(format!("{}:start", ctx.name()));
-                ctx.cancelled().await;
+                ctx.wait_for_stop().await;
                 Ok(())
             }
         }
@@ -344,7 +341,7 @@ pub async fn dependents_start_once_dependencies_are_ready<H: Harness>(h: &H) {
         "not ready yet"
     );
     assert!(t.labels().iter().all(|l| l != "server:start"));
-    latch.cancel();
+    latch.stop();
     notes.until("worker:start").await;
     assert!(t.position("config:ready") < t.position("server:start"));
     assert!(t.position("server:start") < t.position("worker:start"));
@@ -364,10 +361,10 @@ pub async fn readiness_resets_on_restart<H: Harness>(h: &H) {
             async move {
                 t.mark(format!("svc:run{}", ctx.run()));
                 if ctx.run() > 1 {
-                    latch.cancelled().await;
+                    latch.wait_for_stop().await;
                 }
                 ctx.ready();
-                ctx.cancelled().await;
+                ctx.wait_for_stop().await;
                 Ok(())
             }
         })
@@ -389,7 +386,7 @@ pub async fn readiness_resets_on_restart<H: Harness>(h: &H) {
             timeout: 100 * MS
         })
     );
-    latch.cancel();
+    latch.stop();
     gov.wait_ready("svc", Duration::from_secs(60))
         .await
         .unwrap();
@@ -403,13 +400,13 @@ pub async fn start_wait_ready_times_out_naming_the_service<H: Harness>(h: &H) {
     let gov = h.governor();
     gov.add("fast", |ctx: ServiceCtx| async move {
         ctx.ready();
-        ctx.cancelled().await;
+        ctx.wait_for_stop().await;
         Ok(())
     })
     .unwrap()
     .notify_ready();
     gov.add("slow", |ctx: ServiceCtx| async move {
-        ctx.cancelled().await;
+        ctx.wait_for_stop().await;
         Ok(())
     })
     .unwrap()
@@ -511,7 +508,7 @@ pub async fn dependency_ending_unready_fails_its_dependents<H: Harness>(h: &H) {
     gov.start().unwrap();
     let report = gov.wait_for_shutdown().await;
     let api = report.service("api").unwrap();
-    assert_eq!((api.runs, api.state), (0, ServiceState::Stopped));
+    assert_eq!((api.runs, api.state), (0, ServiceState::Ended));
     assert!(events.lock().unwrap().contains(&Event::DependencyFailed {
         service: "api".into(),
         dependency: "db".into()
@@ -532,7 +529,7 @@ pub async fn shutdown_stops_a_dependency_chain_in_reverse_order<H: Harness>(h: &
             let (t, runtime) = (t.clone(), runtime.clone());
             async move {
                 t.mark(format!("{}:start", ctx.name()));
-                ctx.cancelled().await;
+                ctx.wait_for_stop().await;
                 t.mark(format!("{}:asked", ctx.name()));
                 runtime.sleep(100 * MS).await; // cleaning up
                 t.mark(format!("{}:stopped", ctx.name()));
@@ -666,11 +663,11 @@ pub async fn second_signal_forces_the_shutdown<H: Harness>(h: &H) {
     gov.start().unwrap();
     notes.until("stubborn:start").await;
     h.raise(Signal::Terminate);
-    gov.token().cancelled().await;
+    gov.token().wait_for_stop().await;
     // `polite` stops as asked; only then the second signal (on a
     // multi-thread runtime its stop may otherwise still be under way, and
     // then it is rightly aborted too).
-    until(h, || state_of(&gov, "polite") == ServiceState::Stopped).await;
+    until(h, || state_of(&gov, "polite") == ServiceState::Ended).await;
     h.raise(Signal::Interrupt);
     let report = gov.wait_for_shutdown().await;
     assert!(report.forced);
@@ -717,14 +714,14 @@ pub async fn events_trace_the_lifecycle<H: Harness>(h: &H) {
     assert_eq!(
         flaky,
         [
-            Event::Started {
+            Event::RunStarted {
                 service: name.clone(),
                 run: 1
             },
             Event::Ready {
                 service: name.clone()
             },
-            Event::Stopped {
+            Event::RunEnded {
                 service: name.clone(),
                 outcome: Outcome::Failed(Arc::new(std::io::Error::other("run 1 failed")))
             },
@@ -734,14 +731,14 @@ pub async fn events_trace_the_lifecycle<H: Harness>(h: &H) {
                 attempt: 1,
                 trouble: false
             },
-            Event::Started {
+            Event::RunStarted {
                 service: name.clone(),
                 run: 2
             },
             Event::Ready {
                 service: name.clone()
             },
-            Event::Stopped {
+            Event::RunEnded {
                 service: name.clone(),
                 outcome: Outcome::Completed
             },
@@ -754,7 +751,7 @@ pub async fn events_trace_the_lifecycle<H: Harness>(h: &H) {
     assert!(matches!(bomb[2], Event::Panicked { message, .. } if &**message == "boom"));
     assert!(matches!(
         bomb[3],
-        Event::Stopped {
+        Event::RunEnded {
             outcome: Outcome::Panicked(_),
             ..
         }
@@ -792,7 +789,7 @@ pub async fn status_shows_each_state<H: Harness>(h: &H) {
     let (t, mut notes) = timeline(h);
     let gov = h.governor();
     gov.add("dep", |ctx: ServiceCtx| async move {
-        ctx.cancelled().await; // never ready
+        ctx.wait_for_stop().await; // never ready
         Ok(())
     })
     .unwrap()
@@ -827,7 +824,7 @@ pub async fn status_shows_each_state<H: Harness>(h: &H) {
         r.service("retry").unwrap().state == ServiceState::Restarting
             && r.service("dep").unwrap().state == ServiceState::Running
             && r.service("storm").unwrap().state == ServiceState::GaveUp
-            && r.service("quitter").unwrap().state == ServiceState::Stopped
+            && r.service("quitter").unwrap().state == ServiceState::Ended
             && r.service("simple").unwrap().state == ServiceState::Ready
     })
     .await;
@@ -836,7 +833,7 @@ pub async fn status_shows_each_state<H: Harness>(h: &H) {
         ("waiter", ServiceState::Starting),
         ("simple", ServiceState::Ready),
         ("retry", ServiceState::Restarting),
-        ("quitter", ServiceState::Stopped),
+        ("quitter", ServiceState::Ended),
         ("storm", ServiceState::GaveUp),
         ("slow-stop", ServiceState::Ready),
         ("pending", ServiceState::Pending),
@@ -856,7 +853,7 @@ pub async fn status_shows_each_state<H: Harness>(h: &H) {
     let report = gov.wait_for_shutdown().await;
     assert_eq!(
         report.service("slow-stop").unwrap().state,
-        ServiceState::Stopped
+        ServiceState::Ended
     );
 }
 
@@ -873,7 +870,7 @@ pub async fn handle_stops_one_service_alone<H: Harness>(h: &H) {
     let victim = gov.service("victim").unwrap();
     assert!(victim.stop());
     let report = victim.wait().await;
-    assert_eq!((report.state, report.runs), (ServiceState::Stopped, 1));
+    assert_eq!((report.state, report.runs), (ServiceState::Ended, 1));
     assert_eq!(report.last_outcome, Some(Outcome::Completed));
     assert!(!victim.stop(), "already stopped");
     assert_eq!(state_of(&gov, "other"), ServiceState::Ready);
@@ -884,7 +881,7 @@ pub async fn handle_stops_one_service_alone<H: Harness>(h: &H) {
     gov.start().unwrap();
     h.settle().await;
     assert_eq!(notes.count("never:start"), 0);
-    assert_eq!(state_of(&gov, "never"), ServiceState::Stopped);
+    assert_eq!(state_of(&gov, "never"), ServiceState::Ended);
     assert!(matches!(
         gov.service("nope"),
         Err(Error::UnknownService { .. })
@@ -929,7 +926,7 @@ pub async fn run_token_passes_on_unless_the_run_was_asked_to_stop<H: Harness>(h:
                 if ctx.run() == 1 {
                     return Ok(()); // ends by itself: restarted at once
                 }
-                ctx.cancelled().await;
+                ctx.wait_for_stop().await;
                 Ok(())
             }
         })
@@ -939,17 +936,17 @@ pub async fn run_token_passes_on_unless_the_run_was_asked_to_stop<H: Harness>(h:
     gov.start().unwrap();
     notes.until("run2").await;
     let first = tokens.lock().unwrap()[0].clone();
-    assert!(!first.is_cancelled(), "run 1 ended by itself");
+    assert!(!first.stopping(), "run 1 ended by itself");
     assert!(handle.restart());
     notes.until("run3").await;
     assert!(
-        first.is_cancelled(),
+        first.stopping(),
         "run 1's token was run 2's, which was restarted"
     );
     let third = tokens.lock().unwrap()[2].clone();
-    assert!(!third.is_cancelled(), "run 3 has a fresh token");
+    assert!(!third.stopping(), "run 3 has a fresh token");
     gov.shutdown().await;
-    assert!(third.is_cancelled());
+    assert!(third.stopping());
 }
 
 // Nesting ------------------------------------------------------------------------
@@ -970,7 +967,7 @@ pub async fn subtree_runs_and_stops_with_its_parent<H: Harness>(h: &H) {
                         let t = t.clone();
                         async move {
                             t.mark(format!("{}:start", ctx.name()));
-                            ctx.cancelled().await;
+                            ctx.wait_for_stop().await;
                             t.mark(format!("{}:stop", ctx.name()));
                             Ok(())
                         }
@@ -1013,7 +1010,7 @@ pub async fn failing_subtree_is_restarted_by_its_parent<H: Harness>(h: &H) {
                             if n == 1 {
                                 return Err(ServiceError::msg("lost the disk"));
                             }
-                            ctx.cancelled().await;
+                            ctx.wait_for_stop().await;
                             Ok(())
                         }
                     })?

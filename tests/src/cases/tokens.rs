@@ -36,11 +36,11 @@ pub async fn a_service_cannot_restart_itself_past_its_policy<H: Harness>(h: &H) 
                 keep.lock().unwrap().push(ctx.token().clone());
                 if ctx.run() == 1 {
                     let own = ctx.token().child();
-                    let cancelled = own.cancel();
+                    let cancelled = own.stop();
                     t.mark(format!("run1:own={cancelled},stopping={}", ctx.stopping()));
                     return Err(ServiceError::msg("failed"));
                 }
-                ctx.cancelled().await;
+                ctx.wait_for_stop().await;
                 t.mark("run2:stopped");
                 Ok(())
             }
@@ -55,14 +55,14 @@ pub async fn a_service_cannot_restart_itself_past_its_policy<H: Harness>(h: &H) 
     assert!(t.position("run1:own=true,stopping=false") < t.position("run2"));
     assert_elapsed(h, t.at("run2") - t.at("run1"), 100 * MS);
     let first = kept.lock().unwrap()[0].clone();
-    assert!(!first.is_cancelled(), "run 2 is not stopped");
+    assert!(!first.stopping(), "run 2 is not stopped");
     assert!(handle.stop());
     notes.until("run2:stopped").await;
-    assert!(first.is_cancelled(), "run 1's token observes run 2's stop");
+    assert!(first.stopping(), "run 1's token observes run 2's stop");
     let report = gov.wait_for_shutdown().await;
     let selfish = report.service("selfish").unwrap();
     assert_eq!((selfish.runs, selfish.restarts), (2, 1));
-    assert_eq!(selfish.state, ServiceState::Stopped);
+    assert_eq!(selfish.state, ServiceState::Ended);
     assert_eq!(selfish.last_outcome, Some(Outcome::Completed));
 }
 
@@ -83,7 +83,7 @@ pub async fn every_stop_of_the_governor_names_its_cause<H: Harness>(h: &H) {
         gov.start().unwrap();
         notes.until("svc:start").await;
         let global = gov.token();
-        assert!(!global.is_cancelled());
+        assert!(!global.stopping());
         let (expected, forced) = match path {
             "request" => {
                 assert!(gov.request_shutdown());
@@ -100,19 +100,13 @@ pub async fn every_stop_of_the_governor_names_its_cause<H: Harness>(h: &H) {
             _ => {
                 drop(gov);
                 handle.wait().await;
-                assert!(
-                    global.is_cancelled(),
-                    "{path}: the global token observes it"
-                );
+                assert!(global.stopping(), "{path}: the global token observes it");
                 until(h, || !causes.lock().unwrap().is_empty()).await;
                 assert_eq!(*causes.lock().unwrap(), [ShutdownCause::Dropped], "{path}");
                 continue;
             }
         };
-        assert!(
-            global.is_cancelled(),
-            "{path}: the global token observes it"
-        );
+        assert!(global.stopping(), "{path}: the global token observes it");
         let report = gov.wait_for_shutdown().await;
         assert_eq!(
             report.cause,
@@ -133,7 +127,7 @@ pub async fn every_stop_of_the_governor_names_its_cause<H: Harness>(h: &H) {
             gov.start().is_err(),
             "{path}: start after the stop is refused"
         );
-        assert_eq!(handle.report().state, ServiceState::Stopped, "{path}");
+        assert_eq!(handle.report().state, ServiceState::Ended, "{path}");
     }
 }
 
@@ -164,7 +158,7 @@ pub async fn a_handle_stop_is_told_with_its_cause<H: Harness>(h: &H) {
         .filter(|e| {
             matches!(
                 e,
-                Event::StopRequested { .. } | Event::Stopped { .. } | Event::Started { .. }
+                Event::StopRequested { .. } | Event::RunEnded { .. } | Event::RunStarted { .. }
             )
         })
         .cloned()
@@ -173,7 +167,7 @@ pub async fn a_handle_stop_is_told_with_its_cause<H: Harness>(h: &H) {
     assert_eq!(
         told,
         [
-            Event::Started {
+            Event::RunStarted {
                 service: svc.clone(),
                 run: 1
             },
@@ -181,11 +175,11 @@ pub async fn a_handle_stop_is_told_with_its_cause<H: Harness>(h: &H) {
                 service: svc.clone(),
                 restart: true
             },
-            Event::Stopped {
+            Event::RunEnded {
                 service: svc.clone(),
                 outcome: Outcome::Completed
             },
-            Event::Started {
+            Event::RunStarted {
                 service: svc.clone(),
                 run: 2
             },
@@ -193,7 +187,7 @@ pub async fn a_handle_stop_is_told_with_its_cause<H: Harness>(h: &H) {
                 service: svc.clone(),
                 restart: false
             },
-            Event::Stopped {
+            Event::RunEnded {
                 service: svc.clone(),
                 outcome: Outcome::Completed
             },
@@ -202,7 +196,7 @@ pub async fn a_handle_stop_is_told_with_its_cause<H: Harness>(h: &H) {
     );
 }
 
-/// `ctx.cancelled_owned()` is the run's stop as a `'static` future: moved
+/// `ctx.wait_for_stop_owned()` is the run's stop as a `'static` future: moved
 /// into a task of the runtime's that outlives the borrow of the context
 /// (as a server's graceful-shutdown signal is), it completes when the run
 /// is asked to stop, and not before.
@@ -215,14 +209,14 @@ pub async fn owned_stop_future_follows_the_run<H: Harness>(h: &H) {
         .add("server", move |ctx: ServiceCtx| {
             let (j, runtime) = (jj.clone(), runtime.clone());
             async move {
-                let stop = ctx.cancelled_owned();
+                let stop = ctx.wait_for_stop_owned();
                 let jt = j.clone();
                 runtime.spawn(Box::pin(async move {
                     stop.await;
                     jt.note("owned stop fired");
                 }));
                 j.note("server:start");
-                ctx.cancelled().await;
+                ctx.wait_for_stop().await;
                 Ok(())
             }
         })
