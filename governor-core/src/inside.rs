@@ -10,23 +10,34 @@
 /// Always `None` without `std`, which has no thread-locals: there, a
 /// service must not await its own governor's `shutdown` (use
 /// `request_shutdown`).
-pub(crate) fn polled_inside() -> Option<(usize, usize)> {
+pub(crate) fn polled_inside() -> Option<InsideMarker> {
     imp::current()
+}
+
+/// Which service of which governor a thread is inside: their addresses,
+/// compared only, never dereferenced.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct InsideMarker {
+    /// The governor's shared state (`Shared::id`).
+    pub(crate) governor: usize,
+    /// The service's record.
+    pub(crate) record: usize,
 }
 
 #[cfg(feature = "std")]
 mod imp {
+    use super::InsideMarker;
     use std::cell::Cell;
 
     std::thread_local! {
         /// The governor and service whose run this thread is in, if any.
-        static CURRENT: Cell<Option<(usize, usize)>> = const { Cell::new(None) };
+        static CURRENT: Cell<Option<InsideMarker>> = const { Cell::new(None) };
     }
 
-    pub(crate) struct Guard(Option<(usize, usize)>);
+    pub(crate) struct Guard(Option<InsideMarker>);
 
     impl Guard {
-        pub(crate) fn enter(id: (usize, usize)) -> Guard {
+        pub(crate) fn enter(id: InsideMarker) -> Guard {
             Guard(CURRENT.with(|c| c.replace(Some(id))))
         }
     }
@@ -37,22 +48,24 @@ mod imp {
         }
     }
 
-    pub(super) fn current() -> Option<(usize, usize)> {
+    pub(super) fn current() -> Option<InsideMarker> {
         CURRENT.with(Cell::get)
     }
 }
 
 #[cfg(not(feature = "std"))]
 mod imp {
+    use super::InsideMarker;
+
     pub(crate) struct Guard;
 
     impl Guard {
-        pub(crate) fn enter(_id: (usize, usize)) -> Guard {
+        pub(crate) fn enter(_id: InsideMarker) -> Guard {
             Guard
         }
     }
 
-    pub(super) fn current() -> Option<(usize, usize)> {
+    pub(super) fn current() -> Option<InsideMarker> {
         None
     }
 }

@@ -50,7 +50,7 @@ pin_project_lite::pin_project! {
     struct RunOnce<F, Fut> {
         #[pin]
         stage: RunStage<F, Fut>,
-        id: (usize, usize),
+        id: crate::inside::InsideMarker,
     }
 }
 
@@ -69,7 +69,7 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = ServiceResult>,
 {
-    fn new(start: F, id: (usize, usize)) -> Self {
+    fn new(start: F, id: crate::inside::InsideMarker) -> Self {
         RunOnce {
             stage: RunStage::Call { start },
             id,

@@ -1,9 +1,9 @@
 //! A record through its runs: a run begins (`begin_run`) and may report
 //! ready, its stop begins (`begin_stop`: stop hooks, once per run), it ends
 //! (`end_run`: restart, or the end for good), and the service is asked to
-//! stop for good (`stop_then`) or to restart (`cancel_run_then`). Tokens
-//! are cancelled, watchers woken and hooks called after the record's lock
-//! is released (see the rules in `slot.rs`).
+//! stop for good (`stop_then`) or to restart (`stop_run_then`). Tokens
+//! are stopped, watchers woken and hooks called after the record's lock
+//! is released (see the rules in `record.rs`).
 
 use alloc::vec::Vec;
 use core::time::Duration;
@@ -14,10 +14,10 @@ use crate::sync::Ordering;
 use crate::token::StopSource;
 use crate::wait_list::WakeAll;
 
-use super::{drop_user_value, Slot, SlotState, StopHook};
+use super::{drop_user_value, EndForGood, Record, RecordState, StopHook, StopScope};
 
 /// What asking a service to stop for good leaves to do once its record's
-/// lock is released: wake its watchers, cancel its current run.
+/// lock is released: wake its watchers, stop its current run.
 struct StopForGood {
     run_token: Option<StopSource>,
     wake: WakeAll,
@@ -32,9 +32,17 @@ impl StopForGood {
     }
 }
 
-impl Slot {
+/// A run that [`Record::begin_run`] began.
+pub(crate) struct BegunRun {
+    /// Its stop source: the governor stops the run through it.
+    pub(crate) stop: StopSource,
+    /// Its number, from 1.
+    pub(crate) run: u64,
+}
+
+impl Record {
     /// Asks this service to stop for good: its current run's token is
-    /// cancelled, and so will be any later run's. Returns whether this
+    /// stopped, and so will be any later run's. Returns whether this
     /// call did it: not for a service that has ended for good already
     /// (by itself, or stopped before it started), which has nothing left
     /// to stop.
@@ -45,7 +53,7 @@ impl Slot {
 
     /// Asks this service to stop for good (as `stop` describes), calling
     /// `told` (with no lock held) once, if this call does it, before the
-    /// run is cancelled: what it says (an event) comes before anything the
+    /// run is stopped: what it says (an event) comes before anything the
     /// run's end says.
     pub(crate) fn stop_then(&self, told: impl FnOnce()) -> bool {
         let stop = {
@@ -65,7 +73,7 @@ impl Slot {
 
     /// Sets the "stopped" flag under the record's lock (`state`), unless
     /// it was set already; what is left to do after the lock.
-    fn mark_stopped(&self, state: &mut SlotState) -> Option<StopForGood> {
+    fn mark_stopped(&self, state: &mut RecordState) -> Option<StopForGood> {
         if self.stopped.load(Ordering::Relaxed) {
             return None;
         }
@@ -76,10 +84,10 @@ impl Slot {
         })
     }
 
-    /// A run begins: returns its token and number. The token is `reuse`,
-    /// the previous run's, unless that one was cancelled; it is cancelled
+    /// A run begins: returns its stop source and number. The source is `reuse`,
+    /// the previous run's, unless that one was stopped; it is stopped
     /// at once if the service was asked to stop for good meanwhile.
-    pub(crate) fn begin_run(&self, reuse: Option<StopSource>) -> (StopSource, u64) {
+    pub(crate) fn begin_run(&self, reuse: Option<StopSource>) -> BegunRun {
         let token = match reuse {
             Some(token) if !token.stopping() => token,
             _ => StopSource::new(),
@@ -122,7 +130,7 @@ impl Slot {
         if let Some(hooks) = stale_hooks.filter(|hooks| !hooks.is_empty()) {
             drop_user_value(&self.name, "stop hook", hooks);
         }
-        (token, run)
+        BegunRun { stop: token, run }
     }
 
     /// Run number `run` reports ready; returns whether that changed anything.
@@ -167,7 +175,7 @@ impl Slot {
                 }
                 AfterRun::Undecided => state.status = ServiceState::Stopping,
                 // As `finish(false)`, in the same lock.
-                AfterRun::Finish => state.end_for_good(false),
+                AfterRun::Finish => state.end_for_good(EndForGood::Ended),
             }
             let hooks = state
                 .links
@@ -193,7 +201,7 @@ impl Slot {
         let (old, wake) = {
             let mut state = self.state.lock();
             let old = state.last_outcome.replace(outcome);
-            state.end_for_good(false);
+            state.end_for_good(EndForGood::Ended);
             state.ended = true;
             (old, state.watchers.take())
         };
@@ -203,22 +211,22 @@ impl Slot {
         }
     }
 
-    /// The service ended for good; `gave_up` if by its restart limit.
-    /// Recorded and told to its watchers at once.
-    pub(crate) fn finish(&self, gave_up: bool) {
-        self.record_end(gave_up);
+    /// The service ended for good, as `how` says. Recorded and told to
+    /// its watchers at once.
+    pub(crate) fn finish(&self, how: EndForGood) {
+        self.record_end(how);
         self.publish_end();
     }
 
-    /// The service ended for good; `gave_up` if by its restart limit.
-    /// Recorded only: [`publish_end`](Slot::publish_end) tells its
-    /// watchers, once the events of that end are out.
-    pub(crate) fn record_end(&self, gave_up: bool) {
-        self.state.lock().end_for_good(gave_up);
+    /// The service ended for good, as `how` says. Recorded only:
+    /// [`publish_end`](Record::publish_end) tells its watchers, once the
+    /// events of that end are out.
+    pub(crate) fn record_end(&self, how: EndForGood) {
+        self.state.lock().end_for_good(how);
     }
 
     /// Tells the watchers that the service has ended for good (after
-    /// [`record_end`](Slot::record_end), or `end_run` with
+    /// [`record_end`](Record::record_end), or `end_run` with
     /// [`AfterRun::Finish`]).
     pub(crate) fn publish_end(&self) {
         let wake = {
@@ -229,11 +237,11 @@ impl Slot {
         wake.wake();
     }
 
-    /// Cancels the current run only (the service restarts at once).
+    /// Stops the current run only (the service restarts at once).
     /// Calling `told` (with no lock held) once per run, if this call
-    /// cancels it, before it does: one restart request per run wins,
+    /// stops it, before it does: one restart request per run wins,
     /// under the record's lock.
-    pub(crate) fn cancel_run_then(&self, told: impl FnOnce()) -> bool {
+    pub(crate) fn stop_run_then(&self, told: impl FnOnce()) -> bool {
         let token = {
             let mut state = self.state.lock();
             match &state.run_token {
@@ -251,14 +259,14 @@ impl Slot {
     }
 
     /// The current run's stop begins at runtime time `now`: recorded, and
-    /// its stop hooks called (once per run). With `for_good`, the service
-    /// is asked to stop for good first, as `stop_then` does. One
+    /// its stop hooks called (once per run). With [`StopScope::ForGood`],
+    /// the service is asked to stop for good first, as `stop_then` does. One
     /// lock of the record for all of it. Returns the service's own shutdown
     /// timeout as configured now (`None`: the governor's default applies).
-    pub(crate) fn begin_stop(&self, now: Duration, for_good: bool) -> Option<Duration> {
+    pub(crate) fn begin_stop(&self, now: Duration, scope: StopScope) -> Option<Duration> {
         let (stop, hooks, timeout) = {
             let mut state = self.state.lock();
-            let stop = if for_good {
+            let stop = if scope == StopScope::ForGood {
                 self.mark_stopped(&mut state)
             } else {
                 None
@@ -317,16 +325,16 @@ impl Slot {
     }
 }
 
-/// What follows a run's end (see [`Slot::end_run`]).
+/// What follows a run's end (see [`Record::end_run`]).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AfterRun {
     /// The next run, after this delay.
     Restart(Duration),
     /// The supervisor decides more before it ends (and calls
-    /// [`Slot::finish`]).
+    /// [`Record::finish`]).
     Undecided,
     /// The service has ended for good (recorded): the supervisor need not
-    /// call [`Slot::finish`], only [`Slot::publish_end`] once the events
+    /// call [`Record::finish`], only [`Record::publish_end`] once the events
     /// of the end are out.
     Finish,
 }
