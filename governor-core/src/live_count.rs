@@ -126,19 +126,20 @@ impl LiveCount {
         }
     }
 
-    /// A live service gained its first waiter inside (`+1`) or lost its
-    /// last (`-1`); called under the service's record's lock. Returns the
-    /// waiters to wake once every lock is released.
-    pub(crate) fn inside_changed(&self, gained: bool) -> Option<WakeAll> {
+    /// A live service gained its first waiter inside; called under the
+    /// service's record's lock. Returns the waiters to wake once every
+    /// lock is released: this may make the governor idle for the other
+    /// inside waiters.
+    pub(crate) fn inside_entered(&self) -> Option<WakeAll> {
         let mut state = self.state.lock();
-        if gained {
-            state.inside += 1;
-            // This may make the governor idle for the other inside waiters.
-            state.wake_if_any_idle()
-        } else {
-            state.inside -= 1;
-            None
-        }
+        state.inside += 1;
+        state.wake_if_any_idle()
+    }
+
+    /// A live service lost its last waiter inside; called under the
+    /// service's record's lock. Nobody becomes idle by it.
+    pub(crate) fn inside_left(&self) {
+        self.state.lock().inside -= 1;
     }
 
     pub(crate) fn count(&self) -> usize {

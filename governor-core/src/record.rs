@@ -414,7 +414,7 @@ impl Record {
                 return None;
             }
             let waiters = if state.live {
-                live_count.inside_changed(true)
+                live_count.inside_entered()
             } else {
                 None
             };
@@ -434,7 +434,7 @@ impl Record {
             }
             if state.live {
                 // Losing one never makes anybody idle: nothing to wake.
-                let _ = live_count.inside_changed(false);
+                live_count.inside_left();
             }
             state.watchers.take()
         };
