@@ -6,6 +6,11 @@
 //! `record/run.rs` (each run, its stop, its end) and `record/watch.rs`
 //! (waiting for a change of it).
 //!
+//! Over 400 lines because the record's rules are written here in full
+//! (invariants, the transition table, lock order, layout: a hundred lines
+//! before any code) and its fields carry their reasons; the code proper is
+//! the bookkeeping every part of the record's life shares.
+//!
 //! # Invariants
 //!
 //! 1. `status` ([`ServiceState`]) changes only under the record's lock,

@@ -7,6 +7,12 @@
 //! (shutdown order, stop hooks, timeout, forced shutdown) in
 //! `supervisor/watched.rs`.
 //!
+//! Over 400 lines because the loop is one piece that must be read in
+//! order (wait for dependencies, run, decide, publish, sleep, again) and
+//! each step says why it is where it is; splitting it would hide that
+//! order. `Live`, the guard that counts the service out however the loop
+//! ends, stays beside it for the same reason.
+//!
 //! # Rules
 //!
 //! 1. One supervisor per launch; it counts its service as live (`Live`)
