@@ -126,6 +126,50 @@
 //! Without `std`, a panic in a service unwinds into (or aborts) the
 //! executor, as any task's panic would.
 
+// # Reading the source: one service from `add` to its outcome
+//
+// The file list is the architecture. Read in this order, one service's
+// life goes through:
+//
+// 1. `governor.rs` — `Governor::add` wraps the service in a runner
+//    (`supervisor/runner.rs`: `AsyncRunner`, or `BlockingRunner` for
+//    `add_blocking`) and builds its supervisor task, not spawned yet
+//    (`supervisor_task.rs`: a `PendingSupervisor`). `Record::new`
+//    (`record.rs`) holds it; `name_index.rs` files the record under its
+//    name; `config.rs` is the `ServiceConfig` returned.
+// 2. `governor/shared.rs` — `start` (`Shared::start_records`) takes each
+//    record's `Launch` under the governor's lock (`record/launch.rs`),
+//    checks dependencies (`governor/dependencies.rs`), counts the service
+//    live (`live_count.rs`) and spawns the supervisor on the `Runtime`
+//    (`runtime.rs`).
+// 3. `supervisor.rs` — the supervising loop: wait until the dependencies
+//    are ready (`record/watch.rs`), begin a run (`Record::begin_run` in
+//    `record/run.rs`, with a fresh `StopSource` from `token.rs` and
+//    `token/tree_node.rs`), hand the service a `ServiceCtx`
+//    (`context.rs`, its sleep in `sleep.rs`) and run it through its
+//    runner, which catches panics and marks the thread as inside the
+//    service (`inside.rs`).
+// 4. `supervisor/watched.rs` — while the run runs: a stop for good, a
+//    shutdown in dependency order, a restart or a forced shutdown begins
+//    its stop (`Record::begin_stop`: token, stop hooks, timeout), and the
+//    timeout or the force aborts it.
+// 5. Back in `supervisor.rs` — the run's `Outcome` (`outcome.rs`) meets the
+//    `RestartPolicy` (`restart.rs`) through the service's `RestartHistory`
+//    (`restart/history.rs`): restart after a delay, end for good, or
+//    escalate. `Record::end_run` records it, then the `Event`s
+//    (`event.rs`) that tell it are emitted (`Shared::emit`), then the end
+//    is published to waiters (`Record::publish_end`).
+// 6. `live_count.rs` — the supervisor counts the service out as it ends;
+//    `wait_for_shutdown` waits there until none is live, and
+//    `Shared::report` builds the `Report` (`report.rs`) from every record.
+//
+// Beside that path: `governor/signals.rs` turns signals into a shutdown,
+// `handle.rs` acts on one record (`ServiceHandle`), `subtree.rs` runs a
+// governor as one service of another, `error.rs` names every refusal,
+// `sync.rs` and `wait_list.rs` are the locks and waker lists that loom
+// swaps (`loom_models.rs`). Each file opens with its rules; the lock order
+// is governor, then record, then live count or token node.
+
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
