@@ -155,6 +155,8 @@ mod subtree;
 mod supervisor;
 mod supervisor_task;
 mod sync;
+#[cfg(all(feature = "systemd", unix))]
+mod systemd;
 mod token;
 mod wait_list;
 

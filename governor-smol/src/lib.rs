@@ -171,11 +171,12 @@ pub fn run(setup: impl FnOnce(&Governor) -> Result<(), Error>) -> Result<Report,
 pub async fn run_async(
     setup: impl FnOnce(&Governor) -> Result<(), Error>,
 ) -> Result<Report, RunError> {
-    new()
-        .catch_signals()
-        .run(setup)
-        .await
-        .map_err(RunError::Governor)
+    let gov = new().catch_signals();
+    // Under systemd (feature `systemd`, `NOTIFY_SOCKET` set): READY=1,
+    // STATUS=, STOPPING=1, WATCHDOG=1 (see `Governor::notify_systemd`).
+    #[cfg(feature = "systemd")]
+    let gov = gov.notify_systemd();
+    gov.run(setup).await.map_err(RunError::Governor)
 }
 
 /// Why [`run`] could not run the program.

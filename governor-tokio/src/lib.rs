@@ -131,6 +131,10 @@ pub fn run(setup: impl FnOnce(&Governor) -> Result<(), Error>) -> Result<Report,
         .build()
         .map_err(RunError::Runtime)?;
     let gov = with_handle(runtime.handle().clone()).catch_signals();
+    // Under systemd (feature `systemd`, `NOTIFY_SOCKET` set): READY=1,
+    // STATUS=, STOPPING=1, WATCHDOG=1 (see `Governor::notify_systemd`).
+    #[cfg(feature = "systemd")]
+    let gov = gov.notify_systemd();
     let result = runtime.block_on(gov.run(setup));
     drop(gov);
     // Dropping the runtime would wait for every `spawn_blocking` thread,

@@ -86,7 +86,7 @@ pub(crate) struct Shared {
     /// `ShutdownComplete` has been emitted.
     pub(super) complete_reported: AtomicBool,
     /// WaitForStop when the governor is dropped: ends its signal listener.
-    pub(super) dropped: StopSource,
+    pub(crate) dropped: StopSource,
     /// The user handles' owner, while any handle lives.
     pub(super) owner: Mutex<Weak<Owner>>,
     /// Governors created by this one's services
@@ -94,6 +94,15 @@ pub(crate) struct Shared {
     /// each with the service it runs under: a wait for this governor's
     /// shutdown polled inside one of their services is inside that service.
     pub(super) children: Mutex<Vec<(Weak<Shared>, Arc<Slot>)>>,
+    /// The systemd notifier ([`Governor::notify_systemd`](crate::Governor::notify_systemd)),
+    /// once set: it sees every event besides the user's hook. A leaf
+    /// lock, held only to clone it out.
+    #[cfg(all(feature = "systemd", unix))]
+    pub(crate) notifier: Mutex<Option<Arc<crate::systemd::Notifier>>>,
+    /// A notifier is set (it is never unset): events are built for it
+    /// even without a hook or a `tracing` subscriber.
+    #[cfg(all(feature = "systemd", unix))]
+    pub(crate) notifying: AtomicBool,
 }
 
 /// The settings every service shares unless it sets its own.
@@ -159,6 +168,10 @@ impl Shared {
             dropped: StopSource::new(),
             owner: Mutex::new(Weak::new()),
             children: Mutex::new(Vec::new()),
+            #[cfg(all(feature = "systemd", unix))]
+            notifier: Mutex::new(None),
+            #[cfg(all(feature = "systemd", unix))]
+            notifying: AtomicBool::new(false),
         }
     }
 
@@ -202,7 +215,12 @@ impl Shared {
     /// with no `tracing` subscriber interested in anything, it is not.
     #[inline]
     pub(crate) fn emit(&self, event: impl FnOnce() -> Event) {
-        if !self.hooked.load(Ordering::Acquire)
+        #[cfg(all(feature = "systemd", unix))]
+        let notifying = self.notifying.load(Ordering::Acquire);
+        #[cfg(not(all(feature = "systemd", unix)))]
+        let notifying = false;
+        if !notifying
+            && !self.hooked.load(Ordering::Acquire)
             && tracing::level_filters::LevelFilter::current()
                 == tracing::level_filters::LevelFilter::OFF
         {
@@ -215,6 +233,12 @@ impl Shared {
     /// common case, nowhere to go, is the check in `emit`).
     #[inline(never)]
     fn deliver(&self, event: Event) {
+        // The notifier first (crate code, beside the user's hook, never
+        // instead of it), outside every lock as the hook is.
+        #[cfg(all(feature = "systemd", unix))]
+        if let Some(notifier) = self.notifier.lock().clone() {
+            notifier.on_event(self, &event);
+        }
         let hook = self.events.lock().clone();
         let deliver = || match &hook {
             Some(hook) => hook(&event),
@@ -321,6 +345,55 @@ impl Shared {
                 .map(|slot| slot.report(now))
                 .collect(),
         }
+    }
+
+    /// Takes the governor's lock and lets go: the watchdog's probe, which
+    /// answers only if the runtime runs the governor's tasks and its lock
+    /// is not held for ever.
+    #[cfg(all(feature = "systemd", unix))]
+    pub(crate) fn answer_probe(&self) {
+        drop(self.state.lock());
+    }
+
+    /// Whether a start must list the services it started (for the
+    /// systemd notifier's `READY=1`).
+    pub(super) fn wants_started(&self) -> bool {
+        #[cfg(all(feature = "systemd", unix))]
+        return self.notifying.load(Ordering::Acquire);
+        #[cfg(not(all(feature = "systemd", unix)))]
+        false
+    }
+
+    /// How many services have a run in progress (running or ready).
+    #[cfg(all(feature = "systemd", unix))]
+    pub(crate) fn running_services(&self) -> usize {
+        use crate::report::ServiceState;
+        self.report()
+            .services
+            .iter()
+            .filter(|s| matches!(s.state, ServiceState::Running | ServiceState::Ready))
+            .count()
+    }
+
+    /// The services whose stop is under way, in the order added, each with
+    /// the time left of its shutdown timeout at runtime time `now`
+    /// (`None`: it has none, and may take as long as it likes).
+    #[cfg(all(feature = "systemd", unix))]
+    pub(crate) fn stopping_services(&self, now: Duration) -> Vec<(Arc<str>, Option<Duration>)> {
+        let state = self.state.lock();
+        let default = state.defaults.shutdown_timeout;
+        state
+            .services
+            .iter()
+            .filter(|slot| !slot.forgotten())
+            .filter_map(|slot| {
+                let (asked, own) = slot.stop_progress()?;
+                let left = own
+                    .or(default)
+                    .map(|timeout| asked.saturating_add(timeout).saturating_sub(now));
+                Some((slot.name.clone(), left))
+            })
+            .collect()
     }
 
     /// Forgets `slot`: its name is free again, and it no longer appears
