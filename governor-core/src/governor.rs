@@ -340,10 +340,7 @@ impl Governor {
     /// [`Error::DependencyCycle`].
     pub fn start(&self) -> Result<(), Error> {
         self.install_signals()?;
-        let keep = self.shared().wants_started();
-        let started = self.shared().start_slots(true, None, keep)?;
-        self.started(started);
-        Ok(())
+        self.shared().start_slots(true, None, false).map(drop)
     }
 
     /// [`start`](Governor::start), then waits until every service it
@@ -358,26 +355,15 @@ impl Governor {
     pub async fn start_wait_ready(&self, timeout: Duration) -> Result<(), Error> {
         self.install_signals()?;
         let started = self.shared().start_slots(true, None, true)?;
-        self.started(started.clone());
         self.wait_all_ready(&started, timeout).await
     }
 
     /// Starts one service (see [`ServiceConfig::start`]).
     pub(crate) fn start_one(&self, slot: &Arc<Slot>) -> Result<(), Error> {
         self.install_signals()?;
-        let keep = self.shared().wants_started();
-        let started = self.shared().start_slots(false, Some(slot), keep)?;
-        self.started(started);
-        Ok(())
-    }
-
-    /// A start started `started` (listed only if
-    /// `Shared::wants_started`): the systemd notifier hears of it.
-    fn started(&self, started: alloc::vec::Vec<Arc<Slot>>) {
-        #[cfg(all(feature = "systemd", unix))]
-        crate::systemd::started(self.shared(), started);
-        #[cfg(not(all(feature = "systemd", unix)))]
-        drop(started);
+        self.shared()
+            .start_slots(false, Some(slot), false)
+            .map(drop)
     }
 
     /// Waits until the service called `name` is ready, for at most

@@ -110,7 +110,7 @@ pub(crate) fn enable(shared: &Arc<Shared>) {
 
 /// A start of `shared` started `started`: the first one after enabling
 /// launches the readiness wait and the watchdog.
-pub(crate) fn started(shared: &Arc<Shared>, started: Vec<Arc<Slot>>) {
+pub(crate) fn started(shared: &Arc<Shared>, started: &[Arc<Slot>]) {
     let Some(notifier) = shared.notifier.lock().clone() else {
         return;
     };
@@ -118,7 +118,7 @@ pub(crate) fn started(shared: &Arc<Shared>, started: Vec<Arc<Slot>>) {
         return;
     }
     notifier.send(&[], Some(format!("starting: {}", services(started.len()))));
-    let ready = wait_ready(notifier.clone(), shared.clone(), started);
+    let ready = wait_ready(notifier.clone(), shared.clone(), started.to_vec());
     shared.runtime.spawn(alloc::boxed::Box::pin(ready));
     if let Some(period) = notifier.ping_every {
         let pinger = ping(notifier.clone(), Arc::downgrade(shared), period);

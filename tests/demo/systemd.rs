@@ -5,7 +5,7 @@
 //!
 //! - `web` reports ready after 300 ms, then runs until asked to stop;
 //! - `flaky` fails its first run at once and is restarted after 200 ms;
-//! - `slow` (blocking) takes 2.5 s to stop, within its 10 s shutdown
+//! - `slow` (blocking) takes 3.5 s to stop, within its 10 s shutdown
 //!   timeout: a long shutdown that keeps its timeouts;
 //! - with `SYSTEMD_DEMO_FREEZE_MS=n`, `freeze` blocks its runtime thread
 //!   for good n ms after it starts (printing `systemd-demo: freezing`
@@ -20,7 +20,7 @@ use std::time::Duration;
 use governor_core::{Error, Governor, Report, ServiceCtx, ServiceError};
 
 /// How long `slow` takes to stop once asked to.
-pub const SLOW_STOP: Duration = Duration::from_millis(2500);
+pub const SLOW_STOP: Duration = Duration::from_millis(3500);
 
 /// Adds the services described above.
 pub fn setup(gov: &Governor) -> Result<(), Error> {

@@ -357,7 +357,7 @@ impl Shared {
 
     /// Whether a start must list the services it started (for the
     /// systemd notifier's `READY=1`).
-    pub(super) fn wants_started(&self) -> bool {
+    fn wants_started(&self) -> bool {
         #[cfg(all(feature = "systemd", unix))]
         return self.notifying.load(Ordering::Acquire);
         #[cfg(not(all(feature = "systemd", unix)))]
@@ -521,7 +521,7 @@ impl Shared {
             }
             self.activity.enter_many(launched.len());
         }
-        let started = if keep_started {
+        let started: Vec<Arc<Slot>> = if keep_started || self.wants_started() {
             launched
                 .iter()
                 .map(|(_, inputs)| inputs.slot.clone())
@@ -529,6 +529,10 @@ impl Shared {
         } else {
             Vec::new()
         };
+        // The systemd notifier hears of the first start before any of its
+        // services runs (its `STATUS=starting` comes first).
+        #[cfg(all(feature = "systemd", unix))]
+        crate::systemd::started(self, &started);
         for (launch, inputs) in launched {
             self.runtime.spawn(launch.launch(inputs));
         }
