@@ -21,7 +21,8 @@
 //!
 //! 1. Nothing is sent unless `NOTIFY_SOCKET` was set (and not empty) when
 //!    the notifier was made; one governor per process notifies (the first
-//!    to ask), and `READY=1` is sent at most once per process.
+//!    to ask, until it is dropped), and `READY=1` is sent at most once per
+//!    process.
 //! 2. `READY=1` follows the rule of
 //!    [`start_wait_ready`](crate::Governor::start_wait_ready): every
 //!    service the first start started is ready (or ended for good after
@@ -225,6 +226,14 @@ impl Notifier {
         if status.is_some() {
             *sent = status;
         }
+    }
+}
+
+impl Drop for Notifier {
+    fn drop(&mut self) {
+        // The governor and the notifier's tasks are gone: another governor
+        // of this process may notify (READY=1 stays sent).
+        CLAIMED.store(false, Ordering::Release);
     }
 }
 

@@ -7,6 +7,7 @@
 //! - `flaky` fails its first run at once and is restarted after 200 ms;
 //! - `slow` (blocking) takes 3.5 s to stop, within its 10 s shutdown
 //!   timeout: a long shutdown that keeps its timeouts;
+//! - an event hook of its own prints the end of the shutdown;
 //! - with `SYSTEMD_DEMO_FREEZE_MS=n`, `freeze` blocks its runtime thread
 //!   for good n ms after it starts (printing `systemd-demo: freezing`
 //!   first): the governor is then stuck on a one-thread runtime.
@@ -17,13 +18,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use governor_core::{Error, Governor, Report, ServiceCtx, ServiceError};
+use governor_core::{Error, Event, Governor, Report, ServiceCtx, ServiceError};
 
 /// How long `slow` takes to stop once asked to.
 pub const SLOW_STOP: Duration = Duration::from_millis(3500);
 
-/// Adds the services described above.
+/// Adds the services described above, and an event hook of the program's
+/// own, which the systemd notifier must not replace: it prints
+/// `systemd-demo: hook: shutdown complete` at the end.
 pub fn setup(gov: &Governor) -> Result<(), Error> {
+    let _ = gov.clone().on_event(|event| {
+        if matches!(event, Event::ShutdownComplete { .. }) {
+            println!("systemd-demo: hook: shutdown complete");
+        }
+    });
     gov.add("web", |ctx: ServiceCtx| async move {
         ctx.sleep(Duration::from_millis(300)).await?;
         ctx.ready();

@@ -389,6 +389,8 @@ fn speaks_to_systemd(package: &str, example: &'static str) {
         .filter(|m| m.lines.iter().any(|l| l == "READY=1"))
         .count();
     assert_eq!(readies, 1, "READY=1 once: {:?}", manager.texts());
+    // The program's own event hook still saw everything.
+    manager.wait_line("systemd-demo: hook: shutdown complete");
     assert!(status.success(), "{example} exited with {status}");
 }
 
