@@ -153,6 +153,11 @@ pub fn with_executor(executor: Arc<smol::Executor<'static>>) -> Governor {
 /// timeout (or by a forced shutdown) does not keep the call, or the
 /// process once `main` returns, alive.
 ///
+/// Built with this crate's `systemd` feature, it also notifies systemd
+/// (`Governor::notify_systemd`: `READY=1`, `STATUS=`, `STOPPING=1`,
+/// `WATCHDOG=1`) when `NOTIFY_SOCKET` is set, and does nothing more
+/// otherwise.
+///
 /// # Errors
 ///
 /// [`RunError::Governor`] if `setup` or `start` fails (then every service

@@ -120,6 +120,11 @@ pub fn with_handle(handle: tokio::runtime::Handle) -> Governor {
 /// at its shutdown timeout (or by a forced shutdown) does not keep the
 /// call, or the process once `main` returns, alive.
 ///
+/// Built with this crate's `systemd` feature, it also notifies systemd
+/// (`Governor::notify_systemd`: `READY=1`, `STATUS=`, `STOPPING=1`,
+/// `WATCHDOG=1`) when `NOTIFY_SOCKET` is set, and does nothing more
+/// otherwise.
+///
 /// # Errors
 ///
 /// [`RunError::Runtime`] if the tokio runtime cannot be built,
