@@ -38,7 +38,12 @@
 //!    the governor's lock, has answered (see [`Notifier::healthy`]). So
 //!    the pings stop when the runtime no longer runs the governor's tasks
 //!    (every worker thread blocked, the executor gone) or the governor's
-//!    lock is held for ever. Limits: on a multi-thread runtime one blocked
+//!    lock is held for ever. A probe not answered yet is waited for, not
+//!    joined by another (at most one waits on a lock held for ever); one
+//!    that answers late costs one ping. Each datagram is sent with a
+//!    blocking `send` (as `sd-notify` does): systemd reads its socket
+//!    promptly, but a service manager that stopped reading would stall
+//!    the thread that sends. Limits: on a multi-thread runtime one blocked
 //!    worker is not "stuck" while others run the governor's tasks; a
 //!    service whose own loop is stuck but leaves the runtime alone is the
 //!    business of the liveness mechanism (issue 14), which plugs in at
@@ -306,13 +311,18 @@ async fn ping(notifier: Arc<Notifier>, governor: Weak<Shared>, period: Duration)
         let Some(shared) = governor.upgrade() else {
             return;
         };
-        if notifier.healthy(&shared, answered.swap(false, Ordering::AcqRel)) {
+        let probe_answered = answered.swap(false, Ordering::AcqRel);
+        if notifier.healthy(&shared, probe_answered) {
             notifier.send(&[NotifyState::Watchdog], None);
         } else {
             tracing::warn!("the governor did not answer its watchdog probe: no WATCHDOG=1");
         }
         drop(shared);
-        probe(&answered);
+        // A probe still outstanding is waited for, not joined by another:
+        // at most one probe waits on a lock held for ever.
+        if probe_answered {
+            probe(&answered);
+        }
     }
 }
 
