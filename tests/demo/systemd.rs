@@ -3,7 +3,8 @@
 //! file with `#[path]` and hands it its `run`, which notifies systemd when
 //! built with the adapter's `systemd` feature and `NOTIFY_SOCKET` is set).
 //!
-//! - `web` reports ready after 300 ms, then runs until asked to stop;
+//! - `web` reports ready after 300 ms (never, with
+//!   `SYSTEMD_DEMO_NEVER_READY` set), then runs until asked to stop;
 //! - `flaky` fails its first run at once and is restarted after 200 ms;
 //! - `slow` (blocking) takes 3.5 s to stop, within its 10 s shutdown
 //!   timeout: a long shutdown that keeps its timeouts;
@@ -32,10 +33,13 @@ pub fn setup(gov: &Governor) -> Result<(), Error> {
             println!("systemd-demo: hook: shutdown complete");
         }
     });
-    gov.add("web", |ctx: ServiceCtx| async move {
+    let never_ready = std::env::var_os("SYSTEMD_DEMO_NEVER_READY").is_some();
+    gov.add("web", move |ctx: ServiceCtx| async move {
         ctx.sleep(Duration::from_millis(300)).await?;
-        ctx.ready();
-        println!("systemd-demo: web ready");
+        if !never_ready {
+            ctx.ready();
+            println!("systemd-demo: web ready");
+        }
         ctx.wait_for_stop().await;
         Ok(())
     })?

@@ -4,9 +4,10 @@
 //! `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` set, and checks
 //! every message it receives (issue 13): the status lines and `READY=1`
 //! after readiness, `WATCHDOG=1` at half of `WATCHDOG_USEC`, `STOPPING=1`
-//! at SIGTERM, `EXTEND_TIMEOUT_USEC=` during a long stop; no pings once
-//! the governor's runtime is stuck, none for a `WATCHDOG_PID` naming
-//! another process, and nothing at all without `NOTIFY_SOCKET`.
+//! at SIGTERM, `EXTEND_TIMEOUT_USEC=` during a long stop; no `READY=1`
+//! while a service is not ready; no pings once the governor's runtime is
+//! stuck, none for a `WATCHDOG_PID` naming another process, and nothing
+//! at all without `NOTIFY_SOCKET`.
 //!
 //! The runtimes get one worker thread each (`TOKIO_WORKER_THREADS`,
 //! `SMOL_THREADS`, `ASYNC_STD_THREAD_COUNT`), so that the example's
@@ -81,6 +82,8 @@ struct Setup {
     /// `WATCHDOG_PID` names the child (else another process, pid 1).
     watchdog_for_child: bool,
     freeze_after: Option<Duration>,
+    /// `web` never reports ready.
+    never_ready: bool,
 }
 
 /// The service manager's side: the socket, the child, what each sent.
@@ -152,11 +155,15 @@ impl Manager {
             .env("ASYNC_STD_THREAD_COUNT", "1")
             .env_remove("NOTIFY_SOCKET")
             .env_remove("SYSTEMD_DEMO_FREEZE_MS")
+            .env_remove("SYSTEMD_DEMO_NEVER_READY")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
         if setup.notify_socket {
             command.env("NOTIFY_SOCKET", &socket_path);
+        }
+        if setup.never_ready {
+            command.env("SYSTEMD_DEMO_NEVER_READY", "1");
         }
         if let Some(after) = setup.freeze_after {
             command.env("SYSTEMD_DEMO_FREEZE_MS", after.as_millis().to_string());
@@ -298,6 +305,7 @@ fn speaks_to_systemd(package: &str, example: &'static str) {
             notify_socket: true,
             watchdog_for_child: true,
             freeze_after: None,
+            never_ready: false,
         },
     );
     let before_ready = [
@@ -405,6 +413,7 @@ fn stops_pinging_when_stuck(package: &str, example: &'static str) {
             notify_socket: true,
             watchdog_for_child: true,
             freeze_after: Some(Duration::from_millis(1500)),
+            never_ready: false,
         },
     );
     let frozen_at = manager.wait_line("systemd-demo: freezing");
@@ -473,6 +482,7 @@ fn no_pings_for_another_pid() {
             notify_socket: true,
             watchdog_for_child: false,
             freeze_after: None,
+            never_ready: false,
         },
     );
     loop {
@@ -503,6 +513,7 @@ fn silent_without_notify_socket(package: &str, example: &'static str) {
             notify_socket: false,
             watchdog_for_child: true,
             freeze_after: None,
+            never_ready: false,
         },
     );
     manager.wait_line("systemd-demo: web ready");
@@ -526,4 +537,57 @@ fn smol_silent_without_notify_socket() {
 #[test]
 fn async_std_silent_without_notify_socket() {
     silent_without_notify_socket("governor-std", "async-std-systemd");
+}
+
+/// A service that never reports ready withholds `READY=1` for good: none
+/// in the second after the others are up (three times what `web` takes
+/// to be ready otherwise), none after SIGTERM; the shutdown is told as
+/// ever.
+#[test]
+fn no_ready_while_a_service_is_not_ready() {
+    let mut manager = Manager::start(
+        "governor-tokio",
+        "tokio-systemd",
+        Setup {
+            notify_socket: true,
+            watchdog_for_child: true,
+            freeze_after: None,
+            never_ready: true,
+        },
+    );
+    for expected in [
+        vec!["STATUS=starting: 3 services"],
+        vec!["STATUS=restarting flaky in 200ms (attempt 1)"],
+    ] {
+        let message = manager.next_not_ping();
+        assert_eq!(lines(&message), expected, "{:?}", manager.texts());
+    }
+    let until = Instant::now() + Duration::from_secs(1);
+    while let Some(message) = manager.next_before(until) {
+        assert!(message.is_ping(), "{:?}", manager.texts());
+    }
+    manager.signal("TERM");
+    let stopping = manager.next_not_ping();
+    assert_eq!(
+        lines(&stopping),
+        ["STOPPING=1", "STATUS=stopping: signal SIGTERM"],
+        "{:?}",
+        manager.texts()
+    );
+    let (status, _) = manager.wait_exit();
+    assert!(
+        manager
+            .seen
+            .iter()
+            .all(|m| !m.lines.iter().any(|l| l == "READY=1")),
+        "{:?}",
+        manager.texts()
+    );
+    assert_eq!(
+        manager.seen.iter().rev().find(|m| !m.is_ping()).map(lines),
+        Some(vec!["STATUS=stopped"]),
+        "{:?}",
+        manager.texts()
+    );
+    assert!(status.success(), "exited with {status}");
 }
