@@ -64,7 +64,10 @@ use sd_notify::NotifyState;
 use crate::event::Event;
 use crate::governor::{ready_or_ended, Shared};
 use crate::slot::Slot;
-use crate::sync::{AtomicBool, Mutex, Ordering};
+use crate::sync::Mutex;
+// Plain atomics, not `crate::sync`'s: the statics below need `const` ones,
+// and loom never builds this module.
+use core::sync::atomic::{AtomicBool, Ordering};
 
 /// How often the shutdown's progress is told (`STATUS=`,
 /// `EXTEND_TIMEOUT_USEC=`).
@@ -102,7 +105,18 @@ pub(crate) fn enable(shared: &Arc<Shared>) {
         tracing::warn!("another governor of this process notifies systemd already");
         return;
     }
-    let ping_every = sd_notify::watchdog_enabled().map(|timeout| timeout / 2);
+    let ping_every = match sd_notify::watchdog_enabled() {
+        Some(timeout) if !timeout.is_zero() => Some((timeout / 2).max(Duration::from_millis(1))),
+        Some(_) => None, // WATCHDOG_USEC=0: no watchdog
+        None => {
+            if let Ok(usec) = std::env::var("WATCHDOG_USEC") {
+                if usec.parse::<u64>().is_err() {
+                    tracing::warn!(%usec, "WATCHDOG_USEC is not a number of microseconds: no watchdog pings");
+                }
+            }
+            None // unset, or WATCHDOG_PID names another process
+        }
+    };
     let notifier = Arc::new(Notifier {
         governor: Arc::downgrade(shared),
         ping_every,
