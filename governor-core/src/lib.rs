@@ -137,7 +137,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-mod activity;
+mod live_count;
 mod config;
 mod context;
 mod error;
@@ -154,7 +154,7 @@ mod restart;
 pub mod runtime;
 mod service;
 mod sleep;
-mod slot;
+mod record;
 mod subtree;
 mod supervisor;
 mod supervisor_task;

@@ -63,7 +63,7 @@ use sd_notify::NotifyState;
 
 use crate::event::Event;
 use crate::governor::{ready_or_ended, Shared};
-use crate::slot::Slot;
+use crate::record::Record;
 use crate::sync::Mutex;
 // Plain atomics, not `crate::sync`'s: the statics below need `const` ones,
 // and loom never builds this module.
@@ -130,7 +130,7 @@ pub(crate) fn enable(shared: &Arc<Shared>) {
 
 /// A start of `shared` started `started`: the first one after enabling
 /// launches the readiness wait and the watchdog.
-pub(crate) fn started(shared: &Arc<Shared>, started: &[Arc<Slot>]) {
+pub(crate) fn started(shared: &Arc<Shared>, started: &[Arc<Record>]) {
     let Some(notifier) = shared.notifier.lock().clone() else {
         return;
     };
@@ -268,13 +268,13 @@ fn running(shared: &Shared) -> String {
 
 /// Waits until every service of the first start is ready, then sends
 /// `READY=1` (once per process); cut short by the shutdown.
-async fn wait_ready(notifier: Arc<Notifier>, shared: Arc<Shared>, started: Vec<Arc<Slot>>) {
+async fn wait_ready(notifier: Arc<Notifier>, shared: Arc<Shared>, started: Vec<Arc<Record>>) {
     let token = shared.token.token().clone();
     drop(shared); // held weakly from here on, as every task of the notifier
     let all_ready = async {
-        for slot in &started {
-            if ready_or_ended(slot).await.is_err() {
-                return Err(slot.name.clone());
+        for record in &started {
+            if ready_or_ended(record).await.is_err() {
+                return Err(record.name.clone());
             }
         }
         Ok(())
@@ -351,7 +351,7 @@ async fn report_stop(governor: Weak<Shared>) {
         let Some(notifier) = shared.notifier.lock().clone() else {
             return;
         };
-        if shared.activity.live() == 0 {
+        if shared.live_count.live() == 0 {
             return; // ShutdownComplete says "stopped"
         }
         let stopping = shared.stopping_services(shared.runtime.now());

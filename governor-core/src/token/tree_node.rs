@@ -60,7 +60,7 @@ pub(super) struct Node {
     /// Live `StopToken` handles (each `StopSource` holds one); at zero
     /// the node leaves its parent.
     pub(super) handles: AtomicUsize,
-    /// This node's parent and its slot in the parent's `children`.
+    /// This node's parent and its index in the parent's `children`.
     pub(super) parent: Option<(Arc<Node>, usize)>,
     pub(super) state: Mutex<NodeState>,
 }
@@ -164,10 +164,10 @@ impl Node {
         if this.cancelled.load(Ordering::Relaxed) {
             return Arc::new(Node::new(true, None));
         }
-        let slot = state.children.vacant_key();
-        let child = Arc::new(Node::new(false, Some((this.clone(), slot))));
+        let index = state.children.vacant_key();
+        let child = Arc::new(Node::new(false, Some((this.clone(), index))));
         let inserted = state.children.insert(child.clone());
-        debug_assert_eq!(inserted, slot);
+        debug_assert_eq!(inserted, index);
         child
     }
 
@@ -280,13 +280,13 @@ impl Node {
     /// ancestor that this leaves orphaned and childless in turn.
     fn leave_parent(&self) {
         let mut link = self.parent.clone();
-        while let Some((parent, slot)) = link.take() {
+        while let Some((parent, index)) = link.take() {
             let (removed, parent_leaves) = {
                 let mut state = parent.state.lock();
                 if parent.cancelled.load(Ordering::Relaxed) {
                     return; // the parent took its children already
                 }
-                let removed = state.children.try_remove(slot);
+                let removed = state.children.try_remove(index);
                 (removed, state.orphaned && state.children.is_empty())
             };
             drop(removed); // outside the parent's lock
