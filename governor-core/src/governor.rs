@@ -139,6 +139,61 @@ impl Governor {
         self
     }
 
+    /// Tells systemd what the governor does, through the notify protocol
+    /// (feature `systemd`; `sd_notify(3)`), when the process runs under
+    /// it: `NOTIFY_SOCKET` is read at this call, and without it (not under
+    /// systemd, or a unit that is not `Type=notify`) nothing is ever sent
+    /// and nothing is spawned. The adapters' `run` calls it for you when
+    /// built with their `systemd` feature.
+    ///
+    /// From the next [`start`](Governor::start) on:
+    ///
+    /// - `STATUS=` lines say what the governor does: starting, how many
+    ///   services run, which one restarts, which ones a shutdown waits for;
+    /// - `READY=1` once every service that start started is ready (the rule
+    ///   of [`start_wait_ready`](Governor::start_wait_ready)), at most once
+    ///   per process;
+    /// - `STOPPING=1` when a shutdown begins; then, every second,
+    ///   `EXTEND_TIMEOUT_USEC=` the longest time left of the
+    ///   [shutdown timeouts](Governor::shutdown_timeout) of the services
+    ///   stopping, so that systemd's `TimeoutStopSec` does not kill a stop
+    ///   that keeps its own timeouts (a service with no timeout asks for
+    ///   nothing);
+    /// - `WATCHDOG=1` every half of `WATCHDOG_USEC` (when set for this
+    ///   process: `WATCHDOG_PID` unset or naming it), sent by a task on the
+    ///   governor's runtime and only if a probe task spawned one period
+    ///   earlier has run and taken the governor's lock. When the runtime
+    ///   stops running the governor's tasks (its threads blocked), the
+    ///   pings stop and systemd's `WatchdogSec` restarts the process. On a
+    ///   multi-thread runtime, one blocked worker does not stop them while
+    ///   others run the governor's tasks.
+    ///
+    /// One governor per process notifies: the first to call this (later
+    /// calls on other governors log a warning and do nothing). The
+    /// notifier sees every [`Event`] beside the hook of
+    /// [`on_event`](Governor::on_event), which is not replaced. Off unix
+    /// this does nothing.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # futures_executor::block_on(async {
+    /// let gov = governor_smol::new().catch_signals().notify_systemd();
+    /// gov.add("web", |ctx: governor_smol::ServiceCtx| async move {
+    ///     ctx.wait_for_stop().await;
+    ///     Ok(())
+    /// })?;
+    /// gov.start()?; // READY=1 once `web` is ready
+    /// gov.wait_for_shutdown().await; // STOPPING=1 at SIGTERM
+    /// # Ok(()) })
+    /// # }
+    /// ```
+    #[cfg(feature = "systemd")]
+    pub fn notify_systemd(self) -> Self {
+        #[cfg(unix)]
+        crate::systemd::enable(self.shared());
+        self
+    }
+
     /// Sets the default restart policy to "restart after `after`" for
     /// every service that does not set its own (Go's `Restart`). Zero is
     /// allowed. Without it, services never restart.

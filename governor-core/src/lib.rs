@@ -122,6 +122,10 @@
 //!   recorded, [blocking services](Governor::add_blocking) run on the
 //!   runtime's blocking pool, `shutdown` awaited by a service does not wait
 //!   for itself, and locks are `std::sync::Mutex`.
+//! - `systemd` (implies `std`; unix only, a no-op elsewhere):
+//!   `Governor::notify_systemd` tells systemd when the program is ready,
+//!   what it does, when it stops, and that its runtime is alive (the
+//!   watchdog), through the `sd-notify` crate.
 //!
 //! Without `std`, a panic in a service unwinds into (or aborts) the
 //! executor, as any task's panic would.
@@ -199,6 +203,8 @@ mod subtree;
 mod supervisor;
 mod supervisor_task;
 mod sync;
+#[cfg(all(feature = "systemd", unix))]
+mod systemd;
 mod token;
 mod wait_list;
 

@@ -153,6 +153,11 @@ pub fn with_executor(executor: Arc<smol::Executor<'static>>) -> Governor {
 /// timeout (or by a forced shutdown) does not keep the call, or the
 /// process once `main` returns, alive.
 ///
+/// Built with this crate's `systemd` feature, it also notifies systemd
+/// (`Governor::notify_systemd`: `READY=1`, `STATUS=`, `STOPPING=1`,
+/// `WATCHDOG=1`) when `NOTIFY_SOCKET` is set, and does nothing more
+/// otherwise.
+///
 /// # Errors
 ///
 /// [`RunError::Governor`] if `setup` or `start` fails (then every service
@@ -171,11 +176,12 @@ pub fn run(setup: impl FnOnce(&Governor) -> Result<(), Error>) -> Result<Report,
 pub async fn run_async(
     setup: impl FnOnce(&Governor) -> Result<(), Error>,
 ) -> Result<Report, RunError> {
-    new()
-        .catch_signals()
-        .run(setup)
-        .await
-        .map_err(RunError::Governor)
+    let gov = new().catch_signals();
+    // Under systemd (feature `systemd`, `NOTIFY_SOCKET` set): READY=1,
+    // STATUS=, STOPPING=1, WATCHDOG=1 (see `Governor::notify_systemd`).
+    #[cfg(feature = "systemd")]
+    let gov = gov.notify_systemd();
+    gov.run(setup).await.map_err(RunError::Governor)
 }
 
 /// Why [`run`] could not run the program.

@@ -120,6 +120,11 @@ pub fn with_handle(handle: tokio::runtime::Handle) -> Governor {
 /// at its shutdown timeout (or by a forced shutdown) does not keep the
 /// call, or the process once `main` returns, alive.
 ///
+/// Built with this crate's `systemd` feature, it also notifies systemd
+/// (`Governor::notify_systemd`: `READY=1`, `STATUS=`, `STOPPING=1`,
+/// `WATCHDOG=1`) when `NOTIFY_SOCKET` is set, and does nothing more
+/// otherwise.
+///
 /// # Errors
 ///
 /// [`RunError::Runtime`] if the tokio runtime cannot be built,
@@ -131,6 +136,10 @@ pub fn run(setup: impl FnOnce(&Governor) -> Result<(), Error>) -> Result<Report,
         .build()
         .map_err(RunError::Runtime)?;
     let gov = with_handle(runtime.handle().clone()).catch_signals();
+    // Under systemd (feature `systemd`, `NOTIFY_SOCKET` set): READY=1,
+    // STATUS=, STOPPING=1, WATCHDOG=1 (see `Governor::notify_systemd`).
+    #[cfg(feature = "systemd")]
+    let gov = gov.notify_systemd();
     let result = runtime.block_on(gov.run(setup));
     drop(gov);
     // Dropping the runtime would wait for every `spawn_blocking` thread,

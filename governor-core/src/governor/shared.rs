@@ -86,7 +86,7 @@ pub(crate) struct Shared {
     /// `ShutdownComplete` has been emitted.
     pub(super) complete_reported: AtomicBool,
     /// WaitForStop when the governor is dropped: ends its signal listener.
-    pub(super) dropped: StopSource,
+    pub(crate) dropped: StopSource,
     /// The user handles' owner, while any handle lives.
     pub(super) owner: Mutex<Weak<Owner>>,
     /// Governors created by this one's services
@@ -159,6 +159,10 @@ impl Shared {
             dropped: StopSource::new(),
             owner: Mutex::new(Weak::new()),
             children: Mutex::new(Vec::new()),
+            #[cfg(all(feature = "systemd", unix))]
+            notifier: Mutex::new(None),
+            #[cfg(all(feature = "systemd", unix))]
+            notifying: AtomicBool::new(false),
         }
     }
 
@@ -202,7 +206,12 @@ impl Shared {
     /// with no `tracing` subscriber interested in anything, it is not.
     #[inline]
     pub(crate) fn emit(&self, event: impl FnOnce() -> Event) {
-        if !self.hooked.load(Ordering::Acquire)
+        #[cfg(all(feature = "systemd", unix))]
+        let notifying = self.notifying.load(Ordering::Acquire);
+        #[cfg(not(all(feature = "systemd", unix)))]
+        let notifying = false;
+        if !notifying
+            && !self.hooked.load(Ordering::Acquire)
             && tracing::level_filters::LevelFilter::current()
                 == tracing::level_filters::LevelFilter::OFF
         {
@@ -215,6 +224,12 @@ impl Shared {
     /// common case, nowhere to go, is the check in `emit`).
     #[inline(never)]
     fn deliver(&self, event: Event) {
+        // The notifier first (crate code, beside the user's hook, never
+        // instead of it), outside every lock as the hook is.
+        #[cfg(all(feature = "systemd", unix))]
+        if let Some(notifier) = self.notifier.lock().clone() {
+            notifier.on_event(self, &event);
+        }
         let hook = self.events.lock().clone();
         let deliver = || match &hook {
             Some(hook) => hook(&event),
@@ -455,6 +470,10 @@ impl Shared {
         } else {
             Vec::new()
         };
+        // The systemd notifier hears of the first start before any of its
+        // services runs (its `STATUS=starting` comes first).
+        #[cfg(all(feature = "systemd", unix))]
+        crate::systemd::started(self, &started);
         for (launch, inputs) in launched {
             self.runtime.spawn(launch.launch(inputs));
         }
