@@ -194,7 +194,7 @@ impl fmt::Display for Event {
             Event::Starting { .. } => f.write_str("starting"),
             Event::RunStarted { run, .. } => write!(f, "started (run {run})"),
             Event::Ready { .. } => f.write_str("ready"),
-            Event::RunEnded { outcome, .. } => write!(f, "stopped: {outcome}"),
+            Event::RunEnded { outcome, .. } => write!(f, "run ended: {outcome}"),
             Event::Panicked { message, .. } => write!(f, "panicked: {message}"),
             Event::RestartScheduled { delay, attempt, .. } => {
                 write!(f, "restarting in {delay:?} (attempt {attempt})")

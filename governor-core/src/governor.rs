@@ -619,7 +619,7 @@ impl fmt::Debug for Governor {
 
 /// Completes with `Ok` once `record` is ready (or ended for good after being
 /// ready), `Err` once it ended for good without.
-fn ready_or_ended(record: &Record) -> impl Future<Output = Result<(), ()>> + '_ {
+pub(crate) fn ready_or_ended(record: &Record) -> impl Future<Output = Result<(), ()>> + '_ {
     record.watch(|view| {
         if view.ready || (view.ended && view.ever_ready) {
             Some(Ok(()))

@@ -265,7 +265,7 @@ impl fmt::Debug for Outcome {
                 .field(&format_args!("{}", ShowError(&**e)))
                 .finish(),
             Outcome::Panicked(msg) => f.debug_tuple("Panicked").field(msg).finish(),
-            Outcome::StopService => f.write_str("Interrupted"),
+            Outcome::StopService => f.write_str("StopService"),
             Outcome::Aborted => f.write_str("Aborted"),
             Outcome::Abandoned => f.write_str("Abandoned"),
             Outcome::NotRun => f.write_str("NotRun"),
@@ -280,7 +280,7 @@ impl fmt::Display for Outcome {
             Outcome::Completed => f.write_str("completed"),
             Outcome::Failed(e) => write!(f, "failed: {}", ShowError(&**e)),
             Outcome::Panicked(msg) => write!(f, "panicked: {msg}"),
-            Outcome::StopService => f.write_str("stopped (StopService)"),
+            Outcome::StopService => f.write_str("ended for good (StopService)"),
             Outcome::Aborted => f.write_str("aborted (did not stop in time)"),
             Outcome::Abandoned => f.write_str("abandoned (blocking, did not stop in time)"),
             Outcome::NotRun => {

@@ -454,6 +454,21 @@ impl Record {
         live_count.begin_leave(state.inside > 0)
     }
 
+    /// While a stop of the current run is under way: the runtime time it
+    /// was asked for, and the service's own shutdown timeout (`None`: the
+    /// governor's default applies). For the systemd notifier's
+    /// `EXTEND_TIMEOUT_USEC`.
+    #[cfg(all(feature = "systemd", unix))]
+    pub(crate) fn stop_progress(&self) -> Option<(Duration, Option<Duration>)> {
+        let state = self.state.lock();
+        match (state.status, state.stop_requested_at) {
+            (ServiceState::Stopping, Some(asked)) if state.run_token.is_some() => {
+                Some((asked, state.config().shutdown_timeout))
+            }
+            _ => None,
+        }
+    }
+
     pub(crate) fn report(&self, now: Duration) -> ServiceReport {
         let state = self.state.lock();
         ServiceReport {

@@ -49,7 +49,7 @@ impl fmt::Display for ServiceState {
             ServiceState::Ready => "ready",
             ServiceState::Restarting => "restarting",
             ServiceState::Stopping => "stopping",
-            ServiceState::Ended => "stopped",
+            ServiceState::Ended => "ended",
             ServiceState::GaveUp => "gave up",
         })
     }

@@ -351,7 +351,7 @@ async fn report_stop(governor: Weak<Shared>) {
         let Some(notifier) = shared.notifier.lock().clone() else {
             return;
         };
-        if shared.live_count.live() == 0 {
+        if shared.live_count.count() == 0 {
             return; // ShutdownComplete says "stopped"
         }
         let stopping = shared.stopping_services(shared.runtime.now());

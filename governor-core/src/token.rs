@@ -310,7 +310,7 @@ pub struct Interrupted;
 
 impl fmt::Display for Interrupted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("stopped: a stop was requested")
+        f.write_str("interrupted: a stop was requested")
     }
 }
 

@@ -115,7 +115,7 @@ fn run_demo_with(
     (status, seen)
 }
 
-/// Every service has a summary line saying it stopped.
+/// Every service has a summary line saying it ended.
 fn assert_all_stopped(seen: &[String]) {
     for service in SERVICES {
         let line = seen
@@ -123,7 +123,7 @@ fn assert_all_stopped(seen: &[String]) {
             .find(|l| l.starts_with(&format!("demo: {service}: ")))
             .unwrap_or_else(|| panic!("no summary for {service}: {seen:?}"));
         assert!(
-            line.starts_with(&format!("demo: {service}: stopped")),
+            line.starts_with(&format!("demo: {service}: ended")),
             "{line}"
         );
     }
@@ -183,7 +183,7 @@ fn demo_survives_a_sigterm_burst(package: &str) {
     );
     let linger = seen
         .iter()
-        .find(|l| l.starts_with("demo: linger: stopped"))
+        .find(|l| l.starts_with("demo: linger: ended"))
         .unwrap_or_else(|| panic!("no summary for linger: {seen:?}"));
     assert!(
         linger.contains("last run aborted"),

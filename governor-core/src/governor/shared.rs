@@ -72,7 +72,7 @@ pub(crate) struct Shared {
     /// The global stop token (Go's `GlobalContext`): stopped as soon as
     /// shutdown is requested. Services' own tokens follow in order.
     pub(crate) token: StopSource,
-    /// WaitForStop by a forced shutdown: every run is dropped at once.
+    /// Stopped by a forced shutdown: every run is dropped at once.
     pub(crate) force: StopSource,
     pub(crate) live_count: LiveCount,
     pub(super) state: Mutex<State>,
@@ -85,7 +85,7 @@ pub(crate) struct Shared {
     pub(super) hooked: AtomicBool,
     /// `ShutdownComplete` has been emitted.
     pub(super) complete_reported: AtomicBool,
-    /// WaitForStop when the governor is dropped: ends its signal listener.
+    /// Stopped when the governor is dropped: ends its signal listener.
     pub(crate) dropped: StopSource,
     /// The user handles' owner, while any handle lives.
     pub(super) owner: Mutex<Weak<Owner>>,
@@ -94,6 +94,15 @@ pub(crate) struct Shared {
     /// each with the service it runs under: a wait for this governor's
     /// shutdown polled inside one of their services is inside that service.
     pub(super) children: Mutex<Vec<(Weak<Shared>, Arc<Record>)>>,
+    /// The systemd notifier ([`Governor::notify_systemd`](crate::Governor::notify_systemd)),
+    /// once set: it sees every event besides the user's hook. A leaf
+    /// lock, held only to clone it out.
+    #[cfg(all(feature = "systemd", unix))]
+    pub(crate) notifier: Mutex<Option<Arc<crate::systemd::Notifier>>>,
+    /// A notifier is set (it is never unset): events are built for it
+    /// even without a hook or a `tracing` subscriber.
+    #[cfg(all(feature = "systemd", unix))]
+    pub(crate) notifying: AtomicBool,
 }
 
 /// The settings every service shares unless it sets its own.
@@ -288,6 +297,55 @@ impl Shared {
         })
     }
 
+    /// Takes the governor's lock and lets go: the watchdog's probe, which
+    /// answers only if the runtime runs the governor's tasks and its lock
+    /// is not held for ever.
+    #[cfg(all(feature = "systemd", unix))]
+    pub(crate) fn answer_probe(&self) {
+        drop(self.state.lock());
+    }
+
+    /// Whether a start must list the services it started (for the
+    /// systemd notifier's `READY=1`).
+    fn wants_started(&self) -> bool {
+        #[cfg(all(feature = "systemd", unix))]
+        return self.notifying.load(Ordering::Acquire);
+        #[cfg(not(all(feature = "systemd", unix)))]
+        false
+    }
+
+    /// How many services have a run in progress (running or ready).
+    #[cfg(all(feature = "systemd", unix))]
+    pub(crate) fn running_services(&self) -> usize {
+        use crate::report::ServiceState;
+        self.report()
+            .services
+            .iter()
+            .filter(|s| matches!(s.state, ServiceState::Running | ServiceState::Ready))
+            .count()
+    }
+
+    /// The services whose stop is under way, in the order added, each with
+    /// the time left of its shutdown timeout at runtime time `now`
+    /// (`None`: it has none, and may take as long as it likes).
+    #[cfg(all(feature = "systemd", unix))]
+    pub(crate) fn stopping_services(&self, now: Duration) -> Vec<(Arc<str>, Option<Duration>)> {
+        let state = self.state.lock();
+        let default = state.defaults.shutdown_timeout;
+        state
+            .services
+            .iter()
+            .filter(|record| !record.forgotten())
+            .filter_map(|record| {
+                let (asked, own) = record.stop_progress()?;
+                let left = own
+                    .or(default)
+                    .map(|timeout| asked.saturating_add(timeout).saturating_sub(now));
+                Some((record.name.clone(), left))
+            })
+            .collect()
+    }
+
     pub(super) fn report_complete(&self) {
         if !self.complete_reported.swap(true, Ordering::AcqRel) {
             let forced = self.state.lock().forced;
@@ -462,7 +520,7 @@ impl Shared {
             }
             self.live_count.enter_many(launched.len());
         }
-        let started = if list == StartedList::Wanted {
+        let started: Vec<Arc<Record>> = if list == StartedList::Wanted || self.wants_started() {
             launched
                 .iter()
                 .map(|(_, inputs)| inputs.record.clone())

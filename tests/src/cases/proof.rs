@@ -138,14 +138,14 @@ pub async fn panicking_error_display_is_survived_in_log_and_report<H: Harness>(h
         .unwrap_or_else(|_| panic!("the report's Display let the error's panic escape"));
     assert!(
         shown.contains(&format!(
-            "{RUDE}: stopped, last run failed: <Display panicked>"
+            "{RUDE}: ended, last run failed: <Display panicked>"
         )),
         "{shown}"
     );
     let kept = log.kept.lock().unwrap().clone();
     assert!(
         kept.iter()
-            .any(|m| m == "stopped: failed: <Display panicked>"),
+            .any(|m| m == "run ended: failed: <Display panicked>"),
         "the default log shows the failure: {kept:?}"
     );
 }
