@@ -56,26 +56,24 @@ use crate::token::StopToken;
 /// `governor_tokio::new()`); [`Governor::new`] takes any [`Runtime`].
 ///
 /// ```
-/// # use governor_core::runtime::{BoxSleep, BoxTask, Runtime};
-/// # use core::time::Duration;
-/// # struct Rt;
-/// # impl Runtime for Rt {
-/// #     fn spawn(&self, task: BoxTask) { drop(task) }
-/// #     fn sleep(&self, _: Duration) -> BoxSleep { Box::pin(core::future::pending()) }
-/// #     fn now(&self) -> Duration { Duration::ZERO }
-/// # }
-/// use governor_core::{Error, Governor, ServiceCtx, ServiceResult};
+/// use std::time::Duration;
+/// use governor_core::{Error, Governor, ServiceCtx, ServiceResult, ShutdownCause};
 ///
 /// async fn worker(ctx: ServiceCtx) -> ServiceResult {
 ///     ctx.wait_for_stop().await;
 ///     Ok(())
 /// }
 ///
-/// let gov = Governor::new(Rt).restart(Duration::from_secs(1));
+/// # fn main() -> Result<(), Error> {
+/// // What `governor_smol::new()` does: any `Runtime` will do.
+/// let gov = Governor::new(governor_smol::SmolRuntime::new()).restart(Duration::from_secs(1));
 /// gov.add("worker", worker)?;
 /// assert_eq!(gov.add("worker", worker).unwrap_err(), Error::DuplicateName { name: "worker".into() });
 /// gov.start()?;
-/// # Ok::<(), Error>(())
+/// let report = smol::block_on(gov.shutdown());
+/// assert_eq!(report.cause, Some(ShutdownCause::Requested));
+/// assert!(report.is_clean());
+/// # Ok(()) }
 /// ```
 #[derive(Clone)]
 pub struct Governor {
@@ -182,16 +180,75 @@ impl Governor {
         self
     }
 
-    /// Adds a service under `name` (Go's `Add`). It starts with the next
-    /// [`start`](Governor::start), or alone with
+    /// Adds a service under `name` (Go's `Add`): an `async` fn or closure
+    /// taking the service's [`ServiceCtx`](crate::ServiceCtx). It starts
+    /// with the next [`start`](Governor::start), or alone with
     /// [`ServiceConfig::start`]; the returned config sets its own restart
     /// policy, dependencies, stop hooks and more.
+    ///
+    /// The bound names `FnMut(ServiceCtx)` itself, so a closure's parameter
+    /// needs no type: `|ctx| async move { .. }` is enough. A type that
+    /// implements [`Service`] (state kept across restarts, a
+    /// [`Subtree`](crate::Subtree)) is added with
+    /// [`add_service`](Governor::add_service).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use governor_core::Error;
+    ///
+    /// # fn main() -> Result<(), Error> {
+    /// let gov = governor_smol::new();
+    /// gov.add("ticker", |ctx| async move {
+    ///     while !ctx.stopping() {
+    ///         ctx.sleep(Duration::from_millis(10)).await?;
+    ///     }
+    ///     Ok(())
+    /// })?;
+    /// assert_eq!(
+    ///     gov.add("ticker", |_| async { Ok(()) }).unwrap_err(),
+    ///     Error::DuplicateName { name: "ticker".into() },
+    /// );
+    /// # Ok(()) }
+    /// ```
     ///
     /// Errors: [`Error::EmptyName`], [`Error::DuplicateName`],
     /// [`Error::AddAfterShutdown`]. A refused service is dropped, outside
     /// the governor's locks (its `Drop` may call back into the governor);
     /// a panic in its `Drop` is caught and logged.
-    pub fn add<S: Service>(
+    pub fn add<F, Fut>(&self, name: impl Into<Arc<str>>, service: F) -> Result<ServiceConfig, Error>
+    where
+        F: FnMut(crate::ServiceCtx) -> Fut + Send + 'static,
+        Fut: Future<Output = crate::ServiceResult> + Send,
+    {
+        self.add_service(name, service)
+    }
+
+    /// Adds a value that implements [`Service`] under `name`: each run
+    /// calls its [`run`](Service::run) again on the same value, so it may
+    /// keep state across restarts. Otherwise as [`add`](Governor::add)
+    /// (which takes closures, and is this with a bound that lets their
+    /// parameter type be inferred).
+    ///
+    /// ```
+    /// use governor_core::{Service, ServiceCtx, ServiceResult};
+    ///
+    /// struct Counter {
+    ///     runs: u32,
+    /// }
+    ///
+    /// impl Service for Counter {
+    ///     async fn run(&mut self, ctx: ServiceCtx) -> ServiceResult {
+    ///         self.runs += 1;
+    ///         ctx.wait_for_stop().await;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let gov = governor_smol::new();
+    /// gov.add_service("counter", Counter { runs: 0 })?;
+    /// # Ok::<(), governor_core::Error>(())
+    /// ```
+    pub fn add_service<S: Service>(
         &self,
         name: impl Into<Arc<str>>,
         service: S,
@@ -200,34 +257,41 @@ impl Governor {
         self.add_launch(name.into(), task)
     }
 
-    /// Adds a [`BlockingService`](crate::BlockingService): each run owns a
-    /// thread of the runtime's blocking pool. Otherwise as
-    /// [`add`](Governor::add).
+    /// Adds a blocking service: a closure or fn, taking the service's
+    /// [`ServiceCtx`](crate::ServiceCtx), that runs on a thread of the
+    /// runtime's blocking pool for as long as each run lasts. As with
+    /// [`add`](Governor::add), the closure's parameter needs no type; a
+    /// type that implements [`BlockingService`](crate::BlockingService) is
+    /// added with [`add_blocking_service`](Governor::add_blocking_service).
+    /// Otherwise as [`add`](Governor::add).
     ///
     /// ```
-    /// # use governor_core::runtime::{BoxSleep, BoxTask, Runtime};
-    /// # use core::time::Duration;
-    /// # struct Rt;
-    /// # impl Runtime for Rt {
-    /// #     fn spawn(&self, task: BoxTask) { drop(task) }
-    /// #     fn sleep(&self, _: Duration) -> BoxSleep { Box::pin(core::future::pending()) }
-    /// #     fn now(&self) -> Duration { Duration::ZERO }
-    /// # }
-    /// use governor_core::{Governor, ServiceCtx, ServiceResult};
+    /// use std::time::Duration;
     ///
-    /// fn poll_disk(ctx: ServiceCtx) -> ServiceResult {
-    ///     loop {
-    ///         // ... blocking work ...
-    ///         ctx.sleep_blocking(Duration::from_secs(5))?;
-    ///     }
-    /// }
-    ///
-    /// let gov = Governor::new(Rt);
-    /// gov.add_blocking("disk", poll_disk)?;
+    /// let gov = governor_smol::new();
+    /// gov.add_blocking("disk", |ctx| loop {
+    ///     // ... blocking work ...
+    ///     ctx.sleep_blocking(Duration::from_secs(5))?;
+    /// })?;
     /// # Ok::<(), governor_core::Error>(())
     /// ```
     #[cfg(feature = "std")]
-    pub fn add_blocking<S: crate::service::BlockingService>(
+    pub fn add_blocking<F>(
+        &self,
+        name: impl Into<Arc<str>>,
+        service: F,
+    ) -> Result<ServiceConfig, Error>
+    where
+        F: FnMut(crate::ServiceCtx) -> crate::ServiceResult + Send + 'static,
+    {
+        self.add_blocking_service(name, service)
+    }
+
+    /// Adds a value that implements
+    /// [`BlockingService`](crate::BlockingService) under `name` (state kept
+    /// across restarts). Otherwise as [`add_blocking`](Governor::add_blocking).
+    #[cfg(feature = "std")]
+    pub fn add_blocking_service<S: crate::service::BlockingService>(
         &self,
         name: impl Into<Arc<str>>,
         service: S,

@@ -432,7 +432,6 @@ mod tests {
 
     use super::*;
     use crate::support::{journal, run_case, until};
-    use governor_core::ServiceCtx;
 
     #[test]
     #[should_panic(
@@ -464,7 +463,7 @@ mod tests {
         run_case(&h, "ticks_forever", async {
             let (_j, mut notes) = journal();
             let gov = h.governor();
-            gov.add("ticker", |ctx: ServiceCtx| async move {
+            gov.add("ticker", |ctx| async move {
                 while ctx.sleep(Duration::from_secs(1)).await.is_ok() {}
                 Ok(())
             })

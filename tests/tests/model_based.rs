@@ -949,7 +949,7 @@ fn async_service(
     probe: Arc<Probe>,
 ) -> impl FnMut(ServiceCtx) -> BoxRun + Send {
     let (kind, ready, work) = (spec.kind, spec.ready, spec.work);
-    move |ctx: ServiceCtx| {
+    move |ctx| {
         probe.alive.fetch_add(1, Ordering::SeqCst);
         let alive = Alive {
             probe: probe.clone(),
@@ -1005,7 +1005,7 @@ fn blocking_service(
             self.0.exited.fetch_add(1, Ordering::SeqCst);
         }
     }
-    move |ctx: ServiceCtx| {
+    move |ctx| {
         let _exit = Exit(probe.clone());
         let wait = |listens: bool| {
             while !(release.load(Ordering::SeqCst) || listens && ctx.stopping()) {
