@@ -26,6 +26,7 @@ use crate::error::Error;
 use crate::event::Event;
 use crate::handle::ServiceHandle;
 use crate::report::{Report, ServiceReport, ShutdownCause};
+use crate::report_handle::ReportHandle;
 use crate::restart::RestartPolicy;
 use crate::runtime::Runtime;
 use crate::service::Service;
@@ -51,6 +52,12 @@ use crate::token::StopToken;
 /// from [`ServiceCtx::governor`](crate::ServiceCtx::governor) does, while
 /// the service holds it. Keep the governor in `main` until
 /// [`wait_for_shutdown`](Governor::wait_for_shutdown) returns.
+///
+/// What outlives it: a [`ReportHandle`] (from
+/// [`report_handle`](Governor::report_handle), or a [`ServiceHandle`]'s)
+/// still gives the report and the shutdown cause, and waits for the
+/// shutdown the drop began; [`ServiceHandle::wait`] and
+/// [`ServiceHandle::report`] still give each service's own.
 ///
 /// A runtime adapter gives the one-line constructor (for example
 /// `governor_tokio::new()`); [`Governor::new`] takes any [`Runtime`].
@@ -480,9 +487,7 @@ impl Governor {
     /// anywhere else, for every service, including what one does after its
     /// own wait returned.
     pub async fn wait_for_shutdown(&self) -> Report {
-        let shared = self.shared();
-        shared.activity.wait_idle(|| shared.inside_service()).await;
-        self.shared().report()
+        self.shared().wait_for_shutdown().await
     }
 
     /// The whole life of a program's services: `setup` adds them, they
@@ -557,6 +562,14 @@ impl Governor {
     /// or [forgotten](ServiceConfig::forget_when_ended) are not in it.
     pub fn report(&self) -> Report {
         self.shared().report()
+    }
+
+    /// A handle that reads this governor's report and shutdown cause, and
+    /// waits for its shutdown, without keeping it alive: still usable
+    /// once the last `Governor` handle has been dropped (see
+    /// [Dropping](Governor#dropping)).
+    pub fn report_handle(&self) -> ReportHandle {
+        ReportHandle::new(self.shared().clone())
     }
 
     /// Removes the service called `name`: stops it if it runs (as its

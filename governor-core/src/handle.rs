@@ -6,6 +6,7 @@ use core::fmt;
 use crate::error::Error;
 use crate::governor::Shared;
 use crate::report::ServiceReport;
+use crate::report_handle::ReportHandle;
 use crate::slot::Slot;
 
 /// Controls one service at run time. Cheap to clone; get one from
@@ -85,6 +86,13 @@ impl ServiceHandle {
     /// A snapshot of this service.
     pub fn report(&self) -> ServiceReport {
         self.slot.report(self.shared.runtime.now())
+    }
+
+    /// A handle on the whole governor's report and shutdown cause: as
+    /// [`Governor::report_handle`](crate::Governor::report_handle), it
+    /// outlives the last `Governor` handle.
+    pub fn report_handle(&self) -> ReportHandle {
+        ReportHandle::new(self.shared.clone())
     }
 }
 

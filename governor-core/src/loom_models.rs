@@ -89,7 +89,7 @@ fn readiness_racing_a_watcher_is_never_missed() {
             let slot = slot.clone();
             thread::spawn(move || {
                 slot.take_launch();
-                slot.begin_run(None); // not `notify_ready`: ready at once
+                slot.begin_run(None, Duration::ZERO); // not `notify_ready`: ready at once
             })
         };
         loom::future::block_on(slot.watch(|view| view.ready.then_some(())));
@@ -107,7 +107,7 @@ fn stop_racing_a_run_start_always_cancels_the_run() {
             let slot = slot.clone();
             thread::spawn(move || slot.stop())
         };
-        let (token, _) = slot.begin_run(None);
+        let (token, _) = slot.begin_run(None, Duration::ZERO);
         assert!(stopper.join().unwrap(), "the first stop does it");
         assert!(
             token.stopping(),

@@ -9,8 +9,9 @@
 //! # Invariants
 //!
 //! 1. `status` ([`ServiceState`]) changes only under the record's lock,
-//!    and only as the table below says. `Ended` and `GaveUp` are final:
-//!    nothing leaves them, and `stop_then` refuses a final record.
+//!    and only as the table below says. `Ended`, `GaveUp` and `Refused`
+//!    are final: nothing leaves them, and `stop_then` refuses a final
+//!    record.
 //! 2. `launch` (the supervisor task, holding the service value) is present
 //!    only while the service is `Pending`; it is taken once, so a record
 //!    is launched at most once (or dropped unlaunched, once).
@@ -37,6 +38,7 @@
 //! | `Starting`                 | `Pending`              | `restore_launch` (the start's checks failed)   |
 //! | `Starting`                 | `Ended`                | `restore_launch`, if stopped meanwhile         |
 //! | `Pending`                  | `Ended`                | `cancel_launch_then` (stopped or removed before it started) |
+//! | `Pending`                  | `Refused`              | `refuse_launch` (a `start` covered it after shutdown began, from `Shared::start_slots`) |
 //! | `Starting`, `Restarting`   | `Running` or `Ready`   | `begin_run` (`Ready` at once unless it notifies readiness) |
 //! | `Running`                  | `Ready`                | `mark_ready`                                   |
 //! | `Running`, `Ready`         | `Stopping`             | `begin_stop` (its stop begins)                 |
@@ -67,6 +69,8 @@
 //! and stop hooks ([`Links`]) are boxed and allocated only once there is
 //! one; the restart policy a service launches with is boxed in
 //! [`LaunchSettings`]. The notes at each field say what each choice saves.
+//! The latest run's times (`last_run`, 32 bytes) are kept inline: every
+//! service that runs has them.
 
 mod launch;
 mod run;
@@ -79,7 +83,7 @@ use core::time::Duration;
 
 use crate::activity::{Activity, Leaving};
 use crate::outcome::Outcome;
-use crate::report::{ServiceReport, ServiceState};
+use crate::report::{RunTimes, ServiceReport, ServiceState};
 use crate::restart::RestartPolicy;
 use crate::supervisor_task::BoxLaunch;
 use crate::sync::{AtomicBool, Mutex, Ordering};
@@ -176,6 +180,8 @@ struct SlotState {
     stop_requested_at: Option<Duration>,
     stop_time: Option<Duration>,
     timed_out: bool,
+    /// When the latest run began and ended (runtime time).
+    last_run: Option<RunTimes>,
     /// The current run's hooks have been called.
     hooks_fired: bool,
     /// The current run's restart was asked for by its handle
@@ -260,6 +266,7 @@ impl Slot {
                 stop_requested_at: None,
                 stop_time: None,
                 timed_out: false,
+                last_run: None,
                 hooks_fired: false,
                 restart_requested: false,
                 live: false,
@@ -442,6 +449,7 @@ impl Slot {
             restart_in: state.restart_at.map(|at| at.saturating_sub(now)),
             stop_time: state.stop_time,
             timed_out: state.timed_out,
+            last_run: state.last_run,
         }
     }
 }

@@ -119,7 +119,8 @@ pub(crate) fn supervise<R: Runner>(
         // Handed from a run that was not asked to stop to the next one.
         let mut reusable_token = None;
         loop {
-            let (run_token, run) = slot.begin_run(reusable_token.take());
+            let began = next_begins.take().unwrap_or_else(|| shared.runtime.now());
+            let (run_token, run) = slot.begin_run(reusable_token.take(), began);
             shared.emit(|| Event::RunStarted {
                 service: slot.name.clone(),
                 run,
@@ -129,7 +130,6 @@ pub(crate) fn supervise<R: Runner>(
                     service: slot.name.clone(),
                 });
             }
-            let began = next_begins.take().unwrap_or_else(|| shared.runtime.now());
             let ctx = ServiceCtx::new(shared.clone(), slot.clone(), run_token.token().clone(), run);
             let (outcome, timed_out, read_at) = Watched::new(
                 InSpan::new(runner.run_once(ctx), span.as_deref()),

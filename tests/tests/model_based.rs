@@ -1158,10 +1158,13 @@ impl World {
             Op::Start => {
                 let started = self.gov.start();
                 prop_assert_eq!(started.is_ok(), !self.model.global());
-                if started.is_ok() {
-                    for i in 0..n {
-                        if self.model.svcs[i].state == ServiceState::Pending {
+                for i in 0..n {
+                    if self.model.svcs[i].state == ServiceState::Pending {
+                        if started.is_ok() {
                             self.model.start(i);
+                        } else {
+                            // Refused by the shutdown: for good.
+                            self.model.svcs[i].state = ServiceState::Refused;
                         }
                     }
                 }
@@ -1173,8 +1176,12 @@ impl World {
                 };
                 let started = config.start();
                 prop_assert_eq!(started.is_ok(), !self.model.global());
-                if started.is_ok() && self.model.svcs[i].state == ServiceState::Pending {
-                    self.model.start(i);
+                if self.model.svcs[i].state == ServiceState::Pending {
+                    if started.is_ok() {
+                        self.model.start(i);
+                    } else {
+                        self.model.svcs[i].state = ServiceState::Refused;
+                    }
                 }
             }
             Op::StopOne(i) => {

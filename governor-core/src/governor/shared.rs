@@ -15,7 +15,9 @@
 //!    compaction (`forgotten` counts them) and is skipped by reports.
 //! 2. `cause` is set once, under the lock, before the global token is
 //!    cancelled; once set, nothing starts (`start_slots` refuses with
-//!    [`Error::StartAfterShutdown`]) and it is never cleared.
+//!    [`Error::StartAfterShutdown`], marking the records it covered
+//!    `Refused`) and it is never cleared. `shutdown_began` is set with it,
+//!    `shutdown_ended` when `ShutdownComplete` is emitted.
 //! 3. A record is started at most once: `start_slots` takes its launch
 //!    under the lock, checks every dependency of the whole batch
 //!    (all or nothing, `dependencies.rs`) and only then counts the batch
@@ -121,6 +123,10 @@ pub(super) struct State {
     pub(super) pending: Vec<Arc<Slot>>,
     pub(super) cause: Option<ShutdownCause>,
     pub(super) forced: bool,
+    /// Runtime time `cause` was set.
+    pub(super) shutdown_began: Option<Duration>,
+    /// Runtime time `ShutdownComplete` was emitted.
+    pub(super) shutdown_ended: Option<Duration>,
 }
 
 impl Drop for Shared {
@@ -151,6 +157,8 @@ impl Shared {
                 pending: Vec::new(),
                 cause: None,
                 forced: false,
+                shutdown_began: None,
+                shutdown_ended: None,
             }),
             defaults_version: AtomicUsize::new(0),
             events: Mutex::new(None),
@@ -277,19 +285,28 @@ impl Shared {
 
     pub(super) fn report_complete(&self) {
         if !self.complete_reported.swap(true, Ordering::AcqRel) {
-            let forced = self.state.lock().forced;
+            // The clock is the runtime's code: read before the lock.
+            let now = self.runtime.now();
+            let forced = {
+                let mut state = self.state.lock();
+                state.shutdown_ended = Some(now);
+                state.forced
+            };
             self.emit(|| Event::ShutdownComplete { forced });
         }
     }
 
     /// Requests shutdown; returns whether this call did.
     pub(crate) fn request_shutdown(&self, cause: ShutdownCause) -> bool {
+        // The clock is the runtime's code: read before the lock.
+        let now = self.runtime.now();
         {
             let mut state = self.state.lock();
             if state.cause.is_some() {
                 return false;
             }
             state.cause = Some(cause.clone());
+            state.shutdown_began = Some(now);
         }
         self.emit(|| Event::ShutdownRequested { cause });
         self.token.stop();
@@ -306,7 +323,7 @@ impl Shared {
         self.force.stop();
     }
 
-    pub(super) fn report(&self) -> Report {
+    pub(crate) fn report(&self) -> Report {
         let now = self.runtime.now();
         // Each record is read under the governor's lock (the order `start`
         // takes them in too): no copy of the list.
@@ -314,6 +331,8 @@ impl Shared {
         Report {
             cause: state.cause.clone(),
             forced: state.forced,
+            shutdown_began: state.shutdown_began,
+            shutdown_ended: state.shutdown_ended,
             services: state
                 .services
                 .iter()
@@ -321,6 +340,18 @@ impl Shared {
                 .map(|slot| slot.report(now))
                 .collect(),
         }
+    }
+
+    /// Why shutdown began, if it has.
+    pub(crate) fn cause(&self) -> Option<ShutdownCause> {
+        self.state.lock().cause.clone()
+    }
+
+    /// Waits until no service is live (or, inside one, only those waiting
+    /// inside are), then returns the report.
+    pub(crate) async fn wait_for_shutdown(&self) -> Report {
+        self.activity.wait_idle(|| self.inside_service()).await;
+        self.report()
     }
 
     /// Forgets `slot`: its name is free again, and it no longer appears
@@ -391,6 +422,22 @@ impl Shared {
         {
             let mut state = self.state.lock();
             if state.cause.is_some() {
+                // The services this start covers are told apart from those
+                // never started: `Refused`, for good (the cause is never
+                // cleared). Their values are dropped after the lock.
+                let covered: Vec<Arc<Slot>> = if all_pending {
+                    core::mem::take(&mut state.pending)
+                } else {
+                    one.into_iter().cloned().collect()
+                };
+                let refused: Vec<CancelledLaunch> = covered
+                    .iter()
+                    .filter_map(|slot| slot.refuse_launch())
+                    .collect();
+                drop(state);
+                for refused in refused {
+                    refused.complete();
+                }
                 return Err(Error::StartAfterShutdown);
             }
             let candidates: Vec<Arc<Slot>> = if all_pending {

@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use crate::outcome::Outcome;
-use crate::report::ServiceState;
+use crate::report::{RunTimes, ServiceState};
 use crate::sync::Ordering;
 use crate::token::StopSource;
 use crate::wait_list::WakeAll;
@@ -76,10 +76,11 @@ impl Slot {
         })
     }
 
-    /// A run begins: returns its token and number. The token is `reuse`,
-    /// the previous run's, unless that one was cancelled; it is cancelled
-    /// at once if the service was asked to stop for good meanwhile.
-    pub(crate) fn begin_run(&self, reuse: Option<StopSource>) -> (StopSource, u64) {
+    /// A run begins, at runtime time `now`: returns its token and number.
+    /// The token is `reuse`, the previous run's, unless that one was
+    /// cancelled; it is cancelled at once if the service was asked to stop
+    /// for good meanwhile.
+    pub(crate) fn begin_run(&self, reuse: Option<StopSource>, now: Duration) -> (StopSource, u64) {
         let token = match reuse {
             Some(token) if !token.stopping() => token,
             _ => StopSource::new(),
@@ -92,6 +93,10 @@ impl Slot {
             // sees this run's token, or this sees its flag.
             stopped = self.stopped.load(Ordering::Relaxed);
             state.runs += 1;
+            state.last_run = Some(RunTimes {
+                started: now,
+                ended: None,
+            });
             state.hooks_fired = false;
             state.restart_requested = false;
             // Empty: `end_run` took the last run's hooks, and none can be
@@ -158,6 +163,9 @@ impl Slot {
                 state.timed_out = timed_out;
             }
             let old_outcome = state.last_outcome.replace(outcome);
+            if let Some(times) = &mut state.last_run {
+                times.ended = Some(now);
+            }
             state.run_token = None;
             state.ready = false;
             match next {

@@ -925,9 +925,11 @@ pub async fn add_and_start_after_shutdown_are_refused<H: Harness>(h: &H) {
     assert_eq!(pending.start().unwrap_err(), Error::StartAfterShutdown);
     let report = gov.report();
     assert_eq!(report.services.len(), 1);
+    // Refused for good, and told apart from a service never started (see
+    // `start_refused_by_shutdown_is_told_apart_from_never_started`).
     assert_eq!(
         report.service("pending").unwrap().state,
-        ServiceState::Pending
+        ServiceState::Refused
     );
 }
 
