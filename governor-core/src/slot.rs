@@ -69,8 +69,9 @@
 //! and stop hooks ([`Links`]) are boxed and allocated only once there is
 //! one; the restart policy a service launches with is boxed in
 //! [`LaunchSettings`]. The notes at each field say what each choice saves.
-//! The latest run's times (`last_run`, 32 bytes) are kept inline: every
-//! service that runs has them.
+//! The latest run's times are kept inline (every service that runs has
+//! them) as two nanosecond counts ([`RunClock`], 16 bytes) rather than an
+//! `Option<RunTimes>` (32).
 
 mod launch;
 mod run;
@@ -181,7 +182,7 @@ struct SlotState {
     stop_time: Option<Duration>,
     timed_out: bool,
     /// When the latest run began and ended (runtime time).
-    last_run: Option<RunTimes>,
+    last_run: RunClock,
     /// The current run's hooks have been called.
     hooks_fired: bool,
     /// The current run's restart was asked for by its handle
@@ -195,6 +196,49 @@ struct SlotState {
     inside: usize,
     /// Woken on every change of `ready` and `ended`.
     watchers: WaitList,
+}
+
+/// The latest run's [`RunTimes`] in 16 bytes: nanoseconds on the
+/// runtime's clock, [`RunClock::UNSET`] for none. Exact for any time under
+/// 584 years.
+#[derive(Clone, Copy)]
+pub(crate) struct RunClock {
+    started: u64,
+    ended: u64,
+}
+
+impl RunClock {
+    const UNSET: u64 = u64::MAX;
+    const NONE: RunClock = RunClock {
+        started: Self::UNSET,
+        ended: Self::UNSET,
+    };
+
+    fn nanos(at: Duration) -> u64 {
+        u64::try_from(at.as_nanos()).map_or(Self::UNSET - 1, |n| n.min(Self::UNSET - 1))
+    }
+
+    /// A run began at `now`.
+    pub(crate) fn begin(&mut self, now: Duration) {
+        *self = RunClock {
+            started: Self::nanos(now),
+            ended: Self::UNSET,
+        };
+    }
+
+    /// The run that began ended at `now`.
+    pub(crate) fn end(&mut self, now: Duration) {
+        if self.started != Self::UNSET {
+            self.ended = Self::nanos(now);
+        }
+    }
+
+    fn times(self) -> Option<RunTimes> {
+        (self.started != Self::UNSET).then(|| RunTimes {
+            started: Duration::from_nanos(self.started),
+            ended: (self.ended != Self::UNSET).then(|| Duration::from_nanos(self.ended)),
+        })
+    }
 }
 
 /// What links a record to others and to user code: boxed, and only once
@@ -266,7 +310,7 @@ impl Slot {
                 stop_requested_at: None,
                 stop_time: None,
                 timed_out: false,
-                last_run: None,
+                last_run: RunClock::NONE,
                 hooks_fired: false,
                 restart_requested: false,
                 live: false,
@@ -449,7 +493,7 @@ impl Slot {
             restart_in: state.restart_at.map(|at| at.saturating_sub(now)),
             stop_time: state.stop_time,
             timed_out: state.timed_out,
-            last_run: state.last_run,
+            last_run: state.last_run.times(),
         }
     }
 }

@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use crate::outcome::Outcome;
-use crate::report::{RunTimes, ServiceState};
+use crate::report::ServiceState;
 use crate::sync::Ordering;
 use crate::token::StopSource;
 use crate::wait_list::WakeAll;
@@ -93,10 +93,7 @@ impl Slot {
             // sees this run's token, or this sees its flag.
             stopped = self.stopped.load(Ordering::Relaxed);
             state.runs += 1;
-            state.last_run = Some(RunTimes {
-                started: now,
-                ended: None,
-            });
+            state.last_run.begin(now);
             state.hooks_fired = false;
             state.restart_requested = false;
             // Empty: `end_run` took the last run's hooks, and none can be
@@ -163,9 +160,7 @@ impl Slot {
                 state.timed_out = timed_out;
             }
             let old_outcome = state.last_outcome.replace(outcome);
-            if let Some(times) = &mut state.last_run {
-                times.ended = Some(now);
-            }
+            state.last_run.end(now);
             state.run_token = None;
             state.ready = false;
             match next {
