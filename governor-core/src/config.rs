@@ -163,7 +163,9 @@ impl ServiceConfig {
     }
 
     /// Starts this service now, alone (Go's `ServiceConfig.Start`).
-    /// Errors as [`Governor::start`].
+    /// Errors as [`Governor::start`]; refused because shutdown had begun,
+    /// this service alone becomes
+    /// [`Refused`](crate::ServiceState::Refused).
     pub fn start(self) -> Result<(), Error> {
         Governor::from_shared(self.shared.clone()).start_one(&self.slot)
     }

@@ -351,9 +351,12 @@ impl Governor {
     /// [depends on](ServiceConfig::depends_on) others begins its first run
     /// once each of them is ready.
     ///
-    /// Errors (then nothing is started): [`Error::StartAfterShutdown`],
-    /// [`Error::Signals`], [`Error::UnknownDependency`],
-    /// [`Error::DependencyCycle`].
+    /// Errors (then nothing is started): [`Error::StartAfterShutdown`]
+    /// (every service it would have started is then
+    /// [`Refused`](crate::ServiceState::Refused), for good; one added but
+    /// never covered by a `start` stays
+    /// [`Pending`](crate::ServiceState::Pending)), [`Error::Signals`],
+    /// [`Error::UnknownDependency`], [`Error::DependencyCycle`].
     pub fn start(&self) -> Result<(), Error> {
         self.install_signals()?;
         self.shared().start_slots(true, None, false).map(drop)
