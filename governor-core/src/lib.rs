@@ -111,9 +111,9 @@
 //!   [`ServiceConfig::handle`]) stops, restarts, removes or waits for one
 //!   service while the others run on.
 //! - **Tokens:** a [`StopToken`] is observed (polled, awaited, or given
-//!   [children](StopToken::child)); a [`StopSource`] owns one and cancels
+//!   [children](StopToken::child)); a [`StopSource`] owns one and stops
 //!   it. The governor holds the source of each service's token; for work
-//!   a service cancels itself, make a [child](StopToken::child) of
+//!   a service stops itself, make a [child](StopToken::child) of
 //!   [its token](ServiceCtx::token).
 //! - **[`Subtree`]:** a child governor supervised as one service of its
 //!   parent (added with [`Governor::add_service`]), restarted as a whole: a
@@ -140,7 +140,6 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-mod activity;
 mod config;
 mod context;
 mod error;
@@ -148,17 +147,18 @@ mod event;
 mod governor;
 mod handle;
 mod inside;
+mod live_count;
 #[cfg(all(test, loom))]
 mod loom_models;
 mod name_index;
 mod outcome;
+mod record;
 mod report;
 mod report_handle;
 mod restart;
 pub mod runtime;
 mod service;
 mod sleep;
-mod slot;
 mod subtree;
 mod supervisor;
 mod supervisor_task;
