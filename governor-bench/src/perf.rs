@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use governor_core::{Governor, ServiceCtx, StopService};
+use governor_core::{Governor, StopService};
 use tokio_util::sync::CancellationToken;
 
 /// The runtimes measured, by name.
@@ -232,7 +232,7 @@ pub fn ours_cycle<R: BenchRuntime>(rt: &R, n: usize) -> Cycle {
         let t0 = Instant::now();
         for i in 0..n {
             let running = running.clone();
-            gov.add(name(&mut buf, i), move |ctx: ServiceCtx| {
+            gov.add(name(&mut buf, i), move |ctx| {
                 running.arrive();
                 async move {
                     ctx.wait_for_stop().await;
@@ -345,7 +345,7 @@ pub fn ours_restarts<R: BenchRuntime>(rt: &R, m: u64) -> Duration {
     rt.block_on(async {
         let gov = rt.governor().restart(Duration::ZERO);
         let mut left = m;
-        gov.add("restarter", move |_ctx: ServiceCtx| {
+        gov.add("restarter", move |_ctx| {
             left -= 1;
             let last = left == 0;
             async move {
@@ -427,7 +427,7 @@ pub fn ours_sleeps<R: BenchRuntime>(rt: &R, m: u64, d: Duration) -> Duration {
         let gov = rt.governor();
         let (tx, rx) = futures_channel::oneshot::channel();
         let mut tx = Some(tx);
-        gov.add("sleeper", move |ctx: ServiceCtx| {
+        gov.add("sleeper", move |ctx| {
             let tx = tx.take();
             async move {
                 let t0 = Instant::now();
@@ -479,7 +479,7 @@ pub fn ours_sleep_registrations<R: BenchRuntime>(rt: &R, m: u64) -> Duration {
         let gov = rt.governor();
         let (tx, rx) = futures_channel::oneshot::channel();
         let mut tx = Some(tx);
-        gov.add("sleeper", move |ctx: ServiceCtx| {
+        gov.add("sleeper", move |ctx| {
             let tx = tx.take();
             async move {
                 let t0 = Instant::now();

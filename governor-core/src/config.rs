@@ -22,15 +22,8 @@ use crate::restart::RestartPolicy;
 /// and criticality are read when it starts.
 ///
 /// ```
-/// # use governor_core::runtime::{BoxSleep, BoxTask, Runtime};
-/// # use core::time::Duration;
-/// # struct Rt;
-/// # impl Runtime for Rt {
-/// #     fn spawn(&self, task: BoxTask) { drop(task) }
-/// #     fn sleep(&self, _: Duration) -> BoxSleep { Box::pin(core::future::pending()) }
-/// #     fn now(&self) -> Duration { Duration::ZERO }
-/// # }
-/// use governor_core::{Governor, RestartPolicy, ServiceCtx, ServiceResult};
+/// use std::time::Duration;
+/// use governor_core::{RestartPolicy, ServiceCtx, ServiceResult, ServiceState};
 ///
 /// async fn config_loader(ctx: ServiceCtx) -> ServiceResult {
 ///     // ... load ...
@@ -43,13 +36,21 @@ use crate::restart::RestartPolicy;
 ///     Ok(())
 /// }
 ///
-/// let gov = Governor::new(Rt);
+/// # fn main() -> Result<(), governor_core::Error> {
+/// let gov = governor_smol::new();
 /// gov.add("config", config_loader)?.notify_ready().critical();
 /// gov.add("server", server)?
 ///     .depends_on(["config"])
 ///     .restart_policy(RestartPolicy::on_failure(Duration::from_secs(1)))
 ///     .shutdown_timeout(Duration::from_secs(5));
-/// # Ok::<(), governor_core::Error>(())
+/// smol::block_on(async {
+///     gov.start_wait_ready(Duration::from_secs(5)).await?;
+///     assert_eq!(gov.report().service("server").unwrap().state, ServiceState::Ready);
+///     let report = gov.shutdown().await;
+///     assert!(report.is_clean());
+///     Ok(())
+/// })
+/// # }
 /// ```
 pub struct ServiceConfig {
     shared: Arc<Shared>,
@@ -163,7 +164,9 @@ impl ServiceConfig {
     }
 
     /// Starts this service now, alone (Go's `ServiceConfig.Start`).
-    /// Errors as [`Governor::start`].
+    /// Errors as [`Governor::start`]; refused because shutdown had begun,
+    /// this service alone becomes
+    /// [`Refused`](crate::ServiceState::Refused).
     pub fn start(self) -> Result<(), Error> {
         Governor::from_shared(self.shared.clone()).start_one(&self.record)
     }

@@ -130,22 +130,40 @@ impl ServiceCtx {
     }
 
     /// Completes once this run is asked to stop, as
-    /// [`wait_for_stop`](ServiceCtx::wait_for_stop), but `'static`: it owns a
-    /// handle on the run's token, so it can be handed to APIs that keep
-    /// it, such as a server's graceful-shutdown signal
-    /// (`axum::serve(..).with_graceful_shutdown(ctx.wait_for_stop_owned())`),
+    /// [`wait_for_stop`](ServiceCtx::wait_for_stop), but `'static`: it
+    /// owns a handle on the run's token, so it can be handed to APIs that
+    /// keep it, such as a server's graceful-shutdown signal — with axum,
+    /// `axum::serve(listener, app).with_graceful_shutdown(ctx.wait_for_stop_owned())` —
     /// or moved into a task of the service's own.
     ///
     /// ```
-    /// use governor_core::{ServiceCtx, ServiceResult};
+    /// use std::future::Future;
     ///
-    /// fn keeps<F: core::future::Future<Output = ()> + Send + 'static>(_: F) {}
+    /// /// A server in the style of axum's `Serve`: it keeps its shutdown
+    /// /// signal (here, in a task of its own), so the signal is `'static`.
+    /// struct Serve;
     ///
-    /// async fn server(ctx: ServiceCtx) -> ServiceResult {
-    ///     keeps(ctx.wait_for_stop_owned()); // outlives the borrow of `ctx`
-    ///     Ok(())
+    /// impl Serve {
+    ///     async fn with_graceful_shutdown(
+    ///         self,
+    ///         signal: impl Future<Output = ()> + Send + 'static,
+    ///     ) -> std::io::Result<()> {
+    ///         // ... accept connections until the signal ...
+    ///         smol::spawn(signal).await;
+    ///         Ok(()) // ... and drain them
+    ///     }
     /// }
-    /// # let _ = server;
+    ///
+    /// # fn main() -> Result<(), governor_core::Error> {
+    /// let gov = governor_smol::new();
+    /// gov.add("http", |ctx| async move {
+    ///     Serve.with_graceful_shutdown(ctx.wait_for_stop_owned()).await?;
+    ///     Ok(())
+    /// })?;
+    /// gov.start()?;
+    /// let report = smol::block_on(gov.shutdown());
+    /// assert!(report.is_clean());
+    /// # Ok(()) }
     /// ```
     pub fn wait_for_stop_owned(&self) -> WaitForStopOwned {
         self.token.wait_for_stop_owned()

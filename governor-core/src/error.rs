@@ -23,7 +23,9 @@ pub enum Error {
         /// The service that was refused.
         name: Arc<str>,
     },
-    /// `start` was called after shutdown was requested; nothing started.
+    /// `start` was called after shutdown was requested; nothing started,
+    /// and the services that call covered are now
+    /// [`ServiceState::Refused`](crate::ServiceState::Refused), for good.
     StartAfterShutdown,
     /// [`catch_signals`](crate::Governor::catch_signals) was asked for but
     /// the runtime could not start listening for signals.

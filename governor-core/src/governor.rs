@@ -28,6 +28,7 @@ use crate::event::Event;
 use crate::handle::ServiceHandle;
 use crate::record::{drop_user_value, Record};
 use crate::report::{Report, ServiceReport, ShutdownCause};
+use crate::report_handle::ReportHandle;
 use crate::restart::RestartPolicy;
 use crate::runtime::Runtime;
 use crate::service::Service;
@@ -53,30 +54,34 @@ use crate::token::StopToken;
 /// the service holds it. Keep the governor in `main` until
 /// [`wait_for_shutdown`](Governor::wait_for_shutdown) returns.
 ///
+/// What outlives it: a [`ReportHandle`] (from
+/// [`report_handle`](Governor::report_handle), or a [`ServiceHandle`]'s)
+/// still gives the report and the shutdown cause, and waits for the
+/// shutdown the drop began; [`ServiceHandle::wait`] and
+/// [`ServiceHandle::report`] still give each service's own.
+///
 /// A runtime adapter gives the one-line constructor (for example
 /// `governor_tokio::new()`); [`Governor::new`] takes any [`Runtime`].
 ///
 /// ```
-/// # use governor_core::runtime::{BoxSleep, BoxTask, Runtime};
-/// # use core::time::Duration;
-/// # struct Rt;
-/// # impl Runtime for Rt {
-/// #     fn spawn(&self, task: BoxTask) { drop(task) }
-/// #     fn sleep(&self, _: Duration) -> BoxSleep { Box::pin(core::future::pending()) }
-/// #     fn now(&self) -> Duration { Duration::ZERO }
-/// # }
-/// use governor_core::{Error, Governor, ServiceCtx, ServiceResult};
+/// use std::time::Duration;
+/// use governor_core::{Error, Governor, ServiceCtx, ServiceResult, ShutdownCause};
 ///
 /// async fn worker(ctx: ServiceCtx) -> ServiceResult {
 ///     ctx.wait_for_stop().await;
 ///     Ok(())
 /// }
 ///
-/// let gov = Governor::new(Rt).restart(Duration::from_secs(1));
+/// # fn main() -> Result<(), Error> {
+/// // What `governor_smol::new()` does: any `Runtime` will do.
+/// let gov = Governor::new(governor_smol::SmolRuntime::new()).restart(Duration::from_secs(1));
 /// gov.add("worker", worker)?;
 /// assert_eq!(gov.add("worker", worker).unwrap_err(), Error::DuplicateName { name: "worker".into() });
 /// gov.start()?;
-/// # Ok::<(), Error>(())
+/// let report = smol::block_on(gov.shutdown());
+/// assert_eq!(report.cause, Some(ShutdownCause::Requested));
+/// assert!(report.is_clean());
+/// # Ok(()) }
 /// ```
 #[derive(Clone)]
 pub struct Governor {
@@ -238,16 +243,75 @@ impl Governor {
         self
     }
 
-    /// Adds a service under `name` (Go's `Add`). It starts with the next
-    /// [`start`](Governor::start), or alone with
+    /// Adds a service under `name` (Go's `Add`): an `async` fn or closure
+    /// taking the service's [`ServiceCtx`](crate::ServiceCtx). It starts
+    /// with the next [`start`](Governor::start), or alone with
     /// [`ServiceConfig::start`]; the returned config sets its own restart
     /// policy, dependencies, stop hooks and more.
+    ///
+    /// The bound names `FnMut(ServiceCtx)` itself, so a closure's parameter
+    /// needs no type: `|ctx| async move { .. }` is enough. A type that
+    /// implements [`Service`] (state kept across restarts, a
+    /// [`Subtree`](crate::Subtree)) is added with
+    /// [`add_service`](Governor::add_service).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use governor_core::Error;
+    ///
+    /// # fn main() -> Result<(), Error> {
+    /// let gov = governor_smol::new();
+    /// gov.add("ticker", |ctx| async move {
+    ///     while !ctx.stopping() {
+    ///         ctx.sleep(Duration::from_millis(10)).await?;
+    ///     }
+    ///     Ok(())
+    /// })?;
+    /// assert_eq!(
+    ///     gov.add("ticker", |_| async { Ok(()) }).unwrap_err(),
+    ///     Error::DuplicateName { name: "ticker".into() },
+    /// );
+    /// # Ok(()) }
+    /// ```
     ///
     /// Errors: [`Error::EmptyName`], [`Error::DuplicateName`],
     /// [`Error::AddAfterShutdown`]. A refused service is dropped, outside
     /// the governor's locks (its `Drop` may call back into the governor);
     /// a panic in its `Drop` is caught and logged.
-    pub fn add<S: Service>(
+    pub fn add<F, Fut>(&self, name: impl Into<Arc<str>>, service: F) -> Result<ServiceConfig, Error>
+    where
+        F: FnMut(crate::ServiceCtx) -> Fut + Send + 'static,
+        Fut: Future<Output = crate::ServiceResult> + Send,
+    {
+        self.add_service(name, service)
+    }
+
+    /// Adds a value that implements [`Service`] under `name`: each run
+    /// calls its [`run`](Service::run) again on the same value, so it may
+    /// keep state across restarts. Otherwise as [`add`](Governor::add)
+    /// (which takes closures, and is this with a bound that lets their
+    /// parameter type be inferred).
+    ///
+    /// ```
+    /// use governor_core::{Service, ServiceCtx, ServiceResult};
+    ///
+    /// struct Counter {
+    ///     runs: u32,
+    /// }
+    ///
+    /// impl Service for Counter {
+    ///     async fn run(&mut self, ctx: ServiceCtx) -> ServiceResult {
+    ///         self.runs += 1;
+    ///         ctx.wait_for_stop().await;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let gov = governor_smol::new();
+    /// gov.add_service("counter", Counter { runs: 0 })?;
+    /// # Ok::<(), governor_core::Error>(())
+    /// ```
+    pub fn add_service<S: Service>(
         &self,
         name: impl Into<Arc<str>>,
         service: S,
@@ -256,34 +320,41 @@ impl Governor {
         self.add_launch(name.into(), task)
     }
 
-    /// Adds a [`BlockingService`](crate::BlockingService): each run owns a
-    /// thread of the runtime's blocking pool. Otherwise as
-    /// [`add`](Governor::add).
+    /// Adds a blocking service: a closure or fn, taking the service's
+    /// [`ServiceCtx`](crate::ServiceCtx), that runs on a thread of the
+    /// runtime's blocking pool for as long as each run lasts. As with
+    /// [`add`](Governor::add), the closure's parameter needs no type; a
+    /// type that implements [`BlockingService`](crate::BlockingService) is
+    /// added with [`add_blocking_service`](Governor::add_blocking_service).
+    /// Otherwise as [`add`](Governor::add).
     ///
     /// ```
-    /// # use governor_core::runtime::{BoxSleep, BoxTask, Runtime};
-    /// # use core::time::Duration;
-    /// # struct Rt;
-    /// # impl Runtime for Rt {
-    /// #     fn spawn(&self, task: BoxTask) { drop(task) }
-    /// #     fn sleep(&self, _: Duration) -> BoxSleep { Box::pin(core::future::pending()) }
-    /// #     fn now(&self) -> Duration { Duration::ZERO }
-    /// # }
-    /// use governor_core::{Governor, ServiceCtx, ServiceResult};
+    /// use std::time::Duration;
     ///
-    /// fn poll_disk(ctx: ServiceCtx) -> ServiceResult {
-    ///     loop {
-    ///         // ... blocking work ...
-    ///         ctx.sleep_blocking(Duration::from_secs(5))?;
-    ///     }
-    /// }
-    ///
-    /// let gov = Governor::new(Rt);
-    /// gov.add_blocking("disk", poll_disk)?;
+    /// let gov = governor_smol::new();
+    /// gov.add_blocking("disk", |ctx| loop {
+    ///     // ... blocking work ...
+    ///     ctx.sleep_blocking(Duration::from_secs(5))?;
+    /// })?;
     /// # Ok::<(), governor_core::Error>(())
     /// ```
     #[cfg(feature = "std")]
-    pub fn add_blocking<S: crate::service::BlockingService>(
+    pub fn add_blocking<F>(
+        &self,
+        name: impl Into<Arc<str>>,
+        service: F,
+    ) -> Result<ServiceConfig, Error>
+    where
+        F: FnMut(crate::ServiceCtx) -> crate::ServiceResult + Send + 'static,
+    {
+        self.add_blocking_service(name, service)
+    }
+
+    /// Adds a value that implements
+    /// [`BlockingService`](crate::BlockingService) under `name` (state kept
+    /// across restarts). Otherwise as [`add_blocking`](Governor::add_blocking).
+    #[cfg(feature = "std")]
+    pub fn add_blocking_service<S: crate::service::BlockingService>(
         &self,
         name: impl Into<Arc<str>>,
         service: S,
@@ -340,9 +411,12 @@ impl Governor {
     /// [depends on](ServiceConfig::depends_on) others begins its first run
     /// once each of them is ready.
     ///
-    /// Errors (then nothing is started): [`Error::StartAfterShutdown`],
-    /// [`Error::Signals`], [`Error::UnknownDependency`],
-    /// [`Error::DependencyCycle`].
+    /// Errors (then nothing is started): [`Error::StartAfterShutdown`]
+    /// (every service it would have started is then
+    /// [`Refused`](crate::ServiceState::Refused), for good; one added but
+    /// never covered by a `start` stays
+    /// [`Pending`](crate::ServiceState::Pending)), [`Error::Signals`],
+    /// [`Error::UnknownDependency`], [`Error::DependencyCycle`].
     pub fn start(&self) -> Result<(), Error> {
         self.install_signals()?;
         self.shared()
@@ -484,12 +558,7 @@ impl Governor {
     /// anywhere else, for every service, including what one does after its
     /// own wait returned.
     pub async fn wait_for_shutdown(&self) -> Report {
-        let shared = self.shared();
-        shared
-            .live_count
-            .wait_idle(|| shared.inside_service())
-            .await;
-        self.shared().report()
+        self.shared().wait_for_shutdown().await
     }
 
     /// The whole life of a program's services: `setup` adds them, they
@@ -564,6 +633,14 @@ impl Governor {
     /// or [forgotten](ServiceConfig::forget_when_ended) are not in it.
     pub fn report(&self) -> Report {
         self.shared().report()
+    }
+
+    /// A handle that reads this governor's report and shutdown cause, and
+    /// waits for its shutdown, without keeping it alive: still usable
+    /// once the last `Governor` handle has been dropped (see
+    /// [Dropping](Governor#dropping)).
+    pub fn report_handle(&self) -> ReportHandle {
+        ReportHandle::new(self.shared().clone())
     }
 
     /// Removes the service called `name`: stops it if it runs (as its

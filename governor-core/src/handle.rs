@@ -7,6 +7,7 @@ use crate::error::Error;
 use crate::governor::Shared;
 use crate::record::{Record, StopScope};
 use crate::report::ServiceReport;
+use crate::report_handle::ReportHandle;
 
 /// Controls one service at run time. Cheap to clone; get one from
 /// [`Governor::service`](crate::Governor::service) or
@@ -85,6 +86,13 @@ impl ServiceHandle {
     /// A snapshot of this service.
     pub fn report(&self) -> ServiceReport {
         self.record.report(self.shared.runtime.now())
+    }
+
+    /// A handle on the whole governor's report and shutdown cause: as
+    /// [`Governor::report_handle`](crate::Governor::report_handle), it
+    /// outlives the last `Governor` handle.
+    pub fn report_handle(&self) -> ReportHandle {
+        ReportHandle::new(self.shared.clone())
     }
 }
 

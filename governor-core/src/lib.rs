@@ -67,9 +67,12 @@
 //!   [`shutdown_timeout`](Governor::shutdown_timeout),
 //!   [`catch_signals`](Governor::catch_signals)).
 //! - **Services** are async functions or closures taking a [`ServiceCtx`]
-//!   and returning a [`ServiceResult`] (the [`Service`] trait), added with
-//!   [`Governor::add`]; blocking code is a [`BlockingService`] added with
-//!   [`Governor::add_blocking`]. The context names the run, carries its
+//!   and returning a [`ServiceResult`], added with [`Governor::add`]
+//!   (`|ctx| async move { .. }` needs no type); a type implementing the
+//!   [`Service`] trait keeps state across restarts and is added with
+//!   [`Governor::add_service`]. Blocking code is added with
+//!   [`Governor::add_blocking`] (a [`BlockingService`] type with
+//!   [`Governor::add_blocking_service`]). The context names the run, carries its
 //!   [stop token](ServiceCtx::token), and offers a
 //!   [sleep](ServiceCtx::sleep) and a
 //!   [wait for the stop](ServiceCtx::wait_for_stop) that both end early when
@@ -96,8 +99,11 @@
 //!   timeout if it has one.
 //!   [`wait_for_shutdown`](Governor::wait_for_shutdown) then returns a
 //!   [`Report`]: the [`ShutdownCause`], and per service a
-//!   [`ServiceReport`] with its [`ServiceState`] and last [`Outcome`].
-//!   [`Report::is_clean`] is what `main` turns into its exit code.
+//!   [`ServiceReport`] with its [`ServiceState`], last [`Outcome`] and
+//!   the [times](RunTimes) of its latest run.
+//!   [`Report::is_clean`] is what `main` turns into its exit code. A
+//!   [`ReportHandle`] reads the report after the last `Governor` handle
+//!   is gone.
 //! - **Events:** every step of every service's life is an [`Event`],
 //!   logged through `tracing` or handed to a hook set with
 //!   [`Governor::on_event`].
@@ -110,7 +116,8 @@
 //!   a service stops itself, make a [child](StopToken::child) of
 //!   [its token](ServiceCtx::token).
 //! - **[`Subtree`]:** a child governor supervised as one service of its
-//!   parent, restarted as a whole: a supervision tree.
+//!   parent (added with [`Governor::add_service`]), restarted as a whole: a
+//!   supervision tree.
 //! - **The [`Runtime`](runtime::Runtime) trait** is all an adapter
 //!   implements: spawn a task, sleep, tell the time, and optionally run
 //!   blocking work and listen for signals.
@@ -195,6 +202,7 @@ mod name_index;
 mod outcome;
 mod record;
 mod report;
+mod report_handle;
 mod restart;
 pub mod runtime;
 mod service;
@@ -215,7 +223,8 @@ pub use event::Event;
 pub use governor::Governor;
 pub use handle::ServiceHandle;
 pub use outcome::{BoxError, Outcome, ServiceError, ServiceResult, StopService};
-pub use report::{Report, ServiceReport, ServiceState, ShutdownCause};
+pub use report::{Report, RunTimes, ServiceReport, ServiceState, ShutdownCause};
+pub use report_handle::ReportHandle;
 pub use restart::{Backoff, Escalation, RestartPolicy};
 pub use runtime::Signal;
 #[cfg(feature = "std")]

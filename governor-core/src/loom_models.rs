@@ -89,7 +89,7 @@ fn readiness_racing_a_watcher_is_never_missed() {
             let record = record.clone();
             thread::spawn(move || {
                 record.take_launch();
-                record.begin_run(None); // not `notify_ready`: ready at once
+                record.begin_run(None, Duration::ZERO); // not `notify_ready`: ready at once
             })
         };
         loom::future::block_on(record.watch(|view| view.ready.then_some(())));
@@ -107,7 +107,7 @@ fn stop_racing_a_run_start_always_cancels_the_run() {
             let record = record.clone();
             thread::spawn(move || record.stop())
         };
-        let token = record.begin_run(None).stop;
+        let token = record.begin_run(None, Duration::ZERO).stop;
         assert!(stopper.join().unwrap(), "the first stop does it");
         assert!(
             token.stopping(),

@@ -14,8 +14,9 @@
 //! # Invariants
 //!
 //! 1. `status` ([`ServiceState`]) changes only under the record's lock,
-//!    and only as the table below says. `Ended` and `GaveUp` are final:
-//!    nothing leaves them, and `stop_then` refuses a final record.
+//!    and only as the table below says. `Ended`, `GaveUp` and `Refused`
+//!    are final: nothing leaves them, and `stop_then` refuses a final
+//!    record.
 //! 2. `launch` (the supervisor task, holding the service value) is present
 //!    only while the service is `Pending`; it is taken once, so a record
 //!    is launched at most once (or dropped unlaunched, once).
@@ -42,6 +43,7 @@
 //! | `Starting`                 | `Pending`              | `restore_launch` (the start's checks failed)   |
 //! | `Starting`                 | `Ended`                | `restore_launch`, if stopped meanwhile         |
 //! | `Pending`                  | `Ended`                | `drop_launch_then` (stopped or removed before it started) |
+//! | `Pending`                  | `Refused`              | `refuse_launch` (a `start` covered it after shutdown began, from `Shared::start_records`) |
 //! | `Starting`, `Restarting`   | `Running` or `Ready`   | `begin_run` (`Ready` at once unless it notifies readiness) |
 //! | `Running`                  | `Ready`                | `mark_ready`                                   |
 //! | `Running`, `Ready`         | `Stopping`             | `begin_stop` (its stop begins)                 |
@@ -72,6 +74,9 @@
 //! and stop hooks ([`Links`]) are boxed and allocated only once there is
 //! one; the restart policy a service launches with is boxed in
 //! [`StartSettings`]. The notes at each field say what each choice saves.
+//! The latest run's times are kept inline (every service that runs has
+//! them) as two nanosecond counts ([`RunClock`], 16 bytes) rather than an
+//! `Option<RunTimes>` (32).
 
 mod launch;
 mod run;
@@ -84,7 +89,7 @@ use core::time::Duration;
 
 use crate::live_count::{Leaving, LiveCount};
 use crate::outcome::Outcome;
-use crate::report::{ServiceReport, ServiceState};
+use crate::report::{RunTimes, ServiceReport, ServiceState};
 use crate::restart::RestartPolicy;
 use crate::supervisor_task::PendingSupervisor;
 use crate::sync::{AtomicBool, Mutex, Ordering};
@@ -200,6 +205,8 @@ struct RecordState {
     stop_requested_at: Option<Duration>,
     stop_time: Option<Duration>,
     timed_out: bool,
+    /// When the latest run began and ended (runtime time).
+    last_run: RunClock,
     /// The current run's hooks have been called.
     hooks_fired: bool,
     /// The current run's restart was asked for by its handle
@@ -213,6 +220,49 @@ struct RecordState {
     inside: usize,
     /// Woken on every change of `ready` and `ended`.
     watchers: WaitList,
+}
+
+/// The latest run's [`RunTimes`] in 16 bytes: nanoseconds on the
+/// runtime's clock, [`RunClock::UNSET`] for none. Exact for any time under
+/// 584 years.
+#[derive(Clone, Copy)]
+pub(crate) struct RunClock {
+    started: u64,
+    ended: u64,
+}
+
+impl RunClock {
+    const UNSET: u64 = u64::MAX;
+    const NONE: RunClock = RunClock {
+        started: Self::UNSET,
+        ended: Self::UNSET,
+    };
+
+    fn nanos(at: Duration) -> u64 {
+        u64::try_from(at.as_nanos()).map_or(Self::UNSET - 1, |n| n.min(Self::UNSET - 1))
+    }
+
+    /// A run began at `now`.
+    pub(crate) fn begin(&mut self, now: Duration) {
+        *self = RunClock {
+            started: Self::nanos(now),
+            ended: Self::UNSET,
+        };
+    }
+
+    /// The run that began ended at `now`.
+    pub(crate) fn end(&mut self, now: Duration) {
+        if self.started != Self::UNSET {
+            self.ended = Self::nanos(now);
+        }
+    }
+
+    fn times(self) -> Option<RunTimes> {
+        (self.started != Self::UNSET).then(|| RunTimes {
+            started: Duration::from_nanos(self.started),
+            ended: (self.ended != Self::UNSET).then(|| Duration::from_nanos(self.ended)),
+        })
+    }
 }
 
 /// What links a record to others and to user code: boxed, and only once
@@ -284,6 +334,7 @@ impl Record {
                 stop_requested_at: None,
                 stop_time: None,
                 timed_out: false,
+                last_run: RunClock::NONE,
                 hooks_fired: false,
                 restart_requested: false,
                 live: false,
@@ -481,6 +532,7 @@ impl Record {
             restart_in: state.restart_at.map(|at| at.saturating_sub(now)),
             stop_time: state.stop_time,
             timed_out: state.timed_out,
+            last_run: state.last_run.times(),
         }
     }
 }

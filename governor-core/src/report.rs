@@ -13,7 +13,7 @@ use crate::runtime::Signal;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ServiceState {
-    /// Added, not started yet.
+    /// Added, not started (yet): no `start` has covered it.
     Pending,
     /// Started, waiting for its dependencies to be ready.
     Starting,
@@ -31,19 +31,31 @@ pub enum ServiceState {
     /// Restarted more often than its policy's limit allows; it will not
     /// run again.
     GaveUp,
+    /// A [`start`](crate::Governor::start) (or
+    /// [`ServiceConfig::start`](crate::ServiceConfig::start)) covered it
+    /// after shutdown had begun, and was refused with
+    /// [`Error::StartAfterShutdown`](crate::Error::StartAfterShutdown): it
+    /// never ran and never will (its value has been dropped). Final. A
+    /// service added but not covered by any `start` stays
+    /// [`Pending`](ServiceState::Pending). Not a failure: a report with it
+    /// can be [clean](Report::is_clean).
+    Refused,
 }
 
 impl ServiceState {
     /// Whether the service will never run again.
     pub fn is_final(self) -> bool {
-        matches!(self, ServiceState::Ended | ServiceState::GaveUp)
+        matches!(
+            self,
+            ServiceState::Ended | ServiceState::GaveUp | ServiceState::Refused
+        )
     }
 }
 
 impl fmt::Display for ServiceState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            ServiceState::Pending => "pending",
+            ServiceState::Pending => "added, not started",
             ServiceState::Starting => "starting",
             ServiceState::Running => "running",
             ServiceState::Ready => "ready",
@@ -51,6 +63,7 @@ impl fmt::Display for ServiceState {
             ServiceState::Stopping => "stopping",
             ServiceState::Ended => "ended",
             ServiceState::GaveUp => "gave up",
+            ServiceState::Refused => "refused: shutdown had begun",
         })
     }
 }
@@ -111,6 +124,28 @@ impl fmt::Display for ShutdownCause {
     }
 }
 
+/// When a run began and ended, on the governor's clock: the
+/// [`Runtime::now`](crate::runtime::Runtime::now) of the runtime it runs on,
+/// a [`Duration`] since that runtime's origin (the runtime's creation for
+/// the adapters; time zero on a virtual clock). Comparable with each other
+/// and with [`Report::shutdown_began`], not with wall-clock time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct RunTimes {
+    /// When the run began (its `run` was called).
+    pub started: Duration,
+    /// When it ended (returned, panicked, or was aborted or abandoned at
+    /// its shutdown timeout); `None` while it is in progress.
+    pub ended: Option<Duration>,
+}
+
+impl RunTimes {
+    /// How long the run lasted, if it has ended.
+    pub fn duration(&self) -> Option<Duration> {
+        self.ended.map(|ended| ended.saturating_sub(self.started))
+    }
+}
+
 /// A snapshot of one service.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -134,11 +169,19 @@ pub struct ServiceReport {
     /// Whether it did not stop within its shutdown timeout (or was cut off
     /// by a forced shutdown).
     pub timed_out: bool,
+    /// When its latest run began and (once it has) ended; `None` if no
+    /// run has begun. While a later run is in progress, this is that run
+    /// (`ended` is `None`), and [`last_outcome`](ServiceReport::last_outcome)
+    /// is the one before's.
+    pub last_run: Option<RunTimes>,
 }
 
 impl fmt::Display for ServiceReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.name, self.state)?;
+        if matches!(self.state, ServiceState::Pending | ServiceState::Refused) {
+            return Ok(()); // never ran: nothing more to tell
+        }
         match &self.last_outcome {
             Some(outcome) => write!(f, ", last run {outcome}")?,
             None => f.write_str(", never finished a run")?,
@@ -167,6 +210,14 @@ pub struct Report {
     pub forced: bool,
     /// One entry per service, in the order they were added.
     pub services: Vec<ServiceReport>,
+    /// When shutdown began (was requested), on the governor's clock (see
+    /// [`RunTimes`]); `None` if it has not.
+    pub shutdown_began: Option<Duration>,
+    /// When shutdown was complete: every service had ended after it began
+    /// (the time of [`Event::ShutdownComplete`](crate::Event::ShutdownComplete)).
+    /// `None` until then; a report taken from inside a service (whose own
+    /// wait returns before it ends) has `None` here.
+    pub shutdown_ended: Option<Duration>,
 }
 
 impl Report {

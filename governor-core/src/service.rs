@@ -13,7 +13,9 @@ use crate::outcome::ServiceResult;
 /// [`StopService`](crate::StopService); see [`ServiceError`](crate::ServiceError).
 ///
 /// Any `FnMut(ServiceCtx) -> impl Future<Output = ServiceResult>` closure is
-/// a service, so most services are written as an `async` closure or fn:
+/// a service, so most services are written as an `async` fn or a closure,
+/// added with [`Governor::add`](crate::Governor::add) (whose bound lets a
+/// closure's `ctx` go without a type: `|ctx| async move { .. }`):
 ///
 /// ```
 /// use std::time::Duration;
@@ -28,7 +30,8 @@ use crate::outcome::ServiceResult;
 /// # let _ = ticker;
 /// ```
 ///
-/// A type that keeps state across restarts implements the trait itself:
+/// A type that keeps state across restarts implements the trait itself,
+/// and is added with [`Governor::add_service`](crate::Governor::add_service):
 ///
 /// ```
 /// use governor_core::{Service, ServiceCtx, ServiceResult};
@@ -70,7 +73,10 @@ where
 /// ([`ServiceCtx::on_stop`]) that unblocks it, e.g. by shutting down the
 /// socket it reads from.
 ///
-/// Any `FnMut(ServiceCtx) -> ServiceResult + Send + 'static` closure is one.
+/// Any `FnMut(ServiceCtx) -> ServiceResult + Send + 'static` closure is one
+/// (added with [`Governor::add_blocking`](crate::Governor::add_blocking),
+/// `|ctx| ..` needing no type); a type implementing it is added with
+/// [`Governor::add_blocking_service`](crate::Governor::add_blocking_service).
 #[cfg(feature = "std")]
 pub trait BlockingService: Send + 'static {
     /// Runs the service once, blocking the calling thread.

@@ -33,14 +33,7 @@ type Setup = Arc<dyn Fn(&Governor) -> Result<(), Error> + Send + Sync + 'static>
 /// child's own.
 ///
 /// ```
-/// # use governor_core::runtime::{BoxSleep, BoxTask, Runtime};
-/// # use core::time::Duration;
-/// # struct Rt;
-/// # impl Runtime for Rt {
-/// #     fn spawn(&self, task: BoxTask) { drop(task) }
-/// #     fn sleep(&self, _: Duration) -> BoxSleep { Box::pin(core::future::pending()) }
-/// #     fn now(&self) -> Duration { Duration::ZERO }
-/// # }
+/// use std::time::Duration;
 /// use governor_core::{Governor, RestartPolicy, ServiceCtx, ServiceResult, Subtree};
 ///
 /// async fn worker(ctx: ServiceCtx) -> ServiceResult {
@@ -48,14 +41,17 @@ type Setup = Arc<dyn Fn(&Governor) -> Result<(), Error> + Send + Sync + 'static>
 ///     Ok(())
 /// }
 ///
-/// let parent = Governor::new(Rt);
+/// let parent = governor_smol::new();
 /// parent
-///     .add("workers", Subtree::new(|child: &Governor| {
+///     .add_service("workers", Subtree::new(|child| {
 ///         child.add("worker-1", worker)?.critical();
 ///         child.add("worker-2", worker)?;
 ///         Ok(())
 ///     }))?
 ///     .restart_policy(RestartPolicy::on_failure(Duration::from_secs(1)));
+/// parent.start()?;
+/// let report = smol::block_on(parent.shutdown());
+/// assert!(report.is_clean());
 /// # Ok::<(), governor_core::Error>(())
 /// ```
 #[derive(Clone)]

@@ -125,10 +125,11 @@ pub(crate) fn supervise<R: Runner>(
         // Handed from a run that was not asked to stop to the next one.
         let mut reusable_token = None;
         loop {
+            let began = next_begins.take().unwrap_or_else(|| shared.runtime.now());
             let BegunRun {
                 stop: run_token,
                 run,
-            } = record.begin_run(reusable_token.take());
+            } = record.begin_run(reusable_token.take(), began);
             shared.emit(|| Event::RunStarted {
                 service: record.name.clone(),
                 run,
@@ -138,7 +139,6 @@ pub(crate) fn supervise<R: Runner>(
                     service: record.name.clone(),
                 });
             }
-            let began = next_begins.take().unwrap_or_else(|| shared.runtime.now());
             let ctx = ServiceCtx::new(
                 shared.clone(),
                 record.clone(),

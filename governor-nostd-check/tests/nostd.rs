@@ -25,7 +25,7 @@ fn panic_unwinds_without_std_on_virtual() {
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         run_case(&h, "panic_unwinds", async {
             let gov = h.governor();
-            gov.add("bomb", |_ctx: ServiceCtx| async move {
+            gov.add("bomb", |_ctx| async move {
                 panic!("uncaught without std");
                 #[allow(unreachable_code)]
                 Ok(())
@@ -50,7 +50,7 @@ fn panic_unwinds_without_std_on_a_real_executor() {
     let h = SmolNoStd::new();
     let gov = h.governor();
     let (j, mut notes) = journal();
-    gov.add("bomb", move |_ctx: ServiceCtx| {
+    gov.add("bomb", move |_ctx| {
         let j = j.clone();
         async move {
             j.note("bomb:run");
@@ -91,7 +91,7 @@ fn shutdown_from_inside_needs_request_shutdown_without_std() {
         run_case(&h, "awaits_its_own_shutdown", async {
             let gov = h.governor();
             let inner = gov.clone();
-            gov.add("quitter", move |_ctx: ServiceCtx| {
+            gov.add("quitter", move |_ctx| {
                 let gov = inner.clone();
                 async move {
                     gov.shutdown().await;
@@ -117,7 +117,7 @@ fn shutdown_from_inside_needs_request_shutdown_without_std() {
     run_case(&h, "requests_its_own_shutdown", async {
         let gov: Governor = h.governor();
         let inner = gov.clone();
-        gov.add("quitter", move |ctx: ServiceCtx| {
+        gov.add("quitter", move |ctx| {
             let gov = inner.clone();
             async move {
                 assert!(gov.request_shutdown());
@@ -126,7 +126,7 @@ fn shutdown_from_inside_needs_request_shutdown_without_std() {
             }
         })
         .unwrap();
-        gov.add("other", |ctx: ServiceCtx| async move {
+        gov.add("other", |ctx| async move {
             ctx.sleep(Duration::from_secs(1)).await.ok();
             Ok(())
         })

@@ -74,11 +74,11 @@
 //! # fn main() -> Result<(), governor_smol::Error> {
 //! smol::block_on(async {
 //!     let gov = governor_smol::new();
-//!     gov.add("worker", |ctx: ServiceCtx| async move {
+//!     gov.add("worker", |ctx| async move {
 //!         ctx.sleep(Duration::from_secs(3600)).await?; // wakes early on shutdown
 //!         Ok(())
 //!     })?;
-//!     gov.add("once", |_ctx: ServiceCtx| async { Ok(()) })?;
+//!     gov.add("once", |_ctx| async { Ok(()) })?;
 //!     gov.start()?;
 //!     let report = gov.shutdown().await;
 //!     let worker = report.service("worker").unwrap();
@@ -102,7 +102,7 @@
 //! # fn main() -> Result<(), governor_smol::Error> {
 //! let ex = Arc::new(smol::Executor::new());
 //! let gov = governor_smol::with_executor(ex.clone());
-//! gov.add("greeter", |ctx: ServiceCtx| async move {
+//! gov.add("greeter", |ctx| async move {
 //!     ctx.log("hello");
 //!     Ok(())
 //! })?;
@@ -239,7 +239,7 @@ mod tests {
             let ex = Arc::new(smol::Executor::new());
             let gov = with_executor(ex.clone());
             let here = std::thread::current().id();
-            gov.add("where", move |_ctx: ServiceCtx| async move {
+            gov.add("where", move |_ctx| async move {
                 assert_eq!(std::thread::current().id(), here);
                 Ok(())
             })

@@ -80,7 +80,7 @@ impl SmolRuntime {
     ///
     /// let ex = Arc::new(smol::Executor::new());
     /// let gov = governor_smol::Governor::new(SmolRuntime::with_executor(ex.clone()));
-    /// gov.add("idle", |ctx: ServiceCtx| async move {
+    /// gov.add("idle", |ctx| async move {
     ///     ctx.wait_for_stop().await;
     ///     Ok(())
     /// })?;

@@ -86,11 +86,11 @@
 //! # fn main() -> Result<(), governor_std::Error> {
 //! async_std::task::block_on(async {
 //!     let gov = governor_std::new();
-//!     gov.add("worker", |ctx: ServiceCtx| async move {
+//!     gov.add("worker", |ctx| async move {
 //!         ctx.sleep(Duration::from_secs(3600)).await?; // wakes early on shutdown
 //!         Ok(())
 //!     })?;
-//!     gov.add("once", |_ctx: ServiceCtx| async { Ok(()) })?;
+//!     gov.add("once", |_ctx| async { Ok(()) })?;
 //!     gov.start()?;
 //!     let report = gov.shutdown().await;
 //!     let worker = report.service("worker").unwrap();

@@ -69,7 +69,7 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let gov = governor_tokio::new()?;
-//! gov.add("worker", |ctx: ServiceCtx| async move {
+//! gov.add("worker", |ctx| async move {
 //!     ctx.sleep(Duration::from_secs(3600)).await?; // wakes early on shutdown
 //!     Ok(())
 //! })?;
@@ -183,8 +183,3 @@ impl From<Error> for RunError {
         RunError::Governor(e)
     }
 }
-
-/// The README's Rust examples, compiled as doc tests so they cannot rot.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-pub struct ReadmeDoctests;

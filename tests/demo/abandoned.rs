@@ -9,12 +9,12 @@ use std::fmt::Display;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use governor_core::{Error, Governor, Report, ServiceCtx};
+use governor_core::{Error, Governor, Report};
 
 /// Adds `stubborn`: a blocking service that asks for shutdown and then
 /// ignores it for ever (parked), with a short shutdown timeout.
 pub fn setup(gov: &Governor) -> Result<(), Error> {
-    gov.add_blocking("stubborn", |ctx: ServiceCtx| {
+    gov.add_blocking("stubborn", |ctx| {
         println!("abandoned: stubborn running");
         ctx.governor().request_shutdown();
         loop {

@@ -109,7 +109,7 @@ async fn ticker(ctx: ServiceCtx) -> ServiceResult {
 /// connection down (unblocking `read_line`) and connects to the listener
 /// once (unblocking `accept`).
 fn echo_server(listener: Arc<TcpListener>) -> impl FnMut(ServiceCtx) -> ServiceResult + Send {
-    move |ctx: ServiceCtx| {
+    move |ctx| {
         let addr = listener.local_addr()?;
         let current: Arc<Mutex<Option<TcpStream>>> = Arc::default();
         let hook_current = current.clone();
@@ -143,7 +143,7 @@ fn echo_server(listener: Arc<TcpListener>) -> impl FnMut(ServiceCtx) -> ServiceR
 }
 
 fn echo_client(addr: SocketAddr) -> impl FnMut(ServiceCtx) -> ServiceResult + Send {
-    move |ctx: ServiceCtx| {
+    move |ctx| {
         let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
         let for_hook = stream.try_clone()?;
         ctx.on_stop(move || {
@@ -181,7 +181,7 @@ fn flaky() -> impl FnMut(
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ServiceResult> + Send>>
        + Send {
     let mut run = 0u32;
-    move |ctx: ServiceCtx| {
+    move |ctx| {
         run += 1;
         let this_run = run;
         Box::pin(async move {

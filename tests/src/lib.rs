@@ -41,3 +41,11 @@ pub mod runtime_contract;
 pub mod runtimes;
 pub mod support;
 pub mod virtual_time;
+
+/// The workspace README's Rust examples, compiled as doc tests so they
+/// cannot rot. Here, in a crate that is never published, rather than in an
+/// adapter: a published crate's doc tests cannot reach a file outside its
+/// package.
+#[cfg(all(doctest, feature = "std"))]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

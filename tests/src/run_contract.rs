@@ -20,7 +20,7 @@ use std::error::Error as StdError;
 use std::fmt::Debug;
 use std::sync::mpsc;
 
-use governor_core::{Error, Governor, Outcome, Report, ServiceCtx, ServiceState, ShutdownCause};
+use governor_core::{Error, Governor, Outcome, Report, ServiceState, ShutdownCause};
 
 use crate::runtimes::CASE_TIMEOUT;
 
@@ -67,11 +67,11 @@ pub fn run_returns_when_every_service_has_ended<E: Debug + Send + 'static>(
 ) {
     let report = within(|| {
         run(Box::new(|gov| {
-            gov.add("once", |ctx: ServiceCtx| async move {
+            gov.add("once", |ctx| async move {
                 ctx.log("ran");
                 Ok(())
             })?;
-            gov.add_blocking("blocking", |_ctx: ServiceCtx| Ok(()))?;
+            gov.add_blocking("blocking", |_ctx| Ok(()))?;
             Ok(())
         }))
     })
@@ -94,8 +94,8 @@ pub fn run_stops_what_setup_added_when_setup_fails<E>(
     let (tx, rx) = mpsc::channel();
     let err = within(move || {
         run(Box::new(move |gov| {
-            gov.add("first", |_ctx: ServiceCtx| async { Ok(()) })?;
-            gov.add("first", |_ctx: ServiceCtx| async { Ok(()) })?;
+            gov.add("first", |_ctx| async { Ok(()) })?;
+            gov.add("first", |_ctx| async { Ok(()) })?;
             tx.send(()).unwrap();
             Ok(())
         }))
@@ -119,7 +119,7 @@ pub fn run_async_returns_the_cause<E: Debug + Send + 'static>(
 ) {
     let report = within(|| {
         block_on_run_async(Box::new(|gov| {
-            gov.add("shutter", |ctx: ServiceCtx| async move {
+            gov.add("shutter", |ctx| async move {
                 ctx.governor().request_shutdown();
                 Ok(())
             })?;

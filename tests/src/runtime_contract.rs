@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
 use governor_core::runtime::{BoxTimer, Runtime, Signal};
-use governor_core::{Outcome, ServiceCtx, ServiceState};
+use governor_core::{Outcome, ServiceState};
 use smol::channel;
 
 use crate::harness::Harness;
@@ -147,7 +147,7 @@ pub fn a_panicking_service_is_reported_once_and_others_run_on<H: Harness>(harnes
     // Closed once `boom` has panicked and its run and value are gone.
     let (alive, boom_gone) = channel::bounded::<()>(1);
     let (ticks_tx, ticks) = channel::unbounded::<u32>();
-    gov.add("steady", move |ctx: ServiceCtx| {
+    gov.add("steady", move |ctx| {
         let boom_gone = boom_gone.clone();
         let ticks_tx = ticks_tx.clone();
         async move {
@@ -162,7 +162,7 @@ pub fn a_panicking_service_is_reported_once_and_others_run_on<H: Harness>(harnes
         }
     })
     .unwrap();
-    gov.add("boom", move |_ctx: ServiceCtx| {
+    gov.add("boom", move |_ctx| {
         let alive = alive.clone();
         async move {
             let _alive = alive;

@@ -105,10 +105,22 @@ impl Harness for Virtual {
 pub struct Tokio {
     runtime: tokio::runtime::Runtime,
     name: &'static str,
+    /// One adapter for the case and its governors: one clock origin, so
+    /// that times the case reads and those in reports compare.
+    adapter: Arc<dyn Runtime>,
 }
 
 #[cfg(feature = "std")]
 impl Tokio {
+    fn new(runtime: tokio::runtime::Runtime, name: &'static str) -> Self {
+        let adapter = Arc::new(TokioRuntime::with_handle(runtime.handle().clone()));
+        Tokio {
+            runtime,
+            name,
+            adapter,
+        }
+    }
+
     fn block_on<F: Future<Output = ()>>(&self, case: F) {
         self.runtime.block_on(async {
             if tokio::time::timeout(CASE_TIMEOUT, KeepWaits::new(case))
@@ -121,7 +133,7 @@ impl Tokio {
     }
 
     fn adapter(&self) -> Arc<dyn Runtime> {
-        Arc::new(TokioRuntime::with_handle(self.runtime.handle().clone()))
+        self.adapter.clone()
     }
 }
 
@@ -152,13 +164,13 @@ pub struct TokioCurrentThread(Tokio);
 impl TokioCurrentThread {
     /// A fresh current-thread runtime with IO and time enabled.
     pub fn new() -> Self {
-        TokioCurrentThread(Tokio {
-            runtime: tokio::runtime::Builder::new_current_thread()
+        TokioCurrentThread(Tokio::new(
+            tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("a tokio runtime"),
-            name: Self::NAME,
-        })
+            Self::NAME,
+        ))
     }
 }
 
@@ -198,14 +210,14 @@ pub struct TokioMultiThread(Tokio);
 impl TokioMultiThread {
     /// A fresh two-worker runtime with IO and time enabled.
     pub fn new() -> Self {
-        TokioMultiThread(Tokio {
-            runtime: tokio::runtime::Builder::new_multi_thread()
+        TokioMultiThread(Tokio::new(
+            tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
                 .build()
                 .expect("a tokio runtime"),
-            name: Self::NAME,
-        })
+            Self::NAME,
+        ))
     }
 }
 
@@ -432,7 +444,6 @@ mod tests {
 
     use super::*;
     use crate::support::{journal, run_case, until};
-    use governor_core::ServiceCtx;
 
     #[test]
     #[should_panic(
@@ -464,7 +475,7 @@ mod tests {
         run_case(&h, "ticks_forever", async {
             let (_j, mut notes) = journal();
             let gov = h.governor();
-            gov.add("ticker", |ctx: ServiceCtx| async move {
+            gov.add("ticker", |ctx| async move {
                 while ctx.sleep(Duration::from_secs(1)).await.is_ok() {}
                 Ok(())
             })

@@ -949,7 +949,7 @@ fn async_service(
     probe: Arc<Probe>,
 ) -> impl FnMut(ServiceCtx) -> BoxRun + Send {
     let (kind, ready, work) = (spec.kind, spec.ready, spec.work);
-    move |ctx: ServiceCtx| {
+    move |ctx| {
         probe.alive.fetch_add(1, Ordering::SeqCst);
         let alive = Alive {
             probe: probe.clone(),
@@ -1005,7 +1005,7 @@ fn blocking_service(
             self.0.exited.fetch_add(1, Ordering::SeqCst);
         }
     }
-    move |ctx: ServiceCtx| {
+    move |ctx| {
         let _exit = Exit(probe.clone());
         let wait = |listens: bool| {
             while !(release.load(Ordering::SeqCst) || listens && ctx.stopping()) {
@@ -1158,10 +1158,13 @@ impl World {
             Op::Start => {
                 let started = self.gov.start();
                 prop_assert_eq!(started.is_ok(), !self.model.global());
-                if started.is_ok() {
-                    for i in 0..n {
-                        if self.model.svcs[i].state == ServiceState::Pending {
+                for i in 0..n {
+                    if self.model.svcs[i].state == ServiceState::Pending {
+                        if started.is_ok() {
                             self.model.start(i);
+                        } else {
+                            // Refused by the shutdown: for good.
+                            self.model.svcs[i].state = ServiceState::Refused;
                         }
                     }
                 }
@@ -1173,8 +1176,12 @@ impl World {
                 };
                 let started = config.start();
                 prop_assert_eq!(started.is_ok(), !self.model.global());
-                if started.is_ok() && self.model.svcs[i].state == ServiceState::Pending {
-                    self.model.start(i);
+                if self.model.svcs[i].state == ServiceState::Pending {
+                    if started.is_ok() {
+                        self.model.start(i);
+                    } else {
+                        self.model.svcs[i].state = ServiceState::Refused;
+                    }
                 }
             }
             Op::StopOne(i) => {

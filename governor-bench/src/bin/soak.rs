@@ -163,7 +163,7 @@ fn faulty_service(
 ) -> impl FnMut(ServiceCtx) -> std::pin::Pin<Box<dyn Future<Output = ServiceResult> + Send>> + Send
 {
     let mut rng = Rng(seed | 1);
-    move |ctx: ServiceCtx| {
+    move |ctx| {
         counters.runs_begun.fetch_add(1, Ordering::Relaxed);
         let work = Duration::from_millis(1 + rng.below(50));
         let long = Duration::from_millis(100 + rng.below(2000));
@@ -280,7 +280,7 @@ async fn storm(runtime: Arc<dyn Runtime>, restarts: u64) -> (u64, u64, u64) {
     let seen = rss_at_tenth.clone();
     let target = restarts + 1;
     let handle = gov
-        .add("storm", move |ctx: ServiceCtx| {
+        .add("storm", move |ctx| {
             let seen = seen.clone();
             async move {
                 let run = ctx.run();
@@ -443,7 +443,7 @@ async fn churn(runtime: Arc<dyn Runtime>, count: u64) -> ChurnResult {
             sink.fetch_add(1, Ordering::Relaxed);
         }
     });
-    gov.add("keeper", |ctx: ServiceCtx| async move {
+    gov.add("keeper", |ctx| async move {
         ctx.wait_for_stop().await;
         Ok(())
     })
@@ -459,7 +459,7 @@ async fn churn(runtime: Arc<dyn Runtime>, count: u64) -> ChurnResult {
         let handles: Vec<_> = (next..next + batch)
             .map(|i| {
                 let config = gov
-                    .add(format!("job-{i}"), move |_ctx: ServiceCtx| async move {
+                    .add(format!("job-{i}"), move |_ctx| async move {
                         if i % 3 == 0 {
                             Err(ServiceError::msg("job failed"))
                         } else {

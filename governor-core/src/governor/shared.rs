@@ -15,7 +15,9 @@
 //!    compaction (`forgotten` counts them) and is skipped by reports.
 //! 2. `cause` is set once, under the lock, before the global token is
 //!    stopped; once set, nothing starts (`start_records` refuses with
-//!    [`Error::StartAfterShutdown`]) and it is never cleared.
+//!    [`Error::StartAfterShutdown`], marking the records it covered
+//!    `Refused`) and it is never cleared. `shutdown_began` is set with it,
+//!    `shutdown_ended` when `ShutdownComplete` is emitted.
 //! 3. A record is started at most once: `start_records` takes its launch
 //!    under the lock, checks every dependency of the whole batch
 //!    (all or nothing, `dependencies.rs`) and only then counts the batch
@@ -130,6 +132,10 @@ pub(super) struct State {
     pub(super) pending: Vec<Arc<Record>>,
     pub(super) cause: Option<ShutdownCause>,
     pub(super) forced: bool,
+    /// Runtime time `cause` was set.
+    pub(super) shutdown_began: Option<Duration>,
+    /// Runtime time `ShutdownComplete` was emitted.
+    pub(super) shutdown_ended: Option<Duration>,
 }
 
 impl Drop for Shared {
@@ -160,6 +166,8 @@ impl Shared {
                 pending: Vec::new(),
                 cause: None,
                 forced: false,
+                shutdown_began: None,
+                shutdown_ended: None,
             }),
             defaults_version: AtomicUsize::new(0),
             events: Mutex::new(None),
@@ -348,19 +356,28 @@ impl Shared {
 
     pub(super) fn report_complete(&self) {
         if !self.complete_reported.swap(true, Ordering::AcqRel) {
-            let forced = self.state.lock().forced;
+            // The clock is the runtime's code: read before the lock.
+            let now = self.runtime.now();
+            let forced = {
+                let mut state = self.state.lock();
+                state.shutdown_ended = Some(now);
+                state.forced
+            };
             self.emit(|| Event::ShutdownComplete { forced });
         }
     }
 
     /// Requests shutdown; returns whether this call did.
     pub(crate) fn request_shutdown(&self, cause: ShutdownCause) -> bool {
+        // The clock is the runtime's code: read before the lock.
+        let now = self.runtime.now();
         {
             let mut state = self.state.lock();
             if state.cause.is_some() {
                 return false;
             }
             state.cause = Some(cause.clone());
+            state.shutdown_began = Some(now);
         }
         self.emit(|| Event::ShutdownRequested { cause });
         self.token.stop();
@@ -377,7 +394,7 @@ impl Shared {
         self.force.stop();
     }
 
-    pub(super) fn report(&self) -> Report {
+    pub(crate) fn report(&self) -> Report {
         let now = self.runtime.now();
         // Each record is read under the governor's lock (the order `start`
         // takes them in too): no copy of the list.
@@ -385,6 +402,8 @@ impl Shared {
         Report {
             cause: state.cause.clone(),
             forced: state.forced,
+            shutdown_began: state.shutdown_began,
+            shutdown_ended: state.shutdown_ended,
             services: state
                 .services
                 .iter()
@@ -392,6 +411,18 @@ impl Shared {
                 .map(|record| record.report(now))
                 .collect(),
         }
+    }
+
+    /// Why shutdown began, if it has.
+    pub(crate) fn cause(&self) -> Option<ShutdownCause> {
+        self.state.lock().cause.clone()
+    }
+
+    /// Waits until no service is live (or, inside one, only those waiting
+    /// inside are), then returns the report.
+    pub(crate) async fn wait_for_shutdown(&self) -> Report {
+        self.live_count.wait_idle(|| self.inside_service()).await;
+        self.report()
     }
 
     /// Forgets `record`: its name is free again, and it no longer appears
@@ -464,6 +495,21 @@ impl Shared {
         {
             let mut state = self.state.lock();
             if state.cause.is_some() {
+                // The services this start covers are told apart from those
+                // never started: `Refused`, for good (the cause is never
+                // cleared). Their values are dropped after the lock.
+                let covered: Vec<Arc<Record>> = match which {
+                    ToStart::AllPending => core::mem::take(&mut state.pending),
+                    ToStart::One(record) => alloc::vec![record.clone()],
+                };
+                let refused: Vec<NeverStarted> = covered
+                    .iter()
+                    .filter_map(|record| record.refuse_launch())
+                    .collect();
+                drop(state);
+                for refused in refused {
+                    refused.complete();
+                }
                 return Err(Error::StartAfterShutdown);
             }
             let candidates: Vec<Arc<Record>> = match which {

@@ -1,7 +1,8 @@
 //! A record from added to started: its launch (the supervisor task,
 //! holding the service value) is taken by `start` (`Pending` to
 //! `Starting`), put back if the start's checks fail, or dropped unlaunched
-//! if the service is stopped or removed first (`Ended`). The service
+//! if the service is stopped or removed first (`Ended`) or a `start` is
+//! refused because shutdown had begun (`Refused`). The service
 //! value of a launch dropped unlaunched is dropped after every lock is
 //! released ([`NeverStarted::complete`]).
 
@@ -74,6 +75,21 @@ impl Record {
         true
     }
 
+    /// A `start` covering this service was refused because shutdown had
+    /// begun: if it has not started (and was not stopped), it is marked
+    /// [`Refused`](ServiceState::Refused), final, and never starts. Called
+    /// under the governor's lock: what is returned is to be
+    /// [completed](NeverStarted::complete) once that is released.
+    #[must_use]
+    pub(crate) fn refuse_launch(&self) -> Option<NeverStarted> {
+        let mut state = self.state.lock();
+        let launch = state.launch.take()?;
+        let mut refused = self.end_unlaunched(&mut state, launch);
+        state.status = ServiceState::Refused;
+        refused.what = "refused service value";
+        Some(refused)
+    }
+
     /// Marks a service that was never started as ended for good; its
     /// value (`launch`) is dropped once the lock is released.
     fn end_unlaunched(&self, state: &mut RecordState, launch: PendingSupervisor) -> NeverStarted {
@@ -81,6 +97,7 @@ impl Record {
         state.ended = true;
         NeverStarted {
             name: self.name.clone(),
+            what: "service value",
             launch,
             wake: state.watchers.take(),
         }
@@ -92,6 +109,8 @@ impl Record {
 #[must_use]
 pub(crate) struct NeverStarted {
     name: Arc<str>,
+    /// What the value is, for the log of a panic in its `Drop`.
+    what: &'static str,
     launch: PendingSupervisor,
     wake: WakeAll,
 }
@@ -101,6 +120,6 @@ impl NeverStarted {
     /// code: its `Drop` may call back into the governor, or panic).
     pub(crate) fn complete(self) {
         self.wake.wake();
-        drop_user_value(&self.name, "service value", self.launch);
+        drop_user_value(&self.name, self.what, self.launch);
     }
 }

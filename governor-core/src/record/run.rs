@@ -84,10 +84,11 @@ impl Record {
         })
     }
 
-    /// A run begins: returns its stop source and number. The source is `reuse`,
+    /// A run begins, at runtime time `now`: returns its stop source and
+    /// number. The source is `reuse`,
     /// the previous run's, unless that one was stopped; it is stopped
     /// at once if the service was asked to stop for good meanwhile.
-    pub(crate) fn begin_run(&self, reuse: Option<StopSource>) -> BegunRun {
+    pub(crate) fn begin_run(&self, reuse: Option<StopSource>, now: Duration) -> BegunRun {
         let token = match reuse {
             Some(token) if !token.stopping() => token,
             _ => StopSource::new(),
@@ -100,6 +101,7 @@ impl Record {
             // sees this run's token, or this sees its flag.
             stopped = self.stopped.load(Ordering::Relaxed);
             state.runs += 1;
+            state.last_run.begin(now);
             state.hooks_fired = false;
             state.restart_requested = false;
             // Empty: `end_run` took the last run's hooks, and none can be
@@ -166,6 +168,7 @@ impl Record {
                 state.timed_out = timed_out;
             }
             let old_outcome = state.last_outcome.replace(outcome);
+            state.last_run.end(now);
             state.run_token = None;
             state.ready = false;
             match next {

@@ -24,7 +24,7 @@ pub async fn wedged_services_are_named_at_the_timeout<H: Harness>(h: &H) {
     let (j, mut notes) = journal();
     let gov = h.governor().shutdown_timeout(250 * MS);
     let jj = j.clone();
-    gov.add("deaf", move |_ctx: ServiceCtx| {
+    gov.add("deaf", move |_ctx| {
         let j = jj.clone();
         async move {
             j.note("deaf:start");
@@ -35,7 +35,7 @@ pub async fn wedged_services_are_named_at_the_timeout<H: Harness>(h: &H) {
     let (release, parked) = mpsc::channel::<()>();
     let parked = Mutex::new(parked);
     let jj = j.clone();
-    gov.add_blocking("stuck", move |_ctx: ServiceCtx| {
+    gov.add_blocking("stuck", move |_ctx| {
         jj.note("stuck:start");
         let _ = parked.lock().unwrap().recv();
         Ok(())
@@ -126,30 +126,28 @@ pub async fn panics_everywhere_are_survived_and_recorded_once<H: Harness>(h: &H)
             panic!("event hook panicked");
         }
     });
-    gov.add("in-run", |_ctx: ServiceCtx| async move {
+    gov.add("in-run", |_ctx| async move {
         panic!("run panicked");
         #[allow(unreachable_code)]
         Ok(())
     })
     .unwrap();
-    gov.add("before-future", |_ctx: ServiceCtx| -> IdleFut {
-        panic!("no future")
-    })
-    .unwrap();
-    gov.add("odd-payload", |_ctx: ServiceCtx| async move {
+    gov.add("before-future", |_ctx| -> IdleFut { panic!("no future") })
+        .unwrap();
+    gov.add("odd-payload", |_ctx| async move {
         std::panic::panic_any(OddPayload);
         #[allow(unreachable_code)]
         Ok(())
     })
     .unwrap();
-    gov.add("rude-error", |_ctx: ServiceCtx| async move {
+    gov.add("rude-error", |_ctx| async move {
         Err(ServiceError::from(RudeError))
     })
     .unwrap();
     gov.add("bad-hook", idle(&j))
         .unwrap()
         .on_stop(|| panic!("stop hook panicked"));
-    gov.add("drop-bomb", PanicsOnDrop { journal: j.clone() })
+    gov.add_service("drop-bomb", PanicsOnDrop { journal: j.clone() })
         .unwrap();
     gov.add("bystander", idle(&j)).unwrap();
     gov.start().unwrap();
@@ -198,7 +196,7 @@ pub async fn restart_storm_escalates_with_bounded_events<H: Harness>(h: &H) {
     let gov = h
         .governor()
         .on_event(move |e| sink.lock().unwrap().push(e.clone()));
-    gov.add("storm", |_ctx: ServiceCtx| async move {
+    gov.add("storm", |_ctx| async move {
         Err(ServiceError::msg("instant failure"))
     })
     .unwrap()
@@ -282,7 +280,7 @@ pub async fn shutdown_races_add_start_and_stop_from_threads<H: Harness>(h: &H) {
 
 fn marks_start(t: &Timeline) -> impl FnMut(ServiceCtx) -> IdleFut + Send + 'static {
     let t = t.clone();
-    move |ctx: ServiceCtx| {
+    move |ctx| {
         let t = t.clone();
         Box::pin(async move {
             t.mark(format!("{}:start", ctx.name()));

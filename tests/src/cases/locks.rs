@@ -130,7 +130,7 @@ fn fails_badly(
     panic: bool,
 ) -> impl FnMut(ServiceCtx) -> super::seed::IdleFut + Send + 'static {
     let journal = journal.clone();
-    move |ctx: ServiceCtx| {
+    move |ctx| {
         let journal = journal.clone();
         Box::pin(async move {
             journal.note(format!("run:{}", ctx.run()));
@@ -215,7 +215,7 @@ pub async fn stale_context_on_stop_runs_at_once_not_with_a_later_run<H: Harness>
         ("later", Duration::from_secs(3600)),
     ] {
         let (jj, stash) = (j.clone(), stash.clone());
-        gov.add(name, move |ctx: ServiceCtx| {
+        gov.add(name, move |ctx| {
             let (j, stash) = (jj.clone(), stash.clone());
             async move {
                 j.note(format!("{}:run{}", ctx.name(), ctx.run()));
@@ -303,21 +303,23 @@ pub async fn refused_and_cancelled_services_drop_outside_locks<H: Harness>(h: &H
         what,
         panic,
     };
-    let pending = gov.add("pending", value("pending dropped", false)).unwrap();
+    let pending = gov
+        .add_service("pending", value("pending dropped", false))
+        .unwrap();
     *slot.lock().unwrap() = Some(pending.handle());
     let bomb = gov
-        .add("bomb", value("bomb dropped", true))
+        .add_service("bomb", value("bomb dropped", true))
         .unwrap()
         .handle();
     // A refused duplicate is dropped by `add`.
-    let refused = gov.add("pending", value("refused dropped", false));
+    let refused = gov.add_service("pending", value("refused dropped", false));
     assert_eq!(
         refused.unwrap_err(),
         Error::DuplicateName {
             name: "pending".into()
         }
     );
-    let refused = gov.add("bomb", value("refused bomb", true));
+    let refused = gov.add_service("bomb", value("refused bomb", true));
     assert!(matches!(refused, Err(Error::DuplicateName { .. })));
     // A pending service stopped by its handle is dropped by `stop`.
     let handle = pending.handle();
@@ -437,7 +439,7 @@ pub async fn wait_ready_never_names_an_empty_service<H: Harness>(h: &H) {
     });
     let stash: Arc<Mutex<Option<ServiceCtx>>> = Arc::default();
     let (jj, stashed) = (j.clone(), stash.clone());
-    gov.add("late", move |ctx: ServiceCtx| {
+    gov.add("late", move |ctx| {
         let (j, stash) = (jj.clone(), stashed.clone());
         async move {
             *stash.lock().unwrap() = Some(ctx.clone());
@@ -472,7 +474,7 @@ pub async fn services_that_never_ran_record_an_outcome<H: Harness>(h: &H) {
         .unwrap()
         .depends_on(["never-ready"]);
     let jj = j.clone();
-    gov.add("flop", move |_ctx: ServiceCtx| {
+    gov.add("flop", move |_ctx| {
         let j = jj.clone();
         async move {
             j.note("flop:run");
@@ -542,7 +544,7 @@ impl Drop for NotesItsDrop {
 pub async fn shutdown_returns_after_service_values_are_dropped<H: Harness>(h: &H) {
     let (j, mut notes) = journal();
     let gov = h.governor();
-    gov.add(
+    gov.add_service(
         "svc",
         NotesItsDrop {
             journal: j.clone(),

@@ -18,6 +18,9 @@
 //!   never ran; values dropped before `shutdown` returns.
 //! - [`proof`]: promises the others leave unwalked (a user error's
 //!   panicking `Display` on the default log and in the report).
+//! - [`first_minutes`]: what a new user tries first: the report after the
+//!   last governor handle is gone, a start refused by a shutdown, the
+//!   times of runs and of the shutdown.
 //! - [`removal`]: services that leave: `remove`, and services forgotten
 //!   once they end for good.
 //!
@@ -31,6 +34,7 @@
 #![cfg_attr(not(feature = "std"), allow(unused_imports, dead_code))]
 
 pub mod faults;
+pub mod first_minutes;
 pub mod locks;
 pub mod policy_paths;
 pub mod proof;
@@ -41,6 +45,7 @@ pub mod supervision;
 pub mod tokens;
 
 pub use faults::*;
+pub use first_minutes::*;
 pub use locks::*;
 pub use policy_paths::*;
 pub use proof::*;
@@ -183,6 +188,9 @@ macro_rules! for_each_nostd_case {
             a_handle_stop_is_told_with_its_cause,
             a_stop_asked_for_during_the_runs_last_poll_still_calls_its_hooks,
             owned_stop_future_follows_the_run,
+            report_and_cause_outlive_the_last_governor_handle,
+            start_refused_by_shutdown_is_told_apart_from_never_started,
+            reports_carry_run_and_shutdown_times,
         );
     };
 }

@@ -33,7 +33,7 @@ fn hook_counter() -> (Arc<AtomicUsize>, impl Fn() + Send + Sync + 'static) {
 /// `"<name>:run<n>"` as each run begins.
 fn deaf(journal: &Journal) -> impl FnMut(ServiceCtx) -> IdleFut + Send + 'static {
     let journal = journal.clone();
-    move |ctx: ServiceCtx| {
+    move |ctx| {
         let journal = journal.clone();
         Box::pin(async move {
             journal.note(format!("{}:run{}", ctx.name(), ctx.run()));
@@ -57,7 +57,7 @@ pub async fn forced_shutdown_still_stops_every_run_once<H: Harness>(h: &H) {
     let (cache_hooks, cache_hook) = hook_counter();
     let (api_hooks, api_hook) = hook_counter();
     let (jj, kept) = (j.clone(), db_token.clone());
-    gov.add_blocking("db", move |ctx: ServiceCtx| {
+    gov.add_blocking("db", move |ctx| {
         *kept.lock().unwrap() = Some(ctx.token().clone());
         jj.note("db:start");
         while ctx.sleep_blocking(10 * MS).is_ok() {}
@@ -196,7 +196,7 @@ pub async fn handle_restart_survives_an_abort<H: Harness>(h: &H) {
     let parked = Mutex::new(parked);
     let jj = j.clone();
     let stuck = gov
-        .add_blocking("stuck", move |_ctx: ServiceCtx| {
+        .add_blocking("stuck", move |_ctx| {
             jj.note("stuck:start");
             let _ = parked.lock().unwrap().recv();
             Ok(())
@@ -253,7 +253,7 @@ pub async fn settings_changed_after_start_apply<H: Harness>(h: &H) {
     let latch = StopSource::new();
     let (jj, fail) = (j.clone(), latch.clone());
     let config = gov
-        .add("svc", move |ctx: ServiceCtx| {
+        .add("svc", move |ctx| {
             let (j, fail) = (jj.clone(), fail.clone());
             async move {
                 j.note(format!("svc:run{}", ctx.run()));
@@ -407,14 +407,11 @@ pub async fn events_follow_the_record_they_describe<H: Harness>(h: &H) {
 pub async fn stop_of_an_ended_service_returns_false<H: Harness>(h: &H) {
     let gov = h.governor();
     let once = gov
-        .add("once", |_ctx: ServiceCtx| async { Ok(()) })
+        .add("once", |_ctx| async { Ok(()) })
         .unwrap()
         .no_restart()
         .handle();
-    let never = gov
-        .add("never", |_ctx: ServiceCtx| async { Ok(()) })
-        .unwrap()
-        .handle();
+    let never = gov.add("never", |_ctx| async { Ok(()) }).unwrap().handle();
     assert!(
         never.stop(),
         "a pending service is stopped by the first call"
@@ -441,7 +438,7 @@ pub async fn a_stop_asked_for_during_the_runs_last_poll_still_calls_its_hooks<H:
     let me: Arc<Mutex<Option<ServiceHandle>>> = Arc::default();
     let mine = me.clone();
     let svc = gov
-        .add("quitter", move |ctx: ServiceCtx| {
+        .add("quitter", move |ctx| {
             let me = mine.lock().unwrap().clone();
             async move {
                 me.expect("the handle is set before start").stop();

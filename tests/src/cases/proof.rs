@@ -5,7 +5,7 @@
 use std::fmt;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use governor_core::{Outcome, ServiceCtx, ServiceError};
+use governor_core::{Outcome, ServiceError};
 
 use crate::harness::Harness;
 
@@ -124,9 +124,10 @@ impl tracing::Subscriber for ForwardTo {
 pub async fn panicking_error_display_is_survived_in_log_and_report<H: Harness>(h: &H) {
     let log = governor_log();
     let gov = h.governor();
-    gov.add(RUDE, |_ctx: ServiceCtx| async move {
-        Err(ServiceError::from(RudeDisplay))
-    })
+    gov.add(
+        RUDE,
+        |_ctx| async move { Err(ServiceError::from(RudeDisplay)) },
+    )
     .unwrap();
     gov.start().unwrap();
     gov.service(RUDE).unwrap().wait().await;

@@ -223,7 +223,7 @@ pub async fn removing_a_dependency_of_a_running_service_is_refused<H: Harness>(h
     let (release, released) = oneshot::channel::<()>();
     let released = Arc::new(Mutex::new(Some(released)));
     let slow_journal = j.clone();
-    gov.add("slow", move |ctx: ServiceCtx| {
+    gov.add("slow", move |ctx| {
         let j = slow_journal.clone();
         let released = released.lock().unwrap().take();
         Box::pin(async move {

@@ -19,7 +19,7 @@ use crate::support::{assert_elapsed, journal, Journal};
 /// `"<name>:stop"` and returns `Ok`.
 pub(crate) fn idle(journal: &Journal) -> impl FnMut(ServiceCtx) -> IdleFut + Send + 'static {
     let journal = journal.clone();
-    move |ctx: ServiceCtx| {
+    move |ctx| {
         let journal = journal.clone();
         Box::pin(async move {
             journal.note(format!("{}:start", ctx.name()));
@@ -40,7 +40,7 @@ pub(crate) fn quick(
 ) -> impl FnMut(ServiceCtx) -> IdleFut + Send + 'static {
     let journal = journal.clone();
     let result = Arc::new(result);
-    move |ctx: ServiceCtx| {
+    move |ctx| {
         let journal = journal.clone();
         let result = result.clone();
         Box::pin(async move {
@@ -139,7 +139,7 @@ pub async fn started_service_runs_once_even_if_stopped_at_once<H: Harness>(h: &H
         }
     });
     let jj = j.clone();
-    gov.add("brief", move |ctx: ServiceCtx| {
+    gov.add("brief", move |ctx| {
         let j = jj.clone();
         async move {
             j.note(format!("brief:stopping={}", ctx.stopping()));
@@ -175,7 +175,7 @@ pub async fn shutdown_cancels_runs_hooks_and_waits_for_every_service<H: Harness>
         let jj = j.clone();
         let hook_j = j.clone();
         let runtime = h.runtime();
-        gov.add(name, move |ctx: ServiceCtx| {
+        gov.add(name, move |ctx| {
             let j = jj.clone();
             let hook_j = hook_j.clone();
             let runtime = runtime.clone();
@@ -244,7 +244,7 @@ pub async fn shutdown_from_inside_a_service<H: Harness>(h: &H) {
     let gov = h.governor();
     gov.add("other", idle(&j)).unwrap();
     let jj = j.clone();
-    gov.add("boss", move |ctx: ServiceCtx| {
+    gov.add("boss", move |ctx| {
         let j = jj.clone();
         async move {
             j.note("boss:start");
@@ -254,7 +254,7 @@ pub async fn shutdown_from_inside_a_service<H: Harness>(h: &H) {
     })
     .unwrap();
     let jj = j.clone();
-    gov.add("quitter", move |ctx: ServiceCtx| {
+    gov.add("quitter", move |ctx| {
         let j = jj.clone();
         async move {
             let report = ctx.governor().shutdown().await;
@@ -360,7 +360,7 @@ pub(crate) fn ends_n_times(
 ) -> impl FnMut(ServiceCtx) -> IdleFut + Send + 'static {
     let journal = journal.clone();
     let runs = Arc::new(AtomicUsize::new(0));
-    move |ctx: ServiceCtx| {
+    move |ctx| {
         let journal = journal.clone();
         let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
         Box::pin(async move {
@@ -453,7 +453,7 @@ pub async fn restart_delay_is_respected<H: Harness>(h: &H) {
     let t = times.clone();
     let rt = runtime.clone();
     let mut inner = ends_n_times(&j, 2, || Err(ServiceError::msg("again")));
-    gov.add("delayed", move |ctx: ServiceCtx| {
+    gov.add("delayed", move |ctx| {
         t.lock().unwrap().push(rt.now());
         inner(ctx)
     })
@@ -556,7 +556,7 @@ pub async fn until_stopped_races_a_future_against_stop<H: Harness>(h: &H) {
     let (j, mut notes) = journal();
     let gov = h.governor();
     let jj = j.clone();
-    gov.add("racer", move |ctx: ServiceCtx| {
+    gov.add("racer", move |ctx| {
         let j = jj.clone();
         async move {
             let quick = ctx.until_stop(async { 7 }).await;
@@ -591,7 +591,7 @@ pub async fn sleep_ends_on_time_or_early_on_stop<H: Harness>(h: &H) {
 
     let (j, mut notes) = journal();
     let jj = j.clone();
-    gov.add("sleeper", move |ctx: ServiceCtx| {
+    gov.add("sleeper", move |ctx| {
         let j = jj.clone();
         async move {
             j.note("sleeper:short");
@@ -641,7 +641,7 @@ pub async fn context_sleeps_dropped_raced_and_cloned<H: Harness>(h: &H) {
     let (tx, rx) = futures_channel::oneshot::channel();
     let mut tx = Some(tx);
     let clock = runtime.clone();
-    gov.add("sleeper", move |ctx: ServiceCtx| {
+    gov.add("sleeper", move |ctx| {
         let (j, tx, clock) = (j.clone(), tx.take(), clock.clone());
         async move {
             let mut spans = Vec::new();
@@ -706,7 +706,7 @@ pub async fn stopping_flips_at_shutdown_and_global_token_is_cancelled<H: Harness
     let gov = h.governor();
     let global = gov.token();
     let jj = j.clone();
-    gov.add("watcher", move |ctx: ServiceCtx| {
+    gov.add("watcher", move |ctx| {
         let j = jj.clone();
         async move {
             j.note(format!("before:{}", ctx.stopping()));
@@ -739,7 +739,7 @@ pub async fn stop_hooks_run_once_after_cancellation<H: Harness>(h: &H) {
     let hj = j.clone();
     let gj = gov.token();
     let rj = j.clone();
-    gov.add("hooked", move |ctx: ServiceCtx| {
+    gov.add("hooked", move |ctx| {
         let j = rj.clone();
         async move {
             let run_j = j.clone();
@@ -780,7 +780,7 @@ pub async fn stop_hook_unblocks_a_blocking_socket_read<H: Harness>(h: &H) {
     let (j, mut notes) = journal();
     let gov = h.governor();
     let jj = j.clone();
-    gov.add_blocking("reader", move |ctx: ServiceCtx| {
+    gov.add_blocking("reader", move |ctx| {
         let mut stream = TcpStream::connect(addr)?;
         let for_hook = stream.try_clone()?;
         ctx.on_stop(move || {
@@ -841,7 +841,7 @@ pub async fn blocking_sleep_wakes_on_stop<H: Harness>(h: &H) {
     let (j, mut notes) = journal();
     let gov = h.governor();
     let jj = j.clone();
-    gov.add_blocking("sleepy", move |ctx: ServiceCtx| {
+    gov.add_blocking("sleepy", move |ctx| {
         let thread = std::thread::current().id();
         jj.note("sleepy:sleeping");
         let result = ctx.sleep_blocking(Duration::from_secs(3600));
@@ -870,7 +870,7 @@ pub async fn blocking_service_restarts<H: Harness>(h: &H) {
     let jj = j.clone();
     let test_thread = std::thread::current().id();
     let mut runs = 0;
-    gov.add_blocking("counter", move |ctx: ServiceCtx| {
+    gov.add_blocking("counter", move |ctx| {
         runs += 1;
         assert_ne!(std::thread::current().id(), test_thread);
         jj.note(format!("counter:run{runs}"));
@@ -925,9 +925,11 @@ pub async fn add_and_start_after_shutdown_are_refused<H: Harness>(h: &H) {
     assert_eq!(pending.start().unwrap_err(), Error::StartAfterShutdown);
     let report = gov.report();
     assert_eq!(report.services.len(), 1);
+    // Refused for good, and told apart from a service never started (see
+    // `start_refused_by_shutdown_is_told_apart_from_never_started`).
     assert_eq!(
         report.service("pending").unwrap().state,
-        ServiceState::Pending
+        ServiceState::Refused
     );
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use futures_util::future::{select, Either};
 use governor_core::runtime::{BoxSleep, BoxTask, Runtime, SignalError, SignalStream};
-use governor_core::{Governor, Outcome, ServiceCtx, ServiceState, Subtree};
+use governor_core::{Governor, Outcome, ServiceState, Subtree};
 
 use super::seed::idle;
 use crate::harness::Harness;
@@ -42,7 +42,7 @@ pub async fn shutdown_awaited_inside_a_dependent_returns<H: Harness>(h: &H) {
     let (t, mut notes) = timeline(h);
     let gov = h.governor();
     let tt = t.clone();
-    gov.add("db", move |ctx: ServiceCtx| {
+    gov.add("db", move |ctx| {
         let t = tt.clone();
         async move {
             t.mark("db:start");
@@ -55,7 +55,7 @@ pub async fn shutdown_awaited_inside_a_dependent_returns<H: Harness>(h: &H) {
     .unwrap()
     .notify_ready();
     let tt = t.clone();
-    gov.add("api", move |ctx: ServiceCtx| {
+    gov.add("api", move |ctx| {
         let t = tt.clone();
         async move {
             t.mark("api:start");
@@ -73,7 +73,7 @@ pub async fn shutdown_awaited_inside_a_dependent_returns<H: Harness>(h: &H) {
     .unwrap()
     .depends_on(["db"]);
     let tt = t.clone();
-    gov.add("web", move |ctx: ServiceCtx| {
+    gov.add("web", move |ctx| {
         let t = tt.clone();
         async move {
             t.mark("web:start");
@@ -107,7 +107,7 @@ pub async fn shutdown_awaited_inside_an_unready_dependency_returns<H: Harness>(h
     let (j, mut notes) = journal();
     let gov = h.governor();
     let jj = j.clone();
-    gov.add("db", move |ctx: ServiceCtx| {
+    gov.add("db", move |ctx| {
         let j = jj.clone();
         async move {
             j.note("db:start");
@@ -141,7 +141,7 @@ pub async fn wait_for_shutdown_inside_dependents_returns<H: Harness>(h: &H) {
     let gov = h.governor();
     gov.add("db", idle(&j)).unwrap();
     let jj = j.clone();
-    gov.add("api", move |ctx: ServiceCtx| {
+    gov.add("api", move |ctx| {
         let j = jj.clone();
         async move {
             j.note("api:start");
@@ -154,7 +154,7 @@ pub async fn wait_for_shutdown_inside_dependents_returns<H: Harness>(h: &H) {
     .unwrap()
     .depends_on(["db"]);
     let jj = j.clone();
-    gov.add_blocking("batch", move |ctx: ServiceCtx| {
+    gov.add_blocking("batch", move |ctx| {
         jj.note("batch:start");
         let report = ctx.governor().wait_for_shutdown_blocking();
         let db = report.service("db").unwrap().state;
@@ -189,13 +189,13 @@ pub async fn parent_shutdown_awaited_inside_a_subtree_returns<H: Harness>(h: &H)
     let handle: Arc<Mutex<Option<Governor>>> = Arc::new(Mutex::new(Some(parent.clone())));
     let jj = j.clone();
     parent
-        .add(
+        .add_service(
             "shard",
             Subtree::new(move |child: &Governor| {
                 child.add("store", idle(&jj))?;
                 let (j, handle) = (jj.clone(), handle.clone());
                 child
-                    .add("api", move |_ctx: ServiceCtx| {
+                    .add("api", move |_ctx| {
                         let (j, parent) = (j.clone(), handle.lock().unwrap().take());
                         async move {
                             let parent = parent.expect("one run only");
@@ -238,7 +238,7 @@ pub async fn outside_wait_includes_the_clean_up_after_an_inside_wait<H: Harness>
     gov.add("other", idle(&j)).unwrap();
     let tt = t.clone();
     let runtime = h.runtime();
-    gov.add("quitter", move |ctx: ServiceCtx| {
+    gov.add("quitter", move |ctx| {
         let (t, runtime) = (tt.clone(), runtime.clone());
         async move {
             t.mark("quitter:start");
@@ -360,7 +360,7 @@ pub async fn shutdown_ending_an_unready_dependency_leaves_dependents_not_run<H: 
     let (j, mut notes) = journal();
     let gov = h.governor();
     let jj = j.clone();
-    gov.add("flaky", move |ctx: ServiceCtx| {
+    gov.add("flaky", move |ctx| {
         let j = jj.clone();
         async move {
             j.note(format!("flaky:run{}", ctx.run()));

@@ -34,7 +34,7 @@ fn fails_then_idles(
     run_for: Duration,
 ) -> impl FnMut(ServiceCtx) -> IdleFut + Send + 'static {
     let timeline = timeline.clone();
-    move |ctx: ServiceCtx| {
+    move |ctx| {
         let timeline = timeline.clone();
         Box::pin(async move {
             let run = ctx.run();
@@ -62,7 +62,7 @@ fn stubborn(timeline: &Timeline) -> impl FnMut(ServiceCtx) -> IdleFut + Send + '
         }
     }
     let timeline = timeline.clone();
-    move |ctx: ServiceCtx| {
+    move |ctx| {
         let timeline = timeline.clone();
         Box::pin(async move {
             let _guard = OnDrop(timeline.clone(), ctx.name().to_owned());
@@ -127,7 +127,7 @@ pub async fn backoff_resets_after_a_healthy_run<H: Harness>(h: &H) {
     let gov = h.governor();
     let backoff = Backoff::new(100 * MS, Duration::from_secs(10)).reset_after(500 * MS);
     let t2 = t.clone();
-    gov.add("healthy-once", move |ctx: ServiceCtx| {
+    gov.add("healthy-once", move |ctx| {
         let t = t2.clone();
         async move {
             let run = ctx.run();
@@ -296,7 +296,7 @@ pub async fn dependents_start_once_dependencies_are_ready<H: Harness>(h: &H) {
     let gov = h.governor();
     let latch = StopSource::new();
     let (tt, l) = (t.clone(), latch.token().clone());
-    gov.add("config", move |ctx: ServiceCtx| {
+    gov.add("config", move |ctx| {
         let (t, latch) = (tt.clone(), l.clone());
         async move {
             t.mark("config:loading");
@@ -356,7 +356,7 @@ pub async fn readiness_resets_on_restart<H: Harness>(h: &H) {
     let latch = StopSource::new();
     let (tt, l) = (t.clone(), latch.token().clone());
     let handle = gov
-        .add("svc", move |ctx: ServiceCtx| {
+        .add("svc", move |ctx| {
             let (t, latch) = (tt.clone(), l.clone());
             async move {
                 t.mark(format!("svc:run{}", ctx.run()));
@@ -398,14 +398,14 @@ pub async fn readiness_resets_on_restart<H: Harness>(h: &H) {
 /// that was not ready.
 pub async fn start_wait_ready_times_out_naming_the_service<H: Harness>(h: &H) {
     let gov = h.governor();
-    gov.add("fast", |ctx: ServiceCtx| async move {
+    gov.add("fast", |ctx| async move {
         ctx.ready();
         ctx.wait_for_stop().await;
         Ok(())
     })
     .unwrap()
     .notify_ready();
-    gov.add("slow", |ctx: ServiceCtx| async move {
+    gov.add("slow", |ctx| async move {
         ctx.wait_for_stop().await;
         Ok(())
     })
@@ -607,7 +607,7 @@ pub async fn blocking_service_that_ignores_stop_is_abandoned<H: Harness>(h: &H) 
     let gov = h.governor().shutdown_timeout(200 * MS);
     let (release, parked) = mpsc::channel::<()>();
     let parked = Mutex::new(parked);
-    gov.add_blocking("wedged", move |_ctx: ServiceCtx| {
+    gov.add_blocking("wedged", move |_ctx| {
         j.note("wedged:parked");
         let _ = parked.lock().unwrap().recv(); // deaf to the stop
         Ok(())
@@ -694,7 +694,7 @@ pub async fn events_trace_the_lifecycle<H: Harness>(h: &H) {
     gov.add("flaky", fails_then_idles(&t, 1, Duration::ZERO))
         .unwrap()
         .restart(100 * MS);
-    gov.add("bomb", |_ctx: ServiceCtx| async move {
+    gov.add("bomb", |_ctx| async move {
         panic!("boom");
         #[allow(unreachable_code)]
         Ok(())
@@ -788,7 +788,7 @@ pub async fn panicking_event_hook_is_caught<H: Harness>(h: &H) {
 pub async fn status_shows_each_state<H: Harness>(h: &H) {
     let (t, mut notes) = timeline(h);
     let gov = h.governor();
-    gov.add("dep", |ctx: ServiceCtx| async move {
+    gov.add("dep", |ctx| async move {
         ctx.wait_for_stop().await; // never ready
         Ok(())
     })
@@ -918,7 +918,7 @@ pub async fn run_token_passes_on_unless_the_run_was_asked_to_stop<H: Harness>(h:
     let gov = h.governor();
     let kept = tokens.clone();
     let handle = gov
-        .add("svc", move |ctx: ServiceCtx| {
+        .add("svc", move |ctx| {
             let journal = journal.clone();
             kept.lock().unwrap().push(ctx.token().clone());
             async move {
@@ -958,7 +958,7 @@ pub async fn subtree_runs_and_stops_with_its_parent<H: Harness>(h: &H) {
     let parent = h.governor();
     let tt = t.clone();
     parent
-        .add(
+        .add_service(
             "subsystem",
             Subtree::new(move |child: &Governor| {
                 let svc = |t: &Timeline| {
@@ -997,12 +997,12 @@ pub async fn failing_subtree_is_restarted_by_its_parent<H: Harness>(h: &H) {
     let runs = Arc::new(AtomicUsize::new(0));
     let tt = t.clone();
     parent
-        .add(
+        .add_service(
             "subsystem",
             Subtree::new(move |child: &Governor| {
                 let (t, runs) = (tt.clone(), runs.clone());
                 child
-                    .add("unstable", move |ctx: ServiceCtx| {
+                    .add("unstable", move |ctx| {
                         let (t, runs) = (t.clone(), runs.clone());
                         async move {
                             let n = runs.fetch_add(1, Ordering::SeqCst) + 1;

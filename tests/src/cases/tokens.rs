@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use governor_core::{
-    Event, Outcome, RestartPolicy, ServiceCtx, ServiceError, ServiceState, ShutdownCause, StopToken,
+    Event, Outcome, RestartPolicy, ServiceError, ServiceState, ShutdownCause, StopToken,
 };
 
 use super::seed::idle;
@@ -28,7 +28,7 @@ pub async fn a_service_cannot_restart_itself_past_its_policy<H: Harness>(h: &H) 
     let tt = t.clone();
     let keep = kept.clone();
     let handle = gov
-        .add("selfish", move |ctx: ServiceCtx| {
+        .add("selfish", move |ctx| {
             let t = tt.clone();
             let keep = keep.clone();
             async move {
@@ -206,7 +206,7 @@ pub async fn owned_stop_future_follows_the_run<H: Harness>(h: &H) {
     let runtime = h.runtime();
     let jj = j.clone();
     let svc = gov
-        .add("server", move |ctx: ServiceCtx| {
+        .add("server", move |ctx| {
             let (j, runtime) = (jj.clone(), runtime.clone());
             async move {
                 let stop = ctx.wait_for_stop_owned();
