@@ -155,6 +155,8 @@ mod subtree;
 mod supervisor;
 mod supervisor_task;
 mod sync;
+mod tasks;
+mod time;
 mod token;
 mod wait_list;
 
@@ -173,4 +175,6 @@ pub use service::BlockingService;
 pub use service::Service;
 pub use sleep::Sleep;
 pub use subtree::Subtree;
+pub use tasks::{TaskError, TaskHandle};
+pub use time::{Interval, Timeout, TimeoutError};
 pub use token::{Interrupted, StopSource, StopToken, UntilStop, WaitForStop, WaitForStopOwned};

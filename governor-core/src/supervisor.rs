@@ -28,6 +28,7 @@ mod watched;
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
@@ -41,6 +42,7 @@ use crate::report::ShutdownCause;
 use crate::restart::{Decision, Escalation, RestartHistory};
 use crate::slot::{drop_user_value, AfterRun, Slot};
 use crate::supervisor_task::LaunchInputs;
+use crate::tasks::WithTasks;
 
 #[cfg(feature = "std")]
 pub(crate) use runner::BlockingRunner;
@@ -132,7 +134,7 @@ pub(crate) fn supervise<R: Runner>(
             let began = next_begins.take().unwrap_or_else(|| shared.runtime.now());
             let ctx = ServiceCtx::new(shared.clone(), slot.clone(), run_token.token().clone(), run);
             let (outcome, timed_out, read_at) = Watched::new(
-                InSpan::new(runner.run_once(ctx), span.as_deref()),
+                WithTasks::new(InSpan::new(runner.run_once(ctx), span.as_deref()), &slot),
                 &shared,
                 &slot,
                 &run_token,
@@ -140,9 +142,20 @@ pub(crate) fn supervise<R: Runner>(
                 || R::ABORTED,
             )
             .await;
+            // A run cut off leaves its tasks: aborted with it, named in its
+            // report, and waited for (they end at their next poll). A run
+            // that ended by itself has waited for its tasks already.
+            let aborted_tasks = if timed_out {
+                abort_tasks(&slot).await
+            } else {
+                Vec::new()
+            };
             let now = read_at.unwrap_or_else(|| shared.runtime.now());
             let asked_to_stop = slot.stopped() || shared.token.stopping();
-            let restart_now = !asked_to_stop && run_token.stopping();
+            // Its token stopped without a stop for good: its handle's
+            // `restart`, or its own tasks (a failure, or tasks left when
+            // it returned), which go by the policy.
+            let restart_now = !asked_to_stop && run_token.stopping() && slot.restart_requested();
             // A restart asked for by the handle is honoured whatever the
             // policy, even after an abort at the shutdown timeout (the
             // service's value is back); not after a blocking run was
@@ -178,7 +191,7 @@ pub(crate) fn supervise<R: Runner>(
             if next == AfterRun::Finish {
                 live.forget_if_asked(); // before `wait` returns
             }
-            slot.end_run(outcome.clone(), now, timed_out, next);
+            slot.end_run(outcome.clone(), now, timed_out, aborted_tasks, next);
             live.finished = next == AfterRun::Finish;
             // Emitted once the record says so: a hook that reads the report
             // sees the run it is told about.
@@ -259,6 +272,20 @@ pub(crate) fn supervise<R: Runner>(
         // `wait_for_shutdown()` return only once it is gone.
         drop_user_value(&slot.name, "service value", runner);
     }
+}
+
+/// Aborts the tasks of a run that was cut off, waits until they have
+/// ended, and returns their names.
+async fn abort_tasks(slot: &Slot) -> Vec<Arc<str>> {
+    let Some(scope) = slot.close_run_tasks() else {
+        return Vec::new();
+    };
+    let names = scope.abort_all();
+    if !names.is_empty() {
+        tracing::warn!(service = %slot.name, tasks = ?names, "tasks aborted with their run");
+    }
+    scope.all_ended().await;
+    names
 }
 
 /// The span a service's runs are entered into, boxed, if any subscriber
@@ -360,6 +387,13 @@ impl Live {
 
 impl Drop for Live {
     fn drop(&mut self) {
+        // The runtime dropped the supervisor mid-run: no task outlives
+        // the run (they end at their next poll, or with the runtime).
+        if !self.finished {
+            if let Some(scope) = self.slot.close_run_tasks() {
+                scope.abort_all();
+            }
+        }
         if !self.finished {
             self.forget_if_asked();
             self.slot.finish(false);
