@@ -10,12 +10,12 @@ use crate::governor::{Governor, Shared};
 use crate::outcome::ServiceError;
 use crate::sleep::{Sleep, TimerSlot};
 use crate::slot::Slot;
-use crate::tasks::TaskHandle;
 #[cfg(doc)]
 use crate::tasks::TaskError;
-use crate::time::{Interval, Timeout};
+use crate::tasks::TaskHandle;
 #[cfg(doc)]
 use crate::time::TimeoutError;
+use crate::time::{Interval, Timeout};
 use crate::token::{StopToken, UntilStop, WaitForStop, WaitForStopOwned};
 
 /// A service's handle on the governor, passed to every run.

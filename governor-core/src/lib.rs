@@ -109,6 +109,13 @@
 //!   it. The governor holds the source of each service's token; for work
 //!   a service cancels itself, make a [child](StopToken::child) of
 //!   [its token](ServiceCtx::token).
+//! - **Tasks and time:** [`ServiceCtx::spawn`] starts a task that belongs
+//!   to the run (it sees the run's stop, the run waits for it, its unread
+//!   failure fails the run; see [`TaskHandle`]);
+//!   [`ServiceCtx::spawn_blocking`] does the same on the blocking pool;
+//!   [`ServiceCtx::timeout`], [`ServiceCtx::interval`] and
+//!   [`ServiceCtx::now`] run on the runtime's clock. A library can ship a
+//!   whole service on these without naming a runtime.
 //! - **[`Subtree`]:** a child governor supervised as one service of its
 //!   parent, restarted as a whole: a supervision tree.
 //! - **The [`Runtime`](runtime::Runtime) trait** is all an adapter

@@ -82,8 +82,8 @@ use crate::outcome::Outcome;
 use crate::report::{ServiceReport, ServiceState};
 use crate::restart::RestartPolicy;
 use crate::supervisor_task::BoxLaunch;
-use crate::tasks::RunTasks;
 use crate::sync::{AtomicBool, Mutex, Ordering};
+use crate::tasks::RunTasks;
 use crate::token::StopSource;
 use crate::wait_list::{WaitList, WakeAll};
 

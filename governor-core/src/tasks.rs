@@ -149,9 +149,7 @@ impl PartialEq for TaskError {
     /// Failures compare by their message text.
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
-            (TaskError::Failed(a), TaskError::Failed(b)) => {
-                format!("{a}") == format!("{b}")
-            }
+            (TaskError::Failed(a), TaskError::Failed(b)) => format!("{a}") == format!("{b}"),
             (TaskError::Panicked(a), TaskError::Panicked(b)) => a == b,
             (a, b) => core::mem::discriminant(a) == core::mem::discriminant(b),
         }
@@ -442,7 +440,11 @@ impl<T: Send> Control for TaskCell<T> {
 }
 
 impl<T> TaskCell<T> {
-    fn new(stop: StopSource, scope: Option<Arc<RunTasks>>, result: Option<Result<T, TaskError>>) -> Self {
+    fn new(
+        stop: StopSource,
+        scope: Option<Arc<RunTasks>>,
+        result: Option<Result<T, TaskError>>,
+    ) -> Self {
         let ended = result.is_some();
         TaskCell {
             aborted: AtomicBool::new(false),
@@ -575,7 +577,8 @@ impl<T> Drop for TaskHandle<T> {
         drop(waker);
         if let Some(result) = unread {
             if let Err(error) = &result {
-                if let (Some(outcome), Some(scope)) = (error.unhandled_outcome(), &self.cell.scope) {
+                if let (Some(outcome), Some(scope)) = (error.unhandled_outcome(), &self.cell.scope)
+                {
                     scope.late_failure(outcome);
                 }
             }
@@ -703,7 +706,9 @@ where
         // The future is dropped before the end is told (a task's end means
         // its future is gone); its `Drop` is user code, caught.
         #[cfg(feature = "std")]
-        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| stage.set(Stage::Done))).is_err() {
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| stage.set(Stage::Done)))
+            .is_err()
+        {
             tracing::error!("dropping a task's future panicked");
         }
         #[cfg(not(feature = "std"))]

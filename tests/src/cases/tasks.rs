@@ -72,7 +72,11 @@ pub async fn tasks_see_the_stop_and_the_run_ends_after_them<H: Harness>(h: &H) {
     let end = h.runtime().now();
     for i in 1..=3u64 {
         assert_elapsed(h, t.at(&format!("task{i}:stop")) - begin, Duration::ZERO);
-        assert_elapsed(h, t.at(&format!("task{i}:end")) - begin, MS * (10 * i as u32));
+        assert_elapsed(
+            h,
+            t.at(&format!("task{i}:end")) - begin,
+            MS * (10 * i as u32),
+        );
     }
     assert_elapsed(h, end - begin, 30 * MS);
     let parent = report.service("parent").unwrap();
@@ -406,7 +410,10 @@ pub async fn tasks_ignoring_the_stop_are_aborted_at_the_timeout_and_named<H: Har
     assert_eq!(wedged.last_outcome, Some(Outcome::Aborted));
     let named: Vec<&str> = wedged.aborted_tasks.iter().map(|n| &**n).collect();
     assert_eq!(named, ["deaf", "task #3"]);
-    assert!(report.to_string().contains("aborted tasks: deaf, task #3"), "{report}");
+    assert!(
+        report.to_string().contains("aborted tasks: deaf, task #3"),
+        "{report}"
+    );
 }
 
 /// Ten thousand tasks in one run: every one runs, every awaited output
@@ -525,11 +532,16 @@ pub async fn interval_ticks_and_skips_missed_ticks<H: Harness>(h: &H) {
         let seen = seen.clone();
         let rt = rt.clone();
         async move {
-            assert!(matches!(ctx.interval(Duration::ZERO), Err(Error::ZeroPeriod)));
+            assert!(matches!(
+                ctx.interval(Duration::ZERO),
+                Err(Error::ZeroPeriod)
+            ));
             let mut every = ctx.interval(100 * MS)?;
             // The grid's origin: the first tick, due at once.
             let start = every.tick().await?;
-            seen.lock().unwrap().push((Duration::ZERO, ctx.now() - start));
+            seen.lock()
+                .unwrap()
+                .push((Duration::ZERO, ctx.now() - start));
             for k in 1..5 {
                 let at = every.tick().await?;
                 seen.lock().unwrap().push((at - start, ctx.now() - start));
