@@ -253,20 +253,21 @@ impl RunTasks {
     /// A task ended (invariant 1); `unhandled`: the failure it fails the
     /// run with, if nobody took its result.
     fn task_ended(&self, key: usize, unhandled: Option<Outcome>) {
-        let (entry, wake, stop) = {
+        // A failure stops the run before the task is counted out: the run
+        // cannot be seen to end (and its token be handed to the next run)
+        // before its stop, which would then stop the wrong run.
+        if let Some(outcome) = unhandled {
+            self.late_failure(outcome);
+        }
+        let (entry, wake) = {
             let mut state = self.state.lock();
             let entry = state.live.try_remove(key);
-            let stop = unhandled.and_then(|outcome| state.record_failure(outcome));
-            let wake = (stop.is_some() || (state.closed && state.live.is_empty()))
-                .then(|| state.waiters.take());
-            (entry, wake, stop)
+            let wake = (state.closed && state.live.is_empty()).then(|| state.waiters.take());
+            (entry, wake)
         };
         drop(entry);
         if let Some(wake) = wake {
             wake.wake();
-        }
-        if let Some(outcome) = stop {
-            self.stop_run_for(&outcome);
         }
     }
 
@@ -865,5 +866,113 @@ impl<F: Future<Output = Outcome>> Future for WithTasks<'_, F> {
             return Poll::Pending;
         };
         Poll::Ready(scope.settle(main, first))
+    }
+}
+
+/// loom models of what joins tasks to their run: the scope's count and
+/// its wait, and the one result of each task (handle or scope, never
+/// both, never neither).
+///
+/// `RUSTFLAGS="--cfg loom" cargo test -p governor-core --lib --release -- loom_tasks`
+#[cfg(all(test, loom))]
+mod loom_tasks {
+    use super::*;
+    use loom::thread;
+
+    fn model(f: impl Fn() + Sync + Send + 'static) {
+        let mut builder = loom::model::Builder::new();
+        if builder.preemption_bound.is_none() {
+            builder.preemption_bound = Some(3);
+        }
+        builder.check(f);
+    }
+
+    struct Noop;
+    impl Control for Noop {
+        fn abort(&self) {}
+    }
+
+    fn failure() -> Outcome {
+        Outcome::Panicked(Arc::from("boom"))
+    }
+
+    /// A task ending (with a failure nobody reads) races the run's main
+    /// future closing the scope and waiting: the wait always ends, after
+    /// the task; the failure is recorded once and stops the run.
+    #[test]
+    fn loom_tasks_run_waits_for_a_racing_task_end() {
+        model(|| {
+            let run_stop = StopSource::new();
+            let scope = Arc::new(RunTasks::new(Arc::from("svc"), run_stop.clone()));
+            let key = scope.register(None, Arc::new(Noop)).unwrap();
+            let ender = {
+                let scope = scope.clone();
+                thread::spawn(move || scope.task_ended(key, Some(failure())))
+            };
+            let (_live, first) = scope.close();
+            loom::future::block_on(scope.all_ended());
+            assert_eq!(scope.running(), 0);
+            let outcome = scope.settle(Outcome::Completed, first);
+            assert_eq!(outcome, failure());
+            assert!(run_stop.stopping());
+            ender.join().unwrap();
+        });
+    }
+
+    /// A spawn racing the close is either refused, or counted and waited
+    /// for: never started and forgotten.
+    #[test]
+    fn loom_tasks_spawn_racing_close_is_refused_or_waited_for() {
+        model(|| {
+            let scope = Arc::new(RunTasks::new(Arc::from("svc"), StopSource::new()));
+            let spawner = {
+                let scope = scope.clone();
+                thread::spawn(move || {
+                    if let Some(key) = scope.register(None, Arc::new(Noop)) {
+                        scope.task_ended(key, None);
+                    }
+                })
+            };
+            scope.close();
+            loom::future::block_on(scope.all_ended());
+            assert_eq!(scope.running(), 0);
+            spawner.join().unwrap();
+        });
+    }
+
+    /// A task's end races its handle's drop: its failure reaches exactly
+    /// one of them, so the run fails exactly once.
+    #[test]
+    fn loom_tasks_failure_reaches_the_handle_or_the_run_once() {
+        model(|| {
+            let run_stop = StopSource::new();
+            let scope = Arc::new(RunTasks::new(Arc::from("svc"), run_stop.clone()));
+            let cell: Arc<TaskCell<()>> =
+                Arc::new(TaskCell::new(StopSource::new(), Some(scope.clone()), None));
+            let key = scope.register(None, cell.clone()).unwrap();
+            let handle = TaskHandle {
+                cell: cell.clone(),
+                taken: false,
+            };
+            let ending = {
+                let scope = scope.clone();
+                thread::spawn(move || {
+                    let mut ending = Ending {
+                        cell,
+                        scope,
+                        key,
+                        inside: (0, 0),
+                        done: false,
+                    };
+                    ending.end(Err(TaskError::Panicked(Arc::from("boom"))));
+                })
+            };
+            drop(handle);
+            ending.join().unwrap();
+            let (live, first) = scope.close();
+            assert_eq!(live, 0);
+            assert_eq!(first, Some(failure()), "the unread failure fails the run");
+            assert!(run_stop.stopping());
+        });
     }
 }
