@@ -192,13 +192,14 @@ impl ServiceCtx {
     ///     match ctx.timeout(Duration::from_millis(5), slow).await {
     ///         Err(TimeoutError::Elapsed(_)) => ctx.log("too slow"),
     ///         Err(TimeoutError::Interrupted) => return Ok(()), // asked to stop
+    ///         Err(other) => return Err(other.into()),
     ///         Ok(()) => {}
     ///     }
     ///     // `?` turns `Elapsed` into a failure, `Interrupted` into a clean end:
     ///     ctx.timeout(Duration::from_millis(5), async { 7 }).await?;
     ///     Ok(())
     /// }
-    /// governor_smol::block_on(async {
+    /// futures_executor::block_on(async {
     ///     let gov = governor_smol::new();
     ///     gov.add("poller", poller)?.critical();
     ///     gov.start()?;
@@ -268,13 +269,13 @@ impl ServiceCtx {
     ///   [`TaskError::NotStarted`].
     ///
     /// ```
-    /// use governor_core::{ServiceCtx, ServiceResult, TaskError};
+    /// use governor_core::{ServiceCtx, ServiceError, ServiceResult, TaskError};
     ///
     /// async fn fan_out(ctx: ServiceCtx) -> ServiceResult {
     ///     // Awaited: its output, or its failure to handle here.
     ///     let sum = ctx.spawn(|_task| async { Ok(1 + 2) });
     ///     assert_eq!(sum.await, Ok(3));
-    ///     let failing = ctx.spawn(|_task| async { Err::<(), _>("boom".into()) });
+    ///     let failing = ctx.spawn(|_task| async { Err::<(), _>(ServiceError::msg("boom")) });
     ///     assert!(matches!(failing.await, Err(TaskError::Failed(_))));
     ///     // Detached: runs until the run's stop; the run waits for it.
     ///     ctx.spawn(|task| async move {
@@ -284,7 +285,7 @@ impl ServiceCtx {
     ///     .detach();
     ///     Ok(()) // returning asks the detached task to stop
     /// }
-    /// governor_smol::block_on(async {
+    /// futures_executor::block_on(async {
     ///     let gov = governor_smol::new();
     ///     gov.add("fan-out", fan_out)?.critical();
     ///     gov.start()?;
@@ -360,7 +361,7 @@ impl ServiceCtx {
     ///     assert_eq!(digest.await?, 3_628_800);
     ///     Ok(())
     /// }
-    /// governor_smol::block_on(async {
+    /// futures_executor::block_on(async {
     ///     let gov = governor_smol::new();
     ///     gov.add("hasher", hasher)?.critical();
     ///     gov.start()?;
