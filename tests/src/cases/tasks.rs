@@ -137,7 +137,16 @@ pub async fn a_task_failure_fails_the_run_and_restarts_by_policy<H: Harness>(h: 
     assert_elapsed(h, t.at("run1:stop") - t.at("task:fails"), Duration::ZERO);
     assert_elapsed(h, t.at("sibling:stop") - t.at("task:fails"), Duration::ZERO);
     assert!(t.position("sibling:stop") < t.position("ended1"));
-    assert_elapsed(h, t.at("run2") - t.at("ended1"), 100 * MS);
+    // By the policy's delay, not at once (as a handle's `restart` would):
+    // exact on virtual time; on real runtimes only the lower bound, as
+    // smol's one shared global executor thread runs late by hundreds of
+    // milliseconds while the rest of the suite runs beside this case.
+    let delay = t.at("run2") - t.at("ended1");
+    if h.exact_time() {
+        assert_eq!(delay, 100 * MS);
+    } else {
+        assert!(delay >= 100 * MS, "restarted after {delay:?}");
+    }
     let report = gov.shutdown().await;
     let flaky = report.service("flaky").unwrap();
     assert_eq!(flaky.runs, 2);
