@@ -92,7 +92,9 @@ impl ServiceCtx {
         self.run
     }
 
-    /// This run's stop token: cancelled when the run is asked to stop —
+    /// This run's stop token (for the context of a task, the task's own: a
+    /// child of the spawning context's, see [`spawn`](ServiceCtx::spawn)):
+    /// cancelled when the run is asked to stop —
     /// by a shutdown (after the services that depend on this one have
     /// stopped), or by the service's [handle](crate::ServiceHandle).
     ///
