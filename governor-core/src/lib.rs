@@ -72,7 +72,7 @@
 //!   [`Governor::add_blocking`]. The context names the run, carries its
 //!   [stop token](ServiceCtx::token), and offers a
 //!   [sleep](ServiceCtx::sleep) and a
-//!   [wait for the stop](ServiceCtx::cancelled) that both end early when
+//!   [wait for the stop](ServiceCtx::stopped) that both end early when
 //!   the service is asked to stop. A service
 //!   ends with `Ok`, an error ([`ServiceError`]), a panic (caught, with
 //!   `std`) or [`StopService`] (ended for good, never restarted).
@@ -105,9 +105,9 @@
 //!   [`ServiceConfig::handle`]) stops, restarts, removes or waits for one
 //!   service while the others run on.
 //! - **Tokens:** a [`StopToken`] is observed (polled, awaited, or given
-//!   [children](StopToken::child)); a [`StopSource`] owns one and cancels
+//!   [children](StopToken::child)); a [`StopSource`] owns one and stops
 //!   it. The governor holds the source of each service's token; for work
-//!   a service cancels itself, make a [child](StopToken::child) of
+//!   a service stops itself, make a [child](StopToken::child) of
 //!   [its token](ServiceCtx::token).
 //! - **Tasks and time:** [`ServiceCtx::spawn`] starts a task that belongs
 //!   to the run (it sees the run's stop, the run waits for it, its unread
@@ -140,7 +140,6 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-mod activity;
 mod config;
 mod context;
 mod error;
@@ -148,16 +147,17 @@ mod event;
 mod governor;
 mod handle;
 mod inside;
+mod live_count;
 #[cfg(all(test, loom))]
 mod loom_models;
 mod name_index;
 mod outcome;
+mod record;
 mod report;
 mod restart;
 pub mod runtime;
 mod service;
 mod sleep;
-mod slot;
 mod subtree;
 mod supervisor;
 mod supervisor_task;

@@ -515,7 +515,7 @@ impl<T: Send + 'static> TaskHandle<T> {
         Control::abort(&*self.cell);
     }
 
-    /// Asks the task to stop: cancels the task's own token (a child of
+    /// Asks the task to stop: stops the task's own token (a child of
     /// the context that spawned it), which it observes through the
     /// [`ServiceCtx`](crate::ServiceCtx) it was given. Its run and the
     /// other tasks go on.
@@ -554,7 +554,7 @@ impl<T> Future for TaskHandle<T> {
             None => {
                 match &mut delivery.waker {
                     Some(waker) if waker.will_wake(cx.waker()) => {}
-                    slot => *slot = Some(cx.waker().clone()),
+                    record => *record = Some(cx.waker().clone()),
                 }
                 Poll::Pending
             }
@@ -804,7 +804,7 @@ pin_project_lite::pin_project! {
     pub(crate) struct WithTasks<'a, F> {
         #[pin]
         run: F,
-        slot: &'a crate::slot::Slot,
+        record: &'a crate::record::Record,
         waiting: Option<Waiting>,
     }
 }
@@ -818,10 +818,10 @@ pub(crate) struct Waiting {
 }
 
 impl<'a, F> WithTasks<'a, F> {
-    pub(crate) fn new(run: F, slot: &'a crate::slot::Slot) -> Self {
+    pub(crate) fn new(run: F, record: &'a crate::record::Record) -> Self {
         WithTasks {
             run,
-            slot,
+            record,
             waiting: None,
         }
     }
@@ -838,7 +838,7 @@ impl<F: Future<Output = Outcome>> Future for WithTasks<'_, F> {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(main) => main,
             };
-            let Some(scope) = this.slot.close_run_tasks() else {
+            let Some(scope) = this.record.close_run_tasks() else {
                 return Poll::Ready(main); // it spawned nothing
             };
             let (live, first) = scope.close();

@@ -6,7 +6,7 @@
 //! context's reusable timer when it is free (no allocation per wait).
 //!
 //! Neither holds a lock across a poll of user code; the only lock they
-//! touch is the context's timer slot (see `sleep.rs`), only ever tried.
+//! touch is the context's timer record (see `sleep.rs`), only ever tried.
 
 use core::fmt;
 use core::future::Future;
