@@ -7,8 +7,15 @@ use core::future::Future;
 use core::time::Duration;
 
 use crate::governor::{Governor, Shared};
+use crate::outcome::ServiceError;
 use crate::record::Record;
 use crate::sleep::{Sleep, TimerCell};
+#[cfg(doc)]
+use crate::tasks::TaskError;
+use crate::tasks::TaskHandle;
+#[cfg(doc)]
+use crate::time::TimeoutError;
+use crate::time::{Interval, Timeout};
 use crate::token::{StopToken, UntilStop, WaitForStop, WaitForStopOwned};
 
 /// A service's handle on the governor, passed to every run.
@@ -93,7 +100,9 @@ impl ServiceCtx {
         self.run
     }
 
-    /// This run's stop token: stopped when the run is asked to stop —
+    /// This run's stop token (for the context of a task, the task's own: a
+    /// child of the spawning context's, see [`spawn`](ServiceCtx::spawn)):
+    /// stopped when the run is asked to stop —
     /// by a shutdown (after the services that depend on this one have
     /// stopped), or by the service's [handle](crate::ServiceHandle).
     ///
@@ -187,6 +196,222 @@ impl ServiceCtx {
             }
         }
         Sleep::new(cancelled, self.shared.runtime.sleep(duration))
+    }
+
+    /// The runtime's clock: monotonic time since an arbitrary, fixed origin
+    /// (the virtual clock under a virtual-time runtime). What
+    /// [`Interval::tick`](crate::Interval::tick) returns is on it.
+    #[inline]
+    pub fn now(&self) -> Duration {
+        self.shared.runtime.now()
+    }
+
+    /// Runs `fut` until it completes, `duration` passes on the runtime's
+    /// clock ([`TimeoutError::Elapsed`]), or this context is asked to stop
+    /// ([`TimeoutError::Interrupted`]), whichever comes first; `fut` is
+    /// dropped unless it completed. The deadline is fixed by this call.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use governor_core::{ServiceCtx, ServiceResult, TimeoutError};
+    ///
+    /// async fn poller(ctx: ServiceCtx) -> ServiceResult {
+    ///     let slow = std::future::pending::<()>();
+    ///     match ctx.timeout(Duration::from_millis(5), slow).await {
+    ///         Err(TimeoutError::Elapsed(_)) => ctx.log("too slow"),
+    ///         Err(TimeoutError::Interrupted) => return Ok(()), // asked to stop
+    ///         Err(other) => return Err(other.into()),
+    ///         Ok(()) => {}
+    ///     }
+    ///     // `?` turns `Elapsed` into a failure, `Interrupted` into a clean end:
+    ///     ctx.timeout(Duration::from_millis(5), async { 7 }).await?;
+    ///     Ok(())
+    /// }
+    /// futures_executor::block_on(async {
+    ///     let gov = governor_smol::new();
+    ///     gov.add("poller", poller)?.critical();
+    ///     gov.start()?;
+    ///     let report = gov.wait_for_shutdown().await;
+    ///     assert!(report.is_clean());
+    ///     Ok::<_, governor_smol::Error>(())
+    /// }).unwrap();
+    /// ```
+    #[inline]
+    pub fn timeout<F: Future>(&self, duration: Duration, fut: F) -> Timeout<'_, F> {
+        Timeout::new(fut, self.sleep(duration), duration)
+    }
+
+    /// Ticks every `period` on the runtime's clock, the first tick at
+    /// once; missed ticks are skipped (see [`Interval`]). Each
+    /// [`tick`](Interval::tick) ends early with `Err(Interrupted)` once this
+    /// context is asked to stop. A zero `period` is refused
+    /// ([`Error::ZeroPeriod`](crate::Error::ZeroPeriod)).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use governor_core::{ServiceCtx, ServiceResult};
+    ///
+    /// async fn heartbeat(ctx: ServiceCtx) -> ServiceResult {
+    ///     let mut every = ctx.interval(Duration::from_secs(1))?;
+    ///     loop {
+    ///         let at = every.tick().await?; // `?`: a clean end on stop
+    ///         ctx.log(format_args!("beat at {at:?}"));
+    ///     }
+    /// }
+    /// # let _ = heartbeat;
+    /// ```
+    pub fn interval(&self, period: Duration) -> Result<Interval<'_>, crate::Error> {
+        if period.is_zero() {
+            return Err(crate::Error::ZeroPeriod);
+        }
+        Ok(Interval::new(self, period))
+    }
+
+    /// Spawns a task of this run: `task` is called at once with the task's
+    /// own context and the future it returns runs on the runtime, beside
+    /// the run. Returns its [`TaskHandle`]: await it for the output, or
+    /// [`abort`](TaskHandle::abort) or [`stop`](TaskHandle::stop) it.
+    ///
+    /// The task **belongs to the run** (see README "Semantics", *Tasks*):
+    ///
+    /// - its context's token is a child of this context's: it sees the
+    ///   run's stop (and, for a task spawned by a task, its parent's), and
+    ///   its handle can stop it alone. Its context spawns into the same
+    ///   run; everything else (`sleep`, `timeout`, `log`, …) is as the
+    ///   run's own;
+    /// - the run does not count as ended until all its tasks have ended.
+    ///   When the run's main future returns with tasks still running,
+    ///   they are asked to stop (the run's stop begins: stop hooks, and
+    ///   the shutdown timeout counts), and the run waits for them; unlike
+    ///   tokio's `JoinSet`, dropping does not abort at once;
+    /// - tasks still running at the service's shutdown timeout (or a
+    ///   forced shutdown) are aborted with the run, and named in its
+    ///   report ([`ServiceReport::aborted_tasks`](crate::ServiceReport::aborted_tasks));
+    /// - a task that fails, panics or returns `StopService` and whose
+    ///   result nobody reads from its handle fails the run: the run is
+    ///   asked to stop, ends with that outcome, and its restart policy
+    ///   applies. A result read from the handle is the service's to
+    ///   handle (see [`TaskHandle`]);
+    /// - a task spawned once the run's main future has returned (or from
+    ///   a context of an ended run) never starts: its handle yields
+    ///   [`TaskError::NotStarted`].
+    ///
+    /// ```
+    /// use governor_core::{ServiceCtx, ServiceError, ServiceResult, TaskError};
+    ///
+    /// async fn fan_out(ctx: ServiceCtx) -> ServiceResult {
+    ///     // Awaited: its output, or its failure to handle here.
+    ///     let sum = ctx.spawn(|_task| async { Ok(1 + 2) });
+    ///     assert_eq!(sum.await, Ok(3));
+    ///     let failing = ctx.spawn(|_task| async { Err::<(), _>(ServiceError::msg("boom")) });
+    ///     assert!(matches!(failing.await, Err(TaskError::Failed(_))));
+    ///     // Detached: runs until the run's stop; the run waits for it.
+    ///     ctx.spawn(|task| async move {
+    ///         task.wait_for_stop().await;
+    ///         Ok(())
+    ///     })
+    ///     .detach();
+    ///     Ok(()) // returning asks the detached task to stop
+    /// }
+    /// futures_executor::block_on(async {
+    ///     let gov = governor_smol::new();
+    ///     gov.add("fan-out", fan_out)?.critical();
+    ///     gov.start()?;
+    ///     let report = gov.wait_for_shutdown().await;
+    ///     assert!(report.is_clean(), "{report}");
+    ///     Ok::<_, governor_smol::Error>(())
+    /// }).unwrap();
+    /// ```
+    pub fn spawn<F, Fut, T>(&self, task: F) -> TaskHandle<T>
+    where
+        F: FnOnce(ServiceCtx) -> Fut,
+        Fut: Future<Output = Result<T, ServiceError>> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.spawn_inner(None, task)
+    }
+
+    /// As [`spawn`](ServiceCtx::spawn), with a name for the task: the
+    /// report names it so if it has to be aborted (unnamed tasks are
+    /// `task #n`, numbered from 1 in each run).
+    pub fn spawn_named<F, Fut, T>(&self, name: &str, task: F) -> TaskHandle<T>
+    where
+        F: FnOnce(ServiceCtx) -> Fut,
+        Fut: Future<Output = Result<T, ServiceError>> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.spawn_inner(Some(Arc::from(name)), task)
+    }
+
+    fn spawn_inner<F, Fut, T>(&self, name: Option<Arc<str>>, task: F) -> TaskHandle<T>
+    where
+        F: FnOnce(ServiceCtx) -> Fut,
+        Fut: Future<Output = Result<T, ServiceError>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let stop = self.token.child();
+        let ctx = ServiceCtx::new(
+            self.shared.clone(),
+            self.record.clone(),
+            stop.token().clone(),
+            self.run,
+        );
+        // User code: called before anything is counted, so that its panic
+        // (caught by the run) leaves nothing behind.
+        let fut = task(ctx);
+        let scope = self.record.run_tasks(self.run);
+        crate::tasks::start(
+            &*self.shared.runtime,
+            scope,
+            name,
+            stop,
+            self.inside_marker(),
+            fut,
+        )
+    }
+
+    /// Runs blocking `work` on the runtime's blocking pool, as a task of
+    /// this run (see [`spawn`](ServiceCtx::spawn) for what that means):
+    /// its handle yields its result, or [`TaskError::Panicked`] with the
+    /// text of its panic; unread failures fail the run. `work` gets the
+    /// task's context, to poll [`stopping`](ServiceCtx::stopping) or
+    /// sleep with [`sleep_blocking`](ServiceCtx::sleep_blocking).
+    ///
+    /// A thread cannot be cut off: aborting the task (or the run's
+    /// shutdown timeout) stops waiting for it; the closure runs on and its
+    /// result is dropped.
+    ///
+    /// ```
+    /// use governor_core::{ServiceCtx, ServiceResult};
+    ///
+    /// async fn hasher(ctx: ServiceCtx) -> ServiceResult {
+    ///     let digest = ctx.spawn_blocking(|_task| Ok((1..=10u64).product::<u64>()));
+    ///     assert_eq!(digest.await?, 3_628_800);
+    ///     Ok(())
+    /// }
+    /// futures_executor::block_on(async {
+    ///     let gov = governor_smol::new();
+    ///     gov.add("hasher", hasher)?.critical();
+    ///     gov.start()?;
+    ///     assert!(gov.wait_for_shutdown().await.is_clean());
+    ///     Ok::<_, governor_smol::Error>(())
+    /// }).unwrap();
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn spawn_blocking<W, T>(&self, work: W) -> TaskHandle<T>
+    where
+        W: FnOnce(ServiceCtx) -> Result<T, ServiceError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let runtime = self.shared.runtime.clone();
+        self.spawn(move |ctx| crate::tasks::blocking(&*runtime, move || work(ctx)))
+    }
+
+    /// How many tasks of this run are running (spawned and not ended).
+    pub fn running_tasks(&self) -> usize {
+        self.record
+            .current_run_tasks(self.run)
+            .map_or(0, |tasks| tasks.running())
     }
 
     /// Runs `fut` until it completes or this run is asked to stop,

@@ -64,6 +64,9 @@ pub enum Error {
         /// The time it was given.
         timeout: Duration,
     },
+    /// [`ServiceCtx::interval`](crate::ServiceCtx::interval) was given a
+    /// zero period.
+    ZeroPeriod,
     /// A service ended for good (or was never started) while something
     /// waited for it to become ready.
     EndedBeforeReady {
@@ -115,6 +118,7 @@ impl fmt::Display for Error {
                     "service {service:?} did not become ready within {timeout:?}"
                 )
             }
+            Error::ZeroPeriod => f.write_str("an interval's period must not be zero"),
             Error::EndedBeforeReady { service } => write!(
                 f,
                 "service {service:?} is not running and did not become ready"

@@ -115,6 +115,13 @@
 //!   it. The governor holds the source of each service's token; for work
 //!   a service stops itself, make a [child](StopToken::child) of
 //!   [its token](ServiceCtx::token).
+//! - **Tasks and time:** [`ServiceCtx::spawn`] starts a task that belongs
+//!   to the run (it sees the run's stop, the run waits for it, its unread
+//!   failure fails the run; see [`TaskHandle`]);
+//!   [`ServiceCtx::spawn_blocking`] does the same on the blocking pool;
+//!   [`ServiceCtx::timeout`], [`ServiceCtx::interval`] and
+//!   [`ServiceCtx::now`] run on the runtime's clock. A library can ship a
+//!   whole service on these without naming a runtime.
 //! - **[`Subtree`]:** a child governor supervised as one service of its
 //!   parent (added with [`Governor::add_service`]), restarted as a whole: a
 //!   supervision tree.
@@ -213,6 +220,8 @@ mod supervisor_task;
 mod sync;
 #[cfg(all(feature = "systemd", unix))]
 mod systemd;
+mod tasks;
+mod time;
 mod token;
 mod wait_list;
 
@@ -232,4 +241,6 @@ pub use service::BlockingService;
 pub use service::Service;
 pub use sleep::Sleep;
 pub use subtree::Subtree;
+pub use tasks::{TaskError, TaskHandle};
+pub use time::{Interval, Timeout, TimeoutError};
 pub use token::{Interrupted, StopSource, StopToken, UntilStop, WaitForStop, WaitForStopOwned};

@@ -28,6 +28,11 @@ pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 ///   (from [`ServiceCtx::sleep`](crate::ServiceCtx::sleep) and friends); the
 ///   run counts as a clean return.
 ///
+/// - [`TimeoutError`](crate::TimeoutError) and
+///   [`TaskError`](crate::TaskError) convert as their meaning says: an
+///   interrupted wait or task as [`Interrupted`] does, a task's
+///   `StopService` as [`StopService`]; the rest are failures.
+///
 /// Everything else is a failure, kept in [`Outcome::Failed`].
 ///
 /// `ServiceError` deliberately does not implement `std::error::Error`
@@ -75,6 +80,16 @@ impl ServiceError {
     /// (`anyhow::Error`, `Box<dyn Error>`, `String`, `&str`…).
     pub fn new(error: impl Into<BoxError>) -> Self {
         let boxed: BoxError = error.into();
+        if let Some(timeout) = boxed.downcast_ref::<crate::time::TimeoutError>() {
+            if *timeout == crate::time::TimeoutError::Interrupted {
+                return ServiceError {
+                    repr: Repr::Interrupted,
+                };
+            }
+        }
+        if let Some(task) = boxed.downcast_ref::<crate::tasks::TaskError>() {
+            return task.clone().into_service_error();
+        }
         let repr = if boxed.is::<StopService>() {
             Repr::Stop
         } else if boxed.is::<Interrupted>() {
@@ -125,6 +140,19 @@ impl ServiceError {
 impl<E: StdError + Send + Sync + 'static> From<E> for ServiceError {
     fn from(error: E) -> Self {
         let any: &dyn Any = &error;
+        if let Some(timeout) = any.downcast_ref::<crate::time::TimeoutError>() {
+            return match timeout {
+                crate::time::TimeoutError::Interrupted => ServiceError {
+                    repr: Repr::Interrupted,
+                },
+                _ => ServiceError {
+                    repr: Repr::Failed(Box::new(error)),
+                },
+            };
+        }
+        if let Some(task) = any.downcast_ref::<crate::tasks::TaskError>() {
+            return task.clone().into_service_error();
+        }
         if any.is::<StopService>() {
             ServiceError::stop()
         } else if any.is::<Interrupted>() {

@@ -93,6 +93,7 @@ use crate::report::{RunTimes, ServiceReport, ServiceState};
 use crate::restart::RestartPolicy;
 use crate::supervisor_task::PendingSupervisor;
 use crate::sync::{AtomicBool, Mutex, Ordering};
+use crate::tasks::RunTasks;
 use crate::token::StopSource;
 use crate::wait_list::{WaitList, WakeAll};
 
@@ -218,6 +219,12 @@ struct RecordState {
     /// Waiters for its governor's shutdown polled inside this service
     /// (see `LiveCount`); counted there while it is live.
     inside: usize,
+    /// The current run's tasks, once it has spawned one (see `tasks.rs`).
+    tasks: Option<Arc<RunTasks>>,
+    /// The current run takes no new tasks (its main future has ended).
+    tasks_closed: bool,
+    /// The tasks aborted at the end of the last run that had to abort some.
+    aborted_tasks: Vec<Arc<str>>,
     /// Woken on every change of `ready` and `ended`.
     watchers: WaitList,
 }
@@ -339,6 +346,9 @@ impl Record {
                 restart_requested: false,
                 live: false,
                 inside: 0,
+                tasks: None,
+                tasks_closed: false,
+                aborted_tasks: Vec::new(),
                 watchers: WaitList::new(),
             }),
         }
@@ -520,6 +530,46 @@ impl Record {
         }
     }
 
+    /// Run number `run`'s tasks, made at its first spawn; `None` if that
+    /// run is not in progress or takes no new tasks (its main future has
+    /// ended).
+    pub(crate) fn run_tasks(&self, run: u64) -> Option<Arc<RunTasks>> {
+        let mut state = self.state.lock();
+        if state.runs != run || state.tasks_closed {
+            return None;
+        }
+        let run_stop = state.run_token.clone()?;
+        let name = self.name.clone();
+        Some(
+            state
+                .tasks
+                .get_or_insert_with(|| Arc::new(RunTasks::new(name, run_stop)))
+                .clone(),
+        )
+    }
+
+    /// Run number `run`'s tasks, if it is in progress and has any.
+    pub(crate) fn current_run_tasks(&self, run: u64) -> Option<Arc<RunTasks>> {
+        let state = self.state.lock();
+        if state.runs != run {
+            return None;
+        }
+        state.tasks.clone()
+    }
+
+    /// The current run takes no new tasks: returns its tasks, if any.
+    pub(crate) fn close_run_tasks(&self) -> Option<Arc<RunTasks>> {
+        let mut state = self.state.lock();
+        state.tasks_closed = true;
+        state.tasks.clone()
+    }
+
+    /// Whether the current run's stop was asked for by its handle's
+    /// `restart` (not by a shutdown, nor by its own tasks).
+    pub(crate) fn restart_requested(&self) -> bool {
+        self.state.lock().restart_requested
+    }
+
     pub(crate) fn report(&self, now: Duration) -> ServiceReport {
         let state = self.state.lock();
         ServiceReport {
@@ -532,6 +582,7 @@ impl Record {
             restart_in: state.restart_at.map(|at| at.saturating_sub(now)),
             stop_time: state.stop_time,
             timed_out: state.timed_out,
+            aborted_tasks: state.aborted_tasks.clone(),
             last_run: state.last_run.times(),
         }
     }

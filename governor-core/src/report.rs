@@ -169,6 +169,11 @@ pub struct ServiceReport {
     /// Whether it did not stop within its shutdown timeout (or was cut off
     /// by a forced shutdown).
     pub timed_out: bool,
+    /// The tasks ([`ServiceCtx::spawn`](crate::ServiceCtx::spawn)) that
+    /// were still running when a run was cut off (its shutdown timeout, a
+    /// forced shutdown) and were aborted with it, by name (`task #n` for
+    /// unnamed ones): those of the latest run that ended, empty if none.
+    pub aborted_tasks: Vec<Arc<str>>,
     /// When its latest run began and (once it has) ended; `None` if no
     /// run has begun. While a later run is in progress, this is that run
     /// (`ended` is `None`), and [`last_outcome`](ServiceReport::last_outcome)
@@ -192,6 +197,15 @@ impl fmt::Display for ServiceReport {
         }
         if self.timed_out {
             f.write_str(", did NOT stop in time")?;
+        }
+        if !self.aborted_tasks.is_empty() {
+            f.write_str(", aborted tasks: ")?;
+            for (i, name) in self.aborted_tasks.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                f.write_str(name)?;
+            }
         }
         Ok(())
     }

@@ -34,6 +34,7 @@ mod watched;
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
@@ -47,6 +48,7 @@ use crate::record::{drop_user_value, AfterRun, BegunRun, EndForGood, Record};
 use crate::report::ShutdownCause;
 use crate::restart::{Decision, Escalation, RestartHistory};
 use crate::supervisor_task::SupervisorInputs;
+use crate::tasks::WithTasks;
 
 #[cfg(feature = "std")]
 pub(crate) use runner::BlockingRunner;
@@ -150,7 +152,7 @@ pub(crate) fn supervise<R: Runner>(
                 timed_out,
                 read_at,
             } = Watched::new(
-                InSpan::new(runner.run_once(ctx), span.as_deref()),
+                WithTasks::new(InSpan::new(runner.run_once(ctx), span.as_deref()), &record),
                 &shared,
                 &record,
                 &run_token,
@@ -158,9 +160,20 @@ pub(crate) fn supervise<R: Runner>(
                 || R::ABORTED,
             )
             .await;
+            // A run cut off leaves its tasks: aborted with it, named in its
+            // report, and waited for (they end at their next poll). A run
+            // that ended by itself has waited for its tasks already.
+            let aborted_tasks = if timed_out {
+                abort_tasks(&record).await
+            } else {
+                Vec::new()
+            };
             let now = read_at.unwrap_or_else(|| shared.runtime.now());
             let asked_to_stop = record.stopped() || shared.token.stopping();
-            let restart_now = !asked_to_stop && run_token.stopping();
+            // Its token stopped without a stop for good: its handle's
+            // `restart`, or its own tasks (a failure, or tasks left when
+            // it returned), which go by the policy.
+            let restart_now = !asked_to_stop && run_token.stopping() && record.restart_requested();
             // A restart asked for by the handle is honoured whatever the
             // policy, even after an abort at the shutdown timeout (the
             // service's value is back); not after a blocking run was
@@ -196,7 +209,7 @@ pub(crate) fn supervise<R: Runner>(
             if next == AfterRun::Finish {
                 live.forget_if_asked(); // before `wait` returns
             }
-            record.end_run(outcome.clone(), now, timed_out, next);
+            record.end_run(outcome.clone(), now, timed_out, aborted_tasks, next);
             live.finished = next == AfterRun::Finish;
             // Emitted once the record says so: a hook that reads the report
             // sees the run it is told about.
@@ -277,6 +290,20 @@ pub(crate) fn supervise<R: Runner>(
         // `wait_for_shutdown()` return only once it is gone.
         drop_user_value(&record.name, "service value", runner);
     }
+}
+
+/// Aborts the tasks of a run that was cut off, waits until they have
+/// ended, and returns their names.
+async fn abort_tasks(record: &Record) -> Vec<Arc<str>> {
+    let Some(scope) = record.close_run_tasks() else {
+        return Vec::new();
+    };
+    let names = scope.abort_all();
+    if !names.is_empty() {
+        tracing::warn!(service = %record.name, tasks = ?names, "tasks aborted with their run");
+    }
+    scope.all_ended().await;
+    names
 }
 
 /// The span a service's runs are entered into, boxed, if any subscriber
@@ -378,6 +405,13 @@ impl Live {
 
 impl Drop for Live {
     fn drop(&mut self) {
+        // The runtime dropped the supervisor mid-run: no task outlives
+        // the run (they end at their next poll, or with the runtime).
+        if !self.finished {
+            if let Some(scope) = self.record.close_run_tasks() {
+                scope.abort_all();
+            }
+        }
         if !self.finished {
             self.forget_if_asked();
             self.record.finish(EndForGood::Ended);

@@ -103,6 +103,7 @@ impl Record {
             state.runs += 1;
             state.last_run.begin(now);
             state.hooks_fired = false;
+            state.tasks_closed = false;
             state.restart_requested = false;
             // Empty: `end_run` took the last run's hooks, and none can be
             // added between runs. Dropped outside the lock all the same.
@@ -160,9 +161,22 @@ impl Record {
     /// record's lock is released (a user error's or closure's `Drop` may
     /// call back into the governor), with a panic there caught: it loses
     /// neither the decision recorded here nor the supervisor.
-    pub(crate) fn end_run(&self, outcome: Outcome, now: Duration, timed_out: bool, next: AfterRun) {
-        let (old_outcome, old_hooks, wake) = {
+    ///
+    /// `aborted_tasks` names the run's tasks that were aborted with it.
+    pub(crate) fn end_run(
+        &self,
+        outcome: Outcome,
+        now: Duration,
+        timed_out: bool,
+        aborted_tasks: Vec<alloc::sync::Arc<str>>,
+        next: AfterRun,
+    ) {
+        let (old_outcome, old_hooks, wake, _tasks, _names) = {
             let mut state = self.state.lock();
+            let names = core::mem::replace(&mut state.aborted_tasks, aborted_tasks);
+            // The run's tasks have all ended (the supervisor waited).
+            let tasks = state.tasks.take();
+            state.tasks_closed = true;
             if let Some(asked) = state.stop_requested_at {
                 state.stop_time = Some(now.saturating_sub(asked));
                 state.timed_out = timed_out;
@@ -185,7 +199,7 @@ impl Record {
                 .as_mut()
                 .map(|links| core::mem::take(&mut links.run_hooks))
                 .unwrap_or_default();
-            (old_outcome, hooks, state.watchers.take())
+            (old_outcome, hooks, state.watchers.take(), tasks, names)
         };
         wake.wake();
         // User values: their `Drop` runs outside the lock, caught.

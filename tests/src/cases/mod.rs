@@ -21,6 +21,8 @@
 //! - [`first_minutes`]: what a new user tries first: the report after the
 //!   last governor handle is gone, a start refused by a shutdown, the
 //!   times of runs and of the shutdown.
+//! - [`tasks`]: tasks scoped to a run, blocking work, timeouts and
+//!   intervals from the service's context.
 //! - [`removal`]: services that leave: `remove`, and services forgotten
 //!   once they end for good.
 //!
@@ -42,6 +44,7 @@ pub mod removal;
 pub mod seed;
 pub mod shutdown_paths;
 pub mod supervision;
+pub mod tasks;
 pub mod tokens;
 
 pub use faults::*;
@@ -53,6 +56,7 @@ pub use removal::*;
 pub use seed::*;
 pub use shutdown_paths::*;
 pub use supervision::*;
+pub use tasks::*;
 pub use tokens::*;
 
 /// Lists every case for `$m!($make, case, case, ...)` (called once per
@@ -102,6 +106,8 @@ macro_rules! for_each_std_case {
             critical_service_ending_well_shuts_down_cleanly,
             handle_restart_survives_an_abort,
             panicking_error_display_is_survived_in_log_and_report,
+            a_task_panic_fails_the_run,
+            awaited_handles_yield_panics_and_blocking_results,
         );
     };
 }
@@ -191,6 +197,15 @@ macro_rules! for_each_nostd_case {
             report_and_cause_outlive_the_last_governor_handle,
             start_refused_by_shutdown_is_told_apart_from_never_started,
             reports_carry_run_and_shutdown_times,
+            tasks_see_the_stop_and_the_run_ends_after_them,
+            a_task_failure_fails_the_run_and_restarts_by_policy,
+            awaited_handles_yield_output_and_error,
+            an_aborted_task_ends_at_once,
+            tasks_of_a_run_that_returns_early_are_stopped_and_waited_for,
+            tasks_ignoring_the_stop_are_aborted_at_the_timeout_and_named,
+            ten_thousand_tasks_are_all_accounted_for,
+            timeout_fires_or_not_or_is_interrupted,
+            interval_ticks_and_skips_missed_ticks,
         );
     };
 }
