@@ -183,6 +183,79 @@ impl Governor {
         self
     }
 
+    /// Adds an observer: `observer` receives every lifecycle [`Event`]
+    /// *beside* the hook of [`on_event`](Governor::on_event) (or the
+    /// default log), never instead of it. Any number of observers may be
+    /// added, by any code holding the governor (a metrics exporter, a
+    /// service manager's notifier, a test), and none replaces another;
+    /// they are called in the order added, before the hook, on whatever
+    /// thread the step happens, outside every lock of the governor. A
+    /// panic in one is caught and logged, and the others still see the
+    /// event. Observers are never removed: keep what they capture small.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use governor_smol::{Event, ServiceCtx};
+    ///
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let gov = governor_smol::new();
+    /// let log = seen.clone();
+    /// gov.observe_events(move |event| log.lock().unwrap().push(event.to_string()));
+    /// gov.add("job", |_ctx: ServiceCtx| async { Ok(()) })?;
+    /// gov.start()?;
+    /// futures_executor::block_on(gov.wait_for_shutdown());
+    /// assert!(seen.lock().unwrap().contains(&"stopped: completed".to_string()));
+    /// # Ok::<(), governor_smol::Error>(())
+    /// ```
+    pub fn observe_events(&self, observer: impl Fn(&Event) + Send + Sync + 'static) {
+        self.shared().observe(Arc::new(observer));
+    }
+
+    /// Shuts the governor down (as
+    /// [`request_shutdown`](Governor::request_shutdown), cause
+    /// [`ShutdownCause::Requested`]) once `trigger` completes: a stop
+    /// signal that already exists elsewhere in the program — a
+    /// `tokio_util` `CancellationToken`'s `cancelled_owned()`, a oneshot
+    /// receiver, an admin endpoint's future.
+    ///
+    /// `trigger` is polled on a task of the governor's runtime, spawned
+    /// now. The task holds the governor weakly: it ends, dropping
+    /// `trigger`, when the governor shuts down for any other reason or is
+    /// dropped, and never keeps it alive.
+    ///
+    /// ```
+    /// use governor_smol::{ServiceCtx, ShutdownCause};
+    ///
+    /// let (tell, told) = futures_channel::oneshot::channel::<()>();
+    /// let gov = governor_smol::new();
+    /// gov.shutdown_on(async move { let _ = told.await; });
+    /// gov.add("server", |ctx: ServiceCtx| async move {
+    ///     ctx.wait_for_stop().await;
+    ///     Ok(())
+    /// })?;
+    /// gov.start()?;
+    /// tell.send(()).unwrap();
+    /// let report = futures_executor::block_on(gov.wait_for_shutdown());
+    /// assert_eq!(report.cause, Some(ShutdownCause::Requested));
+    /// # Ok::<(), governor_smol::Error>(())
+    /// ```
+    pub fn shutdown_on(&self, trigger: impl Future<Output = ()> + Send + 'static) {
+        let (governor, stopping, dropped) = self.shared().weak_watch();
+        let task = async move {
+            let stopping = core::pin::pin!(stopping.wait_for_stop_owned());
+            let dropped = core::pin::pin!(dropped.wait_for_stop_owned());
+            let ended = futures_util::future::select(stopping, dropped);
+            if let futures_util::future::Either::Left(_) =
+                futures_util::future::select(core::pin::pin!(trigger), ended).await
+            {
+                if let Some(shared) = governor.upgrade() {
+                    shared.request_shutdown(ShutdownCause::Requested);
+                }
+            }
+        };
+        self.shared().runtime.spawn(alloc::boxed::Box::pin(task));
+    }
+
     /// Adds a service under `name` (Go's `Add`). It starts with the next
     /// [`start`](Governor::start), or alone with
     /// [`ServiceConfig::start`]; the returned config sets its own restart

@@ -1,6 +1,7 @@
 //! The governor's shared state ([`Shared`]): what its handles, its
 //! services' contexts and handles and their supervisors all hold. It keeps
-//! the list of records and their names, the defaults, the event hook, the
+//! the list of records and their names, the defaults, the event hook and
+//! observers, the
 //! shutdown cause, and does the governor's work under its lock: starting
 //! (`start_records`), forgetting, reporting, requesting shutdown.
 //!
@@ -38,8 +39,8 @@
 //!
 //! The governor's `state` lock comes first: under it a record's lock may
 //! be taken (report, start, forget), and under that a token node's; never
-//! the other way round. `events` and `children` are leaf locks, held only
-//! to copy what they hold. No user code runs under any of them: the event
+//! the other way round. `events`, `observers` and `children` are leaf
+//! locks, held only to copy what they hold. No user code runs under any of them: the event
 //! hook is cloned out and called after unlocking (and a panic in it is
 //! caught), records dropped by forgetting go to a `garbage` list dropped
 //! after unlocking, and tasks are spawned after the lock is released.
@@ -60,7 +61,21 @@ use crate::restart::RestartPolicy;
 use crate::runtime::Runtime;
 use crate::supervisor_task::SupervisorInputs;
 use crate::sync::{AtomicBool, AtomicUsize, Mutex, Ordering};
-use crate::token::StopSource;
+use crate::token::{StopSource, StopToken};
+
+/// Runs `deliver` (one consumer of `event`), catching a panic (`std`).
+fn caught(event: &Event, who: &str, deliver: impl FnOnce()) {
+    #[cfg(feature = "std")]
+    if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(deliver)) {
+        let outcome = crate::outcome::outcome_of_panic(payload);
+        tracing::error!(service = event.service(), "{who} {outcome}");
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        let _ = (event, who);
+        deliver();
+    }
+}
 
 /// A hook that receives every [`Event`].
 pub(crate) type EventHook = Arc<dyn Fn(&Event) + Send + Sync + 'static>;
@@ -79,9 +94,14 @@ pub(crate) struct Shared {
     /// Bumped (under the state's lock) whenever the defaults change.
     pub(super) defaults_version: AtomicUsize,
     pub(super) events: Mutex<Option<EventHook>>,
-    /// A hook has been set (it is never unset): without one, and with no
-    /// `tracing` subscriber interested in anything, an event goes nowhere
-    /// and is dropped at once, without taking the lock.
+    /// The observers ([`Governor::observe_events`](crate::Governor::observe_events)),
+    /// in the order added: each sees every event beside the hook (or the
+    /// log). Copy-on-write, so that delivering an event clones one `Arc`
+    /// under this leaf lock, never the list.
+    pub(super) observers: Mutex<Arc<[EventHook]>>,
+    /// A hook or an observer has been set (neither is ever unset): without
+    /// one, and with no `tracing` subscriber interested in anything, an
+    /// event goes nowhere and is dropped at once, without taking a lock.
     pub(super) hooked: AtomicBool,
     /// `ShutdownComplete` has been emitted.
     pub(super) complete_reported: AtomicBool,
@@ -154,6 +174,7 @@ impl Shared {
             }),
             defaults_version: AtomicUsize::new(0),
             events: Mutex::new(None),
+            observers: Mutex::new(Arc::from(Vec::new())),
             hooked: AtomicBool::new(false),
             complete_reported: AtomicBool::new(false),
             dropped: StopSource::new(),
@@ -195,8 +216,9 @@ impl Shared {
         self.defaults_version.fetch_add(1, Ordering::Release);
     }
 
-    /// Hands `event` to the hook, or logs it. A panic there (in the hook,
-    /// or in a user error's `Display` while logging) is caught.
+    /// Hands `event` to every observer, then to the hook or the log. A
+    /// panic there (in an observer, the hook, or a user error's `Display`
+    /// while logging) is caught, and the others still see the event.
     ///
     /// The event is built only if it goes somewhere: without a hook, and
     /// with no `tracing` subscriber interested in anything, it is not.
@@ -211,22 +233,39 @@ impl Shared {
         self.deliver(event());
     }
 
-    /// Hands a built event to the hook, or logs it (out of line: the
-    /// common case, nowhere to go, is the check in `emit`).
+    /// Hands a built event to the observers, then the hook or the log (out
+    /// of line: the common case, nowhere to go, is the check in `emit`).
     #[inline(never)]
     fn deliver(&self, event: Event) {
+        let observers = self.observers.lock().clone();
+        for observer in observers.iter() {
+            caught(&event, "event observer", || observer(&event));
+        }
         let hook = self.events.lock().clone();
-        let deliver = || match &hook {
+        caught(&event, "event hook", || match &hook {
             Some(hook) => hook(&event),
             None => event.log(),
-        };
-        #[cfg(feature = "std")]
-        if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(deliver)) {
-            let outcome = crate::outcome::outcome_of_panic(payload);
-            tracing::error!(service = event.service(), "event hook {outcome}");
-        }
-        #[cfg(not(feature = "std"))]
-        deliver();
+        });
+    }
+
+    /// Adds an observer of every event (see `Governor::observe_events`).
+    pub(super) fn observe(&self, observer: EventHook) {
+        let mut observers = self.observers.lock();
+        let more: Vec<EventHook> = observers.iter().cloned().chain([observer]).collect();
+        *observers = Arc::from(more);
+        drop(observers);
+        self.hooked.store(true, Ordering::Release);
+    }
+
+    /// The governor's stop (the global token), whether it is dropped, and
+    /// the governor held weakly: what a task of the governor's own needs to
+    /// end with it without keeping it alive.
+    pub(super) fn weak_watch(self: &Arc<Self>) -> (Weak<Shared>, StopToken, StopToken) {
+        (
+            Arc::downgrade(self),
+            self.token.token().clone(),
+            self.dropped.token().clone(),
+        )
     }
 
     /// The supervisor of the service `record` ended (or was dropped).

@@ -18,6 +18,8 @@
 //!   never ran; values dropped before `shutdown` returns.
 //! - [`proof`]: promises the others leave unwalked (a user error's
 //!   panicking `Display` on the default log and in the report).
+//! - [`ecosystem`]: event observers beside the hook, and a governor shut
+//!   down by a trigger of the program's own.
 //! - [`removal`]: services that leave: `remove`, and services forgotten
 //!   once they end for good.
 //!
@@ -30,6 +32,7 @@
 // Without `std`, the imports and helpers of the gated cases go unused.
 #![cfg_attr(not(feature = "std"), allow(unused_imports, dead_code))]
 
+pub mod ecosystem;
 pub mod faults;
 pub mod locks;
 pub mod policy_paths;
@@ -40,6 +43,7 @@ pub mod shutdown_paths;
 pub mod supervision;
 pub mod tokens;
 
+pub use ecosystem::*;
 pub use faults::*;
 pub use locks::*;
 pub use policy_paths::*;
@@ -97,6 +101,7 @@ macro_rules! for_each_std_case {
             critical_service_ending_well_shuts_down_cleanly,
             handle_restart_survives_an_abort,
             panicking_error_display_is_survived_in_log_and_report,
+            observers_see_every_event_beside_the_hook,
         );
     };
 }
@@ -183,6 +188,8 @@ macro_rules! for_each_nostd_case {
             a_handle_stop_is_told_with_its_cause,
             a_stop_asked_for_during_the_runs_last_poll_still_calls_its_hooks,
             owned_stop_future_follows_the_run,
+            shutdown_on_a_trigger_shuts_the_governor_down,
+            shutdown_on_trigger_ends_with_the_governor,
         );
     };
 }
