@@ -123,6 +123,11 @@
 //!   runtime's blocking pool, `shutdown` awaited by a service does not wait
 //!   for itself, and locks are `std::sync::Mutex`.
 //!
+//! - `metrics` (implies `std`): `Governor::record_metrics` counts runs,
+//!   restarts, failures, panics and give-ups per service, shows each
+//!   service's state and times its stops through the `metrics` facade;
+//!   the series are listed in the `metrics` module.
+//!
 //! Without `std`, a panic in a service unwinds into (or aborts) the
 //! executor, as any task's panic would.
 
@@ -187,6 +192,8 @@ mod inside;
 mod live_count;
 #[cfg(all(test, loom))]
 mod loom_models;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod name_index;
 mod outcome;
 mod record;

@@ -293,6 +293,16 @@ impl Record {
         }
     }
 
+    /// Its state now, and how long the stop of its last run took if that
+    /// run was asked to stop (read after `RunEnded`, before the next run
+    /// begins: the metrics' view).
+    #[cfg(feature = "metrics")]
+    pub(crate) fn state_and_stop(&self) -> (ServiceState, Option<Duration>) {
+        let state = self.state.lock();
+        let stop = state.stop_requested_at.and(state.stop_time);
+        (state.status, stop)
+    }
+
     pub(crate) fn configure(&self, change: impl FnOnce(&mut RecordConfig)) {
         let mut state = self.state.lock();
         change(state.config.get_or_insert_default());

@@ -114,6 +114,11 @@ pub(crate) struct Shared {
     /// each with the service it runs under: a wait for this governor's
     /// shutdown polled inside one of their services is inside that service.
     pub(super) children: Mutex<Vec<(Weak<Shared>, Arc<Record>)>>,
+    /// The metrics ([`Governor::record_metrics`](crate::Governor::record_metrics)),
+    /// once turned on: `add` registers each new service's series. A leaf
+    /// lock, held only to clone it out.
+    #[cfg(feature = "metrics")]
+    pub(crate) metrics: Mutex<Option<Arc<crate::metrics::Metrics>>>,
 }
 
 /// The settings every service shares unless it sets its own.
@@ -180,6 +185,8 @@ impl Shared {
             dropped: StopSource::new(),
             owner: Mutex::new(Weak::new()),
             children: Mutex::new(Vec::new()),
+            #[cfg(feature = "metrics")]
+            metrics: Mutex::new(None),
         }
     }
 
@@ -249,12 +256,24 @@ impl Shared {
     }
 
     /// Adds an observer of every event (see `Governor::observe_events`).
-    pub(super) fn observe(&self, observer: EventHook) {
+    pub(crate) fn observe(&self, observer: EventHook) {
         let mut observers = self.observers.lock();
         let more: Vec<EventHook> = observers.iter().cloned().chain([observer]).collect();
         *observers = Arc::from(more);
         drop(observers);
         self.hooked.store(true, Ordering::Release);
+    }
+
+    /// Every service not forgotten, in the order added (a copy).
+    #[cfg(feature = "metrics")]
+    pub(crate) fn records(&self) -> Vec<Arc<Record>> {
+        let state = self.state.lock();
+        state
+            .services
+            .iter()
+            .filter(|record| !record.forgotten())
+            .cloned()
+            .collect()
     }
 
     /// The governor's stop (the global token), whether it is dropped, and
@@ -407,7 +426,7 @@ impl Shared {
         Ok(record.report(self.runtime.now()))
     }
 
-    pub(super) fn record(&self, name: &str) -> Result<Arc<Record>, Error> {
+    pub(crate) fn record(&self, name: &str) -> Result<Arc<Record>, Error> {
         self.state
             .lock()
             .names
