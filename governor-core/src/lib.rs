@@ -206,6 +206,7 @@ mod subtree;
 mod supervisor;
 mod supervisor_task;
 mod sync;
+pub mod targets;
 mod token;
 mod wait_list;
 

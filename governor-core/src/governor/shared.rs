@@ -68,7 +68,7 @@ fn caught(event: &Event, who: &str, deliver: impl FnOnce()) {
     #[cfg(feature = "std")]
     if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(deliver)) {
         let outcome = crate::outcome::outcome_of_panic(payload);
-        tracing::error!(service = event.service(), "{who} {outcome}");
+        tracing::error!(target: crate::targets::FAULT, service = event.service(), "{who} {outcome}");
     }
     #[cfg(not(feature = "std"))]
     {
@@ -251,8 +251,22 @@ impl Shared {
         let hook = self.events.lock().clone();
         caught(&event, "event hook", || match &hook {
             Some(hook) => hook(&event),
-            None => event.log(),
+            None => event.log_naming(!self.named_by_span(&event)),
         });
+    }
+
+    /// Whether `event` is emitted inside a run of the service it is about,
+    /// in that run's recorded span (then the log names it once, there).
+    fn named_by_span(&self, event: &Event) -> bool {
+        let Some(name) = event.service() else {
+            return false;
+        };
+        // Cheap checks first: most events are emitted by supervisors,
+        // outside every run.
+        if crate::inside::polled_inside().is_none_or(|at| at.governor != self.id()) {
+            return false;
+        }
+        self.record(name).is_ok_and(|record| record.named_by_span())
     }
 
     /// Adds an observer of every event (see `Governor::observe_events`).
