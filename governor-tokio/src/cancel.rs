@@ -6,7 +6,7 @@
 //!   cancelled when the run is asked to stop, and at the latest when the
 //!   run ends (whatever a library spawned with it does not outlive the
 //!   run); on a [`Governor`]: cancelled when its shutdown begins.
-//! - [`CancellationExt::shutdown_on_cancel`] on a [`Governor`]: its
+//! - [`ShutdownOnCancel::shutdown_on_cancel`] on a [`Governor`]: its
 //!   shutdown begins when a token is cancelled (`Governor::shutdown_on`
 //!   with the token's `cancelled_owned()`).
 //!
