@@ -222,4 +222,9 @@ fn default_log_targets_levels_fields_and_one_name() {
         "lines_name_the_service_once",
         lines_name_the_service_once(&h, &recorded, "talker"),
     );
+    // A subscriber that records no span: the name is kept as the field.
+    recorded.1.store(true, Ordering::SeqCst);
+    let h = Virtual::new();
+    let case = lines_name_the_service_once(&h, &recorded, "quiet");
+    run_case(&h, "lines_name_the_service_once", case);
 }
