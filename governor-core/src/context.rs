@@ -465,11 +465,15 @@ impl ServiceCtx {
         Governor::from_shared(self.shared.clone())
     }
 
-    /// Logs `message` at info level through `tracing`, tagged with the
-    /// service's name (Go's `Log`). Every event a service emits while it
-    /// runs is also inside a `service` span carrying its name.
+    /// Logs `message` at info level through `tracing` (Go's `Log`), under
+    /// the target `governor::service`, naming the service once: inside its
+    /// run, the `service` span the run is polled in carries the name (as
+    /// it does for the service's own `tracing` events); elsewhere (a task
+    /// the service spawned, a context kept past its run) the line carries
+    /// it as the `service` field.
     pub fn log(&self, message: impl fmt::Display) {
-        tracing::info!(service = %self.record.name, "{message}");
+        let service = (!self.record.named_by_span()).then_some(&*self.record.name);
+        tracing::info!(target: crate::targets::SERVICE, service, "{message}");
     }
 
     /// Blocks the calling thread for `duration`, or until the service is

@@ -13,8 +13,10 @@ use crate::report::ShutdownCause;
 /// A hook set with [`Governor::on_event`](crate::Governor::on_event)
 /// receives every event, synchronously, on whatever thread the step
 /// happened; keep it short. Without a hook, [`Event::log`] is used: each
-/// event is emitted through `tracing` with the service's name as the
-/// `service` field.
+/// event is emitted through `tracing` under the target `governor::event`,
+/// at its [`level`](Event::level), with the fields listed there.
+/// [Observers](crate::Governor::observe_events) see every event too,
+/// beside the hook or the log.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Event {
@@ -139,29 +141,86 @@ impl Event {
         }
     }
 
-    /// Emits the event through `tracing` (the default hook), at its
-    /// [`level`](Event::level).
+    /// Emits the event through `tracing` at its [`level`](Event::level),
+    /// under the target `governor::event`
+    /// ([`targets::EVENT`](crate::targets::EVENT)), with its
+    /// [`Display`](core::fmt::Display) as the message and its data as
+    /// fields (see [`level`](Event::level) for the table), the service's
+    /// name as the `service` field.
+    ///
+    /// The governor's default log (no [`on_event`](crate::Governor::on_event)
+    /// hook) is this, except for an event emitted inside a run of the
+    /// service it is about (`Ready` from
+    /// [`ServiceCtx::ready`](crate::ServiceCtx::ready)): there the run's
+    /// `service` span already names the service, and the line names it
+    /// once, through the span.
     pub fn log(&self) {
+        self.log_naming(true);
+    }
+
+    /// [`log`](Event::log), with the `service` field only if `name_it`.
+    pub(crate) fn log_naming(&self, name_it: bool) {
         use tracing::Level;
+        let service = if name_it { self.service() } else { None };
+        // `tracing::event!` needs its target and level as constants.
         macro_rules! at {
-            ($level:expr) => {
-                match self.service() {
-                    Some(service) => tracing::event!($level, service, "{self}"),
-                    None => tracing::event!($level, "{self}"),
+            ($level:expr, $($fields:tt)*) => {
+                match $level {
+                    Level::ERROR => tracing::event!(target: crate::targets::EVENT, Level::ERROR, service, $($fields)* "{self}"),
+                    Level::WARN => tracing::event!(target: crate::targets::EVENT, Level::WARN, service, $($fields)* "{self}"),
+                    Level::INFO => tracing::event!(target: crate::targets::EVENT, Level::INFO, service, $($fields)* "{self}"),
+                    Level::DEBUG => tracing::event!(target: crate::targets::EVENT, Level::DEBUG, service, $($fields)* "{self}"),
+                    _ => tracing::event!(target: crate::targets::EVENT, Level::TRACE, service, $($fields)* "{self}"),
                 }
             };
         }
-        // `tracing::event!` needs its level as a constant.
-        match self.level() {
-            Level::ERROR => at!(Level::ERROR),
-            Level::WARN => at!(Level::WARN),
-            Level::INFO => at!(Level::INFO),
-            Level::DEBUG => at!(Level::DEBUG),
-            _ => at!(Level::TRACE),
+        let level = self.level();
+        match self {
+            Event::Starting { .. } | Event::Ready { .. } | Event::Aborted { .. } => at!(level,),
+            Event::RunStarted { run, .. } => at!(level, run,),
+            Event::RunEnded { outcome, .. } => at!(level, outcome = outcome.kind(),),
+            Event::Panicked { message, .. } => at!(level, panic = &**message,),
+            Event::RestartScheduled {
+                delay,
+                attempt,
+                trouble,
+                ..
+            } => at!(level, delay = ?delay, attempt, trouble,),
+            Event::GaveUp { restarts, .. } => at!(level, restarts,),
+            Event::DependencyFailed { dependency, .. } => {
+                at!(level, dependency = &**dependency,)
+            }
+            Event::StopRequested { restart, .. } => at!(level, restart,),
+            Event::ShutdownRequested { cause } => at!(level, cause = %cause,),
+            Event::StopTimedOut { timeout, .. } => at!(level, timeout = ?timeout,),
+            Event::ShutdownComplete { forced } => at!(level, forced,),
         }
     }
 
-    /// The level [`log`](Event::log) emits the event at, one that fits it:
+    /// The level [`log`](Event::log) emits the event at.
+    ///
+    /// Every event is logged under the target `governor::event`, with its
+    /// `Display` as the message, `service` (the service's name, except
+    /// inside the run's own `service` span, which names it) and these
+    /// fields:
+    ///
+    /// | event | level | fields |
+    /// |---|---|---|
+    /// | `Starting` | debug | `service` |
+    /// | `RunStarted` | debug | `service`, `run` |
+    /// | `Ready` | debug | `service` |
+    /// | `RunEnded` | info; warn for a failure or panic | `service`, `outcome` ([`Outcome::kind`](crate::Outcome::kind)) |
+    /// | `Panicked` | error | `service`, `panic` (the message) |
+    /// | `RestartScheduled` | info; warn in trouble | `service`, `delay`, `attempt`, `trouble` |
+    /// | `GaveUp` | error | `service`, `restarts` |
+    /// | `DependencyFailed` | warn | `service`, `dependency` |
+    /// | `StopRequested` | info | `service`, `restart` |
+    /// | `ShutdownRequested` | info | `cause` |
+    /// | `StopTimedOut` | warn | `service`, `timeout` |
+    /// | `Aborted` | warn | `service` |
+    /// | `ShutdownComplete` | info; warn if forced | `forced` |
+    ///
+    /// The levels fit the events:
     /// lifecycle steps at debug, clean stops, restarts and shutdown at
     /// info, failures, restarts in trouble (a grown backoff, a restart
     /// limit more than half used), timeouts and aborts at warn, panics and

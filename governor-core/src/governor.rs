@@ -243,6 +243,130 @@ impl Governor {
         self
     }
 
+    /// Adds an observer: `observer` receives every lifecycle [`Event`]
+    /// *beside* the hook of [`on_event`](Governor::on_event) (or the
+    /// default log), never instead of it. Any number of observers may be
+    /// added, by any code holding the governor (a metrics exporter, a
+    /// service manager's notifier, a test), and none replaces another;
+    /// they are called in the order added, before the hook, on whatever
+    /// thread the step happens, outside every lock of the governor. A
+    /// panic in one is caught and logged, and the others still see the
+    /// event. Observers are never removed: keep what they capture small.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use governor_smol::{Event, ServiceCtx};
+    ///
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let gov = governor_smol::new();
+    /// let log = seen.clone();
+    /// gov.observe_events(move |event| log.lock().unwrap().push(event.to_string()));
+    /// gov.add("job", |_ctx: ServiceCtx| async { Ok(()) })?;
+    /// gov.start()?;
+    /// futures_executor::block_on(gov.wait_for_shutdown());
+    /// assert!(seen.lock().unwrap().contains(&"run ended: completed".to_string()));
+    /// # Ok::<(), governor_smol::Error>(())
+    /// ```
+    pub fn observe_events(&self, observer: impl Fn(&Event) + Send + Sync + 'static) {
+        self.shared().observe(Arc::new(observer));
+    }
+
+    /// Records metrics through the [`metrics`](::metrics) facade (feature
+    /// `metrics`): whatever recorder the program installed (a Prometheus
+    /// exporter, StatsD, ...) shows them. Call it before
+    /// [`start`](Governor::start), after installing the recorder; calling
+    /// it again does nothing.
+    ///
+    /// Every series of a service is registered when it is added (for
+    /// services added before this call, by this call): counters at 0, the
+    /// state gauge at 1 for its state and 0 for the others, the histogram
+    /// without samples — so an alert on the first restart fires. Label
+    /// `service` is the service's name (services of nested governors share
+    /// series when they share a name).
+    ///
+    /// | name | type | labels | counts / shows |
+    /// |---|---|---|---|
+    /// | `governor_service_runs_total` | counter | `service` | runs begun ([`Event::RunStarted`]) |
+    /// | `governor_service_restarts_total` | counter | `service` | restarts scheduled by the policy ([`Event::RestartScheduled`]) |
+    /// | `governor_service_failures_total` | counter | `service` | runs that ended with an error or a panic ([`Event::RunEnded`] with a [failure](crate::Outcome::is_failure)) |
+    /// | `governor_service_panics_total` | counter | `service` | runs that panicked ([`Event::Panicked`]) |
+    /// | `governor_service_give_ups_total` | counter | `service` | restart limits reached ([`Event::GaveUp`]) |
+    /// | `governor_service_state` | gauge | `service`, `state` | 1 for the [state](crate::ServiceState) it is in, 0 for the others; `state` is one of `pending`, `starting`, `running`, `ready`, `restarting`, `stopping`, `ended`, `gave_up` |
+    /// | `governor_service_stop_duration_seconds` | histogram | `service` | per stopped run: from the request to stop it to its end (or abort) |
+    /// | `governor_shutdown_duration_seconds` | histogram | none | per shutdown: from its request to its completion |
+    ///
+    /// The names are also constants in the [`metrics`](crate::metrics)
+    /// module. The updates are made by an
+    /// [observer](Governor::observe_events), beside the program's own hook.
+    ///
+    /// ```
+    /// use metrics_util::debugging::DebuggingRecorder;
+    /// use governor_smol::ServiceCtx;
+    ///
+    /// let recorder = DebuggingRecorder::new();
+    /// let snapshotter = recorder.snapshotter();
+    /// recorder.install().unwrap(); // the program's exporter, in real life
+    /// let gov = governor_smol::new().record_metrics();
+    /// gov.add("job", |_ctx: ServiceCtx| async { Ok(()) })?;
+    /// gov.start()?;
+    /// futures_executor::block_on(gov.wait_for_shutdown());
+    /// let runs = snapshotter.snapshot().into_vec().into_iter().find_map(|(key, _, _, value)| {
+    ///     (key.key().name() == "governor_service_runs_total").then_some(value)
+    /// });
+    /// assert_eq!(runs, Some(metrics_util::debugging::DebugValue::Counter(1)));
+    /// # Ok::<(), governor_smol::Error>(())
+    /// ```
+    #[cfg(feature = "metrics")]
+    pub fn record_metrics(self) -> Self {
+        crate::metrics::enable(self.shared());
+        self
+    }
+
+    /// Shuts the governor down (as
+    /// [`request_shutdown`](Governor::request_shutdown), cause
+    /// [`ShutdownCause::Requested`]) once `trigger` completes: a stop
+    /// signal that already exists elsewhere in the program — a
+    /// `tokio_util` `CancellationToken`'s `cancelled_owned()`, a oneshot
+    /// receiver, an admin endpoint's future.
+    ///
+    /// `trigger` is polled on a task of the governor's runtime, spawned
+    /// now. The task holds the governor weakly: it ends, dropping
+    /// `trigger`, when the governor shuts down for any other reason or is
+    /// dropped, and never keeps it alive.
+    ///
+    /// ```
+    /// use governor_smol::{ServiceCtx, ShutdownCause};
+    ///
+    /// let (tell, told) = futures_channel::oneshot::channel::<()>();
+    /// let gov = governor_smol::new();
+    /// gov.shutdown_on(async move { let _ = told.await; });
+    /// gov.add("server", |ctx: ServiceCtx| async move {
+    ///     ctx.wait_for_stop().await;
+    ///     Ok(())
+    /// })?;
+    /// gov.start()?;
+    /// tell.send(()).unwrap();
+    /// let report = futures_executor::block_on(gov.wait_for_shutdown());
+    /// assert_eq!(report.cause, Some(ShutdownCause::Requested));
+    /// # Ok::<(), governor_smol::Error>(())
+    /// ```
+    pub fn shutdown_on(&self, trigger: impl Future<Output = ()> + Send + 'static) {
+        let (governor, stopping, dropped) = self.shared().weak_watch();
+        let task = async move {
+            let stopping = core::pin::pin!(stopping.wait_for_stop_owned());
+            let dropped = core::pin::pin!(dropped.wait_for_stop_owned());
+            let ended = futures_util::future::select(stopping, dropped);
+            if let futures_util::future::Either::Left(_) =
+                futures_util::future::select(core::pin::pin!(trigger), ended).await
+            {
+                if let Some(shared) = governor.upgrade() {
+                    shared.request_shutdown(ShutdownCause::Requested);
+                }
+            }
+        };
+        self.shared().runtime.spawn(alloc::boxed::Box::pin(task));
+    }
+
     /// Adds a service under `name` (Go's `Add`): an `async` fn or closure
     /// taking the service's [`ServiceCtx`](crate::ServiceCtx). It starts
     /// with the next [`start`](Governor::start), or alone with
@@ -400,7 +524,12 @@ impl Governor {
         if let Some(refused) = launch {
             drop_user_value(&name, "refused service value", refused);
         }
-        Ok(ServiceConfig::new(self.shared().clone(), added?))
+        let added = added?;
+        #[cfg(feature = "metrics")]
+        if let Some(metrics) = self.shared().metrics.lock().clone() {
+            metrics.register(&added); // after the governor's lock
+        }
+        Ok(ServiceConfig::new(self.shared().clone(), added))
     }
 
     /// Starts every added service that has not started yet (Go's `Start`);

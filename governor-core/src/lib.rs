@@ -141,6 +141,11 @@
 //!   what it does, when it stops, and that its runtime is alive (the
 //!   watchdog), through the `sd-notify` crate.
 //!
+//! - `metrics` (implies `std`): `Governor::record_metrics` counts runs,
+//!   restarts, failures, panics and give-ups per service, shows each
+//!   service's state and times its stops through the `metrics` facade;
+//!   the series are listed in the `metrics` module.
+//!
 //! Without `std`, a panic in a service unwinds into (or aborts) the
 //! executor, as any task's panic would.
 
@@ -205,6 +210,8 @@ mod inside;
 mod live_count;
 #[cfg(all(test, loom))]
 mod loom_models;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod name_index;
 mod outcome;
 mod record;
@@ -220,6 +227,7 @@ mod supervisor_task;
 mod sync;
 #[cfg(all(feature = "systemd", unix))]
 mod systemd;
+pub mod targets;
 mod tasks;
 mod time;
 mod token;

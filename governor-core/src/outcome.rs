@@ -270,6 +270,27 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The variant's name in `snake_case` (`completed`, `failed`,
+    /// `panicked`, `stop_service`, `aborted`, `abandoned`, `not_run`,
+    /// `dependency_failed`): a stable value for the `outcome` field of the
+    /// log and for labels, without the error's text.
+    ///
+    /// ```
+    /// assert_eq!(governor_core::Outcome::NotRun.kind(), "not_run");
+    /// ```
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::Failed(_) => "failed",
+            Outcome::Panicked(_) => "panicked",
+            Outcome::StopService => "stop_service",
+            Outcome::Aborted => "aborted",
+            Outcome::Abandoned => "abandoned",
+            Outcome::NotRun => "not_run",
+            Outcome::DependencyFailed(_) => "dependency_failed",
+        }
+    }
+
     /// `true` for [`Failed`](Outcome::Failed) and
     /// [`Panicked`](Outcome::Panicked): the endings an
     /// [`on_failure`](crate::RestartPolicy::on_failure) policy restarts.

@@ -149,6 +149,10 @@ pub(crate) struct Record {
     /// No longer one of the governor's services (its name is free). Set
     /// under the governor's lock, once.
     forgotten: AtomicBool,
+    /// Its runs are polled inside a `service` span some subscriber records
+    /// (set by its supervisor): what is logged inside a run gets the name
+    /// from the span, not again as a field.
+    in_span: AtomicBool,
     state: Mutex<RecordState>,
 }
 
@@ -326,6 +330,7 @@ impl Record {
             forget_when_ended: AtomicBool::new(false),
             leaving: AtomicBool::new(false),
             forgotten: AtomicBool::new(false),
+            in_span: AtomicBool::new(false),
             state: Mutex::new(RecordState {
                 config: None,
                 launch,
@@ -352,6 +357,30 @@ impl Record {
                 watchers: WaitList::new(),
             }),
         }
+    }
+
+    /// Its state now, and how long the stop of its last run took if that
+    /// run was asked to stop (read after `RunEnded`, before the next run
+    /// begins: the metrics' view).
+    #[cfg(feature = "metrics")]
+    pub(crate) fn state_and_stop(&self) -> (ServiceState, Option<Duration>) {
+        let state = self.state.lock();
+        let stop = state.stop_requested_at.and(state.stop_time);
+        (state.status, stop)
+    }
+
+    /// Whether its runs are polled inside a recorded `service` span.
+    pub(crate) fn set_in_span(&self, in_span: bool) {
+        self.in_span.store(in_span, Ordering::Relaxed);
+    }
+
+    /// Whether the calling thread is inside a run of this service, polled
+    /// (or run) in its recorded `service` span: a log line there shows the
+    /// name once, through the span.
+    pub(crate) fn named_by_span(self: &Arc<Self>) -> bool {
+        self.in_span.load(Ordering::Relaxed)
+            && crate::inside::polled_inside()
+                .is_some_and(|at| at.record == Arc::as_ptr(self) as usize)
     }
 
     pub(crate) fn configure(&self, change: impl FnOnce(&mut RecordConfig)) {
@@ -598,7 +627,7 @@ pub(crate) fn drop_user_value<T>(service: &str, what: &str, value: T) {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(value)))
     {
         let outcome = crate::outcome::outcome_of_panic(payload);
-        tracing::error!(%service, "dropping a {what}: {outcome}");
+        tracing::error!(target: crate::targets::FAULT, %service, "dropping a {what}: {outcome}");
     }
     #[cfg(not(feature = "std"))]
     {

@@ -117,6 +117,7 @@ pub(crate) fn supervise<R: Runner>(
         // Kept only if some subscriber records it: a disabled span is 40 bytes
         // of every idle supervisor for nothing.
         let span = service_span(&record.name);
+        record.set_in_span(span.is_some());
         let start = shared.runtime.now();
         let mut history = RestartHistory::new(seed_for(&record.name, start));
         // When the next run begins, if known without reading the clock again
@@ -309,7 +310,7 @@ async fn abort_tasks(record: &Record) -> Vec<Arc<str>> {
 /// The span a service's runs are entered into, boxed, if any subscriber
 /// records it.
 fn service_span(name: &str) -> Option<Box<tracing::Span>> {
-    let span = tracing::info_span!("service", name = %name);
+    let span = tracing::info_span!(target: crate::targets::SERVICE, "service", name = %name);
     (!span.is_disabled()).then(|| Box::new(span))
 }
 

@@ -137,5 +137,5 @@ impl<R, Fut: Future<Output = ()>> Future for SupervisorTask<R, Fut> {
 fn log_escaped_panic(payload: Box<dyn core::any::Any + Send>, record: Option<&Record>) {
     let outcome = crate::outcome::outcome_of_panic(payload);
     let service = record.map_or("?", |record| &record.name);
-    tracing::error!(%service, "supervisor {outcome} (outside any run)");
+    tracing::error!(target: crate::targets::FAULT, %service, "supervisor {outcome} (outside any run)");
 }

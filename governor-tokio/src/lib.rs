@@ -81,8 +81,17 @@
 //! # Ok(()) }
 //! ```
 
+//!
+//! # Features
+//!
+//! - `tokio-util`: the `cancel` module, `tokio_util`'s
+//!   `CancellationToken` both ways: tokens that follow a run's or the
+//!   governor's stop, and a governor shut down by a token.
+
 use std::fmt;
 
+#[cfg(feature = "tokio-util")]
+pub mod cancel;
 pub mod runtime;
 
 pub use governor_core;

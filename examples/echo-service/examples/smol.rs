@@ -14,7 +14,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let echo = Echo::bind(&addr)?.idle_timeout(Duration::from_secs(300));
     // The one line that names a runtime.
     let report = governor_smol::run(|gov| {
-        gov.add_service("echo", echo)?.restart(Duration::from_secs(1));
+        gov.add_service("echo", echo)?
+            .restart(Duration::from_secs(1));
         Ok(())
     })?;
     print!("{report}");

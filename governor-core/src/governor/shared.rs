@@ -1,6 +1,7 @@
 //! The governor's shared state ([`Shared`]): what its handles, its
 //! services' contexts and handles and their supervisors all hold. It keeps
-//! the list of records and their names, the defaults, the event hook, the
+//! the list of records and their names, the defaults, the event hook and
+//! observers, the
 //! shutdown cause, and does the governor's work under its lock: starting
 //! (`start_records`), forgetting, reporting, requesting shutdown.
 //!
@@ -40,8 +41,8 @@
 //!
 //! The governor's `state` lock comes first: under it a record's lock may
 //! be taken (report, start, forget), and under that a token node's; never
-//! the other way round. `events` and `children` are leaf locks, held only
-//! to copy what they hold. No user code runs under any of them: the event
+//! the other way round. `events`, `observers` and `children` are leaf
+//! locks, held only to copy what they hold. No user code runs under any of them: the event
 //! hook is cloned out and called after unlocking (and a panic in it is
 //! caught), records dropped by forgetting go to a `garbage` list dropped
 //! after unlocking, and tasks are spawned after the lock is released.
@@ -62,7 +63,21 @@ use crate::restart::RestartPolicy;
 use crate::runtime::Runtime;
 use crate::supervisor_task::SupervisorInputs;
 use crate::sync::{AtomicBool, AtomicUsize, Mutex, Ordering};
-use crate::token::StopSource;
+use crate::token::{StopSource, StopToken};
+
+/// Runs `deliver` (one consumer of `event`), catching a panic (`std`).
+fn caught(event: &Event, who: &str, deliver: impl FnOnce()) {
+    #[cfg(feature = "std")]
+    if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(deliver)) {
+        let outcome = crate::outcome::outcome_of_panic(payload);
+        tracing::error!(target: crate::targets::FAULT, service = event.service(), "{who} {outcome}");
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        let _ = (event, who);
+        deliver();
+    }
+}
 
 /// A hook that receives every [`Event`].
 pub(crate) type EventHook = Arc<dyn Fn(&Event) + Send + Sync + 'static>;
@@ -81,9 +96,14 @@ pub(crate) struct Shared {
     /// Bumped (under the state's lock) whenever the defaults change.
     pub(super) defaults_version: AtomicUsize,
     pub(super) events: Mutex<Option<EventHook>>,
-    /// A hook has been set (it is never unset): without one, and with no
-    /// `tracing` subscriber interested in anything, an event goes nowhere
-    /// and is dropped at once, without taking the lock.
+    /// The observers ([`Governor::observe_events`](crate::Governor::observe_events)),
+    /// in the order added: each sees every event beside the hook (or the
+    /// log). Copy-on-write, so that delivering an event clones one `Arc`
+    /// under this leaf lock, never the list.
+    pub(super) observers: Mutex<Arc<[EventHook]>>,
+    /// A hook or an observer has been set (neither is ever unset): without
+    /// one, and with no `tracing` subscriber interested in anything, an
+    /// event goes nowhere and is dropped at once, without taking a lock.
     pub(super) hooked: AtomicBool,
     /// `ShutdownComplete` has been emitted.
     pub(super) complete_reported: AtomicBool,
@@ -105,6 +125,11 @@ pub(crate) struct Shared {
     /// even without a hook or a `tracing` subscriber.
     #[cfg(all(feature = "systemd", unix))]
     pub(crate) notifying: AtomicBool,
+    /// The metrics ([`Governor::record_metrics`](crate::Governor::record_metrics)),
+    /// once turned on: `add` registers each new service's series. A leaf
+    /// lock, held only to clone it out.
+    #[cfg(feature = "metrics")]
+    pub(crate) metrics: Mutex<Option<Arc<crate::metrics::Metrics>>>,
 }
 
 /// The settings every service shares unless it sets its own.
@@ -171,6 +196,7 @@ impl Shared {
             }),
             defaults_version: AtomicUsize::new(0),
             events: Mutex::new(None),
+            observers: Mutex::new(Arc::from(Vec::new())),
             hooked: AtomicBool::new(false),
             complete_reported: AtomicBool::new(false),
             dropped: StopSource::new(),
@@ -180,6 +206,8 @@ impl Shared {
             notifier: Mutex::new(None),
             #[cfg(all(feature = "systemd", unix))]
             notifying: AtomicBool::new(false),
+            #[cfg(feature = "metrics")]
+            metrics: Mutex::new(None),
         }
     }
 
@@ -216,8 +244,9 @@ impl Shared {
         self.defaults_version.fetch_add(1, Ordering::Release);
     }
 
-    /// Hands `event` to the hook, or logs it. A panic there (in the hook,
-    /// or in a user error's `Display` while logging) is caught.
+    /// Hands `event` to every observer, then to the hook or the log. A
+    /// panic there (in an observer, the hook, or a user error's `Display`
+    /// while logging) is caught, and the others still see the event.
     ///
     /// The event is built only if it goes somewhere: without a hook, and
     /// with no `tracing` subscriber interested in anything, it is not.
@@ -237,28 +266,73 @@ impl Shared {
         self.deliver(event());
     }
 
-    /// Hands a built event to the hook, or logs it (out of line: the
-    /// common case, nowhere to go, is the check in `emit`).
+    /// Hands a built event to the observers, then the hook or the log (out
+    /// of line: the common case, nowhere to go, is the check in `emit`).
     #[inline(never)]
     fn deliver(&self, event: Event) {
-        // The notifier first (crate code, beside the user's hook, never
-        // instead of it), outside every lock as the hook is.
+        // The systemd notifier first (crate code, beside the observers and
+        // the user's hook, never instead of them), outside every lock.
         #[cfg(all(feature = "systemd", unix))]
         if let Some(notifier) = self.notifier.lock().clone() {
-            notifier.on_event(self, &event);
+            caught(&event, "systemd notifier", || {
+                notifier.on_event(self, &event)
+            });
+        }
+        let observers = self.observers.lock().clone();
+        for observer in observers.iter() {
+            caught(&event, "event observer", || observer(&event));
         }
         let hook = self.events.lock().clone();
-        let deliver = || match &hook {
+        caught(&event, "event hook", || match &hook {
             Some(hook) => hook(&event),
-            None => event.log(),
+            None => event.log_naming(!self.named_by_span(&event)),
+        });
+    }
+
+    /// Whether `event` is emitted inside a run of the service it is about,
+    /// in that run's recorded span (then the log names it once, there).
+    fn named_by_span(&self, event: &Event) -> bool {
+        let Some(name) = event.service() else {
+            return false;
         };
-        #[cfg(feature = "std")]
-        if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(deliver)) {
-            let outcome = crate::outcome::outcome_of_panic(payload);
-            tracing::error!(service = event.service(), "event hook {outcome}");
+        // Cheap checks first: most events are emitted by supervisors,
+        // outside every run.
+        if crate::inside::polled_inside().is_none_or(|at| at.governor != self.id()) {
+            return false;
         }
-        #[cfg(not(feature = "std"))]
-        deliver();
+        self.record(name).is_ok_and(|record| record.named_by_span())
+    }
+
+    /// Adds an observer of every event (see `Governor::observe_events`).
+    pub(crate) fn observe(&self, observer: EventHook) {
+        let mut observers = self.observers.lock();
+        let more: Vec<EventHook> = observers.iter().cloned().chain([observer]).collect();
+        *observers = Arc::from(more);
+        drop(observers);
+        self.hooked.store(true, Ordering::Release);
+    }
+
+    /// Every service not forgotten, in the order added (a copy).
+    #[cfg(feature = "metrics")]
+    pub(crate) fn records(&self) -> Vec<Arc<Record>> {
+        let state = self.state.lock();
+        state
+            .services
+            .iter()
+            .filter(|record| !record.forgotten())
+            .cloned()
+            .collect()
+    }
+
+    /// The governor's stop (the global token), whether it is dropped, and
+    /// the governor held weakly: what a task of the governor's own needs to
+    /// end with it without keeping it alive.
+    pub(super) fn weak_watch(self: &Arc<Self>) -> (Weak<Shared>, StopToken, StopToken) {
+        (
+            Arc::downgrade(self),
+            self.token.token().clone(),
+            self.dropped.token().clone(),
+        )
     }
 
     /// The supervisor of the service `record` ended (or was dropped).
@@ -472,7 +546,7 @@ impl Shared {
         Ok(record.report(self.runtime.now()))
     }
 
-    pub(super) fn record(&self, name: &str) -> Result<Arc<Record>, Error> {
+    pub(crate) fn record(&self, name: &str) -> Result<Arc<Record>, Error> {
         self.state
             .lock()
             .names

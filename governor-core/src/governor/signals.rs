@@ -52,14 +52,14 @@ async fn listen_for_signals(mut signals: SignalStream, governor: Weak<Shared>, d
             return;
         };
         if shared.force.stopping() {
-            tracing::warn!(%signal, "signal received; the shutdown is already forced");
+            tracing::warn!(target: crate::targets::SIGNAL, %signal, "signal received; the shutdown is already forced");
         } else if !shared.token.stopping() {
-            tracing::info!(%signal, "signal received: shutting down");
+            tracing::info!(target: crate::targets::SIGNAL, %signal, "signal received: shutting down");
             if !shared.request_shutdown(ShutdownCause::Signal(signal)) {
                 shared.force(ShutdownCause::Signal(signal)); // lost a race with another request
             }
         } else {
-            tracing::warn!(%signal, "signal received during shutdown: forcing it");
+            tracing::warn!(target: crate::targets::SIGNAL, %signal, "signal received during shutdown: forcing it");
             shared.force(ShutdownCause::Signal(signal));
         }
     }

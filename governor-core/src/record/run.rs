@@ -334,7 +334,7 @@ impl Record {
             let call = std::panic::AssertUnwindSafe(|| hook());
             if let Err(payload) = std::panic::catch_unwind(call) {
                 let outcome = crate::outcome::outcome_of_panic(payload);
-                tracing::error!(service = %self.name, "stop hook {outcome}");
+                tracing::error!(target: crate::targets::FAULT, service = %self.name, "stop hook {outcome}");
             }
         }
         #[cfg(not(feature = "std"))]

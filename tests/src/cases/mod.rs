@@ -23,6 +23,8 @@
 //!   times of runs and of the shutdown.
 //! - [`tasks`]: tasks scoped to a run, blocking work, timeouts and
 //!   intervals from the service's context.
+//! - [`ecosystem`]: event observers beside the hook, and a governor shut
+//!   down by a trigger of the program's own.
 //! - [`removal`]: services that leave: `remove`, and services forgotten
 //!   once they end for good.
 //!
@@ -35,6 +37,7 @@
 // Without `std`, the imports and helpers of the gated cases go unused.
 #![cfg_attr(not(feature = "std"), allow(unused_imports, dead_code))]
 
+pub mod ecosystem;
 pub mod faults;
 pub mod first_minutes;
 pub mod locks;
@@ -47,6 +50,7 @@ pub mod supervision;
 pub mod tasks;
 pub mod tokens;
 
+pub use ecosystem::*;
 pub use faults::*;
 pub use first_minutes::*;
 pub use locks::*;
@@ -108,6 +112,7 @@ macro_rules! for_each_std_case {
             panicking_error_display_is_survived_in_log_and_report,
             a_task_panic_fails_the_run,
             awaited_handles_yield_panics_and_blocking_results,
+            observers_see_every_event_beside_the_hook,
         );
     };
 }
@@ -206,6 +211,8 @@ macro_rules! for_each_nostd_case {
             ten_thousand_tasks_are_all_accounted_for,
             timeout_fires_or_not_or_is_interrupted,
             interval_ticks_and_skips_missed_ticks,
+            shutdown_on_a_trigger_shuts_the_governor_down,
+            shutdown_on_trigger_ends_with_the_governor,
         );
     };
 }

@@ -25,7 +25,7 @@ impl std::error::Error for RudeDisplay {}
 const RUDE: &str = "proof-rude-display";
 
 /// A `tracing` subscriber, process-wide once installed, that formats every
-/// event of `governor_core` as a real one would (so a panicking `Display`
+/// event of the governor (targets `governor::*`) as a real one would (so a panicking `Display`
 /// panics inside it) and keeps the messages of the events about [`RUDE`].
 struct GovernorLog {
     kept: Mutex<Vec<String>>,
@@ -53,7 +53,7 @@ impl tracing::field::Visit for Fields {
 
 impl tracing::Subscriber for GovernorLog {
     fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
-        metadata.is_event() && metadata.target().starts_with("governor_core")
+        metadata.is_event() && metadata.target().starts_with("governor::")
     }
 
     fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
