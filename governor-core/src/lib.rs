@@ -183,6 +183,7 @@ mod error;
 mod event;
 mod governor;
 mod handle;
+mod health;
 mod inside;
 mod live_count;
 #[cfg(all(test, loom))]
@@ -208,6 +209,7 @@ pub use error::Error;
 pub use event::Event;
 pub use governor::Governor;
 pub use handle::ServiceHandle;
+pub use health::{Health, HealthLevel, HealthReport};
 pub use outcome::{BoxError, Outcome, ServiceError, ServiceResult, StopService};
 pub use report::{Report, ServiceReport, ServiceState, ShutdownCause};
 pub use restart::{Backoff, Escalation, RestartPolicy};

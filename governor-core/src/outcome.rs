@@ -239,14 +239,28 @@ pub enum Outcome {
     /// began), but a [report](crate::Report::is_clean) with it is not
     /// clean.
     DependencyFailed(Arc<str>),
+    /// The run was declared hung by its
+    /// [watchdog](crate::ServiceConfig::watchdog): it sent no
+    /// [heartbeat](crate::ServiceCtx::heartbeat) for its timeout (and was
+    /// not [busy](crate::ServiceCtx::busy_for)). It was then stopped as any
+    /// run is; whatever it returned once stopped (or its abort) is replaced
+    /// by this outcome, and [`Event::Aborted`](crate::Event::Aborted) tells
+    /// whether it had to be aborted (or, blocking, abandoned). A failure:
+    /// an [`on_failure`](crate::RestartPolicy::on_failure) policy restarts
+    /// it, and it counts against the restart limit.
+    Hung,
 }
 
 impl Outcome {
-    /// `true` for [`Failed`](Outcome::Failed) and
-    /// [`Panicked`](Outcome::Panicked): the endings an
-    /// [`on_failure`](crate::RestartPolicy::on_failure) policy restarts.
+    /// `true` for [`Failed`](Outcome::Failed),
+    /// [`Panicked`](Outcome::Panicked) and [`Hung`](Outcome::Hung): the
+    /// endings an [`on_failure`](crate::RestartPolicy::on_failure) policy
+    /// restarts.
     pub fn is_failure(&self) -> bool {
-        matches!(self, Outcome::Failed(_) | Outcome::Panicked(_))
+        matches!(
+            self,
+            Outcome::Failed(_) | Outcome::Panicked(_) | Outcome::Hung
+        )
     }
 
     /// `true` for [`Aborted`](Outcome::Aborted) and
@@ -270,6 +284,7 @@ impl fmt::Debug for Outcome {
             Outcome::Abandoned => f.write_str("Abandoned"),
             Outcome::NotRun => f.write_str("NotRun"),
             Outcome::DependencyFailed(dep) => f.debug_tuple("DependencyFailed").field(dep).finish(),
+            Outcome::Hung => f.write_str("Hung"),
         }
     }
 }
@@ -292,6 +307,7 @@ impl fmt::Display for Outcome {
                     "never ran (dependency {dep:?} ended without being ready)"
                 )
             }
+            Outcome::Hung => f.write_str("hung (no heartbeat within its watchdog timeout)"),
         }
     }
 }
@@ -304,7 +320,8 @@ impl PartialEq for Outcome {
             | (Outcome::StopService, Outcome::StopService)
             | (Outcome::Aborted, Outcome::Aborted)
             | (Outcome::Abandoned, Outcome::Abandoned)
-            | (Outcome::NotRun, Outcome::NotRun) => true,
+            | (Outcome::NotRun, Outcome::NotRun)
+            | (Outcome::Hung, Outcome::Hung) => true,
             (Outcome::DependencyFailed(a), Outcome::DependencyFailed(b)) => a == b,
             (Outcome::Failed(a), Outcome::Failed(b)) => {
                 ShowError(&**a).to_string_lossless() == ShowError(&**b).to_string_lossless()

@@ -74,6 +74,7 @@
 //! [`StartSettings`]. The notes at each field say what each choice saves.
 
 mod launch;
+mod liveness;
 mod run;
 mod watch;
 
@@ -92,6 +93,7 @@ use crate::token::StopSource;
 use crate::wait_list::{WaitList, WakeAll};
 
 pub(crate) use launch::NeverStarted;
+pub(crate) use liveness::{PulseCheck, RunLiveness};
 pub(crate) use run::{AfterRun, BegunRun};
 
 /// How a service ends for good: its final [`ServiceState`].
@@ -156,6 +158,9 @@ pub(crate) struct RecordConfig {
     pub(crate) critical: bool,
     pub(crate) notify_ready: bool,
     pub(crate) depends_on: Vec<Arc<str>>,
+    /// The heartbeat timeout (`ServiceConfig::watchdog`), read as each
+    /// run begins.
+    pub(crate) watchdog: Option<Duration>,
 }
 
 /// What [`Record::take_launch`] takes.
@@ -213,6 +218,9 @@ struct RecordState {
     inside: usize,
     /// Woken on every change of `ready` and `ended`.
     watchers: WaitList,
+    /// Heartbeats and health, once there is a watchdog or a health other
+    /// than healthy (`record/liveness.rs`).
+    liveness: liveness::LivenessBox,
 }
 
 /// What links a record to others and to user code: boxed, and only once
@@ -235,6 +243,7 @@ static DEFAULT_CONFIG: RecordConfig = RecordConfig {
     critical: false,
     notify_ready: false,
     depends_on: Vec::new(),
+    watchdog: None,
 };
 
 impl RecordState {
@@ -289,6 +298,7 @@ impl Record {
                 live: false,
                 inside: 0,
                 watchers: WaitList::new(),
+                liveness: None,
             }),
         }
     }
@@ -466,6 +476,7 @@ impl Record {
             restart_in: state.restart_at.map(|at| at.saturating_sub(now)),
             stop_time: state.stop_time,
             timed_out: state.timed_out,
+            health: Record::health_of(&state),
         }
     }
 }

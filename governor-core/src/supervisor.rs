@@ -29,6 +29,7 @@
 //! 4. It holds no lock across an `.await`; every lock it takes is the
 //!    record's or the governor's, briefly, through their methods.
 
+mod heartbeat;
 mod runner;
 mod watched;
 
@@ -49,7 +50,7 @@ use crate::restart::{Decision, Escalation, RestartHistory};
 use crate::supervisor_task::SupervisorInputs;
 
 #[cfg(feature = "std")]
-pub(crate) use runner::BlockingRunner;
+pub(crate) use runner::{BlockingRunner, FreshBlockingRunner};
 pub(crate) use runner::{AsyncRunner, Runner};
 use watched::{Watched, WatchedEnd};
 
@@ -128,17 +129,30 @@ pub(crate) fn supervise<R: Runner>(
             let BegunRun {
                 stop: run_token,
                 run,
+                liveness,
             } = record.begin_run(reusable_token.take());
             shared.emit(|| Event::RunStarted {
                 service: record.name.clone(),
                 run,
             });
+            if liveness.health_reset {
+                shared.emit(|| Event::HealthChanged {
+                    service: record.name.clone(),
+                    health: crate::health::Health::Healthy,
+                });
+            }
             if !config.notify_ready {
                 shared.emit(|| Event::Ready {
                     service: record.name.clone(),
                 });
             }
             let began = next_begins.take().unwrap_or_else(|| shared.runtime.now());
+            // Only a service with a watchdog pays for one (see
+            // `supervisor/heartbeat.rs`).
+            let watchdog = liveness.watchdog.filter(|t| !t.is_zero()).map(|timeout| {
+                record.arm_pulse(run, began, timeout);
+                heartbeat::Watchdog::new(&shared, run, &run_token, timeout)
+            });
             let ctx = ServiceCtx::new(
                 shared.clone(),
                 record.clone(),
@@ -156,11 +170,15 @@ pub(crate) fn supervise<R: Runner>(
                 &run_token,
                 &mut defaults,
                 || R::ABORTED,
+                watchdog,
             )
             .await;
             let now = read_at.unwrap_or_else(|| shared.runtime.now());
             let asked_to_stop = record.stopped() || shared.token.stopping();
-            let restart_now = !asked_to_stop && run_token.stopping();
+            // A hung run's token was stopped by its watchdog, not by its
+            // handle: its policy decides.
+            let restart_now =
+                !asked_to_stop && run_token.stopping() && outcome != Outcome::Hung;
             // A restart asked for by the handle is honoured whatever the
             // policy, even after an abort at the shutdown timeout (the
             // service's value is back); not after a blocking run was
@@ -173,7 +191,9 @@ pub(crate) fn supervise<R: Runner>(
                     attempt: 0,
                     trouble: false,
                 }
-            } else if outcome.is_aborted() {
+            } else if outcome.is_aborted() || !runner.can_run_again() {
+                // An abandoned blocking run keeps its service value on its
+                // thread (unless added with `add_blocking_with`).
                 Decision::Done
             } else {
                 // The settings as they are now: the service's own or the

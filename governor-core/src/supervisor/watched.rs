@@ -1,7 +1,8 @@
 //! The run watcher ([`Watched`]): wraps one run and keeps, while it
 //! runs, the rules of stopping it: the shutdown order (dependents first),
-//! stop hooks fired once when its stop begins, the shutdown timeout, and
-//! a forced shutdown. It never runs user code under a lock: hooks are
+//! stop hooks fired once when its stop begins, the shutdown timeout, a
+//! forced shutdown, and its heartbeat watchdog (`supervisor/heartbeat.rs`)
+//! if it has one. It never runs user code under a lock: hooks are
 //! called by the record after it unlocks (`Record::begin_stop`).
 
 use alloc::boxed::Box;
@@ -19,6 +20,8 @@ use crate::record::{Record, StopScope};
 use crate::runtime::BoxSleep;
 use crate::token::{StopSource, WaitForStop};
 
+use super::heartbeat::{hung_or, Watchdog};
+
 pin_project_lite::pin_project! {
     /// Watches one run: keeps the shutdown order, fires the stop hooks,
     /// enforces the shutdown timeout and a forced shutdown.
@@ -33,6 +36,9 @@ pin_project_lite::pin_project! {
     ///   is dropped (aborted).
     /// - A forced shutdown begins the stop (if it has not begun: token,
     ///   hooks) and drops the run at once.
+    /// - Its watchdog (if any) declaring the run hung stops its token and
+    ///   begins its stop (hooks, then its shutdown timeout, or the
+    ///   watchdog's timeout if it has none); it ends as `Outcome::Hung`.
     pub(super) struct Watched<'a, F> {
         #[pin]
         run: F,
@@ -50,6 +56,8 @@ pin_project_lite::pin_project! {
         deadline: Option<BoxSleep>,
         // A function rather than the value: one word in every supervisor.
         aborted: fn() -> Outcome,
+        // Boxed, and only for a service with a watchdog.
+        watchdog: Option<Box<Watchdog<'a>>>,
     }
 }
 
@@ -61,6 +69,7 @@ impl<'a, F> Watched<'a, F> {
         run_token: &'a StopSource,
         defaults: &'a mut Option<(usize, Arc<Defaults>)>,
         aborted: fn() -> Outcome,
+        watchdog: Option<Box<Watchdog<'a>>>,
     ) -> Self {
         Watched {
             run,
@@ -75,6 +84,7 @@ impl<'a, F> Watched<'a, F> {
             timeout: None,
             deadline: None,
             aborted,
+            watchdog,
         }
     }
 }
@@ -112,7 +122,7 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                     this.record,
                 );
                 return Poll::Ready(WatchedEnd {
-                    outcome,
+                    outcome: hung_or(this.watchdog, this.record, outcome),
                     timed_out: false,
                     read_at: now,
                 });
@@ -132,7 +142,7 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                 now = Some(at);
             }
             return Poll::Ready(WatchedEnd {
-                outcome: (this.aborted)(),
+                outcome: hung_or(this.watchdog, this.record, (this.aborted)()),
                 timed_out: true,
                 read_at: now,
             });
@@ -162,13 +172,27 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                     begin = true;
                 }
             }
+            if !begin {
+                // Its watchdog, if any: a hung run's token is stopped
+                // there, and its stop begins here as any other.
+                if let Some(watchdog) = this.watchdog.as_deref_mut() {
+                    begin = watchdog.poll_hung(cx, this.shared, this.record);
+                }
+            }
             if begin {
                 *this.stopping = true;
                 let at = this.shared.runtime.now();
                 let own = this.record.begin_stop(at, scope);
                 now = Some(at);
-                *this.timeout =
-                    own.or_else(|| this.shared.defaults(this.defaults).shutdown_timeout);
+                *this.timeout = own
+                    .or_else(|| this.shared.defaults(this.defaults).shutdown_timeout)
+                    .or_else(|| {
+                        // A hung run always ends: bounded by its watchdog.
+                        this.watchdog
+                            .as_deref()
+                            .filter(|w| w.hung)
+                            .map(|w| w.timeout)
+                    });
                 if let Some(timeout) = *this.timeout {
                     *this.deadline = Some(this.shared.runtime.sleep(timeout));
                 }
@@ -184,7 +208,7 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                     this.record,
                 );
                 return Poll::Ready(WatchedEnd {
-                    outcome,
+                    outcome: hung_or(this.watchdog, this.record, outcome),
                     timed_out: false,
                     read_at: now.or(late),
                 });
@@ -197,7 +221,7 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                     timeout: this.timeout.unwrap_or_default(),
                 });
                 return Poll::Ready(WatchedEnd {
-                    outcome: (this.aborted)(),
+                    outcome: hung_or(this.watchdog, this.record, (this.aborted)()),
                     timed_out: true,
                     read_at: now,
                 });

@@ -20,6 +20,9 @@
 //!   panicking `Display` on the default log and in the report).
 //! - [`removal`]: services that leave: `remove`, and services forgotten
 //!   once they end for good.
+//! - [`liveness`]: the heartbeat watchdog: hung runs declared at their
+//!   deadline, stopped, recorded and restarted; busy runs spared.
+//! - [`health`]: health set by services, aggregated and reported.
 //!
 //! Every case applies to every runtime; none is skipped.
 //!
@@ -31,6 +34,8 @@
 #![cfg_attr(not(feature = "std"), allow(unused_imports, dead_code))]
 
 pub mod faults;
+pub mod health;
+pub mod liveness;
 pub mod locks;
 pub mod policy_paths;
 pub mod proof;
@@ -41,6 +46,8 @@ pub mod supervision;
 pub mod tokens;
 
 pub use faults::*;
+pub use health::*;
+pub use liveness::*;
 pub use locks::*;
 pub use policy_paths::*;
 pub use proof::*;
@@ -97,6 +104,7 @@ macro_rules! for_each_std_case {
             critical_service_ending_well_shuts_down_cleanly,
             handle_restart_survives_an_abort,
             panicking_error_display_is_survived_in_log_and_report,
+            hung_blocking_service_is_abandoned_and_restarted,
         );
     };
 }
@@ -183,6 +191,9 @@ macro_rules! for_each_nostd_case {
             a_handle_stop_is_told_with_its_cause,
             a_stop_asked_for_during_the_runs_last_poll_still_calls_its_hooks,
             owned_stop_future_follows_the_run,
+            hung_run_is_declared_at_its_timeout_stopped_and_restarted,
+            busy_run_is_not_declared_hung,
+            health_is_aggregated_worst_first_and_reported,
         );
     };
 }
