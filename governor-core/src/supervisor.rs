@@ -49,9 +49,9 @@ use crate::report::ShutdownCause;
 use crate::restart::{Decision, Escalation, RestartHistory};
 use crate::supervisor_task::SupervisorInputs;
 
+pub(crate) use runner::{AsyncRunner, Runner};
 #[cfg(feature = "std")]
 pub(crate) use runner::{BlockingRunner, FreshBlockingRunner};
-pub(crate) use runner::{AsyncRunner, Runner};
 use watched::{Watched, WatchedEnd};
 
 /// Supervises one service from its start to its end for good: waits for
@@ -177,8 +177,7 @@ pub(crate) fn supervise<R: Runner>(
             let asked_to_stop = record.stopped() || shared.token.stopping();
             // A hung run's token was stopped by its watchdog, not by its
             // handle: its policy decides.
-            let restart_now =
-                !asked_to_stop && run_token.stopping() && outcome != Outcome::Hung;
+            let restart_now = !asked_to_stop && run_token.stopping() && outcome != Outcome::Hung;
             // A restart asked for by the handle is honoured whatever the
             // policy, even after an abort at the shutdown timeout (the
             // service's value is back); not after a blocking run was

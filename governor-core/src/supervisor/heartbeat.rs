@@ -69,7 +69,12 @@ impl<'a> Watchdog<'a> {
     /// Polls the timer; when the run's deadline has passed, declares the
     /// run hung (told as events), stops its token and returns `true`: the
     /// caller begins its stop (hooks, timeout) as for any stop.
-    pub(super) fn poll_hung(&mut self, cx: &mut Context<'_>, shared: &Shared, record: &Record) -> bool {
+    pub(super) fn poll_hung(
+        &mut self,
+        cx: &mut Context<'_>,
+        shared: &Shared,
+        record: &Record,
+    ) -> bool {
         loop {
             let Some(timer) = self.timer.as_mut() else {
                 return false;
@@ -111,7 +116,11 @@ impl<'a> Watchdog<'a> {
 /// The outcome a watched run ends with: [`Outcome::Hung`] if its watchdog
 /// declared it hung (what it returned is dropped, outside any lock, with a
 /// panic in its `Drop` caught), else `outcome`.
-pub(super) fn hung_or(watchdog: &Option<Box<Watchdog<'_>>>, record: &Record, outcome: Outcome) -> Outcome {
+pub(super) fn hung_or(
+    watchdog: &Option<Box<Watchdog<'_>>>,
+    record: &Record,
+    outcome: Outcome,
+) -> Outcome {
     if watchdog.as_ref().is_some_and(|w| w.hung) {
         drop_user_value(&record.name, "outcome of a hung run", outcome);
         Outcome::Hung

@@ -60,7 +60,10 @@ fn run_outcomes(events: &TimedEvents, service: &str) -> Vec<Outcome> {
         .unwrap()
         .iter()
         .filter_map(|(_, event)| match event {
-            Event::RunEnded { service: s, outcome } if &**s == service => Some(outcome.clone()),
+            Event::RunEnded {
+                service: s,
+                outcome,
+            } if &**s == service => Some(outcome.clone()),
             _ => None,
         })
         .collect()
@@ -141,7 +144,9 @@ pub async fn hung_run_is_declared_at_its_timeout_stopped_and_restarted<H: Harnes
     assert_elapsed(h, t.at("dropped1") - hung1, 30 * MS);
     // Run 2 began after the policy's delay, and was hung 100 ms after its
     // only heartbeat (at its beginning); it heeded its stop at once.
-    let began2 = first_at(&events, "wedge", |e| matches!(e, Event::RunStarted { run: 2, .. }));
+    let began2 = first_at(&events, "wedge", |e| {
+        matches!(e, Event::RunStarted { run: 2, .. })
+    });
     assert_elapsed(h, began2 - t.at("dropped1"), 50 * MS);
     let (hung2, run2, _) = hung[1];
     assert_eq!(run2, 2);
@@ -150,7 +155,10 @@ pub async fn hung_run_is_declared_at_its_timeout_stopped_and_restarted<H: Harnes
     assert_elapsed(h, t.at("stopped2") - hung2, Duration::ZERO);
     // Every run's outcome is recorded, as hung; the second hang was past
     // the limit of one restart.
-    assert_eq!(run_outcomes(&events, "wedge"), [Outcome::Hung, Outcome::Hung]);
+    assert_eq!(
+        run_outcomes(&events, "wedge"),
+        [Outcome::Hung, Outcome::Hung]
+    );
     assert_eq!(report.state, ServiceState::GaveUp);
     assert_eq!(report.runs, 2);
     assert_eq!(report.last_outcome, Some(Outcome::Hung));
@@ -165,10 +173,20 @@ pub async fn hung_run_is_declared_at_its_timeout_stopped_and_restarted<H: Harnes
     // A hung run is unhealthy, from its hang on, and stays so once the
     // service gave up (no later run made it healthy again).
     let unhealthy = first_at(&events, "wedge", |e| {
-        matches!(e, Event::HealthChanged { health: Health::Unhealthy(_), .. })
+        matches!(
+            e,
+            Event::HealthChanged {
+                health: Health::Unhealthy(_),
+                ..
+            }
+        )
     });
     assert_elapsed(h, unhealthy - hung1, Duration::ZERO);
-    assert!(matches!(report.health, Health::Unhealthy(_)), "{:?}", report.health);
+    assert!(
+        matches!(report.health, Health::Unhealthy(_)),
+        "{:?}",
+        report.health
+    );
     let health = gov.health();
     assert!(!health.is_live());
     assert_eq!(health.level, HealthLevel::Unhealthy);
@@ -228,7 +246,11 @@ pub async fn busy_run_is_not_declared_hung<H: Harness>(h: &H) {
     // time and its first timeout, hung 100 ms after that heartbeat.
     let beat = hangs(&events, "busy-then-beat");
     assert_eq!(beat.len(), 1);
-    assert_elapsed(h, t.at("busy-then-beat:beat") - t.at("busy-then-beat:begin"), 250 * MS);
+    assert_elapsed(
+        h,
+        t.at("busy-then-beat:beat") - t.at("busy-then-beat:begin"),
+        250 * MS,
+    );
     assert_elapsed(h, beat[0].0 - t.at("busy-then-beat:beat"), 100 * MS);
     assert_elapsed(h, beat[0].2, 100 * MS);
     // Each one outcome, hung; none restarted (no policy).
@@ -242,10 +264,10 @@ pub async fn busy_run_is_not_declared_hung<H: Harness>(h: &H) {
 /// A hung blocking run (deaf to its stop and its hooks) is abandoned at
 /// its shutdown timeout, and restarted on a fresh value when added with
 /// `add_blocking_with`; added with `add_blocking`, its value is lost on
-/// the thread, so it ends for good, as hung. The heartbeats of the new
-/// run, sent from its blocking thread, keep it alive.
+/// the thread, so it ends for good, as hung. A heartbeat sent from the
+/// new run's blocking thread moves its deadline.
 pub async fn hung_blocking_service_is_abandoned_and_restarted<H: Harness>(h: &H) {
-    let (t, mut notes) = timeline(h);
+    let (t, _notes) = timeline(h);
     let runtime = h.runtime();
     let (gov, events) = timed_events(h.governor(), runtime.clone());
     // Wedged threads park here until the case ends.
@@ -265,11 +287,12 @@ pub async fn hung_blocking_service_is_abandoned_and_restarted<H: Harness>(h: &H)
                     let _ = parked.lock().unwrap().recv(); // deaf to its stop
                     return Ok(());
                 }
-                t.mark(format!("{name}:run{run}"));
-                while !ctx.stopping() {
-                    ctx.heartbeat(); // from the blocking thread
-                    let _ = ctx.sleep_blocking(20 * MS);
-                }
+                // Alive for 50 ms, then a heartbeat from this thread, then
+                // silence until its stop.
+                let _ = ctx.sleep_blocking(50 * MS);
+                ctx.heartbeat();
+                t.mark(format!("{name}:beat{run}"));
+                let _ = ctx.sleep_blocking(Duration::from_secs(3600));
                 Ok(())
             }
         }
@@ -283,7 +306,7 @@ pub async fn hung_blocking_service_is_abandoned_and_restarted<H: Harness>(h: &H)
     .unwrap()
     .watchdog(100 * MS)
     .shutdown_timeout(50 * MS)
-    .restart_policy(RestartPolicy::on_failure(Duration::ZERO));
+    .restart_policy(RestartPolicy::on_failure(Duration::ZERO).limit(1, Duration::from_secs(60)));
     gov.add_blocking("plain", wedge("plain"))
         .unwrap()
         .watchdog(100 * MS)
@@ -291,15 +314,21 @@ pub async fn hung_blocking_service_is_abandoned_and_restarted<H: Harness>(h: &H)
         .restart_policy(RestartPolicy::on_failure(Duration::ZERO));
     gov.start().unwrap();
     let plain = gov.service("plain").unwrap().wait().await;
-    notes.until("fresh:run2").await;
+    let fresh = gov.service("fresh").unwrap().wait().await;
     // Watched from each run's beginning (no heartbeat): hung at exactly
     // the timeout, hooks then, abandoned at the shutdown timeout.
     for name in ["fresh", "plain"] {
-        let began = first_at(&events, name, |e| matches!(e, Event::RunStarted { run: 1, .. }));
+        let began = first_at(&events, name, |e| {
+            matches!(e, Event::RunStarted { run: 1, .. })
+        });
         let hung = hangs(&events, name);
-        assert_eq!(hung.len(), 1, "{name}: {hung:?}");
+        assert_eq!(hung[0].1, 1, "{name}: {hung:?}");
         assert_elapsed(h, hung[0].0 - began, 100 * MS);
-        assert_elapsed(h, t.at(&format!("{name}:hook1")) - hung[0].0, Duration::ZERO);
+        assert_elapsed(
+            h,
+            t.at(&format!("{name}:hook1")) - hung[0].0,
+            Duration::ZERO,
+        );
         let ended = first_at(&events, name, |e| matches!(e, Event::RunEnded { .. }));
         assert_elapsed(h, ended - hung[0].0, 50 * MS);
         assert_eq!(run_outcomes(&events, name)[0], Outcome::Hung, "{name}");
@@ -309,18 +338,26 @@ pub async fn hung_blocking_service_is_abandoned_and_restarted<H: Harness>(h: &H)
     assert_eq!(plain.runs, 1);
     assert_eq!(plain.last_outcome, Some(Outcome::Hung));
     assert!(plain.timed_out);
-    // The fresh one runs again, on a second value, at once (zero delay),
-    // and its heartbeats keep it alive: no second hang 300 ms on.
-    let began2 = first_at(&events, "fresh", |e| matches!(e, Event::RunStarted { run: 2, .. }));
+    // The fresh one runs again, on a second value, at once (zero delay);
+    // the heartbeat its thread sent 50 ms in moved its deadline: hung
+    // 100 ms after that heartbeat, 150 ms after it began (it heeded that
+    // stop), past its limit of one restart.
+    let began2 = first_at(&events, "fresh", |e| {
+        matches!(e, Event::RunStarted { run: 2, .. })
+    });
     let ended1 = first_at(&events, "fresh", |e| matches!(e, Event::RunEnded { .. }));
     assert_elapsed(h, began2 - ended1, Duration::ZERO);
     assert_eq!(made.load(Ordering::SeqCst), 2);
-    gov.sleep(300 * MS).await.unwrap();
-    assert_eq!(hangs(&events, "fresh").len(), 1);
-    let report = gov.shutdown().await;
-    let fresh = report.service("fresh").unwrap();
+    let hung = hangs(&events, "fresh");
+    assert_eq!(hung.len(), 2, "{hung:?}");
+    assert_elapsed(h, t.at("fresh:beat2") - began2, 50 * MS);
+    assert_elapsed(h, hung[1].0 - t.at("fresh:beat2"), 100 * MS);
     assert_eq!(fresh.runs, 2);
-    assert_eq!(fresh.last_outcome, Some(Outcome::Completed));
-    assert_eq!(run_outcomes(&events, "fresh"), [Outcome::Hung, Outcome::Completed]);
+    assert_eq!(fresh.state, ServiceState::GaveUp);
+    assert_eq!(
+        run_outcomes(&events, "fresh"),
+        [Outcome::Hung, Outcome::Hung]
+    );
+    gov.shutdown().await;
     drop(release); // the wedged threads end
 }
