@@ -147,12 +147,6 @@ pub(crate) fn supervise<R: Runner>(
                 });
             }
             let began = next_begins.take().unwrap_or_else(|| shared.runtime.now());
-            // Only a service with a watchdog pays for one (see
-            // `supervisor/heartbeat.rs`).
-            let watchdog = liveness.watchdog.filter(|t| !t.is_zero()).map(|timeout| {
-                record.arm_pulse(run, began, timeout);
-                heartbeat::Watchdog::new(&shared, run, &run_token, timeout)
-            });
             let ctx = ServiceCtx::new(
                 shared.clone(),
                 record.clone(),
@@ -170,7 +164,8 @@ pub(crate) fn supervise<R: Runner>(
                 &run_token,
                 &mut defaults,
                 || R::ABORTED,
-                watchdog,
+                // `liveness` moved in: not kept across the await.
+                heartbeat::arm(&record, run, began, liveness),
             )
             .await;
             let now = read_at.unwrap_or_else(|| shared.runtime.now());

@@ -64,8 +64,11 @@ pub(crate) struct RunLiveness {
 pub(crate) enum PulseCheck {
     /// Alive: check again at this time.
     AliveUntil(Duration),
-    /// Hung: silent for this long; its health changed to this.
+    /// Hung: run number `run`, with a watchdog of `timeout`, silent for
+    /// `silent_for`; its health changed to `health`.
     Hung {
+        run: u64,
+        timeout: Duration,
         silent_for: Duration,
         health: Option<Health>,
     },
@@ -119,16 +122,17 @@ impl Record {
         }
     }
 
-    /// The watchdog of run number `run` checks its pulse at `now`: alive
+    /// The current run's watchdog checks its pulse at `now`: alive
     /// (until when), or hung (then declared so, and unhealthy).
-    pub(crate) fn check_pulse(&self, run: u64, now: Duration) -> PulseCheck {
+    pub(crate) fn check_pulse(&self, now: Duration) -> PulseCheck {
         let mut state = self.state.lock();
         let Some(liveness) = state.liveness.as_deref_mut() else {
             return PulseCheck::Gone;
         };
-        let Some(pulse) = liveness.pulse.as_mut().filter(|p| p.run == run && !p.hung) else {
+        let Some(pulse) = liveness.pulse.as_mut().filter(|p| !p.hung) else {
             return PulseCheck::Gone;
         };
+        let run = pulse.run;
         let deadline = pulse.deadline();
         if now < deadline {
             return PulseCheck::AliveUntil(deadline);
@@ -141,8 +145,19 @@ impl Record {
         let health = Health::Unhealthy(reason);
         liveness.health = health.clone();
         PulseCheck::Hung {
+            run,
+            timeout: pulse.timeout,
             silent_for,
             health: Some(health),
+        }
+    }
+
+    /// Stops the current run's token (it was declared hung), after the
+    /// record's lock is released.
+    pub(crate) fn stop_current_run(&self) {
+        let token = self.state.lock().run_token.clone();
+        if let Some(token) = token {
+            token.stop();
         }
     }
 

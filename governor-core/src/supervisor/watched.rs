@@ -20,7 +20,7 @@ use crate::record::{Record, StopScope};
 use crate::runtime::BoxSleep;
 use crate::token::{StopSource, WaitForStop};
 
-use super::heartbeat::{hung_or, Watchdog};
+use super::heartbeat::{hung_or, poll_hung, Watch};
 
 pin_project_lite::pin_project! {
     /// Watches one run: keeps the shutdown order, fires the stop hooks,
@@ -53,11 +53,12 @@ pin_project_lite::pin_project! {
         // shutdown timeout when the stop begins.
         defaults: &'a mut Option<(usize, Arc<Defaults>)>,
         timeout: Option<Duration>,
+        // Once the stop began, its shutdown deadline; before, the
+        // watchdog's timer, if `watch` says so (`supervisor/heartbeat.rs`).
         deadline: Option<BoxSleep>,
         // A function rather than the value: one word in every supervisor.
         aborted: fn() -> Outcome,
-        // Boxed, and only for a service with a watchdog.
-        watchdog: Option<Box<Watchdog<'a>>>,
+        watch: Watch,
     }
 }
 
@@ -69,7 +70,7 @@ impl<'a, F> Watched<'a, F> {
         run_token: &'a StopSource,
         defaults: &'a mut Option<(usize, Arc<Defaults>)>,
         aborted: fn() -> Outcome,
-        watchdog: Option<Box<Watchdog<'a>>>,
+        watchdog: Option<Duration>,
     ) -> Self {
         Watched {
             run,
@@ -82,9 +83,13 @@ impl<'a, F> Watched<'a, F> {
             stopping: false,
             defaults,
             timeout: None,
-            deadline: None,
+            deadline: watchdog.map(|timeout| shared.runtime.sleep(timeout)),
             aborted,
-            watchdog,
+            watch: if watchdog.is_some() {
+                Watch::Watching
+            } else {
+                Watch::Off
+            },
         }
     }
 }
@@ -122,7 +127,7 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                     this.record,
                 );
                 return Poll::Ready(WatchedEnd {
-                    outcome: hung_or(this.watchdog, this.record, outcome),
+                    outcome: hung_or(*this.watch, this.record, outcome),
                     timed_out: false,
                     read_at: now,
                 });
@@ -142,7 +147,7 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                 now = Some(at);
             }
             return Poll::Ready(WatchedEnd {
-                outcome: hung_or(this.watchdog, this.record, (this.aborted)()),
+                outcome: hung_or(*this.watch, this.record, (this.aborted)()),
                 timed_out: true,
                 read_at: now,
             });
@@ -172,27 +177,23 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                     begin = true;
                 }
             }
-            if !begin {
-                // Its watchdog, if any: a hung run's token is stopped
-                // there, and its stop begins here as any other.
-                if let Some(watchdog) = this.watchdog.as_deref_mut() {
-                    begin = watchdog.poll_hung(cx, this.shared, this.record);
-                }
+            let mut hung_timeout = None;
+            if !begin && *this.watch == Watch::Watching {
+                // Its watchdog: a hung run's token is stopped there, and
+                // its stop begins here as any other.
+                hung_timeout = poll_hung(this.watch, this.deadline, cx, this.shared, this.record);
+                begin = hung_timeout.is_some();
             }
             if begin {
                 *this.stopping = true;
+                *this.deadline = None; // the watchdog's timer, if any
                 let at = this.shared.runtime.now();
                 let own = this.record.begin_stop(at, scope);
                 now = Some(at);
                 *this.timeout = own
                     .or_else(|| this.shared.defaults(this.defaults).shutdown_timeout)
-                    .or_else(|| {
-                        // A hung run always ends: bounded by its watchdog.
-                        this.watchdog
-                            .as_deref()
-                            .filter(|w| w.hung)
-                            .map(|w| w.timeout)
-                    });
+                    // A hung run always ends: bounded by its watchdog.
+                    .or(hung_timeout);
                 if let Some(timeout) = *this.timeout {
                     *this.deadline = Some(this.shared.runtime.sleep(timeout));
                 }
@@ -208,20 +209,20 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                     this.record,
                 );
                 return Poll::Ready(WatchedEnd {
-                    outcome: hung_or(this.watchdog, this.record, outcome),
+                    outcome: hung_or(*this.watch, this.record, outcome),
                     timed_out: false,
                     read_at: now.or(late),
                 });
             }
         }
-        if let Some(deadline) = this.deadline {
+        if let Some(deadline) = this.deadline.as_mut().filter(|_| *this.stopping) {
             if deadline.as_mut().poll(cx).is_ready() {
                 this.shared.emit(|| Event::StopTimedOut {
                     service: this.record.name.clone(),
                     timeout: this.timeout.unwrap_or_default(),
                 });
                 return Poll::Ready(WatchedEnd {
-                    outcome: hung_or(this.watchdog, this.record, (this.aborted)()),
+                    outcome: hung_or(*this.watch, this.record, (this.aborted)()),
                     timed_out: true,
                     read_at: now,
                 });
