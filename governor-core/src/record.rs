@@ -218,13 +218,10 @@ struct RecordState {
     inside: usize,
     /// Woken on every change of `ready` and `ended`.
     watchers: WaitList,
-    /// Heartbeats and health, once there is a watchdog or a health other
-    /// than healthy (`record/liveness.rs`).
-    liveness: liveness::LivenessBox,
 }
 
-/// What links a record to others and to user code: boxed, and only once
-/// there is any, as most services have no dependents and no stop hooks
+/// What links a record to others and to user code (and its liveness):
+/// boxed, and only once there is any, as most services have no dependents and no stop hooks
 /// (three empty lists would be 72 bytes of every record).
 #[derive(Default)]
 struct Links {
@@ -234,6 +231,10 @@ struct Links {
     hooks: Vec<StopHook>,
     /// Hooks for the current run (added with `ServiceCtx::on_stop`).
     run_hooks: Vec<StopHook>,
+    /// Heartbeats and health, once there is a watchdog or a health other
+    /// than healthy (`record/liveness.rs`); here rather than in the record
+    /// itself, where it would be a word of every record.
+    liveness: liveness::LivenessBox,
 }
 
 /// The settings of a service that was never configured.
@@ -298,7 +299,6 @@ impl Record {
                 live: false,
                 inside: 0,
                 watchers: WaitList::new(),
-                liveness: None,
             }),
         }
     }

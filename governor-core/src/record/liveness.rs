@@ -1,8 +1,9 @@
 //! A record's liveness: its runs' heartbeats (the watchdog's pulse) and
 //! its health, both kept under the record's lock in one box that exists
-//! only once needed (a watchdog, or a health other than healthy): a
-//! service that uses neither pays one word in its record, no allocation,
-//! no lock and no timer.
+//! only once needed (a watchdog, or a health other than healthy), held by
+//! the record's `Links` (itself boxed, once needed): a service that uses
+//! neither pays nothing in its record, no allocation, no lock and no
+//! timer.
 //!
 //! # Rules
 //!
@@ -81,7 +82,7 @@ impl RecordState {
     pub(super) fn liveness_begin_run(&mut self) -> RunLiveness {
         let watchdog = self.config().watchdog;
         let mut health_reset = false;
-        if let Some(liveness) = self.liveness.as_deref_mut() {
+        if let Some(liveness) = liveness_mut(self) {
             health_reset = liveness.health != Health::Healthy;
             liveness.health = Health::Healthy;
             liveness.pulse = None;
@@ -97,7 +98,7 @@ impl Record {
     /// Run number `run` began at `now` with a watchdog of `timeout`.
     pub(crate) fn arm_pulse(&self, run: u64, now: Duration, timeout: Duration) {
         let mut state = self.state.lock();
-        state.liveness.get_or_insert_default().pulse = Some(Pulse {
+        liveness_or_new(&mut state).pulse = Some(Pulse {
             run,
             timeout,
             last: now,
@@ -126,7 +127,7 @@ impl Record {
     /// (until when), or hung (then declared so, and unhealthy).
     pub(crate) fn check_pulse(&self, now: Duration) -> PulseCheck {
         let mut state = self.state.lock();
-        let Some(liveness) = state.liveness.as_deref_mut() else {
+        let Some(liveness) = liveness_mut(&mut state) else {
             return PulseCheck::Gone;
         };
         let Some(pulse) = liveness.pulse.as_mut().filter(|p| !p.hung) else {
@@ -168,10 +169,10 @@ impl Record {
         if state.runs != run || state.run_token.is_none() {
             return None;
         }
-        if state.liveness.is_none() && health == Health::Healthy {
+        if liveness_mut(&mut state).is_none() && health == Health::Healthy {
             return None; // healthy already, and nothing to allocate
         }
-        let liveness = state.liveness.get_or_insert_default();
+        let liveness = liveness_or_new(&mut state);
         if liveness.pulse.as_ref().is_some_and(|p| p.hung) || liveness.health == health {
             return None;
         }
@@ -183,9 +184,7 @@ impl Record {
     /// governor's aggregate.
     pub(crate) fn health_view(&self) -> (ServiceState, Option<Health>) {
         let state = self.state.lock();
-        let health = state
-            .liveness
-            .as_deref()
+        let health = liveness_of(&state)
             .map(|l| l.health.clone())
             .filter(|h| *h != Health::Healthy);
         (state.status, health)
@@ -193,22 +192,34 @@ impl Record {
 
     /// The service's health, for its report.
     pub(super) fn health_of(state: &RecordState) -> Health {
-        state
-            .liveness
-            .as_deref()
+        liveness_of(state)
             .map(|l| l.health.clone())
             .unwrap_or_default()
     }
 }
 
-fn current_pulse(state: &mut RecordState, run: u64) -> Option<&mut Pulse> {
+fn liveness_of(state: &RecordState) -> Option<&Liveness> {
+    state.links.as_deref()?.liveness.as_deref()
+}
+
+fn liveness_mut(state: &mut RecordState) -> Option<&mut Liveness> {
+    state.links.as_deref_mut()?.liveness.as_deref_mut()
+}
+
+fn liveness_or_new(state: &mut RecordState) -> &mut Liveness {
     state
+        .links
+        .get_or_insert_default()
         .liveness
-        .as_deref_mut()?
+        .get_or_insert_default()
+}
+
+fn current_pulse(state: &mut RecordState, run: u64) -> Option<&mut Pulse> {
+    liveness_mut(state)?
         .pulse
         .as_mut()
         .filter(|p| p.run == run && !p.hung)
 }
 
-/// The box, as a field of `RecordState`.
+/// The box, as a field of the record's `Links`.
 pub(super) type LivenessBox = Option<Box<Liveness>>;
