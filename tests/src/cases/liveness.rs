@@ -361,3 +361,69 @@ pub async fn hung_blocking_service_is_abandoned_and_restarted<H: Harness>(h: &H)
     gov.shutdown().await;
     drop(release); // the wedged threads end
 }
+
+/// A zero watchdog is none (a run without heartbeats is never hung), and
+/// a heartbeat without a watchdog does nothing. A run declared hung while
+/// the governor then shuts down is not restarted, whatever its policy: it
+/// is aborted at its shutdown timeout, counted from its hang, and the
+/// shutdown's report records it as hung.
+pub async fn zero_watchdog_is_off_and_a_hang_at_shutdown_is_not_restarted<H: Harness>(h: &H) {
+    let (t, _notes) = timeline(h);
+    let runtime = h.runtime();
+    let (gov, events) = timed_events(h.governor(), runtime.clone());
+    gov.add("off", |ctx: ServiceCtx| async move {
+        ctx.wait_for_stop().await;
+        Ok(())
+    })
+    .unwrap()
+    .watchdog(Duration::ZERO);
+    gov.add("no-watchdog", |ctx: ServiceCtx| async move {
+        ctx.heartbeat();
+        ctx.busy_for(Duration::from_secs(1));
+        ctx.wait_for_stop().await;
+        Ok(())
+    })
+    .unwrap();
+    let marks = t.clone();
+    gov.add("deaf", move |ctx: ServiceCtx| -> IdleFut {
+        let t = marks.clone();
+        Box::pin(async move {
+            t.mark(format!("deaf:run{}", ctx.run()));
+            let _dropped = OnDrop(t.clone(), "deaf:dropped".into());
+            std::future::pending::<()>().await;
+            Ok(())
+        })
+    })
+    .unwrap()
+    .watchdog(100 * MS)
+    .shutdown_timeout(200 * MS)
+    .restart_policy(RestartPolicy::always(Duration::ZERO));
+    gov.start().unwrap();
+    gov.sleep(150 * MS).await.unwrap();
+    let begin = runtime.now();
+    let report = gov.shutdown().await;
+    let hung = hangs(&events, "deaf");
+    assert_eq!(hung.len(), 1, "{hung:?}");
+    assert_elapsed(h, hung[0].0 - t.at("deaf:run1"), 100 * MS);
+    // Aborted 200 ms after its hang: 150 ms after the shutdown began.
+    assert_elapsed(h, t.at("deaf:dropped") - hung[0].0, 200 * MS);
+    assert_elapsed(h, runtime.now() - begin, 150 * MS);
+    let deaf = report.service("deaf").unwrap();
+    assert_eq!(deaf.runs, 1);
+    assert_eq!(deaf.state, ServiceState::Ended);
+    assert_eq!(deaf.last_outcome, Some(Outcome::Hung));
+    assert!(deaf.timed_out);
+    for name in ["off", "no-watchdog"] {
+        assert!(hangs(&events, name).is_empty(), "{name}");
+        let service = report.service(name).unwrap();
+        assert_eq!(service.last_outcome, Some(Outcome::Completed), "{name}");
+        assert_eq!(service.health, Health::Healthy, "{name}");
+    }
+    assert_eq!(
+        t.labels()
+            .iter()
+            .filter(|l| l.starts_with("deaf:run"))
+            .count(),
+        1
+    );
+}

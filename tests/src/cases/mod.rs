@@ -193,6 +193,7 @@ macro_rules! for_each_nostd_case {
             owned_stop_future_follows_the_run,
             hung_run_is_declared_at_its_timeout_stopped_and_restarted,
             busy_run_is_not_declared_hung,
+            zero_watchdog_is_off_and_a_hang_at_shutdown_is_not_restarted,
             health_is_aggregated_worst_first_and_reported,
         );
     };
