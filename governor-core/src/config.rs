@@ -136,6 +136,46 @@ impl ServiceConfig {
         self
     }
 
+    /// Watches this service's runs for hangs: a run that sends no
+    /// [heartbeat](crate::ServiceCtx::heartbeat) for `timeout` (counted
+    /// from its beginning, then from each heartbeat, and not while it is
+    /// [busy](crate::ServiceCtx::busy_for)) is declared hung, exactly at
+    /// that deadline: [`Event::Hung`](crate::Event::Hung) is emitted, its
+    /// [health](crate::Health) becomes unhealthy, and it is stopped as any
+    /// run is (its token, its stop hooks, its shutdown timeout — the
+    /// watchdog's `timeout` if it has none — then abort, or abandon for a
+    /// blocking run). Its outcome is [`Outcome::Hung`](crate::Outcome::Hung),
+    /// a failure: its restart policy restarts it (an
+    /// [`on_failure`](RestartPolicy::on_failure) one included), counting
+    /// against its restart limit. A blocking service whose hung run is
+    /// abandoned is restarted only if added with
+    /// [`add_blocking_with`](Governor::add_blocking_with).
+    ///
+    /// `Duration::ZERO` turns the watchdog off. Read as each run begins.
+    /// A service without a watchdog pays nothing for this.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use governor_smol::{RestartPolicy, ServiceCtx, ServiceResult};
+    ///
+    /// async fn consumer(ctx: ServiceCtx) -> ServiceResult {
+    ///     loop {
+    ///         ctx.heartbeat();
+    ///         ctx.sleep(Duration::from_secs(1)).await?; // a receive, say
+    ///     }
+    /// }
+    ///
+    /// let gov = governor_smol::new();
+    /// gov.add("consumer", consumer)?
+    ///     .watchdog(Duration::from_secs(30))
+    ///     .restart_policy(RestartPolicy::on_failure(Duration::from_secs(1)));
+    /// # Ok::<(), governor_smol::Error>(())
+    /// ```
+    pub fn watchdog(self, timeout: Duration) -> Self {
+        self.record.configure(|c| c.watchdog = Some(timeout));
+        self
+    }
+
     /// Forgets this service once it ends for good (a one-off job, a
     /// connection; OTP's temporary child): it leaves the governor's
     /// [`report`](Governor::report) and its name is free again, so that a

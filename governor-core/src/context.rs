@@ -90,6 +90,12 @@ impl ServiceCtx {
         }
     }
 
+    /// The governor, the record and the run number, for the liveness
+    /// methods kept beside the watchdog (`supervisor/heartbeat.rs`).
+    pub(crate) fn parts(&self) -> (&Arc<Shared>, &Arc<Record>, u64) {
+        (&self.shared, &self.record, self.run)
+    }
+
     /// The name the service was added under.
     pub fn name(&self) -> &str {
         &self.record.name

@@ -114,6 +114,29 @@ pub enum Event {
         /// The service.
         service: Arc<str>,
     },
+    /// The run sent no [heartbeat](crate::ServiceCtx::heartbeat) for its
+    /// [watchdog](crate::ServiceConfig::watchdog) timeout: it is declared
+    /// hung and its stop begins (emitted before its stop hooks are
+    /// called; its `RunEnded` says [`Outcome::Hung`](crate::Outcome::Hung)).
+    Hung {
+        /// The service.
+        service: Arc<str>,
+        /// Which run, from 1.
+        run: u64,
+        /// How long since its last heartbeat (or since the run began, if
+        /// it sent none): its watchdog timeout, or more if it had
+        /// declared itself [busy](crate::ServiceCtx::busy_for).
+        silent_for: Duration,
+    },
+    /// The service's [health](crate::Health) changed: set by its run
+    /// ([`ServiceCtx::set_health`](crate::ServiceCtx::set_health)), made
+    /// unhealthy by a hang, or back to healthy as a new run begins.
+    HealthChanged {
+        /// The service.
+        service: Arc<str>,
+        /// Its health now.
+        health: crate::health::Health,
+    },
     /// Every service has stopped after a shutdown.
     ShutdownComplete {
         /// Whether the shutdown was forced (a second signal, or
@@ -136,7 +159,9 @@ impl Event {
             | Event::DependencyFailed { service, .. }
             | Event::StopTimedOut { service, .. }
             | Event::StopRequested { service, .. }
-            | Event::Aborted { service } => Some(service),
+            | Event::Aborted { service }
+            | Event::Hung { service, .. }
+            | Event::HealthChanged { service, .. } => Some(service),
             Event::ShutdownRequested { .. } | Event::ShutdownComplete { .. } => None,
         }
     }
@@ -193,6 +218,10 @@ impl Event {
             Event::StopRequested { restart, .. } => at!(level, restart,),
             Event::ShutdownRequested { cause } => at!(level, cause = %cause,),
             Event::StopTimedOut { timeout, .. } => at!(level, timeout = ?timeout,),
+            Event::Hung {
+                run, silent_for, ..
+            } => at!(level, run, silent_for = ?silent_for,),
+            Event::HealthChanged { health, .. } => at!(level, health = %health,),
             Event::ShutdownComplete { forced } => at!(level, forced,),
         }
     }
@@ -218,13 +247,16 @@ impl Event {
     /// | `ShutdownRequested` | info | `cause` |
     /// | `StopTimedOut` | warn | `service`, `timeout` |
     /// | `Aborted` | warn | `service` |
+    /// | `Hung` | error | `service`, `run`, `silent_for` |
+    /// | `HealthChanged` | info, warn or error (healthy, degraded, unhealthy) | `service`, `health` |
     /// | `ShutdownComplete` | info; warn if forced | `forced` |
     ///
     /// The levels fit the events:
     /// lifecycle steps at debug, clean stops, restarts and shutdown at
     /// info, failures, restarts in trouble (a grown backoff, a restart
-    /// limit more than half used), timeouts and aborts at warn, panics and
-    /// giving up at error — so a restart storm is never silent, a clean
+    /// limit more than half used), timeouts and aborts at warn, panics,
+    /// hangs and giving up at error; a health change at info, warn or
+    /// error as the health is healthy, degraded or unhealthy — so a restart storm is never silent, a clean
     /// stop never shouts, and a service restarted on a fixed delay for
     /// days is not a warning for its age.
     pub fn level(&self) -> tracing::Level {
@@ -242,7 +274,12 @@ impl Event {
             | Event::Aborted { .. }
             | Event::DependencyFailed { .. }
             | Event::ShutdownComplete { forced: true } => Level::WARN,
-            Event::Panicked { .. } | Event::GaveUp { .. } => Level::ERROR,
+            Event::Panicked { .. } | Event::GaveUp { .. } | Event::Hung { .. } => Level::ERROR,
+            Event::HealthChanged { health, .. } => match health.level() {
+                crate::health::HealthLevel::Healthy => Level::INFO,
+                crate::health::HealthLevel::Degraded => Level::WARN,
+                crate::health::HealthLevel::Unhealthy => Level::ERROR,
+            },
         }
     }
 }
@@ -281,6 +318,10 @@ impl fmt::Display for Event {
                 write!(f, "did not stop within {timeout:?}")
             }
             Event::Aborted { .. } => f.write_str("aborted"),
+            Event::Hung {
+                run, silent_for, ..
+            } => write!(f, "run {run} hung: no heartbeat for {silent_for:?}"),
+            Event::HealthChanged { health, .. } => write!(f, "health: {health}"),
             Event::ShutdownComplete { forced } => {
                 write!(
                     f,

@@ -489,6 +489,58 @@ impl Governor {
         self.add_launch(name.into(), task)
     }
 
+    /// Adds a [`BlockingService`](crate::BlockingService) made by `make`:
+    /// for its first run, and again after a run that had to be abandoned
+    /// (it was [hung](crate::ServiceConfig::watchdog) or did not stop
+    /// within its shutdown timeout) kept the value on its thread. A service
+    /// added with [`add_blocking`](Governor::add_blocking) cannot run
+    /// again after that (it ends for good); one added here is restarted by
+    /// its policy, on a fresh value. The abandoned thread's value is
+    /// dropped there, if it ever returns. A panic in `make` is the run's
+    /// outcome. Otherwise as [`add_blocking`](Governor::add_blocking).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use governor_smol::{RestartPolicy, ServiceCtx, ServiceResult};
+    ///
+    /// struct Poller { socket: u32 }
+    ///
+    /// fn connect() -> Poller { Poller { socket: 7 } }
+    ///
+    /// let gov = governor_smol::new();
+    /// gov.add_blocking_with("poller", || {
+    ///     let mut poller = connect();
+    ///     move |ctx: ServiceCtx| -> ServiceResult {
+    ///         let _ = poller.socket; // ... a read that may wedge ...
+    ///         ctx.heartbeat();
+    ///         ctx.sleep_blocking(Duration::from_secs(1))?;
+    ///         Ok(())
+    ///     }
+    /// })?
+    /// .watchdog(Duration::from_secs(10))
+    /// .restart_policy(RestartPolicy::always(Duration::ZERO));
+    /// # let _ = &mut Poller { socket: 0 }.socket;
+    /// # Ok::<(), governor_smol::Error>(())
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn add_blocking_with<S, M>(
+        &self,
+        name: impl Into<Arc<str>>,
+        make: M,
+    ) -> Result<ServiceConfig, Error>
+    where
+        S: crate::service::BlockingService,
+        M: FnMut() -> S + Send + 'static,
+    {
+        use crate::supervisor::{BlockingRunner, FreshBlockingRunner};
+        let runner = FreshBlockingRunner {
+            inner: BlockingRunner(None),
+            make,
+        };
+        let task = supervisor_task(runner, supervise::<FreshBlockingRunner<S, M>>);
+        self.add_launch(name.into(), task)
+    }
+
     fn add_launch(
         &self,
         name: Arc<str>,

@@ -104,6 +104,14 @@
 //!   [`Report::is_clean`] is what `main` turns into its exit code. A
 //!   [`ReportHandle`] reads the report after the last `Governor` handle
 //!   is gone.
+//! - **Liveness and health:** a service with a
+//!   [watchdog](ServiceConfig::watchdog) sends
+//!   [heartbeats](ServiceCtx::heartbeat) (or declares itself
+//!   [busy](ServiceCtx::busy_for)); a run that stops sending them is
+//!   hung ([`Outcome::Hung`], [`Event::Hung`]): stopped as any run and
+//!   restarted by its policy. Services [say how they are](ServiceCtx::set_health)
+//!   ([`Health`]); [`Governor::health`] aggregates it into a
+//!   [`HealthReport`] for liveness and readiness probes.
 //! - **Events:** every step of every service's life is an [`Event`],
 //!   logged through `tracing` or handed to a hook set with
 //!   [`Governor::on_event`].
@@ -173,9 +181,10 @@
 //    runner, which catches panics and marks the thread as inside the
 //    service (`inside.rs`).
 // 4. `supervisor/watched.rs` — while the run runs: a stop for good, a
-//    shutdown in dependency order, a restart or a forced shutdown begins
-//    its stop (`Record::begin_stop`: token, stop hooks, timeout), and the
-//    timeout or the force aborts it.
+//    shutdown in dependency order, a restart, a forced shutdown or its
+//    watchdog declaring it hung (`supervisor/heartbeat.rs`, its pulse in
+//    `record/liveness.rs`) begins its stop (`Record::begin_stop`: token,
+//    stop hooks, timeout), and the timeout or the force aborts it.
 // 5. Back in `supervisor.rs` — the run's `Outcome` (`outcome.rs`) meets the
 //    `RestartPolicy` (`restart.rs`) through the service's `RestartHistory`
 //    (`restart/history.rs`): restart after a delay, end for good, or
@@ -187,7 +196,8 @@
 //    `Shared::report` builds the `Report` (`report.rs`) from every record.
 //
 // Beside that path: `governor/signals.rs` turns signals into a shutdown,
-// `handle.rs` acts on one record (`ServiceHandle`), `subtree.rs` runs a
+// `handle.rs` acts on one record (`ServiceHandle`), `health.rs` aggregates
+// the services' health (`Governor::health`), `subtree.rs` runs a
 // governor as one service of another, `error.rs` names every refusal,
 // `sync.rs` and `wait_list.rs` are the locks and waker lists that loom
 // swaps (`loom_models.rs`). Each file opens with its rules; the lock order
@@ -206,6 +216,7 @@ mod error;
 mod event;
 mod governor;
 mod handle;
+mod health;
 mod inside;
 mod live_count;
 #[cfg(all(test, loom))]
@@ -239,6 +250,7 @@ pub use error::Error;
 pub use event::Event;
 pub use governor::Governor;
 pub use handle::ServiceHandle;
+pub use health::{Health, HealthLevel, HealthReport};
 pub use outcome::{BoxError, Outcome, ServiceError, ServiceResult, StopService};
 pub use report::{Report, RunTimes, ServiceReport, ServiceState, ShutdownCause};
 pub use report_handle::ReportHandle;

@@ -267,12 +267,22 @@ pub enum Outcome {
     /// began), but a [report](crate::Report::is_clean) with it is not
     /// clean.
     DependencyFailed(Arc<str>),
+    /// The run was declared hung by its
+    /// [watchdog](crate::ServiceConfig::watchdog): it sent no
+    /// [heartbeat](crate::ServiceCtx::heartbeat) for its timeout (and was
+    /// not [busy](crate::ServiceCtx::busy_for)). It was then stopped as any
+    /// run is; whatever it returned once stopped (or its abort) is replaced
+    /// by this outcome, and [`Event::Aborted`](crate::Event::Aborted) tells
+    /// whether it had to be aborted (or, blocking, abandoned). A failure:
+    /// an [`on_failure`](crate::RestartPolicy::on_failure) policy restarts
+    /// it, and it counts against the restart limit.
+    Hung,
 }
 
 impl Outcome {
     /// The variant's name in `snake_case` (`completed`, `failed`,
     /// `panicked`, `stop_service`, `aborted`, `abandoned`, `not_run`,
-    /// `dependency_failed`): a stable value for the `outcome` field of the
+    /// `dependency_failed`, `hung`): a stable value for the `outcome` field of the
     /// log and for labels, without the error's text.
     ///
     /// ```
@@ -288,14 +298,19 @@ impl Outcome {
             Outcome::Abandoned => "abandoned",
             Outcome::NotRun => "not_run",
             Outcome::DependencyFailed(_) => "dependency_failed",
+            Outcome::Hung => "hung",
         }
     }
 
-    /// `true` for [`Failed`](Outcome::Failed) and
-    /// [`Panicked`](Outcome::Panicked): the endings an
-    /// [`on_failure`](crate::RestartPolicy::on_failure) policy restarts.
+    /// `true` for [`Failed`](Outcome::Failed),
+    /// [`Panicked`](Outcome::Panicked) and [`Hung`](Outcome::Hung): the
+    /// endings an [`on_failure`](crate::RestartPolicy::on_failure) policy
+    /// restarts.
     pub fn is_failure(&self) -> bool {
-        matches!(self, Outcome::Failed(_) | Outcome::Panicked(_))
+        matches!(
+            self,
+            Outcome::Failed(_) | Outcome::Panicked(_) | Outcome::Hung
+        )
     }
 
     /// `true` for [`Aborted`](Outcome::Aborted) and
@@ -319,6 +334,7 @@ impl fmt::Debug for Outcome {
             Outcome::Abandoned => f.write_str("Abandoned"),
             Outcome::NotRun => f.write_str("NotRun"),
             Outcome::DependencyFailed(dep) => f.debug_tuple("DependencyFailed").field(dep).finish(),
+            Outcome::Hung => f.write_str("Hung"),
         }
     }
 }
@@ -341,6 +357,7 @@ impl fmt::Display for Outcome {
                     "never ran (dependency {dep:?} ended without being ready)"
                 )
             }
+            Outcome::Hung => f.write_str("hung (no heartbeat within its watchdog timeout)"),
         }
     }
 }
@@ -353,7 +370,8 @@ impl PartialEq for Outcome {
             | (Outcome::StopService, Outcome::StopService)
             | (Outcome::Aborted, Outcome::Aborted)
             | (Outcome::Abandoned, Outcome::Abandoned)
-            | (Outcome::NotRun, Outcome::NotRun) => true,
+            | (Outcome::NotRun, Outcome::NotRun)
+            | (Outcome::Hung, Outcome::Hung) => true,
             (Outcome::DependencyFailed(a), Outcome::DependencyFailed(b)) => a == b,
             (Outcome::Failed(a), Outcome::Failed(b)) => {
                 ShowError(&**a).to_string_lossless() == ShowError(&**b).to_string_lossless()

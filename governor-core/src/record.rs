@@ -79,6 +79,7 @@
 //! `Option<RunTimes>` (32).
 
 mod launch;
+mod liveness;
 mod run;
 mod watch;
 
@@ -98,6 +99,7 @@ use crate::token::StopSource;
 use crate::wait_list::{WaitList, WakeAll};
 
 pub(crate) use launch::NeverStarted;
+pub(crate) use liveness::{PulseCheck, RunLiveness};
 pub(crate) use run::{AfterRun, BegunRun};
 
 /// How a service ends for good: its final [`ServiceState`].
@@ -166,6 +168,9 @@ pub(crate) struct RecordConfig {
     pub(crate) critical: bool,
     pub(crate) notify_ready: bool,
     pub(crate) depends_on: Vec<Arc<str>>,
+    /// The heartbeat timeout (`ServiceConfig::watchdog`), read as each
+    /// run begins.
+    pub(crate) watchdog: Option<Duration>,
 }
 
 /// What [`Record::take_launch`] takes.
@@ -276,8 +281,8 @@ impl RunClock {
     }
 }
 
-/// What links a record to others and to user code: boxed, and only once
-/// there is any, as most services have no dependents and no stop hooks
+/// What links a record to others and to user code (and its liveness):
+/// boxed, and only once there is any, as most services have no dependents and no stop hooks
 /// (three empty lists would be 72 bytes of every record).
 #[derive(Default)]
 struct Links {
@@ -287,6 +292,10 @@ struct Links {
     hooks: Vec<StopHook>,
     /// Hooks for the current run (added with `ServiceCtx::on_stop`).
     run_hooks: Vec<StopHook>,
+    /// Heartbeats and health, once there is a watchdog or a health other
+    /// than healthy (`record/liveness.rs`); here rather than in the record
+    /// itself, where it would be a word of every record.
+    liveness: liveness::LivenessBox,
 }
 
 /// The settings of a service that was never configured.
@@ -296,6 +305,7 @@ static DEFAULT_CONFIG: RecordConfig = RecordConfig {
     critical: false,
     notify_ready: false,
     depends_on: Vec::new(),
+    watchdog: None,
 };
 
 impl RecordState {
@@ -613,6 +623,7 @@ impl Record {
             timed_out: state.timed_out,
             aborted_tasks: state.aborted_tasks.clone(),
             last_run: state.last_run.times(),
+            health: Record::health_of(&state),
         }
     }
 }

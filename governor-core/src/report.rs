@@ -179,6 +179,9 @@ pub struct ServiceReport {
     /// (`ended` is `None`), and [`last_outcome`](ServiceReport::last_outcome)
     /// is the one before's.
     pub last_run: Option<RunTimes>,
+    /// Its health, as its current (or last) run left it: see
+    /// [`ServiceCtx::set_health`](crate::ServiceCtx::set_health).
+    pub health: crate::health::Health,
 }
 
 impl fmt::Display for ServiceReport {
@@ -206,6 +209,9 @@ impl fmt::Display for ServiceReport {
                 }
                 f.write_str(name)?;
             }
+        }
+        if self.health != crate::health::Health::Healthy {
+            write!(f, ", {}", self.health)?;
         }
         Ok(())
     }
@@ -238,6 +244,20 @@ impl Report {
     /// The entry for the service called `name`.
     pub fn service(&self, name: &str) -> Option<&ServiceReport> {
         self.services.iter().find(|s| &*s.name == name)
+    }
+
+    /// The health of the governor when the report was taken: the worst of
+    /// its services', naming those that are not healthy (as
+    /// [`Governor::health`](crate::Governor::health)).
+    pub fn health(&self) -> crate::health::HealthReport {
+        let mut report = crate::health::HealthReport {
+            shutting_down: self.cause.is_some(),
+            ..Default::default()
+        };
+        for service in &self.services {
+            report.add(&service.name, service.state, Some(service.health.clone()));
+        }
+        report
     }
 
     /// The services that did not stop in time.

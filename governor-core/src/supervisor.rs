@@ -29,6 +29,7 @@
 //! 4. It holds no lock across an `.await`; every lock it takes is the
 //!    record's or the governor's, briefly, through their methods.
 
+mod heartbeat;
 mod runner;
 mod watched;
 
@@ -50,9 +51,9 @@ use crate::restart::{Decision, Escalation, RestartHistory};
 use crate::supervisor_task::SupervisorInputs;
 use crate::tasks::WithTasks;
 
-#[cfg(feature = "std")]
-pub(crate) use runner::BlockingRunner;
 pub(crate) use runner::{AsyncRunner, Runner};
+#[cfg(feature = "std")]
+pub(crate) use runner::{BlockingRunner, FreshBlockingRunner};
 use watched::{Watched, WatchedEnd};
 
 /// Supervises one service from its start to its end for good: waits for
@@ -132,11 +133,18 @@ pub(crate) fn supervise<R: Runner>(
             let BegunRun {
                 stop: run_token,
                 run,
+                liveness,
             } = record.begin_run(reusable_token.take(), began);
             shared.emit(|| Event::RunStarted {
                 service: record.name.clone(),
                 run,
             });
+            if liveness.health_reset {
+                shared.emit(|| Event::HealthChanged {
+                    service: record.name.clone(),
+                    health: crate::health::Health::Healthy,
+                });
+            }
             if !config.notify_ready {
                 shared.emit(|| Event::Ready {
                     service: record.name.clone(),
@@ -159,6 +167,8 @@ pub(crate) fn supervise<R: Runner>(
                 &run_token,
                 &mut defaults,
                 || R::ABORTED,
+                // `liveness` moved in: not kept across the await.
+                heartbeat::arm(&record, run, began, liveness),
             )
             .await;
             // A run cut off leaves its tasks: aborted with it, named in its
@@ -173,8 +183,12 @@ pub(crate) fn supervise<R: Runner>(
             let asked_to_stop = record.stopped() || shared.token.stopping();
             // Its token stopped without a stop for good: its handle's
             // `restart`, or its own tasks (a failure, or tasks left when
-            // it returned), which go by the policy.
-            let restart_now = !asked_to_stop && run_token.stopping() && record.restart_requested();
+            // it returned), which go by the policy; so does a hung run,
+            // whose token its watchdog stopped.
+            let restart_now = !asked_to_stop
+                && run_token.stopping()
+                && record.restart_requested()
+                && outcome != Outcome::Hung;
             // A restart asked for by the handle is honoured whatever the
             // policy, even after an abort at the shutdown timeout (the
             // service's value is back); not after a blocking run was
@@ -187,7 +201,9 @@ pub(crate) fn supervise<R: Runner>(
                     attempt: 0,
                     trouble: false,
                 }
-            } else if outcome.is_aborted() {
+            } else if outcome.is_aborted() || !runner.can_run_again() {
+                // An abandoned blocking run keeps its service value on its
+                // thread (unless added with `add_blocking_with`).
                 Decision::Done
             } else {
                 // The settings as they are now: the service's own or the

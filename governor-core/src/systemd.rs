@@ -220,11 +220,12 @@ impl Notifier {
     /// one period earlier has run (the runtime runs the governor's tasks,
     /// and the governor's lock can be taken).
     ///
-    /// ISSUE 14 HOOK: once the liveness issue's health aggregate exists,
-    /// this is where an unhealthy aggregate stops the pings (return
-    /// `false`), so that systemd restarts the process.
-    fn healthy(&self, _shared: &Shared, probe_answered: bool) -> bool {
-        probe_answered
+    /// Pings go out only while the runtime answers the probe and no
+    /// service is unhealthy ([`Governor::health`](crate::Governor::health)
+    /// is live): a hung or unhealthy service stops them, so that systemd's
+    /// `WatchdogSec` restarts the process.
+    fn healthy(&self, shared: &Shared, probe_answered: bool) -> bool {
+        probe_answered && shared.health().is_live()
     }
 
     /// Sends `states`, with `status` as `STATUS=` unless it is the one

@@ -21,7 +21,10 @@ use governor_core::{
 /// - `echo-client`: sends a line to the server every second and checks the
 ///   echo (blocking); starts after `echo-server`, stops before it;
 /// - `flaky`: fails, panics or completes in turn after a short while, and
-///   is restarted with exponential backoff (0.5 s, 1 s, 2 s, … up to 8 s).
+///   is restarted with exponential backoff (0.5 s, 1 s, 2 s, … up to 8 s);
+/// - `wedged`: sends heartbeats for 2 s, then hangs (an await that never
+///   ends and ignores its stop); its 1 s watchdog declares it hung, it is
+///   aborted a second later and restarted by its `on_failure` policy.
 ///
 /// At shutdown the chain stops in reverse: echo-client, echo-server,
 /// config; each blocking service gets 5 s to stop before it is abandoned.
@@ -46,6 +49,10 @@ pub fn add_demo_services(gov: &Governor) -> Result<(), Box<dyn std::error::Error
                 .reset_after(Duration::from_secs(30)),
         ),
     );
+    gov.add("wedged", wedged)?
+        .watchdog(Duration::from_secs(1))
+        .shutdown_timeout(Duration::from_secs(1))
+        .restart_policy(RestartPolicy::on_failure(Duration::from_millis(500)));
     if std::env::var_os("GOVERNOR_DEMO_LINGER").is_some() {
         gov.add("linger", linger)?
             .shutdown_timeout(Duration::from_secs(20));
@@ -93,6 +100,21 @@ async fn config(ctx: ServiceCtx) -> ServiceResult {
     ctx.log("configuration loaded");
     ctx.ready();
     ctx.wait_for_stop().await;
+    Ok(())
+}
+
+/// Alive for 2 s (a heartbeat every 200 ms), then stuck for good, deaf to
+/// its stop: only its watchdog can tell, and only an abort ends it.
+async fn wedged(ctx: ServiceCtx) -> ServiceResult {
+    for _ in 0..10 {
+        ctx.heartbeat();
+        ctx.sleep(Duration::from_millis(200)).await?;
+    }
+    ctx.log(format_args!(
+        "run {} wedged (no more heartbeats)",
+        ctx.run()
+    ));
+    std::future::pending::<()>().await;
     Ok(())
 }
 

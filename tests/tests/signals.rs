@@ -17,7 +17,14 @@ use std::time::Duration;
 const BOUND: Duration = Duration::from_secs(60);
 
 /// The demo's services, each of which must report stopped.
-const SERVICES: [&str; 5] = ["config", "ticker", "echo-server", "echo-client", "flaky"];
+const SERVICES: [&str; 6] = [
+    "config",
+    "ticker",
+    "echo-server",
+    "echo-client",
+    "flaky",
+    "wedged",
+];
 
 /// Builds (once per test process) and locates `package`'s demo example.
 fn demo_binary(package: &str) -> PathBuf {

@@ -499,6 +499,21 @@ impl Shared {
         self.report()
     }
 
+    /// The services' health, read as `report` reads them (see
+    /// `health.rs`).
+    pub(crate) fn health(&self) -> crate::health::HealthReport {
+        let state = self.state.lock();
+        let mut report = crate::health::HealthReport {
+            shutting_down: state.cause.is_some(),
+            ..Default::default()
+        };
+        for record in state.services.iter().filter(|r| !r.forgotten()) {
+            let (status, health) = record.health_view();
+            report.add(&record.name, status, health);
+        }
+        report
+    }
+
     /// Forgets `record`: its name is free again, and it no longer appears
     /// in reports. Idempotent.
     pub(crate) fn forget(&self, record: &Arc<Record>) {

@@ -38,6 +38,8 @@ pub(crate) struct BegunRun {
     pub(crate) stop: StopSource,
     /// Its number, from 1.
     pub(crate) run: u64,
+    /// Its watchdog, and whether its health was reset.
+    pub(crate) liveness: super::RunLiveness,
 }
 
 impl Record {
@@ -95,8 +97,10 @@ impl Record {
         };
         let stopped;
         let stale_hooks;
+        let liveness;
         let (run, wake) = {
             let mut state = self.state.lock();
+            liveness = state.liveness_begin_run();
             // Read under the lock that `stop` sets it under: either `stop`
             // sees this run's token, or this sees its flag.
             stopped = self.stopped.load(Ordering::Relaxed);
@@ -133,7 +137,11 @@ impl Record {
         if let Some(hooks) = stale_hooks.filter(|hooks| !hooks.is_empty()) {
             drop_user_value(&self.name, "stop hook", hooks);
         }
-        BegunRun { stop: token, run }
+        BegunRun {
+            stop: token,
+            run,
+            liveness,
+        }
     }
 
     /// Run number `run` reports ready; returns whether that changed anything.

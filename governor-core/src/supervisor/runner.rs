@@ -22,6 +22,12 @@ pub(crate) trait Runner: Send + 'static {
     const ABORTED: Outcome;
 
     fn run_once(&mut self, ctx: ServiceCtx) -> impl Future<Output = Outcome> + Send;
+
+    /// Whether there is a service to run again (not after a blocking run
+    /// was abandoned with its value on its thread).
+    fn can_run_again(&self) -> bool {
+        true
+    }
 }
 
 /// Runs an async [`Service`] inside the supervisor's own task.
@@ -131,6 +137,10 @@ pub(crate) struct BlockingRunner<S>(pub(crate) Option<S>);
 impl<S: crate::service::BlockingService> Runner for BlockingRunner<S> {
     const ABORTED: Outcome = Outcome::Abandoned;
 
+    fn can_run_again(&self) -> bool {
+        self.0.is_some()
+    }
+
     async fn run_once(&mut self, ctx: ServiceCtx) -> Outcome {
         use alloc::boxed::Box;
         use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -163,5 +173,37 @@ impl<S: crate::service::BlockingService> Runner for BlockingRunner<S> {
             }
             Err(_) => Outcome::Panicked(Arc::from("blocking thread ended without a result")),
         }
+    }
+}
+
+/// A [`BlockingRunner`] that makes its service value with `make` for the
+/// first run, and again whenever a run was abandoned with the value on its
+/// thread (`Governor::add_blocking_with`): such a service can be restarted
+/// after a hung or timed-out run was abandoned.
+#[cfg(feature = "std")]
+pub(crate) struct FreshBlockingRunner<S, M> {
+    pub(crate) inner: BlockingRunner<S>,
+    pub(crate) make: M,
+}
+
+#[cfg(feature = "std")]
+impl<S, M> Runner for FreshBlockingRunner<S, M>
+where
+    S: crate::service::BlockingService,
+    M: FnMut() -> S + Send + 'static,
+{
+    const ABORTED: Outcome = Outcome::Abandoned;
+
+    async fn run_once(&mut self, ctx: ServiceCtx) -> Outcome {
+        use std::panic::{catch_unwind, AssertUnwindSafe};
+
+        if self.inner.0.is_none() {
+            let _inside = crate::inside::Guard::enter(ctx.inside_marker());
+            match catch_unwind(AssertUnwindSafe(&mut self.make)) {
+                Ok(service) => self.inner.0 = Some(service),
+                Err(payload) => return crate::outcome::outcome_of_panic(payload),
+            }
+        }
+        self.inner.run_once(ctx).await
     }
 }

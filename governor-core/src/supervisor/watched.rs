@@ -1,7 +1,8 @@
 //! The run watcher ([`Watched`]): wraps one run and keeps, while it
 //! runs, the rules of stopping it: the shutdown order (dependents first),
-//! stop hooks fired once when its stop begins, the shutdown timeout, and
-//! a forced shutdown. It never runs user code under a lock: hooks are
+//! stop hooks fired once when its stop begins, the shutdown timeout, a
+//! forced shutdown, and its heartbeat watchdog (`supervisor/heartbeat.rs`)
+//! if it has one. It never runs user code under a lock: hooks are
 //! called by the record after it unlocks (`Record::begin_stop`).
 
 use alloc::boxed::Box;
@@ -19,6 +20,8 @@ use crate::record::{Record, StopScope};
 use crate::runtime::BoxSleep;
 use crate::token::{StopSource, WaitForStop};
 
+use super::heartbeat::{hung_or, poll_hung, Watch};
+
 pin_project_lite::pin_project! {
     /// Watches one run: keeps the shutdown order, fires the stop hooks,
     /// enforces the shutdown timeout and a forced shutdown.
@@ -33,6 +36,9 @@ pin_project_lite::pin_project! {
     ///   is dropped (aborted).
     /// - A forced shutdown begins the stop (if it has not begun: token,
     ///   hooks) and drops the run at once.
+    /// - Its watchdog (if any) declaring the run hung stops its token and
+    ///   begins its stop (hooks, then its shutdown timeout, or the
+    ///   watchdog's timeout if it has none); it ends as `Outcome::Hung`.
     pub(super) struct Watched<'a, F> {
         #[pin]
         run: F,
@@ -47,9 +53,12 @@ pin_project_lite::pin_project! {
         // shutdown timeout when the stop begins.
         defaults: &'a mut Option<(usize, Arc<Defaults>)>,
         timeout: Option<Duration>,
+        // Once the stop began, its shutdown deadline; before, the
+        // watchdog's timer, if `watch` says so (`supervisor/heartbeat.rs`).
         deadline: Option<BoxSleep>,
         // A function rather than the value: one word in every supervisor.
         aborted: fn() -> Outcome,
+        watch: Watch,
     }
 }
 
@@ -61,6 +70,7 @@ impl<'a, F> Watched<'a, F> {
         run_token: &'a StopSource,
         defaults: &'a mut Option<(usize, Arc<Defaults>)>,
         aborted: fn() -> Outcome,
+        watchdog: Option<Duration>,
     ) -> Self {
         Watched {
             run,
@@ -73,8 +83,13 @@ impl<'a, F> Watched<'a, F> {
             stopping: false,
             defaults,
             timeout: None,
-            deadline: None,
+            deadline: watchdog.map(|timeout| shared.runtime.sleep(timeout)),
             aborted,
+            watch: if watchdog.is_some() {
+                Watch::Watching
+            } else {
+                Watch::Off
+            },
         }
     }
 }
@@ -112,7 +127,7 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                     this.record,
                 );
                 return Poll::Ready(WatchedEnd {
-                    outcome,
+                    outcome: hung_or(*this.watch, this.record, outcome),
                     timed_out: false,
                     read_at: now,
                 });
@@ -132,7 +147,7 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                 now = Some(at);
             }
             return Poll::Ready(WatchedEnd {
-                outcome: (this.aborted)(),
+                outcome: hung_or(*this.watch, this.record, (this.aborted)()),
                 timed_out: true,
                 read_at: now,
             });
@@ -162,13 +177,23 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                     begin = true;
                 }
             }
+            let mut hung_timeout = None;
+            if !begin && *this.watch == Watch::Watching {
+                // Its watchdog: a hung run's token is stopped there, and
+                // its stop begins here as any other.
+                hung_timeout = poll_hung(this.watch, this.deadline, cx, this.shared, this.record);
+                begin = hung_timeout.is_some();
+            }
             if begin {
                 *this.stopping = true;
+                *this.deadline = None; // the watchdog's timer, if any
                 let at = this.shared.runtime.now();
                 let own = this.record.begin_stop(at, scope);
                 now = Some(at);
-                *this.timeout =
-                    own.or_else(|| this.shared.defaults(this.defaults).shutdown_timeout);
+                *this.timeout = own
+                    .or_else(|| this.shared.defaults(this.defaults).shutdown_timeout)
+                    // A hung run always ends: bounded by its watchdog.
+                    .or(hung_timeout);
                 if let Some(timeout) = *this.timeout {
                     *this.deadline = Some(this.shared.runtime.sleep(timeout));
                 }
@@ -184,20 +209,20 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                     this.record,
                 );
                 return Poll::Ready(WatchedEnd {
-                    outcome,
+                    outcome: hung_or(*this.watch, this.record, outcome),
                     timed_out: false,
                     read_at: now.or(late),
                 });
             }
         }
-        if let Some(deadline) = this.deadline {
+        if let Some(deadline) = this.deadline.as_mut().filter(|_| *this.stopping) {
             if deadline.as_mut().poll(cx).is_ready() {
                 this.shared.emit(|| Event::StopTimedOut {
                     service: this.record.name.clone(),
                     timeout: this.timeout.unwrap_or_default(),
                 });
                 return Poll::Ready(WatchedEnd {
-                    outcome: (this.aborted)(),
+                    outcome: hung_or(*this.watch, this.record, (this.aborted)()),
                     timed_out: true,
                     read_at: now,
                 });

@@ -27,6 +27,9 @@
 //!   down by a trigger of the program's own.
 //! - [`removal`]: services that leave: `remove`, and services forgotten
 //!   once they end for good.
+//! - [`liveness`]: the heartbeat watchdog: hung runs declared at their
+//!   deadline, stopped, recorded and restarted; busy runs spared.
+//! - [`health`]: health set by services, aggregated and reported.
 //!
 //! Every case applies to every runtime; none is skipped.
 //!
@@ -40,6 +43,8 @@
 pub mod ecosystem;
 pub mod faults;
 pub mod first_minutes;
+pub mod health;
+pub mod liveness;
 pub mod locks;
 pub mod policy_paths;
 pub mod proof;
@@ -53,6 +58,8 @@ pub mod tokens;
 pub use ecosystem::*;
 pub use faults::*;
 pub use first_minutes::*;
+pub use health::*;
+pub use liveness::*;
 pub use locks::*;
 pub use policy_paths::*;
 pub use proof::*;
@@ -113,6 +120,7 @@ macro_rules! for_each_std_case {
             a_task_panic_fails_the_run,
             awaited_handles_yield_panics_and_blocking_results,
             observers_see_every_event_beside_the_hook,
+            hung_blocking_service_is_abandoned_and_restarted,
         );
     };
 }
@@ -213,6 +221,10 @@ macro_rules! for_each_nostd_case {
             interval_ticks_and_skips_missed_ticks,
             shutdown_on_a_trigger_shuts_the_governor_down,
             shutdown_on_trigger_ends_with_the_governor,
+            hung_run_is_declared_at_its_timeout_stopped_and_restarted,
+            busy_run_is_not_declared_hung,
+            zero_watchdog_is_off_and_a_hang_at_shutdown_is_not_restarted,
+            health_is_aggregated_worst_first_and_reported,
         );
     };
 }
