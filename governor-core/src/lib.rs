@@ -165,7 +165,7 @@ pub use event::Event;
 pub use governor::Governor;
 pub use handle::ServiceHandle;
 pub use outcome::{BoxError, Outcome, ServiceError, ServiceResult, StopService};
-pub use report::{Report, ServiceReport, ServiceState, ShutdownCause};
+pub use report::{exit_code, Report, ServiceReport, ServiceState, ShutdownCause};
 pub use restart::{Backoff, Escalation, RestartPolicy};
 pub use runtime::Signal;
 #[cfg(feature = "std")]

@@ -30,6 +30,7 @@
 // Without `std`, the imports and helpers of the gated cases go unused.
 #![cfg_attr(not(feature = "std"), allow(unused_imports, dead_code))]
 
+pub mod exit_codes;
 pub mod faults;
 pub mod locks;
 pub mod policy_paths;
@@ -40,6 +41,7 @@ pub mod shutdown_paths;
 pub mod supervision;
 pub mod tokens;
 
+pub use exit_codes::*;
 pub use faults::*;
 pub use locks::*;
 pub use policy_paths::*;
@@ -183,6 +185,14 @@ macro_rules! for_each_nostd_case {
             a_handle_stop_is_told_with_its_cause,
             a_stop_asked_for_during_the_runs_last_poll_still_calls_its_hooks,
             owned_stop_future_follows_the_run,
+            exit_codes_are_the_documented_distinct_numbers,
+            clean_shutdown_exits_zero_even_on_sigterm,
+            failed_run_exits_one,
+            escalation_exits_69,
+            critical_failure_exits_70_and_a_clean_end_0,
+            aborted_service_exits_75,
+            forced_shutdown_exits_130,
+            no_shutdown_and_no_failure_exits_zero,
         );
     };
 }

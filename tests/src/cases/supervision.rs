@@ -28,7 +28,7 @@ pub(crate) fn recorded(gov: Governor) -> (Governor, Arc<Mutex<Vec<Event>>>) {
 
 /// A service that fails at once on each of its first `fails` runs, marking
 /// `"<name>:run<n>"` at each start, and then waits for its stop.
-fn fails_then_idles(
+pub(crate) fn fails_then_idles(
     timeline: &Timeline,
     fails: usize,
     run_for: Duration,
@@ -54,7 +54,7 @@ fn fails_then_idles(
 
 /// A service that ignores every stop request; notes `"<name>:dropped"`
 /// when its run is dropped.
-fn stubborn(timeline: &Timeline) -> impl FnMut(ServiceCtx) -> IdleFut + Send + 'static {
+pub(crate) fn stubborn(timeline: &Timeline) -> impl FnMut(ServiceCtx) -> IdleFut + Send + 'static {
     struct OnDrop(Timeline, String);
     impl Drop for OnDrop {
         fn drop(&mut self) {
