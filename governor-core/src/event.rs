@@ -112,6 +112,37 @@ pub enum Event {
         /// The service.
         service: Arc<str>,
     },
+    /// A reload began ([`Governor::reload`](crate::Governor::reload), or
+    /// a signal whose action is
+    /// [`SignalAction::Reload`](crate::SignalAction::Reload)). Emitted
+    /// before anything is delivered; [`Reloaded`](Event::Reloaded) with
+    /// the same `generation` follows, exactly once: the pair systemd's
+    /// `RELOADING=1` ... `READY=1` wraps (`Type=notify-reload`).
+    Reloading {
+        /// The reload's number: 1 for the first, then 2, ...
+        generation: u64,
+        /// The signal that asked for it, or `None` for `reload()`.
+        signal: Option<crate::runtime::Signal>,
+    },
+    /// The reload restarted this service's current run (it was configured
+    /// with [`restart_on_reload`](crate::ServiceConfig::restart_on_reload)).
+    /// Between `Reloading` and `Reloaded`.
+    ReloadRestart {
+        /// The service.
+        service: Arc<str>,
+        /// The reload's number.
+        generation: u64,
+    },
+    /// The reload `generation` is done: it was delivered to every
+    /// [`ServiceCtx::reloaded`](crate::ServiceCtx::reloaded) waiter, and
+    /// every service it restarted has begun its new run and is ready (or
+    /// has ended for good). A shutdown that begins meanwhile ends the
+    /// reload at once: `Reloaded` then comes right after
+    /// `ShutdownRequested`.
+    Reloaded {
+        /// The reload's number.
+        generation: u64,
+    },
     /// Every service has stopped after a shutdown.
     ShutdownComplete {
         /// Whether the shutdown was forced (a second signal, or
@@ -134,8 +165,12 @@ impl Event {
             | Event::DependencyFailed { service, .. }
             | Event::StopTimedOut { service, .. }
             | Event::StopRequested { service, .. }
+            | Event::ReloadRestart { service, .. }
             | Event::Aborted { service } => Some(service),
-            Event::ShutdownRequested { .. } | Event::ShutdownComplete { .. } => None,
+            Event::ShutdownRequested { .. }
+            | Event::ShutdownComplete { .. }
+            | Event::Reloading { .. }
+            | Event::Reloaded { .. } => None,
         }
     }
 
@@ -176,6 +211,9 @@ impl Event {
             Event::RunEnded { .. }
             | Event::StopRequested { .. }
             | Event::ShutdownRequested { .. }
+            | Event::Reloading { .. }
+            | Event::ReloadRestart { .. }
+            | Event::Reloaded { .. }
             | Event::ShutdownComplete { forced: false } => Level::INFO,
             Event::RestartScheduled { trouble: false, .. } => Level::INFO,
             Event::RestartScheduled { .. }
@@ -222,6 +260,15 @@ impl fmt::Display for Event {
                 write!(f, "did not stop within {timeout:?}")
             }
             Event::Aborted { .. } => f.write_str("aborted"),
+            Event::Reloading {
+                generation,
+                signal: Some(signal),
+            } => write!(f, "reload {generation} requested by {signal}"),
+            Event::Reloading { generation, .. } => write!(f, "reload {generation} requested"),
+            Event::ReloadRestart { generation, .. } => {
+                write!(f, "restarting for reload {generation}")
+            }
+            Event::Reloaded { generation } => write!(f, "reload {generation} done"),
             Event::ShutdownComplete { forced } => {
                 write!(
                     f,

@@ -5,16 +5,19 @@
 //! - `governor/shared.rs`: the shared state, its invariants and the lock
 //!   order (governor, then record, then token node);
 //! - `governor/dependencies.rs`: dependency checks at start;
-//! - `governor/signals.rs`: turning signals into shutdown.
+//! - `governor/signals.rs`: carrying out each caught signal's action;
+//! - `governor/reload.rs`: reloads, delivered to the services that ask.
 //!
 //! This file is over 400 lines because it is the public API: most of it
 //! is rustdoc and examples, each method a few lines that forward.
 
 mod dependencies;
+mod reload;
 mod shared;
 mod signals;
 
 pub(crate) use shared::{Defaults, Shared};
+pub use signals::SignalAction;
 
 use alloc::sync::Arc;
 use core::fmt;
@@ -27,7 +30,7 @@ use crate::event::Event;
 use crate::handle::ServiceHandle;
 use crate::report::{Report, ServiceReport, ShutdownCause};
 use crate::restart::RestartPolicy;
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, Signal};
 use crate::service::Service;
 use crate::sleep::Sleep;
 use crate::slot::{drop_user_value, Slot};
@@ -133,9 +136,86 @@ impl Governor {
     /// which reports a failure to install them as [`Error::Signals`]. From
     /// then on the signals no longer end the process by themselves: the
     /// governor shuts down and `main` decides when to exit.
+    ///
+    /// Which signals are caught, and what each does, is
+    /// [`on_signal`](Governor::on_signal)'s to change; the defaults above
+    /// are Go's. Once the governor has finished (its shutdown is complete,
+    /// before [`wait_for_shutdown`](Governor::wait_for_shutdown) returns
+    /// its report) or has been dropped, it no longer catches them: a later
+    /// SIGTERM or Ctrl-C gets the operating system's default action again,
+    /// so a program still busy after its governor finished (a slow flush,
+    /// a hang) can still be stopped.
     pub fn catch_signals(self) -> Self {
         self.shared().state.lock().catch_signals = true;
         self
+    }
+
+    /// Sets what `signal` does once caught, and [catches
+    /// signals](Governor::catch_signals). SIGINT, SIGTERM, SIGHUP and
+    /// SIGQUIT are always caught (each defaults to
+    /// [`SignalAction::Shutdown`]); SIGUSR1 and SIGUSR2 only when given an
+    /// action here. Set before the first [`start`](Governor::start) (which
+    /// installs the handlers) to catch SIGUSR1/SIGUSR2; an action may be
+    /// changed at any time after.
+    ///
+    /// SIGHUP has two conventional meanings. In a terminal it means the
+    /// terminal went away (the window was closed, the SSH session
+    /// dropped): the program should stop, which is the default here (and
+    /// Go's). A daemon has no terminal, and there SIGHUP conventionally
+    /// means "reload your configuration" (systemd's `ExecReload=kill -HUP
+    /// $MAINPID`): a daemon sets `on_signal(Signal::Hangup,
+    /// SignalAction::Reload)`. A program run both ways may decide at
+    /// start, e.g. by whether its standard input is a terminal.
+    ///
+    /// ```no_run
+    /// use governor_smol::{Signal, SignalAction};
+    ///
+    /// # fn main() -> Result<(), governor_smol::Error> {
+    /// let gov = governor_smol::new()
+    ///     .on_signal(Signal::Hangup, SignalAction::Reload)
+    ///     .on_signal(Signal::Quit, SignalAction::Ignore)
+    ///     .on_signal(Signal::User1, SignalAction::call(|signal| {
+    ///         eprintln!("{signal}: dumping state");
+    ///     }));
+    /// gov.start()?;
+    /// let report = futures_executor::block_on(gov.wait_for_shutdown());
+    /// std::process::exit(report.exit_code().into());
+    /// # }
+    /// ```
+    pub fn on_signal(self, signal: Signal, action: SignalAction) -> Self {
+        let old = {
+            let mut state = self.shared().state.lock();
+            state.catch_signals = true;
+            match state.signal_actions.iter_mut().find(|(s, _)| *s == signal) {
+                Some((_, slot)) => Some(core::mem::replace(slot, action)),
+                None => {
+                    state.signal_actions.push((signal, action));
+                    None
+                }
+            }
+        };
+        // A replaced callback's captures are user values: dropped outside
+        // the lock.
+        if let Some(old) = old {
+            drop_user_value("", "replaced signal action", old);
+        }
+        self
+    }
+
+    /// Reloads, as a signal whose action is [`SignalAction::Reload`]
+    /// does: emits [`Event::Reloading`], delivers the reload to every
+    /// service awaiting [`ServiceCtx::reloaded`](crate::ServiceCtx::reloaded)
+    /// (each run gets each reload exactly once), restarts the current run
+    /// of every service configured with
+    /// [`restart_on_reload`](ServiceConfig::restart_on_reload), and emits
+    /// [`Event::Reloaded`] once those are running and ready again.
+    ///
+    /// Returns `false`, doing nothing, once a shutdown has been requested:
+    /// a reload never restarts a service the shutdown is stopping, and
+    /// never loses one (a service between runs gets a fresh run anyway; a
+    /// restarted one records the outcome of the run it ended).
+    pub fn reload(&self) -> bool {
+        self.shared().reload(None)
     }
 
     /// Sets the default restart policy to "restart after `after`" for

@@ -134,6 +134,8 @@ extern crate alloc;
 extern crate std;
 
 mod activity;
+#[cfg(feature = "std")]
+mod caught;
 mod config;
 mod context;
 mod error;
@@ -162,7 +164,7 @@ pub use config::ServiceConfig;
 pub use context::ServiceCtx;
 pub use error::Error;
 pub use event::Event;
-pub use governor::Governor;
+pub use governor::{Governor, SignalAction};
 pub use handle::ServiceHandle;
 pub use outcome::{BoxError, Outcome, ServiceError, ServiceResult, StopService};
 pub use report::{exit_code, Report, ServiceReport, ServiceState, ShutdownCause};

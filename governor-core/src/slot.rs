@@ -132,6 +132,8 @@ pub(crate) struct SlotConfig {
     pub(crate) critical: bool,
     pub(crate) notify_ready: bool,
     pub(crate) depends_on: Vec<Arc<str>>,
+    /// Its current run is restarted by every reload.
+    pub(crate) restart_on_reload: bool,
 }
 
 /// What [`Slot::take_launch`] takes.
@@ -211,6 +213,7 @@ static DEFAULT_CONFIG: SlotConfig = SlotConfig {
     critical: false,
     notify_ready: false,
     depends_on: Vec::new(),
+    restart_on_reload: false,
 };
 
 impl SlotState {
@@ -267,6 +270,16 @@ impl Slot {
                 watchers: WaitList::new(),
             }),
         }
+    }
+
+    /// Whether every reload restarts its current run.
+    pub(crate) fn restarts_on_reload(&self) -> bool {
+        self.state.lock().config().restart_on_reload
+    }
+
+    /// How many runs have begun.
+    pub(crate) fn runs(&self) -> u64 {
+        self.state.lock().runs
     }
 
     pub(crate) fn configure(&self, change: impl FnOnce(&mut SlotConfig)) {

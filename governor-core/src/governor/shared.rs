@@ -38,17 +38,19 @@
 //!
 //! The governor's `state` lock comes first: under it a record's lock may
 //! be taken (report, start, forget), and under that a token node's; never
-//! the other way round. `events` and `children` are leaf locks, held only
-//! to copy what they hold. No user code runs under any of them: the event
-//! hook is cloned out and called after unlocking (and a panic in it is
-//! caught), records dropped by forgetting go to a `garbage` list dropped
-//! after unlocking, and tasks are spawned after the lock is released.
+//! the other way round. `events`, `children`, `reload`, `open_reloads`
+//! and `signal_stream` are leaf locks, held only to copy, swap or poll
+//! what they hold. No user code runs under any of them: the event hook is
+//! cloned out and called after unlocking (and a panic in it is caught),
+//! records dropped by forgetting go to a `garbage` list dropped after
+//! unlocking, and tasks are spawned after the lock is released.
 
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::time::Duration;
 
 use super::dependencies::check_dependencies;
+use super::signals::SignalAction;
 use super::Owner;
 use crate::activity::Activity;
 use crate::error::Error;
@@ -56,7 +58,7 @@ use crate::event::Event;
 use crate::name_index::NameIndex;
 use crate::report::{Report, ServiceReport, ShutdownCause};
 use crate::restart::RestartPolicy;
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, Signal, SignalStream};
 use crate::slot::{CancelledLaunch, Launching, Slot};
 use crate::supervisor_task::LaunchInputs;
 use crate::sync::{AtomicBool, AtomicUsize, Mutex, Ordering};
@@ -87,6 +89,25 @@ pub(crate) struct Shared {
     pub(super) complete_reported: AtomicBool,
     /// WaitForStop when the governor is dropped: ends its signal listener.
     pub(super) dropped: StopSource,
+    /// Stopped once the shutdown is complete (with `ShutdownComplete`):
+    /// ends the signal listener too.
+    pub(super) finished: StopSource,
+    /// The runtime's signal stream while signals are caught: polled by the
+    /// listener (under this leaf lock, never across an await), taken and
+    /// dropped when the shutdown is complete, before `wait_for_shutdown`
+    /// returns, so that a later signal gets its default action again
+    /// (the adapters' promise on dropping the stream). Dropped with the
+    /// governor otherwise.
+    pub(super) signal_stream: Mutex<Option<SignalStream>>,
+    /// The number of the latest reload (0 before any); changed under
+    /// `reload`'s lock (see `governor/reload.rs`).
+    pub(super) reload_generation: AtomicUsize,
+    /// Stopped by the next reload (and then replaced): what
+    /// `ServiceCtx::reloaded` waits on. A leaf lock.
+    pub(super) reload: Mutex<StopSource>,
+    /// The reloads told (`Reloading`) and not closed (`Reloaded`) yet. A
+    /// leaf lock.
+    pub(super) open_reloads: Mutex<Vec<u64>>,
     /// The user handles' owner, while any handle lives.
     pub(super) owner: Mutex<Weak<Owner>>,
     /// Governors created by this one's services
@@ -107,6 +128,8 @@ pub(super) struct State {
     pub(super) defaults: Arc<Defaults>,
     pub(super) catch_signals: bool,
     pub(super) signals_installed: bool,
+    /// The signals caught and what each does (see `governor/signals.rs`).
+    pub(super) signal_actions: Vec<(Signal, SignalAction)>,
     /// Every service, in the order added, and some forgotten ones (see
     /// `forgotten`), until the list is next compacted.
     pub(super) services: Vec<Arc<Slot>>,
@@ -145,6 +168,7 @@ impl Shared {
                 }),
                 catch_signals: false,
                 signals_installed: false,
+                signal_actions: super::signals::default_actions(),
                 services: Vec::new(),
                 forgotten: 0,
                 names: NameIndex::default(),
@@ -157,6 +181,11 @@ impl Shared {
             hooked: AtomicBool::new(false),
             complete_reported: AtomicBool::new(false),
             dropped: StopSource::new(),
+            finished: StopSource::new(),
+            signal_stream: Mutex::new(None),
+            reload_generation: AtomicUsize::new(0),
+            reload: Mutex::new(StopSource::new()),
+            open_reloads: Mutex::new(Vec::new()),
             owner: Mutex::new(Weak::new()),
             children: Mutex::new(Vec::new()),
         }
@@ -279,7 +308,35 @@ impl Shared {
         if !self.complete_reported.swap(true, Ordering::AcqRel) {
             let forced = self.state.lock().forced;
             self.emit(|| Event::ShutdownComplete { forced });
+            self.release_signals();
+            self.finished.stop();
         }
+    }
+
+    /// Stops catching signals: the runtime's stream is dropped (outside
+    /// the lock), which gives them their default action back.
+    pub(super) fn release_signals(&self) {
+        let stream = self.signal_stream.lock().take();
+        if stream.is_some() {
+            drop(stream);
+            tracing::debug!("no longer catching signals");
+        }
+    }
+
+    /// Whether a shutdown has been requested (its cause is set).
+    pub(crate) fn shutdown_requested(&self) -> bool {
+        self.state.lock().cause.is_some()
+    }
+
+    /// What `signal` does, cloned out of the lock; `None` if it is not
+    /// configured (then it is one of the shutdown signals' defaults).
+    pub(super) fn signal_action(&self, signal: Signal) -> Option<SignalAction> {
+        let state = self.state.lock();
+        state
+            .signal_actions
+            .iter()
+            .find(|(s, _)| *s == signal)
+            .map(|(_, action)| action.clone())
     }
 
     /// Requests shutdown; returns whether this call did.
@@ -292,6 +349,7 @@ impl Shared {
             state.cause = Some(cause.clone());
         }
         self.emit(|| Event::ShutdownRequested { cause });
+        self.close_all_reloads();
         self.token.stop();
         if self.activity.live() == 0 {
             self.report_complete();

@@ -38,6 +38,7 @@ pub mod proof;
 pub mod removal;
 pub mod seed;
 pub mod shutdown_paths;
+pub mod signal_config;
 pub mod supervision;
 pub mod tokens;
 
@@ -49,6 +50,7 @@ pub use proof::*;
 pub use removal::*;
 pub use seed::*;
 pub use shutdown_paths::*;
+pub use signal_config::*;
 pub use supervision::*;
 pub use tokens::*;
 
@@ -99,6 +101,7 @@ macro_rules! for_each_std_case {
             critical_service_ending_well_shuts_down_cleanly,
             handle_restart_survives_an_abort,
             panicking_error_display_is_survived_in_log_and_report,
+            panicking_signal_callback_is_caught,
         );
     };
 }
@@ -193,6 +196,11 @@ macro_rules! for_each_nostd_case {
             aborted_service_exits_75,
             forced_shutdown_exits_130,
             no_shutdown_and_no_failure_exits_zero,
+            each_signal_action_does_what_it_says,
+            second_shutdown_signal_forces_and_reload_signals_do_not,
+            reload_reaches_each_service_exactly_once_per_reload,
+            reloads_while_busy_are_each_handed_out,
+            reload_racing_shutdown_loses_nothing,
         );
     };
 }
