@@ -112,6 +112,14 @@ pub enum Event {
         /// The service.
         service: Arc<str>,
     },
+    /// A shutdown was requested with a [drain
+    /// delay](crate::Governor::drain_delay): services keep running for
+    /// `delay` (report the program as not ready) before the first is asked
+    /// to stop. Right after [`ShutdownRequested`](Event::ShutdownRequested).
+    Draining {
+        /// The delay.
+        delay: Duration,
+    },
     /// A reload began ([`Governor::reload`](crate::Governor::reload), or
     /// a signal whose action is
     /// [`SignalAction::Reload`](crate::SignalAction::Reload)). Emitted
@@ -170,6 +178,7 @@ impl Event {
             Event::ShutdownRequested { .. }
             | Event::ShutdownComplete { .. }
             | Event::Reloading { .. }
+            | Event::Draining { .. }
             | Event::Reloaded { .. } => None,
         }
     }
@@ -212,6 +221,7 @@ impl Event {
             | Event::StopRequested { .. }
             | Event::ShutdownRequested { .. }
             | Event::Reloading { .. }
+            | Event::Draining { .. }
             | Event::ReloadRestart { .. }
             | Event::Reloaded { .. }
             | Event::ShutdownComplete { forced: false } => Level::INFO,
@@ -269,6 +279,9 @@ impl fmt::Display for Event {
                 write!(f, "restarting for reload {generation}")
             }
             Event::Reloaded { generation } => write!(f, "reload {generation} done"),
+            Event::Draining { delay } => {
+                write!(f, "draining for {delay:?} before the first stop")
+            }
             Event::ShutdownComplete { forced } => {
                 write!(
                     f,

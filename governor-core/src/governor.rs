@@ -6,16 +6,19 @@
 //!   order (governor, then record, then token node);
 //! - `governor/dependencies.rs`: dependency checks at start;
 //! - `governor/signals.rs`: carrying out each caught signal's action;
-//! - `governor/reload.rs`: reloads, delivered to the services that ask.
+//! - `governor/reload.rs`: reloads, delivered to the services that ask;
+//! - `governor/budget.rs`: the shutdown budget and the drain delay.
 //!
 //! This file is over 400 lines because it is the public API: most of it
 //! is rustdoc and examples, each method a few lines that forward.
 
+mod budget;
 mod dependencies;
 mod reload;
 mod shared;
 mod signals;
 
+pub use budget::BudgetReport;
 pub(crate) use shared::{Defaults, Shared};
 pub use signals::SignalAction;
 
@@ -247,6 +250,68 @@ impl Governor {
         self
     }
 
+    /// One deadline for the whole ordered shutdown (Kubernetes'
+    /// `terminationGracePeriodSeconds`, systemd's `TimeoutStopSec`),
+    /// counted from the shutdown request, drain delay included.
+    ///
+    /// It is split across the shutdown's dependency-ordered phases (phase
+    /// 0: the services nothing depends on, which stop first; phase `p+1`:
+    /// those whose dependents are all in phases up to `p`). A service of
+    /// phase `p` whose stop begins at `t` may take at most `(end - t) /
+    /// (phases - p)`, an even share of what is left among the phases
+    /// left, so that time an earlier phase did not use passes on to the
+    /// later ones; a service's own [shutdown
+    /// timeout](Governor::shutdown_timeout), if shorter, wins. Every
+    /// deadline is at most the end: the phases together never take longer
+    /// than the budget. A run cut off by its share is aborted (abandoned
+    /// for a blocking run), reported as timed out, and the report's
+    /// [`budget`](Report::budget) names the first phase that ran out.
+    ///
+    /// For instance, with a 9 s budget and a chain `api` → `db` → `disk`
+    /// (`api` depends on `db`, `db` on `disk`) that all ignore their stop:
+    /// `api` is cut off at 3 s, `db` at 6 s, `disk` at 9 s; if `api`
+    /// stops at once, `db` may take until 4.5 s and `disk` until 9 s.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let gov = governor_smol::new()
+    ///     .shutdown_budget(Duration::from_secs(30)) // terminationGracePeriodSeconds
+    ///     .drain_delay(Duration::from_secs(5)); // endpoints catch up meanwhile
+    /// # drop(gov);
+    /// ```
+    pub fn shutdown_budget(self, budget: Duration) -> Self {
+        self.shared().state.lock().budget = Some(budget);
+        self
+    }
+
+    /// Waits `delay` after a shutdown is requested before the first
+    /// service is asked to stop: services keep running and serving
+    /// meanwhile, while the governor says it is
+    /// [draining](Governor::draining) (and [`Event::Draining`] told it),
+    /// which a readiness probe should report as *not ready*. This is for
+    /// Kubernetes, which removes a terminating pod from its endpoints
+    /// asynchronously: requests keep arriving for a moment after SIGTERM.
+    ///
+    /// The global token is cancelled (and [`stopping`](Governor::stopping)
+    /// turns true) when the delay ends. A second shutdown signal, or
+    /// [`force_shutdown`](Governor::force_shutdown), ends it at once. The
+    /// delay is spent out of the [budget](Governor::shutdown_budget), if
+    /// any: [`start`](Governor::start) refuses a delay that is not shorter
+    /// than the budget ([`Error::DrainExceedsBudget`]). Nothing is drained
+    /// when no service is running.
+    pub fn drain_delay(self, delay: Duration) -> Self {
+        self.shared().state.lock().drain = Some(delay);
+        self
+    }
+
+    /// Whether the governor is in its [drain delay](Governor::drain_delay):
+    /// shutting down, services still running. Report the program as not
+    /// ready while this is true.
+    pub fn draining(&self) -> bool {
+        self.shared().draining()
+    }
+
     /// Sends every lifecycle [`Event`] to `hook` instead of logging it
     /// (call [`Event::log`] from the hook to do both). The hook runs on
     /// whatever thread the step happens; a panic in it is caught and
@@ -361,9 +426,10 @@ impl Governor {
     /// once each of them is ready.
     ///
     /// Errors (then nothing is started): [`Error::StartAfterShutdown`],
-    /// [`Error::Signals`], [`Error::UnknownDependency`],
+    /// [`Error::DrainExceedsBudget`], [`Error::Signals`], [`Error::UnknownDependency`],
     /// [`Error::DependencyCycle`].
     pub fn start(&self) -> Result<(), Error> {
+        self.check_budget()?;
         self.install_signals()?;
         self.shared().start_slots(true, None, false).map(drop)
     }
@@ -378,6 +444,7 @@ impl Governor {
     /// without becoming ready. Services keep running after an error:
     /// shut down if that is what the program wants.
     pub async fn start_wait_ready(&self, timeout: Duration) -> Result<(), Error> {
+        self.check_budget()?;
         self.install_signals()?;
         let started = self.shared().start_slots(true, None, true)?;
         self.wait_all_ready(&started, timeout).await
@@ -385,10 +452,23 @@ impl Governor {
 
     /// Starts one service (see [`ServiceConfig::start`]).
     pub(crate) fn start_one(&self, slot: &Arc<Slot>) -> Result<(), Error> {
+        self.check_budget()?;
         self.install_signals()?;
         self.shared()
             .start_slots(false, Some(slot), false)
             .map(drop)
+    }
+
+    /// [`Error::DrainExceedsBudget`] if the drain delay would use up the
+    /// whole shutdown budget.
+    fn check_budget(&self) -> Result<(), Error> {
+        let state = self.shared().state.lock();
+        match (state.drain, state.budget) {
+            (Some(drain), Some(budget)) if drain >= budget => {
+                Err(Error::DrainExceedsBudget { drain, budget })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Waits until the service called `name` is ready, for at most

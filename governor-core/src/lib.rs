@@ -164,7 +164,7 @@ pub use config::ServiceConfig;
 pub use context::ServiceCtx;
 pub use error::Error;
 pub use event::Event;
-pub use governor::{Governor, SignalAction};
+pub use governor::{BudgetReport, Governor, SignalAction};
 pub use handle::ServiceHandle;
 pub use outcome::{BoxError, Outcome, ServiceError, ServiceResult, StopService};
 pub use report::{exit_code, Report, ServiceReport, ServiceState, ShutdownCause};

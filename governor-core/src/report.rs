@@ -165,6 +165,15 @@ pub struct Report {
     pub cause: Option<ShutdownCause>,
     /// Whether the shutdown was forced (everything left was aborted).
     pub forced: bool,
+    /// Whether the governor is in its [drain
+    /// delay](crate::Governor::drain_delay): a shutdown was requested,
+    /// services still run, and the program should be reported as not
+    /// ready (so that a load balancer stops sending it work).
+    pub draining: bool,
+    /// The [shutdown budget](crate::Governor::shutdown_budget) of this
+    /// shutdown, once its stop has begun with a budget set: how many
+    /// phases it had and which ran out of its share, if any.
+    pub budget: Option<crate::BudgetReport>,
     /// One entry per service, in the order they were added.
     pub services: Vec<ServiceReport>,
 }
@@ -316,6 +325,17 @@ impl fmt::Display for Report {
                 if self.forced { ", forced" } else { "" }
             )?,
             None => writeln!(f, "no shutdown requested:")?,
+        }
+        if let Some(budget) = &self.budget {
+            if let Some(phase) = budget.ran_out {
+                writeln!(
+                    f,
+                    "  shutdown budget of {:?} ran out in phase {} of {}",
+                    budget.budget,
+                    phase + 1,
+                    budget.phases
+                )?;
+            }
         }
         for service in &self.services {
             writeln!(f, "  {service}")?;

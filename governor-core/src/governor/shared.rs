@@ -105,6 +105,9 @@ pub(crate) struct Shared {
     /// Stopped by the next reload (and then replaced): what
     /// `ServiceCtx::reloaded` waits on. A leaf lock.
     pub(super) reload: Mutex<StopSource>,
+    /// The shutdown budget's plan, once the stop began with a budget set
+    /// (see `governor/budget.rs`). A leaf lock.
+    pub(super) budget: Mutex<Option<alloc::boxed::Box<super::budget::Plan>>>,
     /// The reloads told (`Reloading`) and not closed (`Reloaded`) yet. A
     /// leaf lock.
     pub(super) open_reloads: Mutex<Vec<u64>>,
@@ -128,6 +131,15 @@ pub(super) struct State {
     pub(super) defaults: Arc<Defaults>,
     pub(super) catch_signals: bool,
     pub(super) signals_installed: bool,
+    /// The whole shutdown's budget, and the drain delay before its first
+    /// stop (see `governor/budget.rs`).
+    pub(super) budget: Option<Duration>,
+    pub(super) drain: Option<Duration>,
+    /// The drain delay is running: a shutdown was requested, the global
+    /// token is not cancelled yet.
+    pub(super) draining: bool,
+    /// The stop has begun (the plan made, the token cancelled): once.
+    pub(super) stop_begun: bool,
     /// The signals caught and what each does (see `governor/signals.rs`).
     pub(super) signal_actions: Vec<(Signal, SignalAction)>,
     /// Every service, in the order added, and some forgotten ones (see
@@ -169,6 +181,10 @@ impl Shared {
                 catch_signals: false,
                 signals_installed: false,
                 signal_actions: super::signals::default_actions(),
+                budget: None,
+                drain: None,
+                draining: false,
+                stop_begun: false,
                 services: Vec::new(),
                 forgotten: 0,
                 names: NameIndex::default(),
@@ -186,6 +202,7 @@ impl Shared {
             reload_generation: AtomicUsize::new(0),
             reload: Mutex::new(StopSource::new()),
             open_reloads: Mutex::new(Vec::new()),
+            budget: Mutex::new(None),
             owner: Mutex::new(Weak::new()),
             children: Mutex::new(Vec::new()),
         }
@@ -339,29 +356,45 @@ impl Shared {
             .map(|(_, action)| action.clone())
     }
 
-    /// Requests shutdown; returns whether this call did.
-    pub(crate) fn request_shutdown(&self, cause: ShutdownCause) -> bool {
-        {
+    /// Requests shutdown; returns whether this call did. With a drain
+    /// delay (and services live), the stop begins once it has passed.
+    pub(crate) fn request_shutdown(self: &Arc<Self>, cause: ShutdownCause) -> bool {
+        let requested = self.runtime.now();
+        let drain = {
             let mut state = self.state.lock();
             if state.cause.is_some() {
                 return false;
             }
             state.cause = Some(cause.clone());
-        }
+            let drain = state
+                .drain
+                .filter(|d| !d.is_zero() && self.activity.live() > 0);
+            state.draining = drain.is_some();
+            drain
+        };
         self.emit(|| Event::ShutdownRequested { cause });
         self.close_all_reloads();
-        self.token.stop();
-        if self.activity.live() == 0 {
-            self.report_complete();
+        match drain {
+            Some(delay) => self.drain_then_stop(requested, delay),
+            None => self.begin_stopping(requested),
         }
         true
     }
 
-    /// Forces the shutdown: every run left is aborted at once.
-    pub(super) fn force(&self, cause: ShutdownCause) {
+    /// Forces the shutdown: every run left is aborted at once (a drain
+    /// under way ends now).
+    pub(super) fn force(self: &Arc<Self>, cause: ShutdownCause) {
         self.request_shutdown(cause);
         self.state.lock().forced = true;
+        // Ends a drain under way (once: `begin_stopping` says so).
+        self.begin_stopping(self.runtime.now());
         self.force.stop();
+    }
+
+    /// Whether the drain delay is running (see
+    /// [`Governor::draining`](super::Governor::draining)).
+    pub(crate) fn draining(&self) -> bool {
+        self.state.lock().draining
     }
 
     pub(super) fn report(&self) -> Report {
@@ -369,9 +402,12 @@ impl Shared {
         // Each record is read under the governor's lock (the order `start`
         // takes them in too): no copy of the list.
         let state = self.state.lock();
+        let budget = self.budget_report();
         Report {
             cause: state.cause.clone(),
             forced: state.forced,
+            draining: state.draining,
+            budget,
             services: state
                 .services
                 .iter()

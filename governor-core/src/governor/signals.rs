@@ -166,7 +166,7 @@ async fn listen_for_signals(governor: Weak<Shared>, dropped: StopToken, finished
 
 /// A signal whose action is to shut down: a graceful shutdown, or the
 /// forcing of the one under way.
-fn shutdown_signal(shared: &Shared, signal: Signal) {
+fn shutdown_signal(shared: &Arc<Shared>, signal: Signal) {
     if shared.force.stopping() {
         tracing::warn!(%signal, "signal received; the shutdown is already forced");
     } else if !shared.shutdown_requested() {

@@ -47,6 +47,9 @@ pin_project_lite::pin_project! {
         // shutdown timeout when the stop begins.
         defaults: &'a mut Option<(usize, Arc<Defaults>)>,
         timeout: Option<Duration>,
+        // The phase of the shutdown budget whose share set `timeout`, if
+        // it did (rather than the service's own timeout).
+        budget_phase: Option<usize>,
         deadline: Option<BoxSleep>,
         // A function rather than the value: one word in every supervisor.
         aborted: fn() -> Outcome,
@@ -73,6 +76,7 @@ impl<'a, F> Watched<'a, F> {
             stopping: false,
             defaults,
             timeout: None,
+            budget_phase: None,
             deadline: None,
             aborted,
         }
@@ -153,6 +157,15 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                 now = Some(at);
                 *this.timeout =
                     own.or_else(|| this.shared.defaults(this.defaults).shutdown_timeout);
+                if for_good {
+                    // The shutdown budget's share caps the service's own.
+                    if let Some((share, phase)) = this.shared.budget_share(this.slot, at) {
+                        if this.timeout.is_none_or(|own| share < own) {
+                            *this.timeout = Some(share);
+                            *this.budget_phase = Some(phase);
+                        }
+                    }
+                }
                 if let Some(timeout) = *this.timeout {
                     *this.deadline = Some(this.shared.runtime.sleep(timeout));
                 }
@@ -172,6 +185,9 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
         }
         if let Some(deadline) = this.deadline {
             if deadline.as_mut().poll(cx).is_ready() {
+                if let Some(phase) = *this.budget_phase {
+                    this.shared.budget_ran_out(&this.slot.name, phase);
+                }
                 this.shared.emit(|| Event::StopTimedOut {
                     service: this.slot.name.clone(),
                     timeout: this.timeout.unwrap_or_default(),

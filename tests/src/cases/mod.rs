@@ -30,6 +30,7 @@
 // Without `std`, the imports and helpers of the gated cases go unused.
 #![cfg_attr(not(feature = "std"), allow(unused_imports, dead_code))]
 
+pub mod budget;
 pub mod exit_codes;
 pub mod faults;
 pub mod locks;
@@ -42,6 +43,7 @@ pub mod signal_config;
 pub mod supervision;
 pub mod tokens;
 
+pub use budget::*;
 pub use exit_codes::*;
 pub use faults::*;
 pub use locks::*;
@@ -201,6 +203,11 @@ macro_rules! for_each_nostd_case {
             reload_reaches_each_service_exactly_once_per_reload,
             reloads_while_busy_are_each_handed_out,
             reload_racing_shutdown_loses_nothing,
+            budget_splits_evenly_across_a_chain_of_phases,
+            unused_share_passes_on_and_own_timeouts_cap_the_share,
+            drain_delay_keeps_serving_then_stops_within_the_budget,
+            force_during_the_drain_ends_it_at_once,
+            drain_not_shorter_than_the_budget_is_refused,
         );
     };
 }
