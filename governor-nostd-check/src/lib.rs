@@ -42,9 +42,11 @@ pub const CASE_TIMEOUT: Duration = Duration::from_secs(120);
 pub struct SmolNoStdRuntime {
     executor: Arc<smol::Executor<'static>>,
     origin: Instant,
-    /// Each live signal stream: the signals it catches, and its feed.
-    signals: Arc<Mutex<Vec<(Vec<Signal>, mpsc::UnboundedSender<Signal>)>>>,
+    signals: Arc<Mutex<Vec<SignalFeed>>>,
 }
+
+/// One live signal stream: the signals it catches, and its feed.
+type SignalFeed = (Vec<Signal>, mpsc::UnboundedSender<Signal>);
 
 impl Runtime for SmolNoStdRuntime {
     fn spawn(&self, task: BoxTask) {
