@@ -133,7 +133,8 @@ impl Governor {
     /// off unix) into a graceful shutdown (Go's `CatchSignals`). A second
     /// signal during the shutdown forces it: everything still running is
     /// aborted and the shutdown returns at once (the report says
-    /// `forced`); later signals change nothing.
+    /// `forced`); a shutdown signal after that is only logged, until the
+    /// shutdown is complete.
     ///
     /// The handlers are installed by the next [`start`](Governor::start),
     /// which reports a failure to install them as [`Error::Signals`]. From
