@@ -54,7 +54,7 @@
 //!     })?;
 //!     print!("{report}");
 //!     assert!(matches!(report.cause, Some(ShutdownCause::Critical { .. })));
-//!     std::process::exit(if report.is_clean() { 0 } else { 1 });
+//!     std::process::exit(report.exit_code().into()); // 0 when clean
 //! }
 //! ```
 //!

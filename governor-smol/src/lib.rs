@@ -36,7 +36,7 @@
 //!         Ok(())
 //!     })?; // until Ctrl-C, SIGTERM, SIGHUP or SIGQUIT
 //!     print!("{report}");
-//!     std::process::exit(if report.is_clean() { 0 } else { 1 });
+//!     std::process::exit(report.exit_code().into()); // 0 when clean
 //! }
 //! ```
 //!

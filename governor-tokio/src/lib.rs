@@ -56,7 +56,7 @@
 //!         gov.add_blocking("worker", worker)?;
 //!         Ok(())
 //!     })?;
-//!     std::process::exit(if report.is_clean() { 0 } else { 1 });
+//!     std::process::exit(report.exit_code().into()); // 0 when clean
 //! }
 //! ```
 //!

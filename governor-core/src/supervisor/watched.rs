@@ -48,8 +48,9 @@ pin_project_lite::pin_project! {
         defaults: &'a mut Option<(usize, Arc<Defaults>)>,
         timeout: Option<Duration>,
         // The phase of the shutdown budget whose share set `timeout`, if
-        // it did (rather than the service's own timeout).
-        budget_phase: Option<usize>,
+        // it did (rather than the service's own timeout). 16 bits: it
+        // fits beside `stopping`, in every running service's supervisor.
+        budget_phase: Option<u16>,
         deadline: Option<BoxSleep>,
         // A function rather than the value: one word in every supervisor.
         aborted: fn() -> Outcome,
@@ -162,7 +163,7 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                     if let Some((share, phase)) = this.shared.budget_share(this.slot, at) {
                         if this.timeout.is_none_or(|own| share < own) {
                             *this.timeout = Some(share);
-                            *this.budget_phase = Some(phase);
+                            *this.budget_phase = Some(u16::try_from(phase).unwrap_or(u16::MAX));
                         }
                     }
                 }
@@ -186,7 +187,8 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
         if let Some(deadline) = this.deadline {
             if deadline.as_mut().poll(cx).is_ready() {
                 if let Some(phase) = *this.budget_phase {
-                    this.shared.budget_ran_out(&this.slot.name, phase);
+                    this.shared
+                        .budget_ran_out(&this.slot.name, usize::from(phase));
                 }
                 this.shared.emit(|| Event::StopTimedOut {
                     service: this.slot.name.clone(),
