@@ -190,3 +190,46 @@ pub async fn drain_not_shorter_than_the_budget_is_refused<H: Harness>(h: &H) {
     gov.start().unwrap();
     gov.shutdown().await;
 }
+
+/// A second shutdown signal during the drain forces the shutdown at once,
+/// as during any shutdown: the first starts the drain (services run on),
+/// the second ends it and aborts what is left.
+// Holding the signal lock across awaits is the point: the other signal
+// cases must wait, whatever runtime this one is on.
+#[allow(clippy::await_holding_lock)]
+pub async fn second_signal_during_the_drain_forces<H: Harness>(h: &H) {
+    let _signals = crate::support::signal_lock();
+    let (t, mut notes) = timeline(h);
+    let (gov, events) = recorded(
+        h.governor()
+            .catch_signals()
+            .drain_delay(Duration::from_secs(3600)),
+    );
+    gov.add("worker", stubborn(&t)).unwrap();
+    gov.start().unwrap();
+    notes.until("worker:start").await;
+    let runtime = h.runtime();
+    let begin = runtime.now();
+    h.raise(governor_core::Signal::Terminate);
+    crate::support::until(h, || gov.draining()).await;
+    assert!(!gov.stopping());
+    h.raise(governor_core::Signal::Interrupt);
+    let report = gov.wait_for_shutdown().await;
+    assert!(report.forced);
+    assert!(!report.draining);
+    // Not after the hour-long drain: at once (exact on virtual time; on a
+    // real one the two `kill`s take their time on a loaded machine).
+    let elapsed = runtime.now() - begin;
+    if h.exact_time() {
+        assert_eq!(elapsed, Duration::ZERO);
+    } else {
+        assert!(elapsed < Duration::from_secs(60), "{elapsed:?}");
+    }
+    let drained = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e, Event::Draining { .. }))
+        .count();
+    assert_eq!(drained, 1);
+}

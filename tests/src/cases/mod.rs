@@ -208,6 +208,7 @@ macro_rules! for_each_nostd_case {
             drain_delay_keeps_serving_then_stops_within_the_budget,
             force_during_the_drain_ends_it_at_once,
             drain_not_shorter_than_the_budget_is_refused,
+            second_signal_during_the_drain_forces,
         );
     };
 }
