@@ -218,6 +218,35 @@ impl Governor {
     /// a reload never restarts a service the shutdown is stopping, and
     /// never loses one (a service between runs gets a fresh run anyway; a
     /// restarted one records the outcome of the run it ended).
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use std::time::Duration;
+    /// use governor_smol::ServiceCtx;
+    ///
+    /// # fn main() -> Result<(), governor_smol::Error> {
+    /// let (told, reloads) = mpsc::channel();
+    /// let gov = governor_smol::new();
+    /// gov.add("config", move |ctx: ServiceCtx| {
+    ///     let told = told.clone();
+    ///     async move {
+    ///         while let Ok(n) = ctx.reloaded().await {
+    ///             // ... read the configuration again ...
+    ///             let _ = told.send(n);
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// })?;
+    /// futures_executor::block_on(gov.start_wait_ready(Duration::from_secs(5)))?;
+    /// assert!(gov.reload());
+    /// assert!(gov.reload());
+    /// let wait = Duration::from_secs(5);
+    /// assert_eq!(reloads.recv_timeout(wait).unwrap(), 1);
+    /// assert_eq!(reloads.recv_timeout(wait).unwrap(), 2);
+    /// futures_executor::block_on(gov.shutdown());
+    /// assert!(!gov.reload(), "refused once a shutdown was requested");
+    /// # Ok(()) }
+    /// ```
     pub fn reload(&self) -> bool {
         self.shared().reload(None)
     }
