@@ -132,7 +132,7 @@ impl ServiceCtx {
     }
 
     /// Completes once this run is asked to stop, as
-    /// [`cancelled`](ServiceCtx::cancelled), but `'static`: it owns a
+    /// [`wait_for_stop`](ServiceCtx::wait_for_stop), but `'static`: it owns a
     /// handle on the run's token, so it can be handed to APIs that keep
     /// it, such as a server's graceful-shutdown signal
     /// (`axum::serve(..).with_graceful_shutdown(ctx.wait_for_stop_owned())`),

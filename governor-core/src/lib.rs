@@ -72,7 +72,7 @@
 //!   [`Governor::add_blocking`]. The context names the run, carries its
 //!   [stop token](ServiceCtx::token), and offers a
 //!   [sleep](ServiceCtx::sleep) and a
-//!   [wait for the stop](ServiceCtx::cancelled) that both end early when
+//!   [wait for the stop](ServiceCtx::wait_for_stop) that both end early when
 //!   the service is asked to stop. A service
 //!   ends with `Ok`, an error ([`ServiceError`]), a panic (caught, with
 //!   `std`) or [`StopService`] (ended for good, never restarted).

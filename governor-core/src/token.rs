@@ -91,7 +91,7 @@ impl StopToken {
     }
 
     /// A source of one's own, cancelled together with this token (and by
-    /// nothing else but its own [`cancel`](StopSource::cancel), which leaves
+    /// nothing else but its own [`stop`](StopSource::stop), which leaves
     /// this token alone). A child of a cancelled token is born cancelled.
     pub fn child(&self) -> StopSource {
         StopSource {
