@@ -115,7 +115,7 @@ impl StopToken {
         }
     }
 
-    /// Like [`cancelled`](StopToken::cancelled), but owning a handle, so it
+    /// Like [`wait_for_stop`](StopToken::wait_for_stop), but owning a handle, so it
     /// can be stored or moved into a spawned task.
     pub fn wait_for_stop_owned(&self) -> WaitForStopOwned {
         WaitForStopOwned {
@@ -170,7 +170,7 @@ impl StopSource {
     }
 
     /// A future that completes once this source is cancelled (as
-    /// [`StopToken::cancelled`]).
+    /// [`StopToken::wait_for_stop`]).
     pub fn wait_for_stop(&self) -> WaitForStop<'_> {
         self.token.wait_for_stop()
     }
@@ -207,7 +207,7 @@ impl fmt::Debug for StopToken {
     }
 }
 
-/// The future returned by [`StopToken::cancelled`].
+/// The future returned by [`StopToken::wait_for_stop`].
 #[must_use = "futures do nothing unless polled"]
 pub struct WaitForStop<'a> {
     node: &'a Arc<Node>,
