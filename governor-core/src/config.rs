@@ -8,8 +8,8 @@ use core::time::Duration;
 use crate::error::Error;
 use crate::governor::{Governor, Shared};
 use crate::handle::ServiceHandle;
+use crate::record::Record;
 use crate::restart::RestartPolicy;
-use crate::slot::Slot;
 
 /// Configures one added service; chain its calls, then optionally
 /// [`start`](ServiceConfig::start) it alone.
@@ -53,17 +53,17 @@ use crate::slot::Slot;
 /// ```
 pub struct ServiceConfig {
     shared: Arc<Shared>,
-    slot: Arc<Slot>,
+    record: Arc<Record>,
 }
 
 impl ServiceConfig {
-    pub(crate) fn new(shared: Arc<Shared>, slot: Arc<Slot>) -> Self {
-        ServiceConfig { shared, slot }
+    pub(crate) fn new(shared: Arc<Shared>, record: Arc<Record>) -> Self {
+        ServiceConfig { shared, record }
     }
 
     /// The service's name.
     pub fn name(&self) -> &str {
-        &self.slot.name
+        &self.record.name
     }
 
     /// Restart this service after `after` when it ends (zero allowed),
@@ -79,7 +79,7 @@ impl ServiceConfig {
 
     /// Sets this service's own restart policy.
     pub fn restart_policy(self, policy: RestartPolicy) -> Self {
-        self.slot.configure(|c| c.restart = Some(policy));
+        self.record.configure(|c| c.restart = Some(policy));
         self
     }
 
@@ -101,7 +101,7 @@ impl ServiceConfig {
         // The user's iterator and conversions run before the record's lock
         // is taken: they may call back into the governor.
         let mut names: alloc::vec::Vec<Arc<str>> = names.into_iter().map(Into::into).collect();
-        self.slot.configure(|c| c.depends_on.append(&mut names));
+        self.record.configure(|c| c.depends_on.append(&mut names));
         self
     }
 
@@ -110,7 +110,7 @@ impl ServiceConfig {
     /// `Type=notify`); dependents and `wait_ready` wait for that. Without
     /// it, a service is ready as soon as a run begins (`Type=simple`).
     pub fn notify_ready(self) -> Self {
-        self.slot.configure(|c| c.notify_ready = true);
+        self.record.configure(|c| c.notify_ready = true);
         self
     }
 
@@ -123,7 +123,7 @@ impl ServiceConfig {
     /// up is not. A restart by its [handle](crate::ServiceHandle::restart)
     /// is not an end.
     pub fn critical(self) -> Self {
-        self.slot.configure(|c| c.critical = true);
+        self.record.configure(|c| c.critical = true);
         self
     }
 
@@ -136,14 +136,15 @@ impl ServiceConfig {
     /// the new run is ready. A service that can reload in place awaits
     /// [`ServiceCtx::reloaded`](crate::ServiceCtx::reloaded) instead.
     pub fn restart_on_reload(self) -> Self {
-        self.slot.configure(|c| c.restart_on_reload = true);
+        self.record.configure(|c| c.restart_on_reload = true);
         self
     }
 
     /// Bounds how long this service may take to stop, overriding the
     /// governor's [`shutdown_timeout`](Governor::shutdown_timeout).
     pub fn shutdown_timeout(self, timeout: Duration) -> Self {
-        self.slot.configure(|c| c.shutdown_timeout = Some(timeout));
+        self.record
+            .configure(|c| c.shutdown_timeout = Some(timeout));
         self
     }
 
@@ -158,33 +159,33 @@ impl ServiceConfig {
     /// is not forgotten: the shutdown's report names every service it
     /// stopped.
     pub fn forget_when_ended(self) -> Self {
-        self.slot.set_forget_when_ended();
+        self.record.set_forget_when_ended();
         self
     }
 
     /// Adds a stop hook for every run of this service (Go's
     /// `Stoppable.Stop`); see [`ServiceCtx::on_stop`](crate::ServiceCtx::on_stop).
     pub fn on_stop(self, hook: impl Fn() + Send + Sync + 'static) -> Self {
-        self.slot.add_hook(Arc::new(hook));
+        self.record.add_hook(Arc::new(hook));
         self
     }
 
     /// A handle to stop, restart or wait for this service later.
     pub fn handle(&self) -> ServiceHandle {
-        ServiceHandle::new(self.shared.clone(), self.slot.clone())
+        ServiceHandle::new(self.shared.clone(), self.record.clone())
     }
 
     /// Starts this service now, alone (Go's `ServiceConfig.Start`).
     /// Errors as [`Governor::start`].
     pub fn start(self) -> Result<(), Error> {
-        Governor::from_shared(self.shared.clone()).start_one(&self.slot)
+        Governor::from_shared(self.shared.clone()).start_one(&self.record)
     }
 }
 
 impl fmt::Debug for ServiceConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServiceConfig")
-            .field("name", &self.slot.name)
+            .field("name", &self.record.name)
             .finish_non_exhaustive()
     }
 }

@@ -1,5 +1,5 @@
 //! What a running service gets from the governor: its name, its stop
-//! token, a cancellable sleep, stop hooks and logging tagged with its name.
+//! token, a sleep that ends early on stop, stop hooks and logging tagged with its name.
 
 use alloc::sync::Arc;
 use core::fmt;
@@ -7,8 +7,8 @@ use core::future::Future;
 use core::time::Duration;
 
 use crate::governor::{Governor, Shared};
-use crate::sleep::{Sleep, TimerSlot};
-use crate::slot::Slot;
+use crate::record::Record;
+use crate::sleep::{Sleep, TimerCell};
 use crate::sync::{AtomicUsize, Ordering};
 use crate::token::{Interrupted, StopToken, UntilStop, WaitForStop, WaitForStopOwned};
 
@@ -32,15 +32,15 @@ use crate::token::{Interrupted, StopToken, UntilStop, WaitForStop, WaitForStopOw
 /// ```
 pub struct ServiceCtx {
     shared: Arc<Shared>,
-    slot: Arc<Slot>,
-    /// This run's token (cancelled when the service is asked to stop for
+    record: Arc<Record>,
+    /// This run's token (stopped when the service is asked to stop for
     /// good, or this run alone to restart).
     token: StopToken,
     run: u64,
     /// The runtime's reusable timer, kept between sleeps (see
     /// [`Runtime::timer`](crate::runtime::Runtime::timer)); each clone
     /// has its own.
-    timer: TimerSlot,
+    timer: TimerCell,
     /// The number of the last reload [`reloaded`](Self::reloaded) handed
     /// out (at first, the latest reload before this context was made):
     /// each clone counts its own.
@@ -51,7 +51,7 @@ impl Clone for ServiceCtx {
     fn clone(&self) -> Self {
         let clone = ServiceCtx::new(
             self.shared.clone(),
-            self.slot.clone(),
+            self.record.clone(),
             self.token.clone(),
             self.run,
         );
@@ -62,14 +62,19 @@ impl Clone for ServiceCtx {
 }
 
 impl ServiceCtx {
-    pub(crate) fn new(shared: Arc<Shared>, slot: Arc<Slot>, token: StopToken, run: u64) -> Self {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        record: Arc<Record>,
+        token: StopToken,
+        run: u64,
+    ) -> Self {
         let reload_seen = AtomicUsize::new(shared.reload_generation());
         ServiceCtx {
             shared,
-            slot,
+            record,
             token,
             run,
-            timer: TimerSlot::new(None),
+            timer: TimerCell::new(None),
             reload_seen,
         }
     }
@@ -82,12 +87,12 @@ impl ServiceCtx {
     /// Identifies the governor and this service (for "inside one of its
     /// services" checks).
     pub(crate) fn inside_marker(&self) -> (usize, usize) {
-        (self.shared.id(), Arc::as_ptr(&self.slot) as usize)
+        (self.shared.id(), Arc::as_ptr(&self.record) as usize)
     }
 
     /// The name the service was added under.
     pub fn name(&self) -> &str {
-        &self.slot.name
+        &self.record.name
     }
 
     /// Which run this is: 1 for the first, 2 after the first restart…
@@ -95,7 +100,7 @@ impl ServiceCtx {
         self.run
     }
 
-    /// This run's stop token: cancelled when the run is asked to stop —
+    /// This run's stop token: stopped when the run is asked to stop —
     /// by a shutdown (after the services that depend on this one have
     /// stopped), or by the service's [handle](crate::ServiceHandle).
     ///
@@ -103,11 +108,11 @@ impl ServiceCtx {
     /// through it, past its restart policy. To end by itself, a run
     /// returns (or returns [`StopService`](crate::StopService) to end for
     /// good); for work of its own it can make a
-    /// [child source](StopToken::child), which it cancels alone.
+    /// [child source](StopToken::child), which it stops alone.
     ///
     /// ```compile_fail
     /// async fn selfish(ctx: governor_core::ServiceCtx) -> governor_core::ServiceResult {
-    ///     ctx.token().stop(); // a token cannot cancel
+    ///     ctx.token().stop(); // a token cannot stop
     ///     Ok(())
     /// }
     /// ```
@@ -161,13 +166,13 @@ impl ServiceCtx {
         // each later one. Boxed sleeps when the runtime has no reusable
         // timer, or when another sleep of this context holds it now.
         let cancelled = self.token.wait_for_stop();
-        if let Some(mut slot) = self.timer.try_lock() {
-            if slot.is_none() {
-                *slot = self.shared.runtime.timer();
+        if let Some(mut cell) = self.timer.try_lock() {
+            if cell.is_none() {
+                *cell = self.shared.runtime.timer();
             }
-            if let Some(timer) = slot.as_mut() {
+            if let Some(timer) = cell.as_mut() {
                 timer.as_mut().reset(duration);
-                return Sleep::reusing(cancelled, slot);
+                return Sleep::reusing(cancelled, cell);
             }
         }
         Sleep::new(cancelled, self.shared.runtime.sleep(duration))
@@ -185,9 +190,9 @@ impl ServiceCtx {
     /// services count as ready as soon as a run begins. Readiness is per
     /// run: it resets when the run ends. Calling it again does nothing.
     pub fn ready(&self) {
-        if self.slot.mark_ready(self.run) {
+        if self.record.mark_ready(self.run) {
             self.shared.emit(|| crate::event::Event::Ready {
-                service: self.slot.name.clone(),
+                service: self.record.name.clone(),
             });
         }
     }
@@ -250,7 +255,7 @@ impl ServiceCtx {
     /// child's services counts as awaited inside this service.
     pub fn child_governor(&self) -> Governor {
         let child = Governor::new(self.shared.runtime.clone());
-        self.shared.add_child(child.shared(), self.slot.clone());
+        self.shared.add_child(child.shared(), self.record.clone());
         child
     }
 
@@ -266,7 +271,7 @@ impl ServiceCtx {
     /// at once too, and never attaches to a later run. A panic in a hook
     /// is caught and logged (`std`).
     pub fn on_stop(&self, hook: impl Fn() + Send + Sync + 'static) {
-        self.slot.add_run_hook(self.run, Arc::new(hook));
+        self.record.add_run_hook(self.run, Arc::new(hook));
     }
 
     /// The governor this service runs under (to add services, read
@@ -279,7 +284,7 @@ impl ServiceCtx {
     /// service's name (Go's `Log`). Every event a service emits while it
     /// runs is also inside a `service` span carrying its name.
     pub fn log(&self, message: impl fmt::Display) {
-        tracing::info!(service = %self.slot.name, "{message}");
+        tracing::info!(service = %self.record.name, "{message}");
     }
 
     /// Blocks the calling thread for `duration`, or until the service is
@@ -295,7 +300,7 @@ impl ServiceCtx {
 impl fmt::Debug for ServiceCtx {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServiceCtx")
-            .field("name", &self.slot.name)
+            .field("name", &self.record.name)
             .field("stopping", &self.stopping())
             .finish()
     }

@@ -31,14 +31,14 @@ use crate::config::ServiceConfig;
 use crate::error::Error;
 use crate::event::Event;
 use crate::handle::ServiceHandle;
+use crate::record::{drop_user_value, Record};
 use crate::report::{Report, ServiceReport, ShutdownCause};
 use crate::restart::RestartPolicy;
 use crate::runtime::{Runtime, Signal};
 use crate::service::Service;
 use crate::sleep::Sleep;
-use crate::slot::{drop_user_value, Slot};
 use crate::supervisor::{supervise, AsyncRunner};
-use crate::supervisor_task::{supervisor_task, BoxLaunch};
+use crate::supervisor_task::{supervisor_task, PendingSupervisor};
 use crate::sync::Ordering;
 use crate::token::StopToken;
 
@@ -98,7 +98,7 @@ struct Owner {
 
 impl Drop for Owner {
     fn drop(&mut self) {
-        if self.shared.activity.live() > 0 {
+        if self.shared.live_count.count() > 0 {
             self.shared.request_shutdown(ShutdownCause::Dropped);
         }
     }
@@ -191,7 +191,7 @@ impl Governor {
             let mut state = self.shared().state.lock();
             state.catch_signals = true;
             match state.signal_actions.iter_mut().find(|(s, _)| *s == signal) {
-                Some((_, slot)) => Some(core::mem::replace(slot, action)),
+                Some((_, record)) => Some(core::mem::replace(record, action)),
                 None => {
                     state.signal_actions.push((signal, action));
                     None
@@ -323,7 +323,7 @@ impl Governor {
     /// Kubernetes, which removes a terminating pod from its endpoints
     /// asynchronously: requests keep arriving for a moment after SIGTERM.
     ///
-    /// The global token is cancelled (and [`stopping`](Governor::stopping)
+    /// The global token is stopped (and [`stopping`](Governor::stopping)
     /// turns true) when the delay ends. A second shutdown signal, or
     /// [`force_shutdown`](Governor::force_shutdown), ends it at once. The
     /// delay is spent out of the [budget](Governor::shutdown_budget), if
@@ -413,7 +413,11 @@ impl Governor {
         self.add_launch(name.into(), task)
     }
 
-    fn add_launch(&self, name: Arc<str>, launch: BoxLaunch) -> Result<ServiceConfig, Error> {
+    fn add_launch(
+        &self,
+        name: Arc<str>,
+        launch: PendingSupervisor,
+    ) -> Result<ServiceConfig, Error> {
         if name.is_empty() {
             drop_user_value(&name, "refused service value", launch);
             return Err(Error::EmptyName);
@@ -430,13 +434,13 @@ impl Governor {
                 // One search of the index, not two.
                 let added = state
                     .names
-                    .insert_new(&name, || Arc::new(Slot::new(name.clone(), launch.take())))
+                    .insert_new(&name, || Arc::new(Record::new(name.clone(), launch.take())))
                     .map_err(|taken| Error::DuplicateName {
                         name: taken.name.clone(),
                     });
-                if let Ok(slot) = &added {
-                    state.services.push(slot.clone());
-                    state.pending.push(slot.clone());
+                if let Ok(record) = &added {
+                    state.services.push(record.clone());
+                    state.pending.push(record.clone());
                 }
                 added
             }
@@ -461,7 +465,7 @@ impl Governor {
     pub fn start(&self) -> Result<(), Error> {
         self.check_budget()?;
         self.install_signals()?;
-        self.shared().start_slots(true, None, false).map(drop)
+        self.shared().start_records(true, None, false).map(drop)
     }
 
     /// [`start`](Governor::start), then waits until every service it
@@ -476,16 +480,16 @@ impl Governor {
     pub async fn start_wait_ready(&self, timeout: Duration) -> Result<(), Error> {
         self.check_budget()?;
         self.install_signals()?;
-        let started = self.shared().start_slots(true, None, true)?;
+        let started = self.shared().start_records(true, None, true)?;
         self.wait_all_ready(&started, timeout).await
     }
 
     /// Starts one service (see [`ServiceConfig::start`]).
-    pub(crate) fn start_one(&self, slot: &Arc<Slot>) -> Result<(), Error> {
+    pub(crate) fn start_one(&self, record: &Arc<Record>) -> Result<(), Error> {
         self.check_budget()?;
         self.install_signals()?;
         self.shared()
-            .start_slots(false, Some(slot), false)
+            .start_records(false, Some(record), false)
             .map(drop)
     }
 
@@ -508,17 +512,21 @@ impl Governor {
     /// Errors: [`Error::UnknownService`], [`Error::NotReady`],
     /// [`Error::EndedBeforeReady`].
     pub async fn wait_ready(&self, name: &str, timeout: Duration) -> Result<(), Error> {
-        let slot = self.shared().slot(name)?;
-        self.wait_all_ready(&[slot], timeout).await
+        let record = self.shared().record(name)?;
+        self.wait_all_ready(&[record], timeout).await
     }
 
-    async fn wait_all_ready(&self, slots: &[Arc<Slot>], timeout: Duration) -> Result<(), Error> {
+    async fn wait_all_ready(
+        &self,
+        records: &[Arc<Record>],
+        timeout: Duration,
+    ) -> Result<(), Error> {
         let all_ready = async {
-            for slot in slots {
-                ready_or_ended(slot)
+            for record in records {
+                ready_or_ended(record)
                     .await
                     .map_err(|()| Error::EndedBeforeReady {
-                        service: slot.name.clone(),
+                        service: record.name.clone(),
                     })?;
             }
             Ok(())
@@ -529,17 +537,17 @@ impl Governor {
                 // Looked at again, in order: a service may have become
                 // ready (or ended) since, on another thread. If every one
                 // is ready now, the wait succeeded, just in time.
-                for slot in slots {
-                    match futures_util::FutureExt::now_or_never(ready_or_ended(slot)) {
+                for record in records {
+                    match futures_util::FutureExt::now_or_never(ready_or_ended(record)) {
                         Some(Ok(())) => {}
                         Some(Err(())) => {
                             return Err(Error::EndedBeforeReady {
-                                service: slot.name.clone(),
+                                service: record.name.clone(),
                             })
                         }
                         None => {
                             return Err(Error::NotReady {
-                                service: slot.name.clone(),
+                                service: record.name.clone(),
                                 timeout,
                             })
                         }
@@ -550,7 +558,7 @@ impl Governor {
         }
     }
 
-    /// Requests shutdown without waiting for it: cancels the global token;
+    /// Requests shutdown without waiting for it: stops the global token;
     /// each service is then asked to stop once the services that depend on
     /// it have stopped, and its stop hooks run. Returns `true` if this call
     /// started the shutdown, `false` if one was already under way. Safe to
@@ -565,7 +573,7 @@ impl Governor {
     /// that has not happened yet. What a second Ctrl-C does.
     ///
     /// A run whose stop had not begun yet (one still waiting for its
-    /// dependents to stop) is still stopped first: its token is cancelled
+    /// dependents to stop) is still stopped first: its token is stopped
     /// and its stop hooks are called, once, so that a blocking run that
     /// heeds its token ends on its thread.
     pub fn force_shutdown(&self) {
@@ -607,7 +615,10 @@ impl Governor {
     /// own wait returned.
     pub async fn wait_for_shutdown(&self) -> Report {
         let shared = self.shared();
-        shared.activity.wait_idle(|| shared.inside_service()).await;
+        shared
+            .live_count
+            .wait_idle(|| shared.inside_service())
+            .await;
         self.shared().report()
     }
 
@@ -645,7 +656,7 @@ impl Governor {
     }
 
     /// The global stop token, for code outside services (Go's
-    /// `GlobalContext`): cancelled as soon as shutdown is requested.
+    /// `GlobalContext`): stopped as soon as shutdown is requested.
     ///
     /// It only observes. Stopping the governor goes through
     /// [`request_shutdown`](Governor::request_shutdown),
@@ -656,7 +667,7 @@ impl Governor {
     ///
     /// ```compile_fail
     /// fn stop(gov: &governor_core::Governor) {
-    ///     gov.token().stop(); // a token cannot cancel
+    ///     gov.token().stop(); // a token cannot stop
     /// }
     /// ```
     pub fn token(&self) -> StopToken {
@@ -670,7 +681,7 @@ impl Governor {
     }
 
     /// Sleeps for `duration`, or until shutdown is requested
-    /// (`Err(Interrupted)`, Go's `cancelled == true`).
+    /// (`Err(Interrupted)`, Go's `stopped == true`).
     pub fn sleep(&self, duration: Duration) -> Sleep<'_> {
         Sleep::new(
             self.shared().token.wait_for_stop(),
@@ -709,20 +720,20 @@ impl Governor {
     /// has not ended for good (remove that one first); then nothing is
     /// stopped.
     pub async fn remove(&self, name: &str) -> Result<ServiceReport, Error> {
-        let slot = self.shared().slot(name)?;
-        self.shared().remove(&slot).await
+        let record = self.shared().record(name)?;
+        self.shared().remove(&record).await
     }
 
     /// A handle on the service called `name`: to stop or restart it alone,
     /// or wait for it. Error: [`Error::UnknownService`].
     pub fn service(&self, name: &str) -> Result<ServiceHandle, Error> {
-        let slot = self.shared().slot(name)?;
-        Ok(ServiceHandle::new(self.shared().clone(), slot))
+        let record = self.shared().record(name)?;
+        Ok(ServiceHandle::new(self.shared().clone(), record))
     }
 
     /// How many services are running (or waiting to restart) right now.
     pub fn running(&self) -> usize {
-        self.shared().activity.live()
+        self.shared().live_count.count()
     }
 }
 
@@ -736,10 +747,10 @@ impl fmt::Debug for Governor {
     }
 }
 
-/// Completes with `Ok` once `slot` is ready (or ended for good after being
+/// Completes with `Ok` once `record` is ready (or ended for good after being
 /// ready), `Err` once it ended for good without.
-fn ready_or_ended(slot: &Slot) -> impl Future<Output = Result<(), ()>> + '_ {
-    slot.watch(|view| {
+fn ready_or_ended(record: &Record) -> impl Future<Output = Result<(), ()>> + '_ {
+    record.watch(|view| {
         if view.ready || (view.ended && view.ever_ready) {
             Some(Ok(()))
         } else if view.ended {

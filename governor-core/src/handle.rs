@@ -5,8 +5,8 @@ use core::fmt;
 
 use crate::error::Error;
 use crate::governor::Shared;
+use crate::record::Record;
 use crate::report::ServiceReport;
-use crate::slot::Slot;
 
 /// Controls one service at run time. Cheap to clone; get one from
 /// [`Governor::service`](crate::Governor::service) or
@@ -14,17 +14,17 @@ use crate::slot::Slot;
 #[derive(Clone)]
 pub struct ServiceHandle {
     shared: Arc<Shared>,
-    slot: Arc<Slot>,
+    record: Arc<Record>,
 }
 
 impl ServiceHandle {
-    pub(crate) fn new(shared: Arc<Shared>, slot: Arc<Slot>) -> Self {
-        ServiceHandle { shared, slot }
+    pub(crate) fn new(shared: Arc<Shared>, record: Arc<Record>) -> Self {
+        ServiceHandle { shared, record }
     }
 
     /// The service's name.
     pub fn name(&self) -> &str {
-        &self.slot.name
+        &self.record.name
     }
 
     /// Stops this service alone, for good: its run is asked to stop (stop
@@ -33,14 +33,14 @@ impl ServiceHandle {
     /// start. Returns `false` if it was already stopping or stopped.
     pub fn stop(&self) -> bool {
         let forget = || {
-            if self.slot.should_forget(self.shared.token.stopping()) {
-                self.shared.forget(&self.slot);
+            if self.record.should_forget(self.shared.token.stopping()) {
+                self.shared.forget(&self.record);
             }
         };
-        self.slot.cancel_launch_then(forget)
+        self.record.drop_launch_then(forget)
             || self
-                .slot
-                .stop_then(|| self.shared.stop_requested(&self.slot, false))
+                .record
+                .stop_then(|| self.shared.stop_requested(&self.record, false))
     }
 
     /// Removes this service from its governor, as
@@ -50,7 +50,7 @@ impl ServiceHandle {
     /// forgotten already gives its final report at once. Error:
     /// [`Error::DependedOn`].
     pub async fn remove(&self) -> Result<ServiceReport, Error> {
-        self.shared.remove(&self.slot).await
+        self.shared.remove(&self.record).await
     }
 
     /// Stops the current run and starts the next one at once, whatever the
@@ -67,8 +67,8 @@ impl ServiceHandle {
     /// [`Outcome::Abandoned`](crate::Outcome::Abandoned), as if it had
     /// ended by itself (a critical one then shuts the governor down).
     pub fn restart(&self) -> bool {
-        self.slot
-            .cancel_run_then(|| self.shared.stop_requested(&self.slot, true))
+        self.record
+            .stop_run_then(|| self.shared.stop_requested(&self.record, true))
     }
 
     /// Waits until this service has ended for good, and returns its
@@ -76,7 +76,7 @@ impl ServiceHandle {
     /// A service [forgotten](crate::ServiceConfig::forget_when_ended) when
     /// it ends is forgotten by the time this returns.
     pub async fn wait(&self) -> ServiceReport {
-        self.slot
+        self.record
             .watch(|view| (view.ended || view.pending).then_some(()))
             .await;
         self.report()
@@ -84,14 +84,14 @@ impl ServiceHandle {
 
     /// A snapshot of this service.
     pub fn report(&self) -> ServiceReport {
-        self.slot.report(self.shared.runtime.now())
+        self.record.report(self.shared.runtime.now())
     }
 }
 
 impl fmt::Debug for ServiceHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServiceHandle")
-            .field("name", &self.slot.name)
+            .field("name", &self.record.name)
             .finish_non_exhaustive()
     }
 }

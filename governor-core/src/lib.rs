@@ -105,9 +105,9 @@
 //!   [`ServiceConfig::handle`]) stops, restarts, removes or waits for one
 //!   service while the others run on.
 //! - **Tokens:** a [`StopToken`] is observed (polled, awaited, or given
-//!   [children](StopToken::child)); a [`StopSource`] owns one and cancels
+//!   [children](StopToken::child)); a [`StopSource`] owns one and stops
 //!   it. The governor holds the source of each service's token; for work
-//!   a service cancels itself, make a [child](StopToken::child) of
+//!   a service stops itself, make a [child](StopToken::child) of
 //!   [its token](ServiceCtx::token).
 //! - **[`Subtree`]:** a child governor supervised as one service of its
 //!   parent, restarted as a whole: a supervision tree.
@@ -133,7 +133,6 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-mod activity;
 #[cfg(feature = "std")]
 mod caught;
 mod config;
@@ -143,16 +142,17 @@ mod event;
 mod governor;
 mod handle;
 mod inside;
+mod live_count;
 #[cfg(all(test, loom))]
 mod loom_models;
 mod name_index;
 mod outcome;
+mod record;
 mod report;
 mod restart;
 pub mod runtime;
 mod service;
 mod sleep;
-mod slot;
 mod subtree;
 mod supervisor;
 mod supervisor_task;

@@ -11,11 +11,11 @@ use core::time::Duration;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::thread;
 
-use crate::activity::Activity;
 use crate::event::Event;
+use crate::live_count::LiveCount;
+use crate::record::Record;
 use crate::runtime::{BoxSleep, BoxTask, Runtime};
-use crate::slot::Slot;
-use crate::supervisor_task::{supervisor_task, BoxLaunch};
+use crate::supervisor_task::{supervisor_task, PendingSupervisor};
 use crate::Governor;
 
 fn model(f: impl Fn() + Sync + Send + 'static) {
@@ -55,21 +55,21 @@ impl Runtime for Inert {
 #[test]
 fn the_last_leave_publishes_before_a_waiter_sees_idle() {
     model(|| {
-        let activity = Arc::new(Activity::default());
+        let live_count = Arc::new(LiveCount::default());
         let published = Arc::new(loom::sync::atomic::AtomicBool::new(false));
-        activity.enter();
-        activity.enter();
+        live_count.enter();
+        live_count.enter();
         let leavers: alloc::vec::Vec<_> = (0..2)
             .map(|_| {
-                let activity = activity.clone();
+                let live_count = live_count.clone();
                 let published = published.clone();
                 thread::spawn(move || {
-                    activity.leave(|| published.store(true, Ordering::SeqCst));
+                    live_count.leave(|| published.store(true, Ordering::SeqCst));
                 })
             })
             .collect();
-        loom::future::block_on(activity.wait_idle(|| None));
-        assert_eq!(activity.live(), 0);
+        loom::future::block_on(live_count.wait_idle(|| None));
+        assert_eq!(live_count.count(), 0);
         assert!(
             published.load(Ordering::SeqCst),
             "idle only after publishing"
@@ -83,16 +83,16 @@ fn the_last_leave_publishes_before_a_waiter_sees_idle() {
 #[test]
 fn readiness_racing_a_watcher_is_never_missed() {
     model(|| {
-        let launch: BoxLaunch = supervisor_task((), |(), _| async {});
-        let slot = Arc::new(Slot::new("svc".into(), Some(launch)));
+        let launch: PendingSupervisor = supervisor_task((), |(), _| async {});
+        let record = Arc::new(Record::new("svc".into(), Some(launch)));
         let starter = {
-            let slot = slot.clone();
+            let record = record.clone();
             thread::spawn(move || {
-                slot.take_launch();
-                slot.begin_run(None); // not `notify_ready`: ready at once
+                record.take_launch();
+                record.begin_run(None); // not `notify_ready`: ready at once
             })
         };
-        loom::future::block_on(slot.watch(|view| view.ready.then_some(())));
+        loom::future::block_on(record.watch(|view| view.ready.then_some(())));
         starter.join().unwrap();
     });
 }
@@ -100,22 +100,22 @@ fn readiness_racing_a_watcher_is_never_missed() {
 #[test]
 fn stop_racing_a_run_start_always_cancels_the_run() {
     model(|| {
-        let launch: BoxLaunch = supervisor_task((), |(), _| async {});
-        let slot = Arc::new(Slot::new("svc".into(), Some(launch)));
-        slot.take_launch();
+        let launch: PendingSupervisor = supervisor_task((), |(), _| async {});
+        let record = Arc::new(Record::new("svc".into(), Some(launch)));
+        record.take_launch();
         let stopper = {
-            let slot = slot.clone();
-            thread::spawn(move || slot.stop())
+            let record = record.clone();
+            thread::spawn(move || record.stop())
         };
-        let (token, _) = slot.begin_run(None);
+        let (token, _) = record.begin_run(None);
         assert!(stopper.join().unwrap(), "the first stop does it");
         assert!(
             token.stopping(),
             "a run begun around a stop is asked to stop"
         );
-        assert!(!slot.stop(), "a second stop does nothing");
+        assert!(!record.stop(), "a second stop does nothing");
         // A watcher of the flag (a restart delay's) sees it too.
-        loom::future::block_on(slot.watch(|view| view.stopped.then_some(())));
+        loom::future::block_on(record.watch(|view| view.stopped.then_some(())));
     });
 }
 

@@ -15,11 +15,11 @@ use core::hash::BuildHasher;
 use hashbrown::hash_table::{Entry, HashTable};
 use hashbrown::DefaultHashBuilder;
 
-use crate::slot::Slot;
+use crate::record::Record;
 
 #[derive(Default)]
 pub(crate) struct NameIndex {
-    table: HashTable<(u64, Arc<Slot>)>,
+    table: HashTable<(u64, Arc<Record>)>,
     hasher: DefaultHashBuilder,
 }
 
@@ -29,21 +29,23 @@ impl NameIndex {
     }
 
     /// The service called `name`.
-    pub(crate) fn get(&self, name: &str) -> Option<&Arc<Slot>> {
+    pub(crate) fn get(&self, name: &str) -> Option<&Arc<Record>> {
         let hash = self.hash(name);
         self.table
-            .find(hash, |(seen, slot)| *seen == hash && &*slot.name == name)
-            .map(|(_, slot)| slot)
+            .find(hash, |(seen, record)| {
+                *seen == hash && &*record.name == name
+            })
+            .map(|(_, record)| record)
     }
 
-    /// Takes `slot` out of the index, if it is the record its name leads
+    /// Takes `record` out of the index, if it is the record its name leads
     /// to; returns it (to be dropped outside any lock).
-    pub(crate) fn remove(&mut self, slot: &Arc<Slot>) -> Option<Arc<Slot>> {
-        let hash = self.hash(&slot.name);
+    pub(crate) fn remove(&mut self, record: &Arc<Record>) -> Option<Arc<Record>> {
+        let hash = self.hash(&record.name);
         let found = self
             .table
             .find_entry(hash, |(seen, held)| {
-                *seen == hash && Arc::ptr_eq(held, slot)
+                *seen == hash && Arc::ptr_eq(held, record)
             })
             .ok()?;
         let ((_, removed), _) = found.remove();
@@ -55,19 +57,19 @@ impl NameIndex {
     pub(crate) fn insert_new(
         &mut self,
         name: &str,
-        make: impl FnOnce() -> Arc<Slot>,
-    ) -> Result<Arc<Slot>, Arc<Slot>> {
+        make: impl FnOnce() -> Arc<Record>,
+    ) -> Result<Arc<Record>, Arc<Record>> {
         let hash = self.hash(name);
         match self.table.entry(
             hash,
-            |(seen, slot)| *seen == hash && &*slot.name == name,
+            |(seen, record)| *seen == hash && &*record.name == name,
             |(seen, _)| *seen,
         ) {
             Entry::Occupied(taken) => Err(taken.get().1.clone()),
             Entry::Vacant(free) => {
-                let slot = make();
-                free.insert((hash, slot.clone()));
-                Ok(slot)
+                let record = make();
+                free.insert((hash, record.clone()));
+                Ok(record)
             }
         }
     }

@@ -15,7 +15,7 @@ use crate::token::{Interrupted, WaitForStop};
 ///
 /// `Err(Interrupted)` converts into a clean end of the service with `?`, so
 /// `ctx.sleep(d).await?` is the whole "wait, unless asked to stop" idiom.
-/// Go's `Sleep` returns `cancelled bool`; here that is `.is_err()`.
+/// Go's `Sleep` returns `stopped bool`; here that is `.is_err()`.
 #[must_use = "futures do nothing unless polled"]
 pub struct Sleep<'a> {
     cancelled: WaitForStop<'a>,
@@ -27,10 +27,10 @@ enum Wait<'a> {
     /// A sleep boxed for this call alone.
     Boxed(BoxSleep),
     /// The context's reusable timer, armed for this sleep and held (the
-    /// slot locked) until the sleep is dropped.
+    /// cell locked) until the sleep is dropped.
     Reused {
-        /// Never empty: [`Sleep::reusing`] is only given a filled slot.
-        slot: TimerGuard<'a>,
+        /// Never empty: [`Sleep::reusing`] is only given a filled cell.
+        cell: TimerGuard<'a>,
         /// The timer fired: nothing to disarm.
         fired: bool,
     },
@@ -43,9 +43,9 @@ enum Wait<'a> {
 /// ever tried, never waited on (a second sleep of the same context at the
 /// same time boxes a sleep of its own), and it spares every sleep the
 /// poison bookkeeping of `std::sync::Mutex`. Nothing loom models uses it.
-pub(crate) type TimerSlot = spin::Mutex<Option<BoxTimer>>;
+pub(crate) type TimerCell = spin::Mutex<Option<BoxTimer>>;
 
-/// A sleep's hold on its context's [`TimerSlot`].
+/// A sleep's hold on its context's [`TimerCell`].
 pub(crate) type TimerGuard<'a> = spin::MutexGuard<'a, Option<BoxTimer>>;
 
 impl<'a> Sleep<'a> {
@@ -56,15 +56,15 @@ impl<'a> Sleep<'a> {
         }
     }
 
-    /// A sleep on the timer in `slot` (which must hold one), which the
-    /// caller has just armed; the slot stays locked until the sleep is
+    /// A sleep on the timer in `cell` (which must hold one), which the
+    /// caller has just armed; the cell stays locked until the sleep is
     /// dropped.
     #[inline]
-    pub(crate) fn reusing(cancelled: WaitForStop<'a>, slot: TimerGuard<'a>) -> Self {
-        debug_assert!(slot.is_some());
+    pub(crate) fn reusing(cancelled: WaitForStop<'a>, cell: TimerGuard<'a>) -> Self {
+        debug_assert!(cell.is_some());
         Sleep {
             cancelled,
-            timer: Wait::Reused { slot, fired: false },
+            timer: Wait::Reused { cell, fired: false },
         }
     }
 }
@@ -72,9 +72,9 @@ impl<'a> Sleep<'a> {
 impl Drop for Sleep<'_> {
     #[inline]
     fn drop(&mut self) {
-        if let Wait::Reused { slot, fired } = &mut self.timer {
+        if let Wait::Reused { cell, fired } = &mut self.timer {
             if !*fired {
-                if let Some(timer) = slot.as_mut() {
+                if let Some(timer) = cell.as_mut() {
                     timer.as_mut().disarm();
                 }
             }
@@ -93,9 +93,9 @@ impl Future for Sleep<'_> {
         }
         let elapsed = match &mut this.timer {
             Wait::Boxed(sleep) => sleep.as_mut().poll(cx).is_ready(),
-            Wait::Reused { slot, fired } => {
+            Wait::Reused { cell, fired } => {
                 if !*fired {
-                    *fired = slot
+                    *fired = cell
                         .as_mut()
                         .is_none_or(|timer| timer.as_mut().poll_elapsed(cx).is_ready());
                 }

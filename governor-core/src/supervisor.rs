@@ -37,10 +37,10 @@ use crate::context::ServiceCtx;
 use crate::event::Event;
 use crate::governor::Shared;
 use crate::outcome::Outcome;
+use crate::record::{drop_user_value, AfterRun, Record};
 use crate::report::ShutdownCause;
 use crate::restart::{Decision, Escalation, RestartHistory};
-use crate::slot::{drop_user_value, AfterRun, Slot};
-use crate::supervisor_task::LaunchInputs;
+use crate::supervisor_task::SupervisorInputs;
 
 #[cfg(feature = "std")]
 pub(crate) use runner::BlockingRunner;
@@ -54,16 +54,16 @@ use watched::Watched;
 /// A function returning an `async` block rather than an `async fn`: the
 /// block uses what it captures in place, where an `async fn` kept its
 /// arguments twice (as given, and rebound), in every idle supervisor.
-// `shared` and `slot` are references into `live` (below) where they were
+// `shared` and `record` are references into `live` (below) where they were
 // owned `Arc`s; the body borrows them as it did then.
 #[allow(clippy::needless_borrow)]
 pub(crate) fn supervise<R: Runner>(
     runner: R,
-    inputs: LaunchInputs,
+    inputs: SupervisorInputs,
 ) -> impl Future<Output = ()> + Send + 'static {
-    let LaunchInputs {
+    let SupervisorInputs {
         shared,
-        slot,
+        record,
         deps,
         settings: mut config,
     } = inputs;
@@ -73,24 +73,24 @@ pub(crate) fn supervise<R: Runner>(
     // owns it from the start).
     let mut live = Live {
         shared,
-        slot,
+        record,
         finished: false,
     };
     async move {
         let live = &mut live;
         let shared = &live.shared;
-        let slot = &live.slot;
+        let record = &live.record;
         if !deps.is_empty() {
             shared.emit(|| Event::Starting {
-                service: slot.name.clone(),
+                service: record.name.clone(),
             });
-            let never_ran = match wait_for_dependencies(&shared, &slot, &deps).await {
+            let never_ran = match wait_for_dependencies(&shared, &record, &deps).await {
                 Ok(()) => None,
                 // Asked to stop while waiting.
                 Err(None) => Some(Outcome::NotRun),
                 Err(Some(dependency)) => {
                     shared.emit(|| Event::DependencyFailed {
-                        service: slot.name.clone(),
+                        service: record.name.clone(),
                         dependency: dependency.clone(),
                     });
                     Some(Outcome::DependencyFailed(dependency))
@@ -99,18 +99,18 @@ pub(crate) fn supervise<R: Runner>(
             if let Some(outcome) = never_ran {
                 live.forget_if_asked(); // before `wait` returns
                                         // Its one outcome, although it never ran.
-                slot.end_unrun(outcome);
+                record.end_unrun(outcome);
                 live.finished = true;
                 // Dropped while the service still counts as live.
-                drop_user_value(&slot.name, "service value", runner);
+                drop_user_value(&record.name, "service value", runner);
                 return;
             }
         }
         // Kept only if some subscriber records it: a disabled span is 40 bytes
         // of every idle supervisor for nothing.
-        let span = service_span(&slot.name);
+        let span = service_span(&record.name);
         let start = shared.runtime.now();
-        let mut history = RestartHistory::new(seed_for(&slot.name, start));
+        let mut history = RestartHistory::new(seed_for(&record.name, start));
         // When the next run begins, if known without reading the clock again
         // (a clock read is a good part of a quick restart): at the start, and
         // after a zero-delay restart, which only yields once.
@@ -119,29 +119,34 @@ pub(crate) fn supervise<R: Runner>(
         // Handed from a run that was not asked to stop to the next one.
         let mut reusable_token = None;
         loop {
-            let (run_token, run) = slot.begin_run(reusable_token.take());
+            let (run_token, run) = record.begin_run(reusable_token.take());
             shared.emit(|| Event::RunStarted {
-                service: slot.name.clone(),
+                service: record.name.clone(),
                 run,
             });
             if !config.notify_ready {
                 shared.emit(|| Event::Ready {
-                    service: slot.name.clone(),
+                    service: record.name.clone(),
                 });
             }
             let began = next_begins.take().unwrap_or_else(|| shared.runtime.now());
-            let ctx = ServiceCtx::new(shared.clone(), slot.clone(), run_token.token().clone(), run);
+            let ctx = ServiceCtx::new(
+                shared.clone(),
+                record.clone(),
+                run_token.token().clone(),
+                run,
+            );
             let (outcome, timed_out, read_at) = Watched::new(
                 InSpan::new(runner.run_once(ctx), span.as_deref()),
                 &shared,
-                &slot,
+                &record,
                 &run_token,
                 &mut defaults,
                 || R::ABORTED,
             )
             .await;
             let now = read_at.unwrap_or_else(|| shared.runtime.now());
-            let asked_to_stop = slot.stopped() || shared.token.stopping();
+            let asked_to_stop = record.stopped() || shared.token.stopping();
             let restart_now = !asked_to_stop && run_token.stopping();
             // A restart asked for by the handle is honoured whatever the
             // policy, even after an abort at the shutdown timeout (the
@@ -160,7 +165,7 @@ pub(crate) fn supervise<R: Runner>(
             } else {
                 // The settings as they are now: the service's own or the
                 // defaults may have changed while this run ran.
-                if let Some(own) = slot.changed_restart_policy() {
+                if let Some(own) = record.changed_restart_policy() {
                     config.restart = own.map(Box::new);
                 }
                 let policy = match &config.restart {
@@ -178,28 +183,28 @@ pub(crate) fn supervise<R: Runner>(
             if next == AfterRun::Finish {
                 live.forget_if_asked(); // before `wait` returns
             }
-            slot.end_run(outcome.clone(), now, timed_out, next);
+            record.end_run(outcome.clone(), now, timed_out, next);
             live.finished = next == AfterRun::Finish;
             // Emitted once the record says so: a hook that reads the report
             // sees the run it is told about.
             if let Outcome::Panicked(message) = &outcome {
                 shared.emit(|| Event::Panicked {
-                    service: slot.name.clone(),
+                    service: record.name.clone(),
                     message: message.clone(),
                 });
             }
             if timed_out {
                 shared.emit(|| Event::Aborted {
-                    service: slot.name.clone(),
+                    service: record.name.clone(),
                 });
             }
             shared.emit(|| Event::RunEnded {
-                service: slot.name.clone(),
+                service: record.name.clone(),
                 outcome,
             });
             if live.finished {
                 // Its end is told to `wait()` once its events are out.
-                slot.publish_end();
+                record.publish_end();
             }
             match decision {
                 Decision::Restart {
@@ -209,14 +214,14 @@ pub(crate) fn supervise<R: Runner>(
                 } => {
                     if !restart_now {
                         shared.emit(|| Event::RestartScheduled {
-                            service: slot.name.clone(),
+                            service: record.name.clone(),
                             delay,
                             attempt,
                             trouble,
                         });
                     }
                     reusable_token = Some(run_token);
-                    if !wait_to_restart(&shared, &slot, delay).await {
+                    if !wait_to_restart(&shared, &record, delay).await {
                         break;
                     }
                     if delay.is_zero() {
@@ -226,7 +231,7 @@ pub(crate) fn supervise<R: Runner>(
                 Decision::Done => {
                     if config.critical && !asked_to_stop {
                         shared.request_shutdown(ShutdownCause::Critical {
-                            service: slot.name.clone(),
+                            service: record.name.clone(),
                         });
                     }
                     break;
@@ -234,20 +239,20 @@ pub(crate) fn supervise<R: Runner>(
                 Decision::Escalate(escalation) => {
                     // Recorded before it is told.
                     live.forget_if_asked();
-                    slot.record_end(true);
+                    record.record_end(true);
                     live.finished = true;
                     shared.emit(|| Event::GaveUp {
-                        service: slot.name.clone(),
-                        restarts: slot.report(now).restarts,
+                        service: record.name.clone(),
+                        restarts: record.report(now).restarts,
                     });
-                    slot.publish_end();
+                    record.publish_end();
                     if escalation == Escalation::Shutdown {
                         shared.request_shutdown(ShutdownCause::Escalated {
-                            service: slot.name.clone(),
+                            service: record.name.clone(),
                         });
                     } else if config.critical {
                         shared.request_shutdown(ShutdownCause::Critical {
-                            service: slot.name.clone(),
+                            service: record.name.clone(),
                         });
                     }
                     break;
@@ -257,7 +262,7 @@ pub(crate) fn supervise<R: Runner>(
         // The service value is dropped while the service still counts as
         // live (`live` is dropped after it): `shutdown()` and
         // `wait_for_shutdown()` return only once it is gone.
-        drop_user_value(&slot.name, "service value", runner);
+        drop_user_value(&record.name, "service value", runner);
     }
 }
 
@@ -284,8 +289,8 @@ fn seed_for(name: &str, now: Duration) -> u64 {
 /// governor was asked to stop meanwhile.
 async fn wait_for_dependencies(
     shared: &Shared,
-    slot: &Slot,
-    deps: &[Arc<Slot>],
+    record: &Record,
+    deps: &[Arc<Record>],
 ) -> Result<(), Option<Arc<str>>> {
     for dep in deps {
         let ready = dep.watch(|view| {
@@ -297,7 +302,7 @@ async fn wait_for_dependencies(
                 None
             }
         });
-        let stopped = race_stop(shared, slot, ready).await;
+        let stopped = race_stop(shared, record, ready).await;
         match stopped {
             Some(Ok(())) => {}
             Some(Err(())) => return Err(Some(dep.name.clone())),
@@ -308,13 +313,13 @@ async fn wait_for_dependencies(
 }
 
 /// Waits out a restart delay; `false` if asked to stop meanwhile.
-async fn wait_to_restart(shared: &Shared, slot: &Slot, delay: Duration) -> bool {
+async fn wait_to_restart(shared: &Shared, record: &Record, delay: Duration) -> bool {
     if delay.is_zero() {
         // A service that ends at once must not starve the executor.
         YieldNow(false).await;
-        return !(slot.stopped() || shared.token.stopping());
+        return !(record.stopped() || shared.token.stopping());
     }
-    race_stop(shared, slot, shared.runtime.sleep(delay))
+    race_stop(shared, record, shared.runtime.sleep(delay))
         .await
         .is_some()
 }
@@ -328,9 +333,9 @@ async fn wait_to_restart(shared: &Shared, slot: &Slot, delay: Duration) -> bool 
 /// dependent the shutdown finds waiting is recorded as stopped while it
 /// waited (`NotRun`), never as failed by a dependency the shutdown ended,
 /// whichever wake-up its task sees first.
-async fn race_stop<F: Future>(shared: &Shared, slot: &Slot, fut: F) -> Option<F::Output> {
+async fn race_stop<F: Future>(shared: &Shared, record: &Record, fut: F) -> Option<F::Output> {
     let global = shared.token.wait_for_stop();
-    let own = slot.watch(|view| view.stopped.then_some(()));
+    let own = record.watch(|view| view.stopped.then_some(()));
     let stop = futures_util::future::select(global, own);
     match futures_util::future::select(stop, core::pin::pin!(fut)).await {
         futures_util::future::Either::Left(_) => None,
@@ -343,7 +348,7 @@ async fn race_stop<F: Future>(shared: &Shared, slot: &Slot, fut: F) -> Option<F:
 /// waiters know: exactly once per launch.
 struct Live {
     shared: Arc<Shared>,
-    slot: Arc<Slot>,
+    record: Arc<Record>,
     /// The record says ended already.
     finished: bool,
 }
@@ -352,8 +357,8 @@ impl Live {
     /// The service is ending for good: forgets it if it asked for that
     /// (or is being removed), before its end wakes its watchers.
     fn forget_if_asked(&self) {
-        if self.slot.should_forget(self.shared.token.stopping()) {
-            self.shared.forget(&self.slot);
+        if self.record.should_forget(self.shared.token.stopping()) {
+            self.shared.forget(&self.record);
         }
     }
 }
@@ -362,9 +367,9 @@ impl Drop for Live {
     fn drop(&mut self) {
         if !self.finished {
             self.forget_if_asked();
-            self.slot.finish(false);
+            self.record.finish(false);
         }
-        self.shared.service_ended(&self.slot);
+        self.shared.service_ended(&self.record);
     }
 }
 

@@ -14,37 +14,40 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use crate::governor::Shared;
+use crate::record::{Record, StartSettings};
 use crate::runtime::BoxTask;
-use crate::slot::{LaunchSettings, Slot};
 
 /// What a supervisor needs once its service starts.
-pub(crate) struct LaunchInputs {
+pub(crate) struct SupervisorInputs {
     pub(crate) shared: Arc<Shared>,
-    pub(crate) slot: Arc<Slot>,
-    pub(crate) deps: Vec<Arc<Slot>>,
-    pub(crate) settings: LaunchSettings,
+    pub(crate) record: Arc<Record>,
+    pub(crate) deps: Vec<Arc<Record>>,
+    pub(crate) settings: StartSettings,
 }
 
 /// A supervisor task not spawned yet, as its record holds it until its
 /// service starts.
-pub(crate) type BoxLaunch = Pin<Box<dyn Launch>>;
+pub(crate) type PendingSupervisor = Pin<Box<dyn StartSupervisor>>;
 
-/// What a [`BoxLaunch`] can do: be launched (type-erased).
-pub(crate) trait Launch: Send {
+/// What a [`PendingSupervisor`] can do: be launched (type-erased).
+pub(crate) trait StartSupervisor: Send {
     /// Hands the task its inputs; the same allocation, ready to spawn.
-    fn launch(self: Pin<Box<Self>>, inputs: LaunchInputs) -> BoxTask;
+    fn launch(self: Pin<Box<Self>>, inputs: SupervisorInputs) -> BoxTask;
 }
 
 /// A supervisor task built from the supervising function `start` and the
 /// service it runs (`runner`).
-pub(crate) fn supervisor_task<R, Fut>(runner: R, start: fn(R, LaunchInputs) -> Fut) -> BoxLaunch
+pub(crate) fn supervisor_task<R, Fut>(
+    runner: R,
+    start: fn(R, SupervisorInputs) -> Fut,
+) -> PendingSupervisor
 where
     R: Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     Box::pin(SupervisorTask {
         stage: Stage::Waiting { runner, start },
-        slot: None,
+        record: None,
     })
 }
 
@@ -54,7 +57,7 @@ pin_project_lite::pin_project! {
         stage: Stage<R, Fut>,
         // The record, to name the service if a panic escapes the
         // supervisor (outside any run, which catches its own).
-        slot: Option<Arc<Slot>>,
+        record: Option<Arc<Record>>,
     }
 }
 
@@ -62,20 +65,20 @@ pin_project_lite::pin_project! {
     #[project = StageProj]
     #[project_replace = StageOwned]
     enum Stage<R, Fut> {
-        Waiting { runner: R, start: fn(R, LaunchInputs) -> Fut },
+        Waiting { runner: R, start: fn(R, SupervisorInputs) -> Fut },
         Running { #[pin] fut: Fut },
         Done,
     }
 }
 
-impl<R, Fut> Launch for SupervisorTask<R, Fut>
+impl<R, Fut> StartSupervisor for SupervisorTask<R, Fut>
 where
     R: Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    fn launch(mut self: Pin<Box<Self>>, inputs: LaunchInputs) -> BoxTask {
+    fn launch(mut self: Pin<Box<Self>>, inputs: SupervisorInputs) -> BoxTask {
         let this = self.as_mut().project();
-        *this.slot = Some(inputs.slot.clone());
+        *this.record = Some(inputs.record.clone());
         let mut stage = this.stage;
         if let StageOwned::Waiting { runner, start } = stage.as_mut().project_replace(Stage::Done) {
             // Builds the supervising future only: no user code runs here.
@@ -110,11 +113,11 @@ impl<R, Fut: Future<Output = ()>> Future for SupervisorTask<R, Fut> {
             match std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)) {
                 Ok(poll) => poll,
                 Err(payload) => {
-                    log_escaped_panic(payload, this.slot.as_deref());
+                    log_escaped_panic(payload, this.record.as_deref());
                     // What is left of it is dropped under a guard too.
                     let drop_rest = std::panic::AssertUnwindSafe(|| stage.set(Stage::Done));
                     if let Err(payload) = std::panic::catch_unwind(drop_rest) {
-                        log_escaped_panic(payload, this.slot.as_deref());
+                        log_escaped_panic(payload, this.record.as_deref());
                     }
                     Poll::Ready(())
                 }
@@ -122,7 +125,7 @@ impl<R, Fut: Future<Output = ()>> Future for SupervisorTask<R, Fut> {
         }
         #[cfg(not(feature = "std"))]
         {
-            let _ = this.slot;
+            let _ = this.record;
             let mut step = step;
             step()
         }
@@ -131,8 +134,8 @@ impl<R, Fut: Future<Output = ()>> Future for SupervisorTask<R, Fut> {
 
 /// Logs a panic that escaped a supervisor (outside any run).
 #[cfg(feature = "std")]
-fn log_escaped_panic(payload: Box<dyn core::any::Any + Send>, slot: Option<&Slot>) {
+fn log_escaped_panic(payload: Box<dyn core::any::Any + Send>, record: Option<&Record>) {
     let outcome = crate::outcome::outcome_of_panic(payload);
-    let service = slot.map_or("?", |slot| &slot.name);
+    let service = record.map_or("?", |record| &record.name);
     tracing::error!(%service, "supervisor {outcome} (outside any run)");
 }

@@ -1,10 +1,10 @@
-//! The cancellation primitive: a hierarchical stop token, split in two.
+//! The stop primitive: a hierarchical stop token, split in two.
 //!
 //! A [`StopSource`] owns a node in a tree of tokens and is the only way to
-//! cancel it; a [`StopToken`] only observes it (as .NET's
+//! stop it; a [`StopToken`] only observes it (as .NET's
 //! `CancellationTokenSource` and `CancellationToken`, or Go's cancel func
-//! and `context.Context`). Both are cheap handles (one `Arc`). Cancelling a
-//! node cancels its whole subtree, once; checking it is a single atomic
+//! and `context.Context`). Both are cheap handles (one `Arc`). Stopping a
+//! node stops its whole subtree, once; checking it is a single atomic
 //! load; waiting for it is the [`WaitForStop`] future, which parks in a
 //! slab-backed list (no allocation per waiter) and can never miss the
 //! wake-up, because "check the flag, then register" and "set the flag,
@@ -29,15 +29,15 @@ use crate::sync::Arc;
 use crate::wait_list::WaiterKey;
 use tree_node::Node;
 
-/// Observes a stop: a hierarchical cancellation token that can be watched
-/// but not cancelled.
+/// Observes a stop: a hierarchical stop token that can be watched
+/// but not stopped.
 ///
-/// Clones share one state. Only the [`StopSource`] it came from cancels
+/// Clones share one state. Only the [`StopSource`] it came from stops
 /// it (or the source of an ancestor). What the governor hands out
 /// ([`ServiceCtx::token`](crate::ServiceCtx::token),
 /// [`Governor::token`](crate::Governor::token)) is a `StopToken`: code that
 /// receives one can watch for the stop, never cause it.
-/// [`child`](StopToken::child) makes a source of one's own, cancelled with
+/// [`child`](StopToken::child) makes a source of one's own, stopped with
 /// this token or by its owner alone.
 ///
 /// ```
@@ -48,11 +48,11 @@ use tree_node::Node;
 /// assert!(!child.stopping());
 /// root.stop();
 /// assert!(child.stopping());
-/// // A token cancelled already completes its future at once.
+/// // A token stopped already completes its future at once.
 /// futures_executor::block_on(child.token().wait_for_stop());
 /// ```
 ///
-/// A token cannot cancel:
+/// A token cannot stop:
 ///
 /// ```compile_fail
 /// let source = governor_core::StopSource::new();
@@ -62,10 +62,10 @@ pub struct StopToken {
     node: Arc<Node>,
 }
 
-/// Owns a stop: cancels its [`StopToken`]s, and with them every source and
+/// Owns a stop: stops its [`StopToken`]s, and with them every source and
 /// token made below them with [`StopToken::child`].
 ///
-/// Clones share one state: any of them can cancel it. Hand out
+/// Clones share one state: any of them can stop it. Hand out
 /// [`token`](StopSource::token) to code that should only observe.
 ///
 /// ```
@@ -73,7 +73,7 @@ pub struct StopToken {
 ///
 /// let source = StopSource::new();
 /// let token = source.token().clone();
-/// assert!(source.stop(), "this call cancelled it");
+/// assert!(source.stop(), "this call stopped it");
 /// assert!(!source.stop(), "a second call does nothing");
 /// assert!(token.stopping());
 /// ```
@@ -83,16 +83,16 @@ pub struct StopSource {
 }
 
 impl StopToken {
-    /// A new root token, not cancelled; only its source can cancel it.
+    /// A new root token, not stopped; only its source can stop it.
     fn new() -> Self {
         StopToken {
             node: Arc::new(Node::new(false, None)),
         }
     }
 
-    /// A source of one's own, cancelled together with this token (and by
+    /// A source of one's own, stopped together with this token (and by
     /// nothing else but its own [`stop`](StopSource::stop), which leaves
-    /// this token alone). A child of a cancelled token is born cancelled.
+    /// this token alone). A child of a stopped token is born stopped.
     pub fn child(&self) -> StopSource {
         StopSource {
             token: StopToken {
@@ -101,13 +101,13 @@ impl StopToken {
         }
     }
 
-    /// Whether this token has been cancelled: one atomic load.
+    /// Whether this token has been stopped: one atomic load.
     #[inline]
     pub fn stopping(&self) -> bool {
         self.node.stopping()
     }
 
-    /// A future that completes once this token is cancelled.
+    /// A future that completes once this token is stopped.
     pub fn wait_for_stop(&self) -> WaitForStop<'_> {
         WaitForStop {
             node: &self.node,
@@ -124,8 +124,8 @@ impl StopToken {
         }
     }
 
-    /// Runs `fut` until it completes or this token is cancelled, whichever
-    /// comes first. Cancellation wins a tie: once the token is cancelled the
+    /// Runs `fut` until it completes or this token is stopped, whichever
+    /// comes first. The stop wins a tie: once the token is stopped the
     /// result is `Err(Interrupted)` even if `fut` could also complete.
     pub fn until_stop<F: Future>(&self, fut: F) -> UntilStop<'_, F> {
         UntilStop {
@@ -136,14 +136,14 @@ impl StopToken {
 }
 
 impl Default for StopToken {
-    /// A token that is never cancelled (no source owns it).
+    /// A token that is never stopped (no source owns it).
     fn default() -> Self {
         StopToken::new()
     }
 }
 
 impl StopSource {
-    /// A new root source, not cancelled.
+    /// A new root source, not stopped.
     pub fn new() -> Self {
         StopSource {
             token: StopToken::new(),
@@ -156,20 +156,20 @@ impl StopSource {
         &self.token
     }
 
-    /// Cancels this source's token and every source and token below it,
-    /// waking every waiter. Returns `true` if this call cancelled it,
+    /// Stops this source's token and every source and token below it,
+    /// waking every waiter. Returns `true` if this call stopped it,
     /// `false` if it already was.
     pub fn stop(&self) -> bool {
         self.token.node.stop()
     }
 
-    /// Whether this source has been cancelled: one atomic load.
+    /// Whether this source has been stopped: one atomic load.
     #[inline]
     pub fn stopping(&self) -> bool {
         self.token.stopping()
     }
 
-    /// A future that completes once this source is cancelled (as
+    /// A future that completes once this source is stopped (as
     /// [`StopToken::wait_for_stop`]).
     pub fn wait_for_stop(&self) -> WaitForStop<'_> {
         self.token.wait_for_stop()
@@ -179,7 +179,7 @@ impl StopSource {
 impl fmt::Debug for StopSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StopSource")
-            .field("cancelled", &self.stopping())
+            .field("stopping", &self.stopping())
             .finish()
     }
 }
@@ -202,7 +202,7 @@ impl Drop for StopToken {
 impl fmt::Debug for StopToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StopToken")
-            .field("cancelled", &self.stopping())
+            .field("stopping", &self.stopping())
             .finish()
     }
 }
@@ -215,7 +215,7 @@ pub struct WaitForStop<'a> {
 }
 
 impl WaitForStop<'_> {
-    /// Whether the token is cancelled already: one atomic load, nothing
+    /// Whether the token is stopped already: one atomic load, nothing
     /// registered.
     #[inline]
     pub(crate) fn stopping(&self) -> bool {
@@ -300,7 +300,7 @@ impl<F: Future> Future for UntilStop<'_, F> {
 
 /// The error of an operation cut short because a stop was requested.
 ///
-/// Returned by the cancellable sleeps and races of [`StopToken`],
+/// Returned by the stoppable sleeps and races of [`StopToken`],
 /// [`ServiceCtx`](crate::ServiceCtx) and [`Governor`](crate::Governor).
 /// Carried out of a service with `?`, it ends the run as a clean return
 /// ([`Outcome::Completed`](crate::Outcome::Completed)): the service did

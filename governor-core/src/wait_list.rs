@@ -5,7 +5,7 @@
 //! "check the condition, then register" is one critical section and no
 //! wake-up can be lost between the two. The first two waiters are stored
 //! inline (no allocation at all: a run's token has two); beyond that,
-//! storage is a slab: a waiter costs one slot (amortised, no allocation per
+//! storage is a slab: a waiter costs one index (amortised, no allocation per
 //! waiter) and leaves in O(1).
 
 use alloc::boxed::Box;
@@ -15,10 +15,10 @@ use core::task::Waker;
 use slab::Slab;
 
 /// Where one waiter sits in a [`WaitList`]. A key from before the last
-/// [`WaitList::take`] is stale and never touches a newer waiter's slot.
+/// [`WaitList::take`] is stale and never touches a newer waiter's index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct WaiterKey {
-    slot: usize,
+    index: usize,
     // Never zero, so that `Option<WaiterKey>` (in every pending future
     // that waits on a list) is no bigger than the key.
     epoch: NonZeroUsize,
@@ -37,7 +37,7 @@ pub(crate) struct WaitList {
 }
 
 /// The wakers: inline while there are few, in a slab beyond. Keys keep
-/// their meaning across the move (inline slot `i` becomes slab key `i`).
+/// their meaning across the move (inline index `i` becomes slab key `i`).
 #[derive(Debug)]
 enum Store {
     Inline([Option<Waker>; INLINE]),
@@ -60,42 +60,42 @@ impl Store {
         }
     }
 
-    fn get_mut(&mut self, slot: usize) -> Option<&mut Waker> {
+    fn get_mut(&mut self, index: usize) -> Option<&mut Waker> {
         match self {
-            Store::Inline(wakers) => wakers.get_mut(slot).and_then(Option::as_mut),
-            Store::Slab(wakers) => wakers.get_mut(slot),
+            Store::Inline(wakers) => wakers.get_mut(index).and_then(Option::as_mut),
+            Store::Slab(wakers) => wakers.get_mut(index),
         }
     }
 
     fn insert(&mut self, waker: Waker) -> usize {
         match self {
             Store::Inline(wakers) => {
-                if let Some(slot) = wakers.iter().position(Option::is_none) {
-                    wakers[slot] = Some(waker);
-                    return slot;
+                if let Some(index) = wakers.iter().position(Option::is_none) {
+                    wakers[index] = Some(waker);
+                    return index;
                 }
-                // Full: move to a slab, inline slot `i` becoming key `i`.
+                // Full: move to a slab, inline index `i` becoming key `i`.
                 let mut slab = Slab::with_capacity(2 * INLINE);
                 for stored in wakers.iter_mut() {
                     slab.insert(stored.take().expect("a full inline list"));
                 }
-                let slot = slab.insert(waker);
+                let index = slab.insert(waker);
                 *self = Store::Slab(Box::new(slab));
-                slot
+                index
             }
             Store::Slab(wakers) => wakers.insert(waker),
         }
     }
 
-    fn remove(&mut self, slot: usize) {
+    fn remove(&mut self, index: usize) {
         match self {
             Store::Inline(wakers) => {
-                if let Some(stored) = wakers.get_mut(slot) {
+                if let Some(stored) = wakers.get_mut(index) {
                     *stored = None;
                 }
             }
             Store::Slab(wakers) => {
-                wakers.try_remove(slot);
+                wakers.try_remove(index);
             }
         }
     }
@@ -128,16 +128,16 @@ impl WaitList {
     /// another task.
     pub(crate) fn register(&mut self, key: &mut Option<WaiterKey>, waker: &Waker) {
         if let Some(k) = key.filter(|k| k.epoch == self.epoch) {
-            if let Some(stored) = self.wakers.get_mut(k.slot) {
+            if let Some(stored) = self.wakers.get_mut(k.index) {
                 if !stored.will_wake(waker) {
                     stored.clone_from(waker);
                 }
                 return;
             }
         }
-        let slot = self.wakers.insert(waker.clone());
+        let index = self.wakers.insert(waker.clone());
         *key = Some(WaiterKey {
-            slot,
+            index,
             epoch: self.epoch,
         });
     }
@@ -145,7 +145,7 @@ impl WaitList {
     /// Forgets the waiter under `key`, if it is still there.
     pub(crate) fn remove(&mut self, key: WaiterKey) {
         if key.epoch == self.epoch {
-            self.wakers.remove(key.slot);
+            self.wakers.remove(key.index);
         }
     }
 
@@ -237,7 +237,7 @@ mod tests {
     }
 
     #[test]
-    fn inline_slots_are_reused_and_stale_keys_do_nothing() {
+    fn inline_entries_are_reused_and_stale_keys_do_nothing() {
         let (counts, wakers) = wakers(3);
         let mut list = WaitList::new();
         let (mut a, mut b, mut c) = (None, None, None);
@@ -247,7 +247,7 @@ mod tests {
         list.register(&mut c, &wakers[2]);
         assert!(
             matches!(list.wakers, Store::Inline(_)),
-            "a freed slot is reused"
+            "a freed index is reused"
         );
         list.take().wake();
         // After `take`, old keys are stale: they neither touch nor add.

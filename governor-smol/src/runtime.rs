@@ -2,7 +2,7 @@
 //!
 //! | the core asks for | smol answers with |
 //! |---|---|
-//! | spawn a task | [`smol::spawn`] (the global executor), or [`Executor::spawn`] on your executor; the [`Task`](smol::Task) is always [detached](smol::Task::detach), never dropped (dropping it would cancel the service) |
+//! | spawn a task | [`smol::spawn`] (the global executor), or [`Executor::spawn`] on your executor; the [`Task`](smol::Task) is always [detached](smol::Task::detach), never dropped (dropping it would stop the service) |
 //! | sleep | [`smol::Timer::after`] (async-io's timers); the reusable timer is a [`smol::Timer`] re-armed with [`set_after`](smol::Timer::set_after) |
 //! | now | [`std::time::Instant`], since the adapter was created |
 //! | blocking work | [`smol::unblock`] (the `blocking` crate's thread pool), detached |

@@ -26,7 +26,7 @@
 //!    it, as the lock order allows) and kept in a leaf lock (`budget`),
 //!    read once per service as its stop begins.
 //! 4. During the drain delay the governor has a shutdown cause but its
-//!    global token is not cancelled: services run on; a shutdown signal or
+//!    global token is not stopped: services run on; a shutdown signal or
 //!    [`force_shutdown`](Governor::force_shutdown) ends the drain and
 //!    forces at once.
 
@@ -40,7 +40,7 @@ use core::time::Duration;
 use super::Governor;
 use super::Shared;
 use crate::event::Event;
-use crate::slot::Slot;
+use crate::record::Record;
 
 /// What a report says about the [shutdown budget](Governor::shutdown_budget)
 /// of the shutdown it describes.
@@ -73,22 +73,22 @@ impl Shared {
     /// Makes the plan, if a budget is set: called as the stop begins,
     /// with `requested` the time of the shutdown request.
     pub(super) fn plan_budget(&self, requested: Duration) {
-        let (budget, slots) = {
+        let (budget, records) = {
             let state = self.state.lock();
             let Some(budget) = state.budget else {
                 return;
             };
-            let slots: Vec<Arc<Slot>> = state
+            let records: Vec<Arc<Record>> = state
                 .services
                 .iter()
-                .filter(|slot| !slot.forgotten() && !slot.ended())
+                .filter(|record| !record.forgotten() && !record.ended())
                 .cloned()
                 .collect();
-            (budget, slots)
+            (budget, records)
         };
         let mut phase_of = BTreeMap::new();
-        for slot in &slots {
-            phase(slot, &mut phase_of, 0);
+        for record in &records {
+            phase(record, &mut phase_of, 0);
         }
         let phases = phase_of.values().map(|p| p + 1).max().unwrap_or(0);
         *self.budget.lock() = Some(Box::new(Plan {
@@ -99,14 +99,14 @@ impl Shared {
         }));
     }
 
-    /// The share of the budget of `slot`, whose stop begins at `now`,
+    /// The share of the budget of `record`, whose stop begins at `now`,
     /// with its phase; `None` without a budget (or for a service the plan
     /// does not know: one that was not live when it was made).
-    pub(crate) fn budget_share(&self, slot: &Slot, now: Duration) -> Option<(Duration, usize)> {
+    pub(crate) fn budget_share(&self, record: &Record, now: Duration) -> Option<(Duration, usize)> {
         let plan = self.budget.lock();
         let plan = plan.as_ref()?;
         let (_, end) = plan.budget?;
-        let key = slot as *const Slot as usize;
+        let key = record as *const Record as usize;
         let phase = plan.phase_of.get(&key)?;
         let left = (plan.phases - phase).max(1) as u32;
         Some((end.saturating_sub(now) / left, *phase))
@@ -135,7 +135,7 @@ impl Shared {
         })
     }
 
-    /// The stop begins: the plan is made, the global token cancelled.
+    /// The stop begins: the plan is made, the global token stopped.
     pub(super) fn begin_stopping(&self, requested: Duration) {
         {
             let mut state = self.state.lock();
@@ -146,7 +146,7 @@ impl Shared {
         }
         self.plan_budget(requested);
         self.token.stop();
-        if self.activity.live() == 0 {
+        if self.live_count.count() == 0 {
             self.report_complete();
         }
     }
@@ -165,17 +165,17 @@ impl Shared {
     }
 }
 
-/// The phase of `slot` (memoised in `phase_of`): 0 without live
+/// The phase of `record` (memoised in `phase_of`): 0 without live
 /// dependents, else one more than theirs. `depth` bounds the recursion
 /// (dependencies have no cycles; a bound keeps a bug from overflowing).
-fn phase(slot: &Arc<Slot>, phase_of: &mut BTreeMap<usize, usize>, depth: usize) -> usize {
-    let key = Arc::as_ptr(slot) as usize;
+fn phase(record: &Arc<Record>, phase_of: &mut BTreeMap<usize, usize>, depth: usize) -> usize {
+    let key = Arc::as_ptr(record) as usize;
     if let Some(p) = phase_of.get(&key) {
         return *p;
     }
     let mut p = 0;
     if depth < 10_000 {
-        for dependent in slot.dependents() {
+        for dependent in record.dependents() {
             if !dependent.ended() && !dependent.forgotten() {
                 p = p.max(phase(&dependent, phase_of, depth + 1) + 1);
             }

@@ -8,20 +8,20 @@ use alloc::vec::Vec;
 
 use crate::error::Error;
 use crate::name_index::NameIndex;
-use crate::slot::{Launching, Slot};
+use crate::record::{Launch, Record};
 
 /// Checks that every dependency of `starting` (each with the names it
 /// depends on) exists and that no cycle runs through them.
 pub(super) fn check_dependencies(
     names: &NameIndex,
-    starting: &[(&Arc<Slot>, Launching)],
+    starting: &[(&Arc<Record>, Launch)],
 ) -> Result<(), Error> {
-    for (slot, taken) in starting {
+    for (record, taken) in starting {
         for dependency in &taken.depends_on {
             // A service being removed takes no new dependents.
             if names.get(dependency).is_none_or(|d| d.leaving()) {
                 return Err(Error::UnknownDependency {
-                    service: slot.name.clone(),
+                    service: record.name.clone(),
                     dependency: dependency.clone(),
                 });
             }

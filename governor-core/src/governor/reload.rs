@@ -36,8 +36,8 @@ use futures_util::future::{select, Either};
 
 use super::Shared;
 use crate::event::Event;
+use crate::record::Record;
 use crate::runtime::Signal;
-use crate::slot::Slot;
 use crate::sync::Ordering;
 use crate::token::{StopSource, StopToken};
 
@@ -55,10 +55,10 @@ impl Shared {
             self.reload_generation.store(generation, Ordering::Release);
             let delivered = core::mem::replace(&mut *reload, StopSource::new());
             drop(reload);
-            let restarts: Vec<Arc<Slot>> = state
+            let restarts: Vec<Arc<Record>> = state
                 .services
                 .iter()
-                .filter(|slot| !slot.forgotten() && slot.restarts_on_reload())
+                .filter(|record| !record.forgotten() && record.restarts_on_reload())
                 .cloned()
                 .collect();
             (generation as u64, delivered, restarts)
@@ -67,16 +67,16 @@ impl Shared {
         self.open_reloads.lock().push(generation);
         delivered.stop();
         let mut restarted = Vec::new();
-        for slot in restarts {
-            let runs = slot.runs();
-            let asked = slot.cancel_run_then(|| {
+        for record in restarts {
+            let runs = record.runs();
+            let asked = record.stop_run_then(|| {
                 self.emit(|| Event::ReloadRestart {
-                    service: slot.name.clone(),
+                    service: record.name.clone(),
                     generation,
                 })
             });
             if asked {
-                restarted.push((slot, runs));
+                restarted.push((record, runs));
             }
         }
         if restarted.is_empty() {
@@ -84,8 +84,8 @@ impl Shared {
         } else {
             let shared = self.clone();
             self.runtime.spawn(Box::pin(async move {
-                for (slot, runs) in &restarted {
-                    let back = slot.watch(|view| {
+                for (record, runs) in &restarted {
+                    let back = record.watch(|view| {
                         (view.ended || (view.runs > *runs && view.ready)).then_some(())
                     });
                     let stop = shared.token.wait_for_stop();

@@ -2,7 +2,7 @@
 //! services' contexts and handles and their supervisors all hold. It keeps
 //! the list of records and their names, the defaults, the event hook, the
 //! shutdown cause, and does the governor's work under its lock: starting
-//! (`start_slots`), forgetting, reporting, requesting shutdown.
+//! (`start_records`), forgetting, reporting, requesting shutdown.
 //!
 //! Over 400 lines because starting, forgetting and reporting all work on
 //! the private `State` under its one lock; apart, they would each need it
@@ -14,24 +14,24 @@
 //!    a forgotten record stays in `services`/`pending` only until the next
 //!    compaction (`forgotten` counts them) and is skipped by reports.
 //! 2. `cause` is set once, under the lock, before the global token is
-//!    cancelled; once set, nothing starts (`start_slots` refuses with
+//!    stopped; once set, nothing starts (`start_records` refuses with
 //!    [`Error::StartAfterShutdown`]) and it is never cleared.
-//! 3. A record is started at most once: `start_slots` takes its launch
+//! 3. A record is started at most once: `start_records` takes its launch
 //!    under the lock, checks every dependency of the whole batch
 //!    (all or nothing, `dependencies.rs`) and only then counts the batch
-//!    as live (`Activity::enter_many`) before spawning anything.
+//!    as live (`LiveCount::enter_many`) before spawning anything.
 //! 4. `defaults_version` changes only under the lock, after the defaults
 //!    did, so a supervisor's cached copy is refreshed on its next run.
 //! 5. `ShutdownComplete` is emitted once (`complete_reported`), when the
-//!    global token is cancelled and no service is live.
+//!    global token is stopped and no service is live.
 //!
 //! # The governor's own states
 //!
 //! | state               | entered by                                  | seen as                               |
 //! |---------------------|---------------------------------------------|---------------------------------------|
 //! | running             | `Shared::new`                               | `cause` is `None`                     |
-//! | shutting down       | `request_shutdown` (first call, once)       | `cause` set, global `token` cancelled |
-//! | forced              | `force` (after `request_shutdown`)          | `forced` set, `force` token cancelled |
+//! | shutting down       | `request_shutdown` (first call, once)       | `cause` set, global `token` stopped |
+//! | forced              | `force` (after `request_shutdown`)          | `forced` set, `force` token stopped |
 //! | complete            | `report_complete` (no service live)         | `complete_reported`                   |
 //!
 //! # Lock order and user code
@@ -52,15 +52,15 @@ use core::time::Duration;
 use super::dependencies::check_dependencies;
 use super::signals::SignalAction;
 use super::Owner;
-use crate::activity::Activity;
 use crate::error::Error;
 use crate::event::Event;
+use crate::live_count::LiveCount;
 use crate::name_index::NameIndex;
+use crate::record::{Launch, NeverStarted, Record};
 use crate::report::{Report, ServiceReport, ShutdownCause};
 use crate::restart::RestartPolicy;
 use crate::runtime::{Runtime, Signal, SignalStream};
-use crate::slot::{CancelledLaunch, Launching, Slot};
-use crate::supervisor_task::LaunchInputs;
+use crate::supervisor_task::SupervisorInputs;
 use crate::sync::{AtomicBool, AtomicUsize, Mutex, Ordering};
 use crate::token::StopSource;
 
@@ -71,12 +71,12 @@ pub(crate) type EventHook = Arc<dyn Fn(&Event) + Send + Sync + 'static>;
 /// their supervisors.
 pub(crate) struct Shared {
     pub(crate) runtime: Arc<dyn Runtime>,
-    /// The global stop token (Go's `GlobalContext`): cancelled as soon as
+    /// The global stop token (Go's `GlobalContext`): stopped as soon as
     /// shutdown is requested. Services' own tokens follow in order.
     pub(crate) token: StopSource,
     /// WaitForStop by a forced shutdown: every run is dropped at once.
     pub(crate) force: StopSource,
-    pub(crate) activity: Activity,
+    pub(crate) live_count: LiveCount,
     pub(super) state: Mutex<State>,
     /// Bumped (under the state's lock) whenever the defaults change.
     pub(super) defaults_version: AtomicUsize,
@@ -117,7 +117,7 @@ pub(crate) struct Shared {
     /// ([`ServiceCtx::child_governor`](crate::ServiceCtx::child_governor)),
     /// each with the service it runs under: a wait for this governor's
     /// shutdown polled inside one of their services is inside that service.
-    pub(super) children: Mutex<Vec<(Weak<Shared>, Arc<Slot>)>>,
+    pub(super) children: Mutex<Vec<(Weak<Shared>, Arc<Record>)>>,
 }
 
 /// The settings every service shares unless it sets its own.
@@ -136,15 +136,15 @@ pub(super) struct State {
     pub(super) budget: Option<Duration>,
     pub(super) drain: Option<Duration>,
     /// The drain delay is running: a shutdown was requested, the global
-    /// token is not cancelled yet.
+    /// token is not stopped yet.
     pub(super) draining: bool,
-    /// The stop has begun (the plan made, the token cancelled): once.
+    /// The stop has begun (the plan made, the token stopped): once.
     pub(super) stop_begun: bool,
     /// The signals caught and what each does (see `governor/signals.rs`).
     pub(super) signal_actions: Vec<(Signal, SignalAction)>,
     /// Every service, in the order added, and some forgotten ones (see
     /// `forgotten`), until the list is next compacted.
-    pub(super) services: Vec<Arc<Slot>>,
+    pub(super) services: Vec<Arc<Record>>,
     /// How many records in `services` (and perhaps `pending`) are
     /// forgotten: they are taken out once they are half of the list, so
     /// that forgetting costs O(1) amortised and the lists stay as long as
@@ -153,7 +153,7 @@ pub(super) struct State {
     pub(super) names: NameIndex,
     /// Added but not started by `start` yet (some may have been started
     /// alone since; `start` skips those).
-    pub(super) pending: Vec<Arc<Slot>>,
+    pub(super) pending: Vec<Arc<Record>>,
     pub(super) cause: Option<ShutdownCause>,
     pub(super) forced: bool,
 }
@@ -172,7 +172,7 @@ impl Shared {
             runtime,
             token: StopSource::new(),
             force: StopSource::new(),
-            activity: Activity::default(),
+            live_count: LiveCount::default(),
             state: Mutex::new(State {
                 defaults: Arc::new(Defaults {
                     restart: RestartPolicy::never(),
@@ -275,49 +275,49 @@ impl Shared {
         deliver();
     }
 
-    /// The supervisor of the service `slot` ended (or was dropped).
-    pub(crate) fn service_ended(&self, slot: &Slot) {
-        let leaving = slot.leave_live(&self.activity);
-        self.activity.finish_leave(leaving, || {
+    /// The supervisor of the service `record` ended (or was dropped).
+    pub(crate) fn service_ended(&self, record: &Record) {
+        let leaving = record.leave_live(&self.live_count);
+        self.live_count.finish_leave(leaving, || {
             if self.token.stopping() {
                 self.report_complete();
             }
         });
     }
 
-    /// Records `child`, created by the service `slot` of this governor.
-    pub(crate) fn add_child(&self, child: &Arc<Shared>, slot: Arc<Slot>) {
+    /// Records `child`, created by the service `record` of this governor.
+    pub(crate) fn add_child(&self, child: &Arc<Shared>, record: Arc<Record>) {
         let mut children = self.children.lock();
         // Those gone (a subtree's earlier runs) are forgotten here.
         children.retain(|(child, _)| child.strong_count() > 0);
-        children.push((Arc::downgrade(child), slot));
+        children.push((Arc::downgrade(child), record));
     }
 
     /// The service of this governor the caller is polled (or run) inside,
     /// directly or through the services of governors it created; `None`
     /// outside all of them.
-    pub(crate) fn inside_service(&self) -> Option<Arc<Slot>> {
-        let (governor, slot) = crate::inside::polled_inside()?;
-        self.find_inside(governor, slot)
+    pub(crate) fn inside_service(&self) -> Option<Arc<Record>> {
+        let (governor, record) = crate::inside::polled_inside()?;
+        self.find_inside(governor, record)
     }
 
-    /// The service of this governor under which the service at `slot` of
+    /// The service of this governor under which the service at `record` of
     /// governor `governor` runs (the service itself if `governor` is this
     /// one).
-    fn find_inside(&self, governor: usize, slot: usize) -> Option<Arc<Slot>> {
+    fn find_inside(&self, governor: usize, record: usize) -> Option<Arc<Record>> {
         if governor == self.id() {
             let state = self.state.lock();
             return state
                 .services
                 .iter()
-                .find(|s| Arc::as_ptr(s) as usize == slot)
+                .find(|s| Arc::as_ptr(s) as usize == record)
                 .cloned();
         }
         // Copied out: the search goes on under no lock of this governor.
         let children = self.children.lock().clone();
         children.into_iter().find_map(|(child, under)| {
             let child = child.upgrade()?;
-            child.find_inside(governor, slot).map(|_| under)
+            child.find_inside(governor, record).map(|_| under)
         })
     }
 
@@ -368,7 +368,7 @@ impl Shared {
             state.cause = Some(cause.clone());
             let drain = state
                 .drain
-                .filter(|d| !d.is_zero() && self.activity.live() > 0);
+                .filter(|d| !d.is_zero() && self.live_count.count() > 0);
             state.draining = drain.is_some();
             drain
         };
@@ -411,60 +411,60 @@ impl Shared {
             services: state
                 .services
                 .iter()
-                .filter(|slot| !slot.forgotten())
-                .map(|slot| slot.report(now))
+                .filter(|record| !record.forgotten())
+                .map(|record| record.report(now))
                 .collect(),
         }
     }
 
-    /// Forgets `slot`: its name is free again, and it no longer appears
+    /// Forgets `record`: its name is free again, and it no longer appears
     /// in reports. Idempotent.
-    pub(crate) fn forget(&self, slot: &Arc<Slot>) {
+    pub(crate) fn forget(&self, record: &Arc<Record>) {
         let mut garbage = Vec::new();
-        forget_locked(&mut self.state.lock(), slot, &mut garbage);
+        forget_locked(&mut self.state.lock(), record, &mut garbage);
         drop(garbage); // records' (user values') Drop runs outside the lock
     }
 
-    /// Removes `slot` from the governor: refused while a started service
+    /// Removes `record` from the governor: refused while a started service
     /// that depends on it has not ended for good; otherwise stops it (if
     /// it has not started, it never will), waits until it has ended for
     /// good, forgets it and returns its final report.
-    /// A service's handle asked `slot` to stop (for good, or to
+    /// A service's handle asked `record` to stop (for good, or to
     /// `restart`): told as [`Event::StopRequested`], so that no stop is
     /// anonymous.
-    pub(crate) fn stop_requested(&self, slot: &Slot, restart: bool) {
+    pub(crate) fn stop_requested(&self, record: &Record, restart: bool) {
         self.emit(|| Event::StopRequested {
-            service: slot.name.clone(),
+            service: record.name.clone(),
             restart,
         });
     }
 
-    pub(crate) async fn remove(&self, slot: &Arc<Slot>) -> Result<ServiceReport, Error> {
+    pub(crate) async fn remove(&self, record: &Arc<Record>) -> Result<ServiceReport, Error> {
         {
             let state = self.state.lock();
-            if !slot.forgotten() {
-                let dependents = slot.dependents();
+            if !record.forgotten() {
+                let dependents = record.dependents();
                 if let Some(dependent) = dependents.iter().find(|d| !d.ended()) {
                     return Err(Error::DependedOn {
-                        service: slot.name.clone(),
+                        service: record.name.clone(),
                         dependent: dependent.name.clone(),
                     });
                 }
                 // Under the lock `start` checks dependencies under: no
                 // new dependent from now on.
-                slot.set_leaving();
+                record.set_leaving();
             }
             drop(state);
         }
-        if !slot.cancel_launch_then(|| self.forget(slot)) {
-            slot.stop_then(|| self.stop_requested(slot, false));
+        if !record.drop_launch_then(|| self.forget(record)) {
+            record.stop_then(|| self.stop_requested(record, false));
         }
-        slot.watch(|view| view.ended.then_some(())).await;
-        self.forget(slot);
-        Ok(slot.report(self.runtime.now()))
+        record.watch(|view| view.ended.then_some(())).await;
+        self.forget(record);
+        Ok(record.report(self.runtime.now()))
     }
 
-    pub(super) fn slot(&self, name: &str) -> Result<Arc<Slot>, Error> {
+    pub(super) fn record(&self, name: &str) -> Result<Arc<Record>, Error> {
         self.state
             .lock()
             .names
@@ -473,12 +473,12 @@ impl Shared {
             .ok_or_else(|| Error::UnknownService { name: name.into() })
     }
 
-    /// Starts the given pending slots (those not started meanwhile), after
+    /// Starts the given pending records (those not started meanwhile), after
     /// checking their dependencies: all or nothing.
-    pub(super) fn start_slots(
+    pub(super) fn start_records(
         self: &Arc<Self>,
         all_pending: bool,
-        one: Option<&Arc<Slot>>,
+        one: Option<&Arc<Record>>,
         keep_started: bool,
     ) -> StartResult {
         let mut launched = Vec::new();
@@ -487,29 +487,29 @@ impl Shared {
             if state.cause.is_some() {
                 return Err(Error::StartAfterShutdown);
             }
-            let candidates: Vec<Arc<Slot>> = if all_pending {
+            let candidates: Vec<Arc<Record>> = if all_pending {
                 core::mem::take(&mut state.pending)
             } else {
                 one.into_iter().cloned().collect()
             };
-            // One visit per slot: take what starts it, if it is still
+            // One visit per record: take what starts it, if it is still
             // pending (and put it back if the checks fail).
-            let to_start: Vec<(&Arc<Slot>, Launching)> = candidates
+            let to_start: Vec<(&Arc<Record>, Launch)> = candidates
                 .iter()
-                .filter_map(|slot| slot.take_launch().map(|taken| (slot, taken)))
+                .filter_map(|record| record.take_launch().map(|taken| (record, taken)))
                 .collect();
             if let Err(e) = check_dependencies(&state.names, &to_start) {
                 // Services stopped meanwhile are not put back; their values
                 // are dropped once the lock is released (and they are
                 // forgotten now if asked: they have ended).
-                let mut cancelled: Vec<CancelledLaunch> = Vec::new();
+                let mut cancelled: Vec<NeverStarted> = Vec::new();
                 let mut garbage = Vec::new();
-                for (slot, taken) in to_start {
-                    if let Some(c) = slot.restore_launch(taken.launch) {
+                for (record, taken) in to_start {
+                    if let Some(c) = record.restore_launch(taken.launch) {
                         cancelled.push(c);
                     }
-                    if slot.should_forget(state.cause.is_some()) && slot.ended() {
-                        forget_locked(&mut state, slot, &mut garbage);
+                    if record.should_forget(state.cause.is_some()) && record.ended() {
+                        forget_locked(&mut state, record, &mut garbage);
                     }
                 }
                 if all_pending {
@@ -523,29 +523,29 @@ impl Shared {
                 return Err(e);
             }
             launched.reserve(to_start.len());
-            for (slot, taken) in to_start {
-                let deps: Vec<Arc<Slot>> = taken
+            for (record, taken) in to_start {
+                let deps: Vec<Arc<Record>> = taken
                     .depends_on
                     .iter()
                     .filter_map(|name| state.names.get(name).cloned())
                     .collect();
                 for dep in &deps {
-                    dep.add_dependent(slot.clone());
+                    dep.add_dependent(record.clone());
                 }
-                let inputs = LaunchInputs {
+                let inputs = SupervisorInputs {
                     shared: self.clone(),
-                    slot: slot.clone(),
+                    record: record.clone(),
                     deps,
                     settings: taken.settings,
                 };
                 launched.push((taken.launch, inputs));
             }
-            self.activity.enter_many(launched.len());
+            self.live_count.enter_many(launched.len());
         }
         let started = if keep_started {
             launched
                 .iter()
-                .map(|(_, inputs)| inputs.slot.clone())
+                .map(|(_, inputs)| inputs.record.clone())
                 .collect()
         } else {
             Vec::new()
@@ -557,19 +557,23 @@ impl Shared {
     }
 }
 
-pub(super) type StartResult = Result<Vec<Arc<Slot>>, Error>;
+pub(super) type StartResult = Result<Vec<Arc<Record>>, Error>;
 
-/// Forgets `slot` (see [`Shared::forget`]) under the governor's lock;
+/// Forgets `record` (see [`Shared::forget`]) under the governor's lock;
 /// what is to be dropped goes to `garbage`, for after the lock.
-pub(super) fn forget_locked(state: &mut State, slot: &Arc<Slot>, garbage: &mut Vec<Arc<Slot>>) {
-    if !slot.mark_forgotten() {
+pub(super) fn forget_locked(
+    state: &mut State,
+    record: &Arc<Record>,
+    garbage: &mut Vec<Arc<Record>>,
+) {
+    if !record.mark_forgotten() {
         return;
     }
-    garbage.extend(state.names.remove(slot));
+    garbage.extend(state.names.remove(record));
     // Its dependencies no longer wait for it at shutdown.
-    for dependency in slot.depends_on() {
+    for dependency in record.depends_on() {
         if let Some(dependency) = state.names.get(&dependency) {
-            garbage.extend(dependency.remove_dependent(slot));
+            garbage.extend(dependency.remove_dependent(record));
         }
     }
     state.forgotten += 1;
@@ -577,11 +581,11 @@ pub(super) fn forget_locked(state: &mut State, slot: &Arc<Slot>, garbage: &mut V
         for list in [&mut state.services, &mut state.pending] {
             let all = core::mem::take(list);
             list.reserve(all.len().saturating_sub(state.forgotten));
-            for slot in all {
-                if slot.forgotten() {
-                    garbage.push(slot);
+            for record in all {
+                if record.forgotten() {
+                    garbage.push(record);
                 } else {
-                    list.push(slot);
+                    list.push(record);
                 }
             }
         }

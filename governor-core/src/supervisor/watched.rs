@@ -2,7 +2,7 @@
 //! runs, the rules of stopping it: the shutdown order (dependents first),
 //! stop hooks fired once when its stop begins, the shutdown timeout, and
 //! a forced shutdown. It never runs user code under a lock: hooks are
-//! called by the record after it unlocks (`Slot::begin_stop`).
+//! called by the record after it unlocks (`Record::begin_stop`).
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
@@ -15,19 +15,19 @@ use core::time::Duration;
 use crate::event::Event;
 use crate::governor::{Defaults, Shared};
 use crate::outcome::Outcome;
+use crate::record::Record;
 use crate::runtime::BoxSleep;
-use crate::slot::Slot;
 use crate::token::{StopSource, WaitForStop};
 
 pin_project_lite::pin_project! {
     /// Watches one run: keeps the shutdown order, fires the stop hooks,
     /// enforces the shutdown timeout and a forced shutdown.
     ///
-    /// - The run's own token cancelled (its handle's `stop` or `restart`):
+    /// - The run's own token stopped (its handle's `stop` or `restart`):
     ///   the stop begins at once.
     /// - The governor shutting down: the stop begins once every started
     ///   service that depends on this one has ended; then this service's
-    ///   token is cancelled. Dependents stop before their dependencies.
+    ///   token is stopped. Dependents stop before their dependencies.
     /// - When the stop begins: stop hooks run, and the shutdown timeout (if
     ///   any, as configured at that moment) starts; when it expires the run
     ///   is dropped (aborted).
@@ -37,7 +37,7 @@ pin_project_lite::pin_project! {
         #[pin]
         run: F,
         shared: &'a Shared,
-        slot: &'a Slot,
+        record: &'a Record,
         global: WaitForStop<'a>,
         run_stop: WaitForStop<'a>,
         force: WaitForStop<'a>,
@@ -61,7 +61,7 @@ impl<'a, F> Watched<'a, F> {
     pub(super) fn new(
         run: F,
         shared: &'a Shared,
-        slot: &'a Slot,
+        record: &'a Record,
         run_token: &'a StopSource,
         defaults: &'a mut Option<(usize, Arc<Defaults>)>,
         aborted: fn() -> Outcome,
@@ -69,7 +69,7 @@ impl<'a, F> Watched<'a, F> {
         Watched {
             run,
             shared,
-            slot,
+            record,
             global: shared.token.wait_for_stop(),
             run_stop: run_token.wait_for_stop(),
             force: shared.force.wait_for_stop(),
@@ -106,7 +106,7 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                     this.stopping,
                     this.run_stop,
                     this.shared,
-                    this.slot,
+                    this.record,
                 );
                 return Poll::Ready((outcome, false, now));
             }
@@ -121,7 +121,7 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                 // a blocking run that heeds its token ends.
                 *this.stopping = true;
                 let at = this.shared.runtime.now();
-                this.slot.begin_stop(at, true);
+                this.record.begin_stop(at, true);
                 now = Some(at);
             }
             return Poll::Ready(((this.aborted)(), true, now));
@@ -134,7 +134,7 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                 let dependents_ended = match this.dependents {
                     Some(waiting) => waiting.as_mut().poll(cx).is_ready(),
                     None => {
-                        let dependents = this.slot.dependents();
+                        let dependents = this.record.dependents();
                         // No dependent (the common case): nothing to wait
                         // for, nothing to allocate.
                         dependents.is_empty()
@@ -154,13 +154,13 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
             if begin {
                 *this.stopping = true;
                 let at = this.shared.runtime.now();
-                let own = this.slot.begin_stop(at, for_good);
+                let own = this.record.begin_stop(at, for_good);
                 now = Some(at);
                 *this.timeout =
                     own.or_else(|| this.shared.defaults(this.defaults).shutdown_timeout);
                 if for_good {
                     // The shutdown budget's share caps the service's own.
-                    if let Some((share, phase)) = this.shared.budget_share(this.slot, at) {
+                    if let Some((share, phase)) = this.shared.budget_share(this.record, at) {
                         if this.timeout.is_none_or(|own| share < own) {
                             *this.timeout = Some(share);
                             *this.budget_phase = Some(u16::try_from(phase).unwrap_or(u16::MAX));
@@ -179,7 +179,7 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                     this.stopping,
                     this.run_stop,
                     this.shared,
-                    this.slot,
+                    this.record,
                 );
                 return Poll::Ready((outcome, false, now.or(late)));
             }
@@ -188,10 +188,10 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
             if deadline.as_mut().poll(cx).is_ready() {
                 if let Some(phase) = *this.budget_phase {
                     this.shared
-                        .budget_ran_out(&this.slot.name, usize::from(phase));
+                        .budget_ran_out(&this.record.name, usize::from(phase));
                 }
                 this.shared.emit(|| Event::StopTimedOut {
-                    service: this.slot.name.clone(),
+                    service: this.record.name.clone(),
                     timeout: this.timeout.unwrap_or_default(),
                 });
                 return Poll::Ready(((this.aborted)(), true, now));
@@ -211,7 +211,7 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
     }
 }
 
-/// A run that ends in the poll during which its own token was cancelled
+/// A run that ends in the poll during which its own token was stopped
 /// (by another thread, or by the run itself through its handle) saw its
 /// stop: that stop begins now, as on every other path — recorded, its
 /// hooks called once. Returns the time read, if it began.
@@ -219,24 +219,25 @@ fn begin_stop_asked_meanwhile(
     stopping: &mut bool,
     run_stop: &WaitForStop<'_>,
     shared: &Shared,
-    slot: &Slot,
+    record: &Record,
 ) -> Option<Duration> {
     if *stopping || !run_stop.stopping() {
         return None;
     }
     *stopping = true;
     let at = shared.runtime.now();
-    slot.begin_stop(at, false);
+    record.begin_stop(at, false);
     Some(at)
 }
 
-/// Completes once every slot in `slots` has ended for good, or is parked
+/// Completes once every record in `records` has ended for good, or is parked
 /// awaiting its governor's shutdown from inside after its own stop began
 /// (its dependents are done, and it has nothing left to do but return
 /// once the others, this one included, have stopped).
-async fn all_ended(slots: Vec<Arc<Slot>>) {
-    for slot in &slots {
-        slot.watch(|view| (view.ended || (view.waiting_inside && view.stopped)).then_some(()))
+async fn all_ended(records: Vec<Arc<Record>>) {
+    for record in &records {
+        record
+            .watch(|view| (view.ended || (view.waiting_inside && view.stopped)).then_some(()))
             .await;
     }
 }

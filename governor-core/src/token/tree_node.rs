@@ -1,40 +1,40 @@
 //! The tree behind [`StopToken`](super::StopToken) and
 //! [`StopSource`](super::StopSource): one [`Node`] per source, linked to
-//! its parent so that cancelling a node reaches its whole subtree. The
+//! its parent so that stopping a node reaches its whole subtree. The
 //! handles in `token.rs` only count themselves and call in here.
 //!
 //! # Invariants
 //!
-//! 1. `cancelled` goes from `false` to `true` once, never back, and is only
+//! 1. `stopped` goes from `false` to `true` once, never back, and is only
 //!    written under the node's own `state` lock; reading it needs no lock.
 //! 2. The waiters are taken in the same critical section that sets
-//!    `cancelled`, and a waiter registers only after seeing `cancelled`
+//!    `stopped`, and a waiter registers only after seeing `stopped`
 //!    false under that lock: no wake-up is lost, and no waiter is left in
-//!    the list of a cancelled node.
+//!    the list of a stopped node.
 //! 3. A child is linked into its parent's `children` only under the
-//!    parent's lock and only while the parent is not cancelled; a child of
-//!    a cancelled node is born cancelled and has no parent.
-//! 4. Cancelling a node takes its `children` out (in the critical section
-//!    of invariant 2) and cancels each outside the lock: once a node is
-//!    cancelled, its `children` stays empty.
+//!    parent's lock and only while the parent is not stopped; a child of
+//!    a stopped node is born stopped and has no parent.
+//! 4. Stopping a node takes its `children` out (in the critical section
+//!    of invariant 2) and stops each outside the lock: once a node is
+//!    stopped, its `children` stays empty.
 //! 5. `handles` counts the live `StopToken`s (a `StopSource` holds one).
 //!    When it reaches zero the node is `orphaned`; an orphaned node with
 //!    no children leaves its parent, and so in turn does each ancestor
 //!    that this leaves orphaned and childless. A node whose parent is
-//!    cancelled does not touch the parent (invariant 4 emptied it).
+//!    stopped does not touch the parent (invariant 4 emptied it).
 //! 6. A node's `parent` is fixed at creation: the key it names in the
 //!    parent's `children` is this node's until it leaves.
 //!
 //! # Deadlock safety
 //!
-//! At most one node's lock is held at a time: cancelling takes a node's
+//! At most one node's lock is held at a time: stopping takes a node's
 //! lock, takes its waiters and children, and unlocks before waking the
 //! waiters and before locking any child; leaving a parent locks only the
 //! parent (the child's own lock was released first); dropping a removed
 //! child happens after the parent's lock is released. Wakers therefore
 //! run with no lock of the tree held, and no code outside this module
 //! runs under one. Callers (the record, the governor) may hold their own
-//! locks while cancelling a node: the node's lock comes last in the
+//! locks while stopping a node: the node's lock comes last in the
 //! order governor, record, token node.
 //!
 //! # Layout
@@ -60,7 +60,7 @@ pub(super) struct Node {
     /// Live `StopToken` handles (each `StopSource` holds one); at zero
     /// the node leaves its parent.
     pub(super) handles: AtomicUsize,
-    /// This node's parent and its slot in the parent's `children`.
+    /// This node's parent and its index in the parent's `children`.
     pub(super) parent: Option<(Arc<Node>, usize)>,
     pub(super) state: Mutex<NodeState>,
 }
@@ -158,16 +158,16 @@ impl Children {
 
 impl Node {
     /// A new child of `this`, linked under `this`'s lock (invariant 3);
-    /// a child of a cancelled node is born cancelled and linked to nothing.
+    /// a child of a stopped node is born stopped and linked to nothing.
     pub(super) fn child(this: &Arc<Node>) -> Arc<Node> {
         let mut state = this.state.lock();
         if this.cancelled.load(Ordering::Relaxed) {
             return Arc::new(Node::new(true, None));
         }
-        let slot = state.children.vacant_key();
-        let child = Arc::new(Node::new(false, Some((this.clone(), slot))));
+        let index = state.children.vacant_key();
+        let child = Arc::new(Node::new(false, Some((this.clone(), index))));
         let inserted = state.children.insert(child.clone());
-        debug_assert_eq!(inserted, slot);
+        debug_assert_eq!(inserted, index);
         child
     }
 
@@ -219,7 +219,7 @@ impl Node {
         self.cancelled.load(Ordering::Acquire)
     }
 
-    /// Cancels this node and its subtree; returns whether this call did it.
+    /// Stops this node and its subtree; returns whether this call did it.
     pub(super) fn stop(&self) -> bool {
         let Some(children) = self.cancel_one() else {
             return false;
@@ -242,8 +242,8 @@ impl Node {
         true
     }
 
-    /// Cancels this node alone and wakes its waiters; returns its
-    /// children, or `None` if it was cancelled already.
+    /// Stops this node alone and wakes its waiters; returns its
+    /// children, or `None` if it was stopped already.
     fn cancel_one(&self) -> Option<Children> {
         let (wake, children) = {
             let mut state = self.state.lock();
@@ -280,13 +280,13 @@ impl Node {
     /// ancestor that this leaves orphaned and childless in turn.
     fn leave_parent(&self) {
         let mut link = self.parent.clone();
-        while let Some((parent, slot)) = link.take() {
+        while let Some((parent, index)) = link.take() {
             let (removed, parent_leaves) = {
                 let mut state = parent.state.lock();
                 if parent.cancelled.load(Ordering::Relaxed) {
                     return; // the parent took its children already
                 }
-                let removed = state.children.try_remove(slot);
+                let removed = state.children.try_remove(index);
                 (removed, state.orphaned && state.children.is_empty())
             };
             drop(removed); // outside the parent's lock

@@ -1,9 +1,9 @@
-//! One service's shared record ([`Slot`]): what `main`, the service, its
+//! One service's shared record ([`Record`]): what `main`, the service, its
 //! handle and its supervisor all see (configuration, state, counters,
 //! last outcome, readiness, stop hooks). This file holds the record and
 //! its bookkeeping; its life is in three more, in the order it is lived:
-//! `slot/launch.rs` (from added to started, or never started),
-//! `slot/run.rs` (each run, its stop, its end) and `slot/watch.rs`
+//! `record/launch.rs` (from added to started, or never started),
+//! `record/run.rs` (each run, its stop, its end) and `record/watch.rs`
 //! (waiting for a change of it).
 //!
 //! # Invariants
@@ -17,7 +17,7 @@
 //! 3. The `stopped` flag is set once, under the record's lock
 //!    (`mark_stopped`), and read without it. `begin_run` reads it under the
 //!    same lock it installs the run's token under: either the stop sees the
-//!    run's token and cancels it, or the run sees the flag and cancels its
+//!    run's token and stops it, or the run sees the flag and stops its
 //!    own token. No run escapes a stop for good.
 //! 4. `run_token` is present exactly while a run is in progress (from
 //!    `begin_run` to `end_run`, or the end for good). A run's stop hooks
@@ -26,17 +26,17 @@
 //!    ran, only after the events of that end are out (`publish_end`):
 //!    whoever waits for the end sees the report and events that tell it.
 //! 6. `live` is set from `take_launch` (undone by `restore_launch`) until
-//!    `leave_live`, in step with the governor's `Activity` count.
+//!    `leave_live`, in step with the governor's `LiveCount` count.
 //! 7. `forgotten` and `leaving` are set under the governor's lock, once.
 //!
 //! # `ServiceState` transitions
 //!
 //! | from                       | to                     | by                                             |
 //! |----------------------------|------------------------|------------------------------------------------|
-//! | `Pending`                  | `Starting`             | `take_launch` (under the governor's lock, from `Shared::start_slots`) |
+//! | `Pending`                  | `Starting`             | `take_launch` (under the governor's lock, from `Shared::start_records`) |
 //! | `Starting`                 | `Pending`              | `restore_launch` (the start's checks failed)   |
 //! | `Starting`                 | `Ended`                | `restore_launch`, if stopped meanwhile         |
-//! | `Pending`                  | `Ended`                | `cancel_launch_then` (stopped or removed before it started) |
+//! | `Pending`                  | `Ended`                | `drop_launch_then` (stopped or removed before it started) |
 //! | `Starting`, `Restarting`   | `Running` or `Ready`   | `begin_run` (`Ready` at once unless it notifies readiness) |
 //! | `Running`                  | `Ready`                | `mark_ready`                                   |
 //! | `Running`, `Ready`         | `Stopping`             | `begin_stop` (its stop begins)                 |
@@ -50,11 +50,11 @@
 //!
 //! The record's lock comes after the governor's (`start`, `report` and
 //! `forget` take it under that one) and before a token node's (a run's
-//! `StopSource` may be dropped under it) and the governor's `Activity`
+//! `StopSource` may be dropped under it) and the governor's `LiveCount`
 //! lock (`enter_inside`, `leave_live`). Nothing takes the governor's lock
 //! under it. No waker and no user code runs under it: each method takes
 //! what is to be done out of the lock (watchers as a `WakeAll`, a stop
-//! as a `StopForGood`, a never-started service as a `CancelledLaunch`,
+//! as a `StopForGood`, a never-started service as a `NeverStarted`,
 //! hooks and old outcomes as values) and does it after unlocking; stop
 //! hooks and user values' `Drop` are called with panics caught
 //! ([`drop_user_value`]).
@@ -66,7 +66,7 @@
 //! only once configured (most services keep the defaults); dependents
 //! and stop hooks ([`Links`]) are boxed and allocated only once there is
 //! one; the restart policy a service launches with is boxed in
-//! [`LaunchSettings`]. The notes at each field say what each choice saves.
+//! [`StartSettings`]. The notes at each field say what each choice saves.
 
 mod launch;
 mod run;
@@ -77,27 +77,27 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use crate::activity::{Activity, Leaving};
+use crate::live_count::{Leaving, LiveCount};
 use crate::outcome::Outcome;
 use crate::report::{ServiceReport, ServiceState};
 use crate::restart::RestartPolicy;
-use crate::supervisor_task::BoxLaunch;
+use crate::supervisor_task::PendingSupervisor;
 use crate::sync::{AtomicBool, Mutex, Ordering};
 use crate::token::StopSource;
 use crate::wait_list::{WaitList, WakeAll};
 
-pub(crate) use launch::CancelledLaunch;
+pub(crate) use launch::NeverStarted;
 pub(crate) use run::AfterRun;
 
-/// A stop hook, shared so that it can be called outside the slot's lock.
+/// A stop hook, shared so that it can be called outside the record's lock.
 pub(crate) type StopHook = Arc<dyn Fn() + Send + Sync + 'static>;
 
-pub(crate) struct Slot {
+pub(crate) struct Record {
     pub(crate) name: Arc<str>,
     /// Set (under `state`'s lock, read without it) when this service is
     /// asked to stop for good: its handle's `stop`, or its turn in an
-    /// ordered shutdown. The current run's token is cancelled with it, and
-    /// any later run's token is cancelled as it begins.
+    /// ordered shutdown. The current run's token is stopped with it, and
+    /// any later run's token is stopped as it begins.
     ///
     /// A flag and the record's watchers rather than a token of its own:
     /// a token per service would be one more allocation, and a parent link
@@ -119,12 +119,12 @@ pub(crate) struct Slot {
     /// No longer one of the governor's services (its name is free). Set
     /// under the governor's lock, once.
     forgotten: AtomicBool,
-    state: Mutex<SlotState>,
+    state: Mutex<RecordState>,
 }
 
 /// Settings a service is launched with.
 #[derive(Clone, Default)]
-pub(crate) struct SlotConfig {
+pub(crate) struct RecordConfig {
     /// `None`: the governor's default applies.
     pub(crate) restart: Option<RestartPolicy>,
     /// `None`: the governor's default applies.
@@ -136,18 +136,18 @@ pub(crate) struct SlotConfig {
     pub(crate) restart_on_reload: bool,
 }
 
-/// What [`Slot::take_launch`] takes.
-pub(crate) struct Launching {
-    pub(crate) launch: BoxLaunch,
+/// What [`Record::take_launch`] takes.
+pub(crate) struct Launch {
+    pub(crate) launch: PendingSupervisor,
     pub(crate) depends_on: Vec<Arc<str>>,
-    pub(crate) settings: LaunchSettings,
+    pub(crate) settings: StartSettings,
 }
 
-/// The part of [`SlotConfig`] read when a service starts. The restart
+/// The part of [`RecordConfig`] read when a service starts. The restart
 /// policy is read again when it changes after the start (see
-/// [`Slot::changed_restart_policy`]); the shutdown timeout is read from the
+/// [`Record::changed_restart_policy`]); the shutdown timeout is read from the
 /// record as each stop begins.
-pub(crate) struct LaunchSettings {
+pub(crate) struct StartSettings {
     /// Boxed: most services use the governor's default, and this lives in
     /// every supervisor's task.
     pub(crate) restart: Option<Box<RestartPolicy>>,
@@ -155,12 +155,12 @@ pub(crate) struct LaunchSettings {
     pub(crate) notify_ready: bool,
 }
 
-struct SlotState {
+struct RecordState {
     /// Boxed, and only once configured: most services keep the defaults,
-    /// and every slot would otherwise carry the whole of it.
-    config: Option<Box<SlotConfig>>,
+    /// and every record would otherwise carry the whole of it.
+    config: Option<Box<RecordConfig>>,
     /// Present until the service is started.
-    launch: Option<BoxLaunch>,
+    launch: Option<PendingSupervisor>,
     /// Dependents and stop hooks, once there are any.
     links: Option<Box<Links>>,
     status: ServiceState,
@@ -181,13 +181,13 @@ struct SlotState {
     /// The current run's hooks have been called.
     hooks_fired: bool,
     /// The current run's restart was asked for by its handle
-    /// ([`Slot::cancel_run_then`]): asked once per run.
+    /// ([`Record::stop_run_then`]): asked once per run.
     restart_requested: bool,
     /// Counted among its governor's live services (from its launch until
     /// its supervisor ends or is dropped).
     live: bool,
     /// Waiters for its governor's shutdown polled inside this service
-    /// (see `Activity`); counted there while it is live.
+    /// (see `LiveCount`); counted there while it is live.
     inside: usize,
     /// Woken on every change of `ready` and `ended`.
     watchers: WaitList,
@@ -199,7 +199,7 @@ struct SlotState {
 #[derive(Default)]
 struct Links {
     /// Started services that depend on this one (they stop before it).
-    dependents: Vec<Arc<Slot>>,
+    dependents: Vec<Arc<Record>>,
     /// Hooks for every run (added with `ServiceConfig::on_stop`).
     hooks: Vec<StopHook>,
     /// Hooks for the current run (added with `ServiceCtx::on_stop`).
@@ -207,7 +207,7 @@ struct Links {
 }
 
 /// The settings of a service that was never configured.
-static DEFAULT_CONFIG: SlotConfig = SlotConfig {
+static DEFAULT_CONFIG: RecordConfig = RecordConfig {
     restart: None,
     shutdown_timeout: None,
     critical: false,
@@ -216,8 +216,8 @@ static DEFAULT_CONFIG: SlotConfig = SlotConfig {
     restart_on_reload: false,
 };
 
-impl SlotState {
-    fn config(&self) -> &SlotConfig {
+impl RecordState {
+    fn config(&self) -> &RecordConfig {
         self.config.as_deref().unwrap_or(&DEFAULT_CONFIG)
     }
 
@@ -225,7 +225,7 @@ impl SlotState {
     /// (or if it gave up already). Its report says so at once; its
     /// watchers learn it only once `ended` is set too, which the
     /// supervisor does after emitting the events of that end (see
-    /// [`Slot::publish_end`]): a hook reading the report sees the end it is
+    /// [`Record::publish_end`]): a hook reading the report sees the end it is
     /// told about, and `wait()` returns only once the events are out.
     fn end_for_good(&mut self, gave_up: bool) {
         self.status = if gave_up || self.status == ServiceState::GaveUp {
@@ -238,9 +238,9 @@ impl SlotState {
     }
 }
 
-impl Slot {
-    pub(crate) fn new(name: Arc<str>, launch: Option<BoxLaunch>) -> Self {
-        Slot {
+impl Record {
+    pub(crate) fn new(name: Arc<str>, launch: Option<PendingSupervisor>) -> Self {
+        Record {
             name,
             stopped: AtomicBool::new(false),
             has_dependents: AtomicBool::new(false),
@@ -248,7 +248,7 @@ impl Slot {
             forget_when_ended: AtomicBool::new(false),
             leaving: AtomicBool::new(false),
             forgotten: AtomicBool::new(false),
-            state: Mutex::new(SlotState {
+            state: Mutex::new(RecordState {
                 config: None,
                 launch,
                 links: None,
@@ -282,7 +282,7 @@ impl Slot {
         self.state.lock().runs
     }
 
-    pub(crate) fn configure(&self, change: impl FnOnce(&mut SlotConfig)) {
+    pub(crate) fn configure(&self, change: impl FnOnce(&mut RecordConfig)) {
         let mut state = self.state.lock();
         change(state.config.get_or_insert_default());
         if state.launch.is_none() {
@@ -314,7 +314,7 @@ impl Slot {
         state.links.get_or_insert_default().hooks.push(hook);
     }
 
-    pub(crate) fn add_dependent(&self, dependent: Arc<Slot>) {
+    pub(crate) fn add_dependent(&self, dependent: Arc<Record>) {
         let mut state = self.state.lock();
         state
             .links
@@ -327,7 +327,7 @@ impl Slot {
 
     /// The started services that depend on this one (no lock, no
     /// allocation when there are none, the common case).
-    pub(crate) fn dependents(&self) -> Vec<Arc<Slot>> {
+    pub(crate) fn dependents(&self) -> Vec<Arc<Record>> {
         if !self.has_dependents.load(Ordering::Acquire) {
             return Vec::new();
         }
@@ -340,7 +340,7 @@ impl Slot {
     }
 
     /// Forget this service once it ends for good (see
-    /// [`should_forget`](Slot::should_forget)).
+    /// [`should_forget`](Record::should_forget)).
     pub(crate) fn set_forget_when_ended(&self) {
         self.forget_when_ended.store(true, Ordering::Release);
     }
@@ -382,7 +382,7 @@ impl Slot {
 
     /// Takes `dependent` out of this service's dependents (it is being
     /// forgotten); returns it, to be dropped outside any lock.
-    pub(crate) fn remove_dependent(&self, dependent: &Arc<Slot>) -> Option<Arc<Slot>> {
+    pub(crate) fn remove_dependent(&self, dependent: &Arc<Record>) -> Option<Arc<Record>> {
         if !self.has_dependents.load(Ordering::Acquire) {
             return None;
         }
@@ -400,7 +400,7 @@ impl Slot {
     /// A waiter for the governor's shutdown is polled inside this service:
     /// the service counts as waiting inside (if live). Returns the
     /// governor's waiters to wake once the locks are released.
-    pub(crate) fn enter_inside(&self, activity: &Activity) -> Option<WakeAll> {
+    pub(crate) fn enter_inside(&self, live_count: &LiveCount) -> Option<WakeAll> {
         let (watchers, waiters) = {
             let mut state = self.state.lock();
             state.inside += 1;
@@ -408,7 +408,7 @@ impl Slot {
                 return None;
             }
             let waiters = if state.live {
-                activity.inside_changed(true)
+                live_count.inside_changed(true)
             } else {
                 None
             };
@@ -419,7 +419,7 @@ impl Slot {
     }
 
     /// A waiter inside this service is done or dropped.
-    pub(crate) fn leave_inside(&self, activity: &Activity) {
+    pub(crate) fn leave_inside(&self, live_count: &LiveCount) {
         let watchers = {
             let mut state = self.state.lock();
             state.inside -= 1;
@@ -428,7 +428,7 @@ impl Slot {
             }
             if state.live {
                 // Losing one never makes anybody idle: nothing to wake.
-                let _ = activity.inside_changed(false);
+                let _ = live_count.inside_changed(false);
             }
             state.watchers.take()
         };
@@ -437,10 +437,10 @@ impl Slot {
 
     /// The service's supervisor ended (or was dropped): it no longer counts
     /// as live, nor as waiting inside, in one step.
-    pub(crate) fn leave_live(&self, activity: &Activity) -> Leaving {
+    pub(crate) fn leave_live(&self, live_count: &LiveCount) -> Leaving {
         let mut state = self.state.lock();
         state.live = false;
-        activity.begin_leave(state.inside > 0)
+        live_count.begin_leave(state.inside > 0)
     }
 
     pub(crate) fn report(&self, now: Duration) -> ServiceReport {

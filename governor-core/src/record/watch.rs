@@ -1,4 +1,4 @@
-//! Waiting for a change of a record: [`Slot::watch`] completes once its
+//! Waiting for a change of a record: [`Record::watch`] completes once its
 //! check, re-run on every change of the record's readiness, end, stop or
 //! waiters inside, says so. The check runs under the record's lock and is
 //! always the core's own closure, never user code.
@@ -10,25 +10,25 @@ use core::task::{Context, Poll};
 use crate::sync::Ordering;
 use crate::wait_list::WaiterKey;
 
-use super::Slot;
+use super::Record;
 
-impl Slot {
+impl Record {
     /// Completes when `check` says so, re-checked on every readiness or
     /// end change.
     pub(crate) fn watch<T, F>(&self, check: F) -> Watch<'_, F>
     where
-        F: FnMut(&SlotView) -> Option<T> + Unpin,
+        F: FnMut(&RecordView) -> Option<T> + Unpin,
     {
         Watch {
-            slot: self,
+            record: self,
             check,
             key: None,
         }
     }
 }
 
-/// What a [`Slot::watch`] check sees.
-pub(crate) struct SlotView {
+/// What a [`Record::watch`] check sees.
+pub(crate) struct RecordView {
     /// Asked to stop for good.
     pub(crate) stopped: bool,
     pub(crate) ready: bool,
@@ -41,24 +41,24 @@ pub(crate) struct SlotView {
     pub(crate) waiting_inside: bool,
 }
 
-/// The future returned by [`Slot::watch`].
+/// The future returned by [`Record::watch`].
 pub(crate) struct Watch<'a, F> {
-    slot: &'a Slot,
+    record: &'a Record,
     check: F,
     key: Option<WaiterKey>,
 }
 
 impl<T, F> Future for Watch<'_, F>
 where
-    F: FnMut(&SlotView) -> Option<T> + Unpin,
+    F: FnMut(&RecordView) -> Option<T> + Unpin,
 {
     type Output = T;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         let this = self.get_mut();
-        let mut state = this.slot.state.lock();
-        let view = SlotView {
-            stopped: this.slot.stopped.load(Ordering::Relaxed),
+        let mut state = this.record.state.lock();
+        let view = RecordView {
+            stopped: this.record.stopped.load(Ordering::Relaxed),
             ready: state.ready,
             ever_ready: state.ever_ready,
             runs: state.runs,
@@ -84,7 +84,7 @@ where
 impl<F> Drop for Watch<'_, F> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
-            self.slot.state.lock().watchers.remove(key);
+            self.record.state.lock().watchers.remove(key);
         }
     }
 }

@@ -3,23 +3,23 @@
 //! `Starting`), put back if the start's checks fail, or dropped unlaunched
 //! if the service is stopped or removed first (`Ended`). The service
 //! value of a launch dropped unlaunched is dropped after every lock is
-//! released ([`CancelledLaunch::complete`]).
+//! released ([`NeverStarted::complete`]).
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 
 use crate::report::ServiceState;
-use crate::supervisor_task::BoxLaunch;
+use crate::supervisor_task::PendingSupervisor;
 use crate::wait_list::WakeAll;
 
-use super::{drop_user_value, LaunchSettings, Launching, Slot, SlotState};
+use super::{drop_user_value, Launch, Record, RecordState, StartSettings};
 
-impl Slot {
+impl Record {
     /// Takes what starts the service, if it has not started yet: its
     /// supervisor task, the names it depends on (no allocation when none)
     /// and its settings, in one visit (each visit of a record is a cache
     /// miss when there are many).
-    pub(crate) fn take_launch(&self) -> Option<Launching> {
+    pub(crate) fn take_launch(&self) -> Option<Launch> {
         let mut state = self.state.lock();
         let launch = state.launch.take()?;
         state.status = ServiceState::Starting;
@@ -27,10 +27,10 @@ impl Slot {
         // the checks fail and `restore_launch` undoes this.
         state.live = true;
         let config = state.config();
-        Some(Launching {
+        Some(Launch {
             launch,
             depends_on: config.depends_on.clone(),
-            settings: LaunchSettings {
+            settings: StartSettings {
                 restart: config.restart.map(Box::new),
                 critical: config.critical,
                 notify_ready: config.notify_ready,
@@ -38,15 +38,15 @@ impl Slot {
         })
     }
 
-    /// Puts back what [`take_launch`](Slot::take_launch) took, for a start
+    /// Puts back what [`take_launch`](Record::take_launch) took, for a start
     /// that failed its checks: the service is pending again, unless it was
     /// stopped meanwhile (then it never starts, as if stopped before).
     ///
     /// Called under the governor's lock: what is returned is to be
-    /// [completed](CancelledLaunch::complete) once that is released (it
+    /// [completed](NeverStarted::complete) once that is released (it
     /// drops the service value, user code).
     #[must_use]
-    pub(crate) fn restore_launch(&self, launch: BoxLaunch) -> Option<CancelledLaunch> {
+    pub(crate) fn restore_launch(&self, launch: PendingSupervisor) -> Option<NeverStarted> {
         let mut state = self.state.lock();
         state.live = false;
         if self.stopped() {
@@ -61,7 +61,7 @@ impl Slot {
     /// Calls `ended` (with no lock of the record held) after the service
     /// is marked ended and before its watchers are woken, if this call
     /// ended it.
-    pub(crate) fn cancel_launch_then(&self, ended: impl FnOnce()) -> bool {
+    pub(crate) fn drop_launch_then(&self, ended: impl FnOnce()) -> bool {
         let cancelled = {
             let mut state = self.state.lock();
             let Some(launch) = state.launch.take() else {
@@ -76,10 +76,10 @@ impl Slot {
 
     /// Marks a service that was never started as ended for good; its
     /// value (`launch`) is dropped once the lock is released.
-    fn end_unlaunched(&self, state: &mut SlotState, launch: BoxLaunch) -> CancelledLaunch {
+    fn end_unlaunched(&self, state: &mut RecordState, launch: PendingSupervisor) -> NeverStarted {
         state.status = ServiceState::Ended;
         state.ended = true;
-        CancelledLaunch {
+        NeverStarted {
             name: self.name.clone(),
             launch,
             wake: state.watchers.take(),
@@ -90,13 +90,13 @@ impl Slot {
 /// A service that will never start, ended under its record's lock (and
 /// perhaps the governor's): what is left to do once they are released.
 #[must_use]
-pub(crate) struct CancelledLaunch {
+pub(crate) struct NeverStarted {
     name: Arc<str>,
-    launch: BoxLaunch,
+    launch: PendingSupervisor,
     wake: WakeAll,
 }
 
-impl CancelledLaunch {
+impl NeverStarted {
     /// Wakes the record's watchers, then drops the service value (user
     /// code: its `Drop` may call back into the governor, or panic).
     pub(crate) fn complete(self) {

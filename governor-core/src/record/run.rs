@@ -1,9 +1,9 @@
 //! A record through its runs: a run begins (`begin_run`) and may report
 //! ready, its stop begins (`begin_stop`: stop hooks, once per run), it ends
 //! (`end_run`: restart, or the end for good), and the service is asked to
-//! stop for good (`stop_then`) or to restart (`cancel_run_then`). Tokens
-//! are cancelled, watchers woken and hooks called after the record's lock
-//! is released (see the rules in `slot.rs`).
+//! stop for good (`stop_then`) or to restart (`stop_run_then`). Tokens
+//! are stopped, watchers woken and hooks called after the record's lock
+//! is released (see the rules in `record.rs`).
 
 use alloc::vec::Vec;
 use core::time::Duration;
@@ -14,10 +14,10 @@ use crate::sync::Ordering;
 use crate::token::StopSource;
 use crate::wait_list::WakeAll;
 
-use super::{drop_user_value, Slot, SlotState, StopHook};
+use super::{drop_user_value, Record, RecordState, StopHook};
 
 /// What asking a service to stop for good leaves to do once its record's
-/// lock is released: wake its watchers, cancel its current run.
+/// lock is released: wake its watchers, stop its current run.
 struct StopForGood {
     run_token: Option<StopSource>,
     wake: WakeAll,
@@ -32,9 +32,9 @@ impl StopForGood {
     }
 }
 
-impl Slot {
+impl Record {
     /// Asks this service to stop for good: its current run's token is
-    /// cancelled, and so will be any later run's. Returns whether this
+    /// stopped, and so will be any later run's. Returns whether this
     /// call did it: not for a service that has ended for good already
     /// (by itself, or stopped before it started), which has nothing left
     /// to stop.
@@ -45,7 +45,7 @@ impl Slot {
 
     /// Asks this service to stop for good (as `stop` describes), calling
     /// `told` (with no lock held) once, if this call does it, before the
-    /// run is cancelled: what it says (an event) comes before anything the
+    /// run is stopped: what it says (an event) comes before anything the
     /// run's end says.
     pub(crate) fn stop_then(&self, told: impl FnOnce()) -> bool {
         let stop = {
@@ -65,7 +65,7 @@ impl Slot {
 
     /// Sets the "stopped" flag under the record's lock (`state`), unless
     /// it was set already; what is left to do after the lock.
-    fn mark_stopped(&self, state: &mut SlotState) -> Option<StopForGood> {
+    fn mark_stopped(&self, state: &mut RecordState) -> Option<StopForGood> {
         if self.stopped.load(Ordering::Relaxed) {
             return None;
         }
@@ -77,7 +77,7 @@ impl Slot {
     }
 
     /// A run begins: returns its token and number. The token is `reuse`,
-    /// the previous run's, unless that one was cancelled; it is cancelled
+    /// the previous run's, unless that one was stopped; it is stopped
     /// at once if the service was asked to stop for good meanwhile.
     pub(crate) fn begin_run(&self, reuse: Option<StopSource>) -> (StopSource, u64) {
         let token = match reuse {
@@ -211,14 +211,14 @@ impl Slot {
     }
 
     /// The service ended for good; `gave_up` if by its restart limit.
-    /// Recorded only: [`publish_end`](Slot::publish_end) tells its
+    /// Recorded only: [`publish_end`](Record::publish_end) tells its
     /// watchers, once the events of that end are out.
     pub(crate) fn record_end(&self, gave_up: bool) {
         self.state.lock().end_for_good(gave_up);
     }
 
     /// Tells the watchers that the service has ended for good (after
-    /// [`record_end`](Slot::record_end), or `end_run` with
+    /// [`record_end`](Record::record_end), or `end_run` with
     /// [`AfterRun::Finish`]).
     pub(crate) fn publish_end(&self) {
         let wake = {
@@ -229,11 +229,11 @@ impl Slot {
         wake.wake();
     }
 
-    /// Cancels the current run only (the service restarts at once).
+    /// Stops the current run only (the service restarts at once).
     /// Calling `told` (with no lock held) once per run, if this call
-    /// cancels it, before it does: one restart request per run wins,
+    /// stops it, before it does: one restart request per run wins,
     /// under the record's lock.
-    pub(crate) fn cancel_run_then(&self, told: impl FnOnce()) -> bool {
+    pub(crate) fn stop_run_then(&self, told: impl FnOnce()) -> bool {
         let token = {
             let mut state = self.state.lock();
             match &state.run_token {
@@ -317,16 +317,16 @@ impl Slot {
     }
 }
 
-/// What follows a run's end (see [`Slot::end_run`]).
+/// What follows a run's end (see [`Record::end_run`]).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AfterRun {
     /// The next run, after this delay.
     Restart(Duration),
     /// The supervisor decides more before it ends (and calls
-    /// [`Slot::finish`]).
+    /// [`Record::finish`]).
     Undecided,
     /// The service has ended for good (recorded): the supervisor need not
-    /// call [`Slot::finish`], only [`Slot::publish_end`] once the events
+    /// call [`Record::finish`], only [`Record::publish_end`] once the events
     /// of the end are out.
     Finish,
 }

@@ -18,12 +18,12 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
-use crate::slot::Slot;
+use crate::record::Record;
 use crate::sync::Mutex;
 use crate::wait_list::{WaitList, WaiterKey, WakeAll};
 
 #[derive(Default)]
-pub(crate) struct Activity {
+pub(crate) struct LiveCount {
     state: Mutex<State>,
 }
 
@@ -32,7 +32,7 @@ struct State {
     /// Live services.
     live: usize,
     /// Live services with at least one waiter inside them (a subset of
-    /// `live`; kept by [`Slot`], under its lock).
+    /// `live`; kept by [`Record`], under its lock).
     inside: usize,
     /// The last service has left and its `last` step (publishing the end
     /// of the shutdown) is still running: nobody counts as idle yet.
@@ -60,7 +60,7 @@ impl State {
     }
 }
 
-impl Activity {
+impl LiveCount {
     /// One service starts.
     #[cfg(loom)]
     pub(crate) fn enter(&self) {
@@ -84,9 +84,9 @@ impl Activity {
     }
 
     /// The counting half of a service's end: called under its record's
-    /// lock (record, then activity: the one lock order), so that its
+    /// lock (record, then live_count: the one lock order), so that its
     /// inside waiters and its end are counted in one step. Then
-    /// [`finish_leave`](Activity::finish_leave) outside any lock.
+    /// [`finish_leave`](LiveCount::finish_leave) outside any lock.
     pub(crate) fn begin_leave(&self, was_inside: bool) -> Leaving {
         let mut state = self.state.lock();
         state.live -= 1;
@@ -108,7 +108,7 @@ impl Activity {
     }
 
     /// The rest of a service's end, outside every lock (see
-    /// [`begin_leave`](Activity::begin_leave)).
+    /// [`begin_leave`](LiveCount::begin_leave)).
     pub(crate) fn finish_leave(&self, leaving: Leaving, last: impl FnOnce()) {
         if let Some(wake) = leaving.wake {
             wake.wake();
@@ -141,7 +141,7 @@ impl Activity {
         }
     }
 
-    pub(crate) fn live(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.state.lock().live
     }
 
@@ -151,10 +151,10 @@ impl Activity {
     /// any) the waiter is polled inside.
     pub(crate) fn wait_idle<F>(&self, inside: F) -> WaitIdle<'_, F>
     where
-        F: FnOnce() -> Option<Arc<Slot>>,
+        F: FnOnce() -> Option<Arc<Record>>,
     {
         WaitIdle {
-            activity: self,
+            live_count: self,
             find_inside: Some(inside),
             inside: None,
             key: None,
@@ -162,7 +162,7 @@ impl Activity {
     }
 }
 
-/// What [`Activity::begin_leave`] leaves to do.
+/// What [`LiveCount::begin_leave`] leaves to do.
 #[must_use = "a leave must be finished"]
 pub(crate) struct Leaving {
     wake: Option<WakeAll>,
@@ -171,31 +171,31 @@ pub(crate) struct Leaving {
 
 #[must_use = "futures do nothing unless polled"]
 pub(crate) struct WaitIdle<'a, F> {
-    activity: &'a Activity,
+    live_count: &'a LiveCount,
     /// Until the first poll.
     find_inside: Option<F>,
     /// The service this waiter is inside of, counted as waiting inside.
-    inside: Option<Arc<Slot>>,
+    inside: Option<Arc<Record>>,
     key: Option<WaiterKey>,
 }
 
 impl<F> Unpin for WaitIdle<'_, F> {}
 
-impl<F: FnOnce() -> Option<Arc<Slot>>> Future for WaitIdle<'_, F> {
+impl<F: FnOnce() -> Option<Arc<Record>>> Future for WaitIdle<'_, F> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
         if let Some(find) = this.find_inside.take() {
-            if let Some(slot) = find() {
-                if let Some(wake) = slot.enter_inside(this.activity) {
+            if let Some(record) = find() {
+                if let Some(wake) = record.enter_inside(this.live_count) {
                     wake.wake();
                 }
-                this.inside = Some(slot);
+                this.inside = Some(record);
             }
         }
         let ready = {
-            let mut state = this.activity.state.lock();
+            let mut state = this.live_count.state.lock();
             if state.is_idle(this.inside.is_some()) {
                 true
             } else {
@@ -215,10 +215,10 @@ impl<F: FnOnce() -> Option<Arc<Slot>>> Future for WaitIdle<'_, F> {
 impl<F> WaitIdle<'_, F> {
     fn release(&mut self) {
         if let Some(key) = self.key.take() {
-            self.activity.state.lock().waiters.remove(key);
+            self.live_count.state.lock().waiters.remove(key);
         }
-        if let Some(slot) = self.inside.take() {
-            slot.leave_inside(self.activity);
+        if let Some(record) = self.inside.take() {
+            record.leave_inside(self.live_count);
         }
     }
 }
