@@ -128,6 +128,19 @@ impl ServiceConfig {
         self
     }
 
+    /// Every [reload](Governor::reload) restarts this service's current
+    /// run, as its handle's [`restart`](ServiceHandle::restart) does (stop
+    /// hooks, shutdown timeout; the restart does not count against its
+    /// restart limit), for a service that reads its configuration only
+    /// when a run begins. [`Event::ReloadRestart`](crate::Event::ReloadRestart)
+    /// tells it; [`Event::Reloaded`](crate::Event::Reloaded) waits until
+    /// the new run is ready. A service that can reload in place awaits
+    /// [`ServiceCtx::reloaded`](crate::ServiceCtx::reloaded) instead.
+    pub fn restart_on_reload(self) -> Self {
+        self.record.configure(|c| c.restart_on_reload = true);
+        self
+    }
+
     /// Bounds how long this service may take to stop, overriding the
     /// governor's [`shutdown_timeout`](Governor::shutdown_timeout).
     pub fn shutdown_timeout(self, timeout: Duration) -> Self {

@@ -10,13 +10,14 @@ use crate::governor::{Governor, Shared};
 use crate::outcome::ServiceError;
 use crate::record::Record;
 use crate::sleep::{Sleep, TimerCell};
+use crate::sync::{AtomicUsize, Ordering};
 #[cfg(doc)]
 use crate::tasks::TaskError;
 use crate::tasks::TaskHandle;
 #[cfg(doc)]
 use crate::time::TimeoutError;
 use crate::time::{Interval, Timeout};
-use crate::token::{StopToken, UntilStop, WaitForStop, WaitForStopOwned};
+use crate::token::{Interrupted, StopToken, UntilStop, WaitForStop, WaitForStopOwned};
 
 /// A service's handle on the governor, passed to every run.
 ///
@@ -47,16 +48,23 @@ pub struct ServiceCtx {
     /// [`Runtime::timer`](crate::runtime::Runtime::timer)); each clone
     /// has its own.
     timer: TimerCell,
+    /// The number of the last reload [`reloaded`](Self::reloaded) handed
+    /// out (at first, the latest reload before this context was made):
+    /// each clone counts its own.
+    reload_seen: AtomicUsize,
 }
 
 impl Clone for ServiceCtx {
     fn clone(&self) -> Self {
-        ServiceCtx::new(
+        let clone = ServiceCtx::new(
             self.shared.clone(),
             self.record.clone(),
             self.token.clone(),
             self.run,
-        )
+        );
+        let seen = self.reload_seen.load(Ordering::Acquire);
+        clone.reload_seen.store(seen, Ordering::Release);
+        clone
     }
 }
 
@@ -67,12 +75,14 @@ impl ServiceCtx {
         token: StopToken,
         run: u64,
     ) -> Self {
+        let reload_seen = AtomicUsize::new(shared.reload_generation());
         ServiceCtx {
             shared,
             record,
             token,
             run,
             timer: TimerCell::new(None),
+            reload_seen,
         }
     }
 
@@ -436,6 +446,57 @@ impl ServiceCtx {
             self.shared.emit(|| crate::event::Event::Ready {
                 service: self.record.name.clone(),
             });
+        }
+    }
+
+    /// Waits for the next [reload](Governor::reload) this context has not
+    /// been told about, and returns its number (1 for the first reload
+    /// of the governor, then 2, ...); `Err(Interrupted)` once this run is
+    /// asked to stop (the stop wins over a reload not handed out yet).
+    ///
+    /// Every reload after this context was made is handed out exactly
+    /// once, in order, even those that happened while the service was busy
+    /// elsewhere (each clone of the context counts its own): a service
+    /// that loops on it reloads once per reload and misses none. A run
+    /// begun after a reload (for instance restarted by it, see
+    /// [`restart_on_reload`](crate::ServiceConfig::restart_on_reload)) is
+    /// not told about it: it read the new configuration as it began.
+    ///
+    /// ```
+    /// use governor_core::{ServiceCtx, ServiceResult};
+    ///
+    /// async fn server(ctx: ServiceCtx) -> ServiceResult {
+    ///     // let mut config = load_config();
+    ///     loop {
+    ///         let reload = ctx.reloaded().await?; // Ok(()) on stop
+    ///         ctx.log(format_args!("reload {reload}: reading the configuration again"));
+    ///         // config = load_config();
+    ///     }
+    /// }
+    /// # let _ = server;
+    /// ```
+    pub async fn reloaded(&self) -> Result<u64, Interrupted> {
+        loop {
+            if self.token.stopping() {
+                return Err(Interrupted);
+            }
+            let seen = self.reload_seen.load(Ordering::Acquire);
+            let (latest, next) = self.shared.reload_watch();
+            if latest > seen {
+                // A clone shares nothing, but two calls on one context
+                // may race: each generation is handed out once.
+                if self
+                    .reload_seen
+                    .compare_exchange(seen, seen + 1, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    return Ok(seen as u64 + 1);
+                }
+                continue;
+            }
+            let reloaded = next.wait_for_stop();
+            let stop = self.token.wait_for_stop();
+            futures_util::future::select(reloaded, stop).await;
         }
     }
 

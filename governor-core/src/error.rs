@@ -73,6 +73,15 @@ pub enum Error {
         /// The service.
         service: Arc<str>,
     },
+    /// The [drain delay](crate::Governor::drain_delay) is not shorter
+    /// than the [shutdown budget](crate::Governor::shutdown_budget): it
+    /// would leave no time to stop anything. Nothing was started.
+    DrainExceedsBudget {
+        /// The drain delay.
+        drain: Duration,
+        /// The budget.
+        budget: Duration,
+    },
 }
 
 impl fmt::Display for Error {
@@ -122,6 +131,10 @@ impl fmt::Display for Error {
             Error::EndedBeforeReady { service } => write!(
                 f,
                 "service {service:?} is not running and did not become ready"
+            ),
+            Error::DrainExceedsBudget { drain, budget } => write!(
+                f,
+                "the drain delay ({drain:?}) must be shorter than the shutdown budget ({budget:?})"
             ),
         }
     }

@@ -137,6 +137,45 @@ pub enum Event {
         /// Its health now.
         health: crate::health::Health,
     },
+    /// A shutdown was requested with a [drain
+    /// delay](crate::Governor::drain_delay): services keep running for
+    /// `delay` (report the program as not ready) before the first is asked
+    /// to stop. Right after [`ShutdownRequested`](Event::ShutdownRequested).
+    Draining {
+        /// The delay.
+        delay: Duration,
+    },
+    /// A reload began ([`Governor::reload`](crate::Governor::reload), or
+    /// a signal whose action is
+    /// [`SignalAction::Reload`](crate::SignalAction::Reload)). Emitted
+    /// before anything is delivered; [`Reloaded`](Event::Reloaded) with
+    /// the same `generation` follows, exactly once: the pair systemd's
+    /// `RELOADING=1` ... `READY=1` wraps (`Type=notify-reload`).
+    Reloading {
+        /// The reload's number: 1 for the first, then 2, ...
+        generation: u64,
+        /// The signal that asked for it, or `None` for `reload()`.
+        signal: Option<crate::runtime::Signal>,
+    },
+    /// The reload restarted this service's current run (it was configured
+    /// with [`restart_on_reload`](crate::ServiceConfig::restart_on_reload)).
+    /// Between `Reloading` and `Reloaded`.
+    ReloadRestart {
+        /// The service.
+        service: Arc<str>,
+        /// The reload's number.
+        generation: u64,
+    },
+    /// The reload `generation` is done: it was delivered to every
+    /// [`ServiceCtx::reloaded`](crate::ServiceCtx::reloaded) waiter, and
+    /// every service it restarted has begun its new run and is ready (or
+    /// has ended for good). A shutdown that begins meanwhile ends the
+    /// reload at once: `Reloaded` then comes right after
+    /// `ShutdownRequested`.
+    Reloaded {
+        /// The reload's number.
+        generation: u64,
+    },
     /// Every service has stopped after a shutdown.
     ShutdownComplete {
         /// Whether the shutdown was forced (a second signal, or
@@ -159,10 +198,15 @@ impl Event {
             | Event::DependencyFailed { service, .. }
             | Event::StopTimedOut { service, .. }
             | Event::StopRequested { service, .. }
+            | Event::ReloadRestart { service, .. }
             | Event::Aborted { service }
             | Event::Hung { service, .. }
             | Event::HealthChanged { service, .. } => Some(service),
-            Event::ShutdownRequested { .. } | Event::ShutdownComplete { .. } => None,
+            Event::ShutdownRequested { .. }
+            | Event::ShutdownComplete { .. }
+            | Event::Reloading { .. }
+            | Event::Draining { .. }
+            | Event::Reloaded { .. } => None,
         }
     }
 
@@ -222,6 +266,13 @@ impl Event {
                 run, silent_for, ..
             } => at!(level, run, silent_for = ?silent_for,),
             Event::HealthChanged { health, .. } => at!(level, health = %health,),
+            Event::Reloading { generation, signal } => {
+                at!(level, generation, signal = signal.map(|s| s.name()),)
+            }
+            Event::ReloadRestart { generation, .. } | Event::Reloaded { generation } => {
+                at!(level, generation,)
+            }
+            Event::Draining { delay } => at!(level, delay = ?delay,),
             Event::ShutdownComplete { forced } => at!(level, forced,),
         }
     }
@@ -249,6 +300,10 @@ impl Event {
     /// | `Aborted` | warn | `service` |
     /// | `Hung` | error | `service`, `run`, `silent_for` |
     /// | `HealthChanged` | info, warn or error (healthy, degraded, unhealthy) | `service`, `health` |
+    /// | `Reloading` | info | `generation`, `signal` |
+    /// | `ReloadRestart` | info | `service`, `generation` |
+    /// | `Reloaded` | info | `generation` |
+    /// | `Draining` | info | `delay` |
     /// | `ShutdownComplete` | info; warn if forced | `forced` |
     ///
     /// The levels fit the events:
@@ -267,6 +322,10 @@ impl Event {
             Event::RunEnded { .. }
             | Event::StopRequested { .. }
             | Event::ShutdownRequested { .. }
+            | Event::Reloading { .. }
+            | Event::Draining { .. }
+            | Event::ReloadRestart { .. }
+            | Event::Reloaded { .. }
             | Event::ShutdownComplete { forced: false } => Level::INFO,
             Event::RestartScheduled { trouble: false, .. } => Level::INFO,
             Event::RestartScheduled { .. }
@@ -322,6 +381,18 @@ impl fmt::Display for Event {
                 run, silent_for, ..
             } => write!(f, "run {run} hung: no heartbeat for {silent_for:?}"),
             Event::HealthChanged { health, .. } => write!(f, "health: {health}"),
+            Event::Reloading {
+                generation,
+                signal: Some(signal),
+            } => write!(f, "reload {generation} requested by {signal}"),
+            Event::Reloading { generation, .. } => write!(f, "reload {generation} requested"),
+            Event::ReloadRestart { generation, .. } => {
+                write!(f, "restarting for reload {generation}")
+            }
+            Event::Reloaded { generation } => write!(f, "reload {generation} done"),
+            Event::Draining { delay } => {
+                write!(f, "draining for {delay:?} before the first stop")
+            }
             Event::ShutdownComplete { forced } => {
                 write!(
                     f,

@@ -5,17 +5,23 @@
 //! - `governor/shared.rs`: the shared state, its invariants and the lock
 //!   order (governor, then record, then token node);
 //! - `governor/dependencies.rs`: dependency checks at start;
-//! - `governor/signals.rs`: turning signals into shutdown.
+//! - `governor/signals.rs`: carrying out each caught signal's action;
+//! - `governor/reload.rs`: reloads, delivered to the services that ask;
+//! - `governor/budget.rs`: the shutdown budget and the drain delay.
 //!
 //! This file is over 400 lines because it is the public API: most of it
 //! is rustdoc and examples, each method a few lines that forward.
 
+mod budget;
 mod dependencies;
+mod reload;
 mod shared;
 mod signals;
 
+pub use budget::BudgetReport;
 pub(crate) use shared::{Defaults, Shared};
 use shared::{StartedList, ToStart};
+pub use signals::SignalAction;
 
 use alloc::sync::Arc;
 use core::fmt;
@@ -30,7 +36,7 @@ use crate::record::{drop_user_value, Record};
 use crate::report::{Report, ServiceReport, ShutdownCause};
 use crate::report_handle::ReportHandle;
 use crate::restart::RestartPolicy;
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, Signal};
 use crate::service::Service;
 use crate::sleep::Sleep;
 use crate::supervisor::{supervise, AsyncRunner};
@@ -133,12 +139,22 @@ impl Governor {
     /// off unix) into a graceful shutdown (Go's `CatchSignals`). A second
     /// signal during the shutdown forces it: everything still running is
     /// aborted and the shutdown returns at once (the report says
-    /// `forced`); later signals change nothing.
+    /// `forced`); a shutdown signal after that is only logged, until the
+    /// shutdown is complete.
     ///
     /// The handlers are installed by the next [`start`](Governor::start),
     /// which reports a failure to install them as [`Error::Signals`]. From
     /// then on the signals no longer end the process by themselves: the
     /// governor shuts down and `main` decides when to exit.
+    ///
+    /// Which signals are caught, and what each does, is
+    /// [`on_signal`](Governor::on_signal)'s to change; the defaults above
+    /// are Go's. Once the governor has finished (its shutdown is complete,
+    /// before [`wait_for_shutdown`](Governor::wait_for_shutdown) returns
+    /// its report) or has been dropped, it no longer catches them: a later
+    /// SIGTERM or Ctrl-C gets the operating system's default action again,
+    /// so a program still busy after its governor finished (a slow flush,
+    /// a hang) can still be stopped.
     pub fn catch_signals(self) -> Self {
         self.shared().state.lock().catch_signals = true;
         self
@@ -199,6 +215,103 @@ impl Governor {
         self
     }
 
+    /// Sets what `signal` does once caught, and [catches
+    /// signals](Governor::catch_signals). SIGINT, SIGTERM, SIGHUP and
+    /// SIGQUIT are always caught (each defaults to
+    /// [`SignalAction::Shutdown`]); SIGUSR1 and SIGUSR2 only when given an
+    /// action here. Set before the first [`start`](Governor::start) (which
+    /// installs the handlers) to catch SIGUSR1/SIGUSR2; an action may be
+    /// changed at any time after.
+    ///
+    /// SIGHUP has two conventional meanings. In a terminal it means the
+    /// terminal went away (the window was closed, the SSH session
+    /// dropped): the program should stop, which is the default here (and
+    /// Go's). A daemon has no terminal, and there SIGHUP conventionally
+    /// means "reload your configuration" (systemd's `ExecReload=kill -HUP
+    /// $MAINPID`): a daemon sets `on_signal(Signal::Hangup,
+    /// SignalAction::Reload)`. A program run both ways may decide at
+    /// start, e.g. by whether its standard input is a terminal.
+    ///
+    /// ```no_run
+    /// use governor_smol::{Signal, SignalAction};
+    ///
+    /// # fn main() -> Result<(), governor_smol::Error> {
+    /// let gov = governor_smol::new()
+    ///     .on_signal(Signal::Hangup, SignalAction::Reload)
+    ///     .on_signal(Signal::Quit, SignalAction::Ignore)
+    ///     .on_signal(Signal::User1, SignalAction::call(|signal| {
+    ///         eprintln!("{signal}: dumping state");
+    ///     }));
+    /// gov.start()?;
+    /// let report = futures_executor::block_on(gov.wait_for_shutdown());
+    /// std::process::exit(report.exit_code().into());
+    /// # }
+    /// ```
+    pub fn on_signal(self, signal: Signal, action: SignalAction) -> Self {
+        let old = {
+            let mut state = self.shared().state.lock();
+            state.catch_signals = true;
+            match state.signal_actions.iter_mut().find(|(s, _)| *s == signal) {
+                Some((_, record)) => Some(core::mem::replace(record, action)),
+                None => {
+                    state.signal_actions.push((signal, action));
+                    None
+                }
+            }
+        };
+        // A replaced callback's captures are user values: dropped outside
+        // the lock.
+        if let Some(old) = old {
+            drop_user_value("", "replaced signal action", old);
+        }
+        self
+    }
+
+    /// Reloads, as a signal whose action is [`SignalAction::Reload`]
+    /// does: emits [`Event::Reloading`], delivers the reload to every
+    /// service awaiting [`ServiceCtx::reloaded`](crate::ServiceCtx::reloaded)
+    /// (each run gets each reload exactly once), restarts the current run
+    /// of every service configured with
+    /// [`restart_on_reload`](ServiceConfig::restart_on_reload), and emits
+    /// [`Event::Reloaded`] once those are running and ready again.
+    ///
+    /// Returns `false`, doing nothing, once a shutdown has been requested:
+    /// a reload never restarts a service the shutdown is stopping, and
+    /// never loses one (a service between runs gets a fresh run anyway; a
+    /// restarted one records the outcome of the run it ended).
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use std::time::Duration;
+    /// use governor_smol::ServiceCtx;
+    ///
+    /// # fn main() -> Result<(), governor_smol::Error> {
+    /// let (told, reloads) = mpsc::channel();
+    /// let gov = governor_smol::new();
+    /// gov.add("config", move |ctx: ServiceCtx| {
+    ///     let told = told.clone();
+    ///     async move {
+    ///         while let Ok(n) = ctx.reloaded().await {
+    ///             // ... read the configuration again ...
+    ///             let _ = told.send(n);
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// })?;
+    /// futures_executor::block_on(gov.start_wait_ready(Duration::from_secs(5)))?;
+    /// assert!(gov.reload());
+    /// assert!(gov.reload());
+    /// let wait = Duration::from_secs(5);
+    /// assert_eq!(reloads.recv_timeout(wait).unwrap(), 1);
+    /// assert_eq!(reloads.recv_timeout(wait).unwrap(), 2);
+    /// futures_executor::block_on(gov.shutdown());
+    /// assert!(!gov.reload(), "refused once a shutdown was requested");
+    /// # Ok(()) }
+    /// ```
+    pub fn reload(&self) -> bool {
+        self.shared().reload(None)
+    }
+
     /// Sets the default restart policy to "restart after `after`" for
     /// every service that does not set its own (Go's `Restart`). Zero is
     /// allowed. Without it, services never restart.
@@ -226,6 +339,68 @@ impl Governor {
         self.shared()
             .set_defaults(|defaults| defaults.shutdown_timeout = Some(timeout));
         self
+    }
+
+    /// One deadline for the whole ordered shutdown (Kubernetes'
+    /// `terminationGracePeriodSeconds`, systemd's `TimeoutStopSec`),
+    /// counted from the shutdown request, drain delay included.
+    ///
+    /// It is split across the shutdown's dependency-ordered phases (phase
+    /// 0: the services nothing depends on, which stop first; phase `p+1`:
+    /// those whose dependents are all in phases up to `p`). A service of
+    /// phase `p` whose stop begins at `t` may take at most `(end - t) /
+    /// (phases - p)`, an even share of what is left among the phases
+    /// left, so that time an earlier phase did not use passes on to the
+    /// later ones; a service's own [shutdown
+    /// timeout](Governor::shutdown_timeout), if shorter, wins. Every
+    /// deadline is at most the end: the phases together never take longer
+    /// than the budget. A run cut off by its share is aborted (abandoned
+    /// for a blocking run), reported as timed out, and the report's
+    /// [`budget`](Report::budget) names the first phase that ran out.
+    ///
+    /// For instance, with a 9 s budget and a chain `api` → `db` → `disk`
+    /// (`api` depends on `db`, `db` on `disk`) that all ignore their stop:
+    /// `api` is cut off at 3 s, `db` at 6 s, `disk` at 9 s; if `api`
+    /// stops at once, `db` may take until 4.5 s and `disk` until 9 s.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let gov = governor_smol::new()
+    ///     .shutdown_budget(Duration::from_secs(30)) // terminationGracePeriodSeconds
+    ///     .drain_delay(Duration::from_secs(5)); // endpoints catch up meanwhile
+    /// # drop(gov);
+    /// ```
+    pub fn shutdown_budget(self, budget: Duration) -> Self {
+        self.shared().state.lock().budget = Some(budget);
+        self
+    }
+
+    /// Waits `delay` after a shutdown is requested before the first
+    /// service is asked to stop: services keep running and serving
+    /// meanwhile, while the governor says it is
+    /// [draining](Governor::draining) (and [`Event::Draining`] told it),
+    /// which a readiness probe should report as *not ready*. This is for
+    /// Kubernetes, which removes a terminating pod from its endpoints
+    /// asynchronously: requests keep arriving for a moment after SIGTERM.
+    ///
+    /// The global token is stopped (and [`stopping`](Governor::stopping)
+    /// turns true) when the delay ends. A second shutdown signal, or
+    /// [`force_shutdown`](Governor::force_shutdown), ends it at once. The
+    /// delay is spent out of the [budget](Governor::shutdown_budget), if
+    /// any: [`start`](Governor::start) refuses a delay that is not shorter
+    /// than the budget ([`Error::DrainExceedsBudget`]). Nothing is drained
+    /// when no service is running.
+    pub fn drain_delay(self, delay: Duration) -> Self {
+        self.shared().state.lock().drain = Some(delay);
+        self
+    }
+
+    /// Whether the governor is in its [drain delay](Governor::drain_delay):
+    /// shutting down, services still running. Report the program as not
+    /// ready while this is true.
+    pub fn draining(&self) -> bool {
+        self.shared().draining()
     }
 
     /// Sends every lifecycle [`Event`] to `hook` instead of logging it
@@ -596,9 +771,11 @@ impl Governor {
     /// (every service it would have started is then
     /// [`Refused`](crate::ServiceState::Refused), for good; one added but
     /// never covered by a `start` stays
-    /// [`Pending`](crate::ServiceState::Pending)), [`Error::Signals`],
+    /// [`Pending`](crate::ServiceState::Pending)), [`Error::DrainExceedsBudget`],
+    /// [`Error::Signals`],
     /// [`Error::UnknownDependency`], [`Error::DependencyCycle`].
     pub fn start(&self) -> Result<(), Error> {
+        self.check_budget()?;
         self.install_signals()?;
         self.shared()
             .start_records(ToStart::AllPending, StartedList::NotWanted)
@@ -615,6 +792,7 @@ impl Governor {
     /// without becoming ready. Services keep running after an error:
     /// shut down if that is what the program wants.
     pub async fn start_wait_ready(&self, timeout: Duration) -> Result<(), Error> {
+        self.check_budget()?;
         self.install_signals()?;
         let started = self
             .shared()
@@ -624,10 +802,23 @@ impl Governor {
 
     /// Starts one service (see [`ServiceConfig::start`]).
     pub(crate) fn start_one(&self, record: &Arc<Record>) -> Result<(), Error> {
+        self.check_budget()?;
         self.install_signals()?;
         self.shared()
             .start_records(ToStart::One(record), StartedList::NotWanted)
             .map(drop)
+    }
+
+    /// [`Error::DrainExceedsBudget`] if the drain delay would use up the
+    /// whole shutdown budget.
+    fn check_budget(&self) -> Result<(), Error> {
+        let state = self.shared().state.lock();
+        match (state.drain, state.budget) {
+            (Some(drain), Some(budget)) if drain >= budget => {
+                Err(Error::DrainExceedsBudget { drain, budget })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Waits until the service called `name` is ready, for at most

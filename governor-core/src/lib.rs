@@ -54,7 +54,7 @@
 //!     })?;
 //!     print!("{report}");
 //!     assert!(matches!(report.cause, Some(ShutdownCause::Critical { .. })));
-//!     std::process::exit(if report.is_clean() { 0 } else { 1 });
+//!     std::process::exit(report.exit_code().into()); // 0 when clean
 //! }
 //! ```
 //!
@@ -210,6 +210,8 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "std")]
+mod caught;
 mod config;
 mod context;
 mod error;
@@ -248,11 +250,11 @@ pub use config::ServiceConfig;
 pub use context::ServiceCtx;
 pub use error::Error;
 pub use event::Event;
-pub use governor::Governor;
+pub use governor::{BudgetReport, Governor, SignalAction};
 pub use handle::ServiceHandle;
 pub use health::{Health, HealthLevel, HealthReport};
 pub use outcome::{BoxError, Outcome, ServiceError, ServiceResult, StopService};
-pub use report::{Report, RunTimes, ServiceReport, ServiceState, ShutdownCause};
+pub use report::{exit_code, Report, RunTimes, ServiceReport, ServiceState, ShutdownCause};
 pub use report_handle::ReportHandle;
 pub use restart::{Backoff, Escalation, RestartPolicy};
 pub use runtime::Signal;

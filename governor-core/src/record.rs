@@ -171,6 +171,8 @@ pub(crate) struct RecordConfig {
     /// The heartbeat timeout (`ServiceConfig::watchdog`), read as each
     /// run begins.
     pub(crate) watchdog: Option<Duration>,
+    /// Its current run is restarted by every reload.
+    pub(crate) restart_on_reload: bool,
 }
 
 /// What [`Record::take_launch`] takes.
@@ -306,6 +308,7 @@ static DEFAULT_CONFIG: RecordConfig = RecordConfig {
     notify_ready: false,
     depends_on: Vec::new(),
     watchdog: None,
+    restart_on_reload: false,
 };
 
 impl RecordState {
@@ -391,6 +394,16 @@ impl Record {
         self.in_span.load(Ordering::Relaxed)
             && crate::inside::polled_inside()
                 .is_some_and(|at| at.record == Arc::as_ptr(self) as usize)
+    }
+
+    /// Whether every reload restarts its current run.
+    pub(crate) fn restarts_on_reload(&self) -> bool {
+        self.state.lock().config().restart_on_reload
+    }
+
+    /// How many runs have begun.
+    pub(crate) fn runs(&self) -> u64 {
+        self.state.lock().runs
     }
 
     pub(crate) fn configure(&self, change: impl FnOnce(&mut RecordConfig)) {

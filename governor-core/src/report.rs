@@ -228,6 +228,15 @@ pub struct Report {
     pub cause: Option<ShutdownCause>,
     /// Whether the shutdown was forced (everything left was aborted).
     pub forced: bool,
+    /// Whether the governor is in its [drain
+    /// delay](crate::Governor::drain_delay): a shutdown was requested,
+    /// services still run, and the program should be reported as not
+    /// ready (so that a load balancer stops sending it work).
+    pub draining: bool,
+    /// The [shutdown budget](crate::Governor::shutdown_budget) of this
+    /// shutdown, once its stop has begun with a budget set: how many
+    /// phases it had and which ran out of its share, if any.
+    pub budget: Option<crate::BudgetReport>,
     /// One entry per service, in the order they were added.
     pub services: Vec<ServiceReport>,
     /// When shutdown began (was requested), on the governor's clock (see
@@ -289,6 +298,109 @@ impl Report {
     }
 }
 
+/// The exit codes [`Report::exit_code`] maps a report to, one per kind of
+/// ending, so that a service manager (or a person reading `systemctl
+/// status`) can tell them apart, and a unit can treat some specially
+/// (`RestartPreventExitStatus=`, `SuccessExitStatus=`).
+///
+/// Zero and one are the universal "success" and "failure"; the specific
+/// failures take the `sysexits(3)` codes whose meaning fits, which stay
+/// clear of systemd's own range (200 to 243, reserved for failures of its
+/// own set-up steps) and of the LSB init-script codes 2 to 7; the forced
+/// shutdown takes the shell's "interrupted" status, what a program
+/// stopped by a second Ctrl-C conventionally exits with. A clean shutdown
+/// on SIGTERM exits 0: systemd and Kubernetes count the stop they asked
+/// for as a success.
+///
+/// | code | constant | the report |
+/// |-----:|----------|------------|
+/// | 0    | [`CLEAN`](exit_code::CLEAN) | [clean](Report::is_clean), whatever started the shutdown (a signal, a request, a critical service ending well) |
+/// | 1    | [`FAILED`](exit_code::FAILED) | a service's latest run failed or panicked, a service gave up without escalating, or one was kept from running by a failed dependency |
+/// | 69   | [`ESCALATED`](exit_code::ESCALATED) | `EX_UNAVAILABLE`: a service restarted too often and its policy shut the governor down ([`ShutdownCause::Escalated`]) |
+/// | 70   | [`CRITICAL`](exit_code::CRITICAL) | `EX_SOFTWARE`: a [critical](crate::ServiceConfig::critical) service failed, panicked or gave up, and shut the governor down |
+/// | 75   | [`ABORTED`](exit_code::ABORTED) | `EX_TEMPFAIL`: a service did not stop in time and was aborted or abandoned (its work may be cut short; a restart is invited) |
+/// | 130  | [`FORCED`](exit_code::FORCED) | the shutdown was forced (a second signal, or [`force_shutdown`](crate::Governor::force_shutdown)) |
+/// | 71   | [`OS_ERROR`](exit_code::OS_ERROR) | `EX_OSERR`, no report: the adapters' `run_to_exit` could not build its runtime |
+/// | 78   | [`SETUP`](exit_code::SETUP) | `EX_CONFIG`, no report: the adapters' `run_to_exit` saw adding or starting services fail (a bad name, an unknown dependency, a cycle, signals that could not be caught) |
+///
+/// When several apply, the first of forced, escalated, critical, aborted,
+/// failed wins: the cause that explains the others (a forced shutdown
+/// aborts runs; an escalation follows failures).
+pub mod exit_code {
+    /// The report is [clean](super::Report::is_clean).
+    pub const CLEAN: u8 = 0;
+    /// Some service failed, panicked, gave up or was kept from running by
+    /// a failed dependency, and nothing below applies.
+    pub const FAILED: u8 = 1;
+    /// `EX_UNAVAILABLE`: a restart limit's escalation shut the governor
+    /// down.
+    pub const ESCALATED: u8 = 69;
+    /// `EX_SOFTWARE`: a critical service ended badly and shut the
+    /// governor down.
+    pub const CRITICAL: u8 = 70;
+    /// `EX_TEMPFAIL`: a service had to be aborted or abandoned at its
+    /// shutdown timeout (or its share of the shutdown budget).
+    pub const ABORTED: u8 = 75;
+    /// 128 + SIGINT, the shell's "interrupted": the shutdown was forced.
+    pub const FORCED: u8 = 130;
+    /// `EX_OSERR`: no report; the runtime could not be built (the
+    /// adapters' `run_to_exit`).
+    pub const OS_ERROR: u8 = 71;
+    /// `EX_CONFIG`: no report; adding or starting the services failed (the
+    /// adapters' `run_to_exit`).
+    pub const SETUP: u8 = 78;
+}
+
+impl Report {
+    /// The process exit code this report calls for: 0 when
+    /// [clean](Report::is_clean), else one distinct code per kind of
+    /// failure, listed (with why each was chosen) in [`exit_code`].
+    ///
+    /// ```
+    /// use governor_smol::{exit_code, ServiceCtx};
+    ///
+    /// # fn main() -> Result<(), governor_smol::Error> {
+    /// let gov = governor_smol::new();
+    /// gov.add("worker", |ctx: ServiceCtx| async move {
+    ///     ctx.wait_for_stop().await;
+    ///     Ok(())
+    /// })?;
+    /// gov.start()?;
+    /// let report = futures_executor::block_on(gov.shutdown());
+    /// assert_eq!(report.exit_code(), exit_code::CLEAN);
+    /// # Ok(()) }
+    /// ```
+    pub fn exit_code(&self) -> u8 {
+        if self.forced {
+            return exit_code::FORCED;
+        }
+        match &self.cause {
+            Some(ShutdownCause::Escalated { .. }) => return exit_code::ESCALATED,
+            Some(ShutdownCause::Critical { service }) => {
+                let failed = self.service(service).is_some_and(|s| {
+                    s.state == ServiceState::GaveUp
+                        || s.last_outcome.as_ref().is_some_and(Outcome::is_failure)
+                });
+                if failed {
+                    return exit_code::CRITICAL;
+                }
+            }
+            _ => {}
+        }
+        let aborted = self
+            .services
+            .iter()
+            .any(|s| s.last_outcome.as_ref().is_some_and(Outcome::is_aborted));
+        if aborted {
+            exit_code::ABORTED
+        } else if self.is_clean() {
+            exit_code::CLEAN
+        } else {
+            exit_code::FAILED
+        }
+    }
+}
+
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.cause {
@@ -298,6 +410,17 @@ impl fmt::Display for Report {
                 if self.forced { ", forced" } else { "" }
             )?,
             None => writeln!(f, "no shutdown requested:")?,
+        }
+        if let Some(budget) = &self.budget {
+            if let Some(phase) = budget.ran_out {
+                writeln!(
+                    f,
+                    "  shutdown budget of {:?} ran out in phase {} of {}",
+                    budget.budget,
+                    phase + 1,
+                    budget.phases
+                )?;
+            }
         }
         for service in &self.services {
             writeln!(f, "  {service}")?;

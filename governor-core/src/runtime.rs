@@ -18,6 +18,9 @@ use core::time::Duration;
 
 use futures_core::Stream;
 
+#[cfg(feature = "std")]
+pub use crate::caught::CaughtSignals;
+
 /// A boxed, `Send` future with no output: the unit of work the core spawns.
 pub type BoxTask = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
@@ -135,6 +138,29 @@ pub trait Runtime: Send + Sync + 'static {
     fn shutdown_signals(&self) -> Result<SignalStream, SignalError> {
         Err(SignalError::Unsupported)
     }
+
+    /// Starts listening for the signals in `which` and returns them as a
+    /// stream, one item per delivery: what a governor that
+    /// [catches signals](crate::Governor::catch_signals) calls, with the
+    /// four shutdown signals and any other it was
+    /// [configured](crate::Governor::on_signal) to catch
+    /// ([`Signal::User1`], [`Signal::User2`]).
+    ///
+    /// Once the stream is dropped, every signal it caught must get the
+    /// operating system's default action again (SIGTERM ends the process),
+    /// as if it had never been caught, unless something else in the
+    /// process still catches it: a governor drops its stream when it has
+    /// finished or is dropped.
+    ///
+    /// The default serves the four shutdown signals through
+    /// [`shutdown_signals`](Runtime::shutdown_signals) and reports
+    /// [`SignalError::Unsupported`] for any other.
+    fn signals(&self, which: &[Signal]) -> Result<SignalStream, SignalError> {
+        if which.iter().any(|s| !s.is_shutdown_signal()) {
+            return Err(SignalError::Unsupported);
+        }
+        self.shutdown_signals()
+    }
 }
 
 impl<R: Runtime + ?Sized> Runtime for alloc::sync::Arc<R> {
@@ -157,9 +183,15 @@ impl<R: Runtime + ?Sized> Runtime for alloc::sync::Arc<R> {
     fn shutdown_signals(&self) -> Result<SignalStream, SignalError> {
         (**self).shutdown_signals()
     }
+    fn signals(&self, which: &[Signal]) -> Result<SignalStream, SignalError> {
+        (**self).signals(which)
+    }
 }
 
-/// A shutdown signal delivered by the operating system.
+/// A signal delivered by the operating system: one of the four a governor
+/// that [catches signals](crate::Governor::catch_signals) always catches,
+/// or one it catches only when [configured](crate::Governor::on_signal)
+/// to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Signal {
@@ -171,6 +203,10 @@ pub enum Signal {
     Hangup,
     /// SIGQUIT.
     Quit,
+    /// SIGUSR1: caught only when [configured](crate::Governor::on_signal).
+    User1,
+    /// SIGUSR2: caught only when [configured](crate::Governor::on_signal).
+    User2,
 }
 
 impl Signal {
@@ -181,7 +217,27 @@ impl Signal {
             Signal::Terminate => "SIGTERM",
             Signal::Hangup => "SIGHUP",
             Signal::Quit => "SIGQUIT",
+            Signal::User1 => "SIGUSR1",
+            Signal::User2 => "SIGUSR2",
         }
+    }
+
+    /// The four signals a governor that catches signals always catches
+    /// (and [`Runtime::shutdown_signals`] delivers): SIGINT, SIGTERM,
+    /// SIGHUP, SIGQUIT.
+    pub const SHUTDOWN: [Signal; 4] = [
+        Signal::Interrupt,
+        Signal::Terminate,
+        Signal::Hangup,
+        Signal::Quit,
+    ];
+
+    /// Whether this is one of [`Signal::SHUTDOWN`].
+    pub const fn is_shutdown_signal(self) -> bool {
+        matches!(
+            self,
+            Signal::Interrupt | Signal::Terminate | Signal::Hangup | Signal::Quit
+        )
     }
 }
 

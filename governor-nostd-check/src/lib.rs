@@ -42,8 +42,11 @@ pub const CASE_TIMEOUT: Duration = Duration::from_secs(120);
 pub struct SmolNoStdRuntime {
     executor: Arc<smol::Executor<'static>>,
     origin: Instant,
-    signals: Arc<Mutex<Vec<mpsc::UnboundedSender<Signal>>>>,
+    signals: Arc<Mutex<Vec<SignalFeed>>>,
 }
+
+/// One live signal stream: the signals it catches, and its feed.
+type SignalFeed = (Vec<Signal>, mpsc::UnboundedSender<Signal>);
 
 impl Runtime for SmolNoStdRuntime {
     fn spawn(&self, task: BoxTask) {
@@ -61,11 +64,15 @@ impl Runtime for SmolNoStdRuntime {
     }
 
     fn shutdown_signals(&self) -> Result<SignalStream, SignalError> {
+        self.signals(&Signal::SHUTDOWN)
+    }
+
+    fn signals(&self, which: &[Signal]) -> Result<SignalStream, SignalError> {
         let (sender, receiver) = mpsc::unbounded();
         self.signals
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(sender);
+            .push((which.to_vec(), sender));
         Ok(Box::pin(receiver))
     }
 }
@@ -153,7 +160,12 @@ impl Harness for SmolNoStd {
             .signals
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        senders.retain(|sender| sender.unbounded_send(signal).is_ok());
-        assert!(!senders.is_empty(), "nobody listens for signals");
+        senders.retain(|(_, sender)| !sender.is_closed());
+        let delivered = senders
+            .iter()
+            .filter(|(which, _)| which.contains(&signal))
+            .filter(|(_, sender)| sender.unbounded_send(signal).is_ok())
+            .count();
+        assert!(delivered > 0, "nobody listens for {signal}");
     }
 }

@@ -36,7 +36,7 @@
 //!         Ok(())
 //!     })?; // until Ctrl-C, SIGTERM, SIGHUP or SIGQUIT
 //!     print!("{report}");
-//!     std::process::exit(if report.is_clean() { 0 } else { 1 });
+//!     std::process::exit(report.exit_code().into()); // 0 when clean
 //! }
 //! ```
 //!
@@ -184,12 +184,68 @@ pub async fn run_async(
     gov.run(setup).await.map_err(RunError::Governor)
 }
 
+/// [`run`], ended with the exit status its outcome calls for: the
+/// report's [`exit_code`](Report::exit_code) (0 for a clean shutdown,
+/// including one on SIGTERM), or [`RunError::exit_code`] when there is no
+/// report. The report is logged (`tracing`, INFO when clean, WARN
+/// otherwise), as is the error (ERROR). Return it from `main`:
+///
+/// ```no_run
+/// use governor_smol::ServiceCtx;
+///
+/// fn main() -> std::process::ExitCode {
+///     governor_smol::run_to_exit(|gov| {
+///         gov.add("worker", |ctx: ServiceCtx| async move {
+///             ctx.wait_for_stop().await;
+///             Ok(())
+///         })?;
+///         Ok(())
+///     })
+/// }
+/// ```
+pub fn run_to_exit(setup: impl FnOnce(&Governor) -> Result<(), Error>) -> std::process::ExitCode {
+    exit_status(run(setup))
+}
+
+/// The exit status of `result`, logged (also what governor-std's
+/// `run_to_exit` uses).
+#[doc(hidden)]
+pub fn exit_status(result: Result<Report, RunError>) -> std::process::ExitCode {
+    let code = match result {
+        Ok(report) => {
+            let code = report.exit_code();
+            if code == exit_code::CLEAN {
+                tracing::info!(code, "{report}");
+            } else {
+                tracing::warn!(code, "{report}");
+            }
+            code
+        }
+        Err(e) => {
+            let code = e.exit_code();
+            tracing::error!(code, "{e}");
+            code
+        }
+    };
+    std::process::ExitCode::from(code)
+}
+
 /// Why [`run`] could not run the program.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum RunError {
     /// Adding or starting services failed.
     Governor(Error),
+}
+
+impl RunError {
+    /// The exit code for this error (see [`exit_code`]):
+    /// [`SETUP`](exit_code::SETUP), adding or starting services failed.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Governor(_) => exit_code::SETUP,
+        }
+    }
 }
 
 impl fmt::Display for RunError {

@@ -23,7 +23,9 @@ use core::time::Duration;
 use std::sync::Arc;
 use std::time::Instant;
 
-use governor_core::runtime::{BoxSleep, BoxTask, BoxTimer, Runtime, SignalError, SignalStream};
+use governor_core::runtime::{
+    BoxSleep, BoxTask, BoxTimer, Runtime, Signal, SignalError, SignalStream,
+};
 use smol::Executor;
 
 /// A governor [`Runtime`] backed by smol.
@@ -155,6 +157,10 @@ impl Runtime for SmolRuntime {
     fn shutdown_signals(&self) -> Result<SignalStream, SignalError> {
         signals::register()
     }
+
+    fn signals(&self, which: &[Signal]) -> Result<SignalStream, SignalError> {
+        signals::register_these(which)
+    }
 }
 
 /// Sleeps and reusable timers from async-io's [`Timer`](smol::Timer), for
@@ -227,37 +233,71 @@ pub mod signals {
 
     use async_signal::{Signal as OsSignal, Signals};
     use futures_core::Stream;
-    use governor_core::runtime::{Signal, SignalError, SignalStream};
-
-    #[cfg(unix)]
-    const CAUGHT: [OsSignal; 4] = [OsSignal::Int, OsSignal::Term, OsSignal::Hup, OsSignal::Quit];
-    /// Windows has Ctrl-C only (async-signal's `Int`).
-    #[cfg(windows)]
-    const CAUGHT: [OsSignal; 1] = [OsSignal::Int];
+    use governor_core::runtime::{CaughtSignals, Signal, SignalError, SignalStream};
 
     /// Starts listening for SIGINT, SIGTERM, SIGHUP and SIGQUIT (Ctrl-C on
     /// Windows): the handlers are installed when this returns, so a signal
     /// sent afterwards is never lost.
     pub fn register() -> Result<SignalStream, SignalError> {
-        let signals = Signals::new(CAUGHT).map_err(|err| SignalError::Register(err.to_string()))?;
-        tracing::debug!(signals = ?CAUGHT, "listening for shutdown signals");
-        Ok(Box::pin(Shutdown(signals)))
+        register_these(&Signal::SHUTDOWN)
     }
 
-    /// The core's [`Signal`] for one of [`CAUGHT`].
+    /// Starts listening for the signals in `which` (on Windows, Ctrl-C
+    /// only: the shutdown signals there are all Ctrl-C, any other is
+    /// [`SignalError::Unsupported`]). Dropping the stream gives them their
+    /// default action back (async-signal's handlers stay installed; the
+    /// stream holds a [`CaughtSignals`] guard for that).
+    pub fn register_these(which: &[Signal]) -> Result<SignalStream, SignalError> {
+        let mut os = Vec::with_capacity(which.len());
+        for &signal in which {
+            let mapped = from_core(signal).ok_or(SignalError::Unsupported)?;
+            if !os.contains(&mapped) {
+                os.push(mapped);
+            }
+        }
+        // First: its handler must run before async-signal's in the same
+        // delivery (see `CaughtSignals`).
+        let caught = CaughtSignals::new(which)?;
+        let signals = Signals::new(os.iter().copied())
+            .map_err(|err| SignalError::Register(err.to_string()))?;
+        tracing::debug!(signals = ?os, "listening for signals");
+        Ok(Box::pin(Shutdown(signals, caught)))
+    }
+
+    /// async-signal's signal for `signal`, if this platform has it.
+    fn from_core(signal: Signal) -> Option<OsSignal> {
+        #[cfg(unix)]
+        return match signal {
+            Signal::Interrupt => Some(OsSignal::Int),
+            Signal::Terminate => Some(OsSignal::Term),
+            Signal::Hangup => Some(OsSignal::Hup),
+            Signal::Quit => Some(OsSignal::Quit),
+            Signal::User1 => Some(OsSignal::Usr1),
+            Signal::User2 => Some(OsSignal::Usr2),
+            _ => None,
+        };
+        #[cfg(windows)]
+        return signal.is_shutdown_signal().then_some(OsSignal::Int);
+    }
+
+    /// The core's [`Signal`] for one that is caught.
     fn to_core(signal: OsSignal) -> Option<Signal> {
         match signal {
             OsSignal::Int => Some(Signal::Interrupt),
             OsSignal::Term => Some(Signal::Terminate),
             OsSignal::Hup => Some(Signal::Hangup),
             OsSignal::Quit => Some(Signal::Quit),
+            #[cfg(unix)]
+            OsSignal::Usr1 => Some(Signal::User1),
+            #[cfg(unix)]
+            OsSignal::Usr2 => Some(Signal::User2),
             _ => None,
         }
     }
 
-    /// [`Signals`] as the core's [`SignalStream`]; dropping it uninstalls
-    /// the handlers.
-    struct Shutdown(Signals);
+    /// [`Signals`] as the core's [`SignalStream`]; dropping it lets the
+    /// signals' default action back (through its [`CaughtSignals`]).
+    struct Shutdown(Signals, #[allow(dead_code)] CaughtSignals);
 
     impl Stream for Shutdown {
         type Item = Signal;
@@ -267,7 +307,7 @@ pub mod signals {
                 match Pin::new(&mut self.0).poll_next(cx) {
                     Poll::Ready(Some(Ok(signal))) => {
                         if let Some(signal) = to_core(signal) {
-                            tracing::debug!(signal = %signal, "caught shutdown signal");
+                            tracing::debug!(signal = %signal, "caught signal");
                             return Poll::Ready(Some(signal));
                         }
                     }
@@ -289,10 +329,16 @@ pub mod signals {
 
         #[test]
         fn every_caught_signal_maps() {
-            for signal in CAUGHT {
-                assert!(to_core(signal).is_some(), "{signal:?}");
+            for signal in Signal::SHUTDOWN {
+                let os = from_core(signal).expect("a shutdown signal is caught");
+                #[cfg(unix)]
+                assert_eq!(to_core(os), Some(signal));
+                #[cfg(windows)]
+                assert_eq!(to_core(os), Some(Signal::Interrupt));
             }
-            assert_eq!(to_core(OsSignal::Usr1), None);
+            #[cfg(unix)]
+            assert_eq!(to_core(OsSignal::Usr1), Some(Signal::User1));
+            assert_eq!(to_core(OsSignal::Alarm), None);
         }
     }
 }
@@ -300,10 +346,15 @@ pub mod signals {
 /// Shutdown signals: none on this platform.
 #[cfg(not(any(unix, windows)))]
 pub mod signals {
-    use governor_core::runtime::{SignalError, SignalStream};
+    use governor_core::runtime::{Signal, SignalError, SignalStream};
 
     /// No signals on this platform.
     pub fn register() -> Result<SignalStream, SignalError> {
+        Err(SignalError::Unsupported)
+    }
+
+    /// No signals on this platform.
+    pub fn register_these(_which: &[Signal]) -> Result<SignalStream, SignalError> {
         Err(SignalError::Unsupported)
     }
 }

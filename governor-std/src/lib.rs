@@ -48,7 +48,7 @@
 //!         Ok(())
 //!     })?; // until Ctrl-C, SIGTERM, SIGHUP or SIGQUIT
 //!     print!("{report}");
-//!     std::process::exit(if report.is_clean() { 0 } else { 1 });
+//!     std::process::exit(report.exit_code().into()); // 0 when clean
 //! }
 //! ```
 //!
@@ -141,6 +141,28 @@ pub fn new() -> Governor {
 /// added so far is shut down before this returns).
 pub fn run(setup: impl FnOnce(&Governor) -> Result<(), Error>) -> Result<Report, RunError> {
     async_std::task::block_on(run_async(setup))
+}
+
+/// [`run`], ended with the exit status its outcome calls for: the
+/// report's [`exit_code`](Report::exit_code) (0 for a clean shutdown,
+/// including one on SIGTERM), or [`RunError::exit_code`] when there is no
+/// report; both logged through `tracing`. Return it from `main`:
+///
+/// ```no_run
+/// use governor_std::ServiceCtx;
+///
+/// fn main() -> std::process::ExitCode {
+///     governor_std::run_to_exit(|gov| {
+///         gov.add("worker", |ctx: ServiceCtx| async move {
+///             ctx.wait_for_stop().await;
+///             Ok(())
+///         })?;
+///         Ok(())
+///     })
+/// }
+/// ```
+pub fn run_to_exit(setup: impl FnOnce(&Governor) -> Result<(), Error>) -> std::process::ExitCode {
+    governor_smol::exit_status(run(setup))
 }
 
 /// [`run`] for async code: the same life, awaited in a future you already

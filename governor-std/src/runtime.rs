@@ -23,7 +23,9 @@ use core::fmt;
 use core::time::Duration;
 use std::time::Instant;
 
-use governor_core::runtime::{BoxSleep, BoxTask, BoxTimer, Runtime, SignalError, SignalStream};
+use governor_core::runtime::{
+    BoxSleep, BoxTask, BoxTimer, Runtime, Signal, SignalError, SignalStream,
+};
 
 /// A governor [`Runtime`] backed by async-std's global runtime.
 ///
@@ -108,6 +110,10 @@ impl Runtime for AsyncStdRuntime {
         // async-std's own (async-std 1.13 is built on async-io): no second
         // runtime is involved. The reader lives in governor-smol.
         governor_smol::runtime::signals::register()
+    }
+
+    fn signals(&self, which: &[Signal]) -> Result<SignalStream, SignalError> {
+        governor_smol::runtime::signals::register_these(which)
     }
 }
 

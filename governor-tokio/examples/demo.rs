@@ -7,9 +7,10 @@
 //! cargo run -p governor-tokio --example demo
 //! ```
 //!
-//! Set `RUST_LOG` (e.g. `RUST_LOG=debug`) to see more. Exits 0 after a
-//! graceful shutdown in which every service stopped, 1 after a forced one
-//! (a second signal during the shutdown).
+//! Set `RUST_LOG` (e.g. `RUST_LOG=debug`) to see more. Exits with the
+//! report's `exit_code()`: 0 after a clean shutdown (on SIGTERM too), 130
+//! after a forced one (a second signal during the shutdown), 75 if a
+//! service had to be aborted.
 
 #[path = "../../tests/demo/services.rs"]
 mod services;

@@ -56,7 +56,7 @@
 //!         gov.add_blocking("worker", worker)?;
 //!         Ok(())
 //!     })?;
-//!     std::process::exit(if report.is_clean() { 0 } else { 1 });
+//!     std::process::exit(report.exit_code().into()); // 0 when clean
 //! }
 //! ```
 //!
@@ -159,6 +159,51 @@ pub fn run(setup: impl FnOnce(&Governor) -> Result<(), Error>) -> Result<Report,
     result.map_err(RunError::Governor)
 }
 
+/// [`run`], ended with the exit status its outcome calls for: the
+/// report's [`exit_code`](Report::exit_code) (0 for a clean shutdown,
+/// including one on SIGTERM), or [`RunError::exit_code`] when there is no
+/// report. The report is logged (`tracing`, INFO when clean, WARN
+/// otherwise), as is the error (ERROR). Return it from `main`:
+///
+/// ```no_run
+/// use governor_tokio::ServiceCtx;
+///
+/// fn main() -> std::process::ExitCode {
+///     governor_tokio::run_to_exit(|gov| {
+///         gov.add("worker", |ctx: ServiceCtx| async move {
+///             ctx.wait_for_stop().await;
+///             Ok(())
+///         })?;
+///         Ok(())
+///     })
+/// }
+/// ```
+pub fn run_to_exit(setup: impl FnOnce(&Governor) -> Result<(), Error>) -> std::process::ExitCode {
+    exit_status(run(setup))
+}
+
+/// The exit status of `result`, logged (shared by the `run_to_exit` of
+/// each adapter: the same words everywhere).
+fn exit_status(result: Result<Report, RunError>) -> std::process::ExitCode {
+    let code = match result {
+        Ok(report) => {
+            let code = report.exit_code();
+            if code == exit_code::CLEAN {
+                tracing::info!(code, "{report}");
+            } else {
+                tracing::warn!(code, "{report}");
+            }
+            code
+        }
+        Err(e) => {
+            let code = e.exit_code();
+            tracing::error!(code, "{e}");
+            code
+        }
+    };
+    std::process::ExitCode::from(code)
+}
+
 /// Why [`run`] could not run the program.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -167,6 +212,19 @@ pub enum RunError {
     Runtime(std::io::Error),
     /// Adding or starting services failed.
     Governor(Error),
+}
+
+impl RunError {
+    /// The exit code for this error (see [`exit_code`]):
+    /// [`OS_ERROR`](exit_code::OS_ERROR) when the runtime could not be
+    /// built, [`SETUP`](exit_code::SETUP) when adding or starting services
+    /// failed.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Runtime(_) => exit_code::OS_ERROR,
+            RunError::Governor(_) => exit_code::SETUP,
+        }
+    }
 }
 
 impl fmt::Display for RunError {

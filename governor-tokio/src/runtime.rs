@@ -20,7 +20,7 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use governor_core::runtime::{
-    BoxSleep, BoxTask, BoxTimer, Runtime, SignalError, SignalStream, Timer,
+    BoxSleep, BoxTask, BoxTimer, Runtime, Signal, SignalError, SignalStream, Timer,
 };
 use tokio::runtime::Handle;
 use tokio::time::Instant;
@@ -113,8 +113,16 @@ impl Runtime for TokioRuntime {
     }
 
     fn shutdown_signals(&self) -> Result<SignalStream, SignalError> {
+        self.signals(&Signal::SHUTDOWN)
+    }
+
+    /// tokio's handlers cannot be uninstalled; the stream holds a
+    /// [`CaughtSignals`](governor_core::runtime::CaughtSignals) guard, so
+    /// that once it is dropped (and no other stream catches them) the
+    /// signals get their default action again.
+    fn signals(&self, which: &[Signal]) -> Result<SignalStream, SignalError> {
         let _entered = self.handle.enter();
-        signals::register()
+        signals::register(which)
     }
 }
 
@@ -202,28 +210,42 @@ mod signals {
     use core::task::{Context, Poll};
 
     use futures_core::Stream;
-    use governor_core::runtime::{Signal, SignalError, SignalStream};
+    use governor_core::runtime::{CaughtSignals, Signal, SignalError, SignalStream};
     use tokio::signal::unix::{self, SignalKind};
 
-    const KINDS: [(fn() -> SignalKind, Signal); 4] = [
-        (SignalKind::interrupt, Signal::Interrupt),
-        (SignalKind::terminate, Signal::Terminate),
-        (SignalKind::hangup, Signal::Hangup),
-        (SignalKind::quit, Signal::Quit),
-    ];
+    /// tokio's kind for `signal`.
+    fn kind(signal: Signal) -> Result<SignalKind, SignalError> {
+        Ok(match signal {
+            Signal::Interrupt => SignalKind::interrupt(),
+            Signal::Terminate => SignalKind::terminate(),
+            Signal::Hangup => SignalKind::hangup(),
+            Signal::Quit => SignalKind::quit(),
+            Signal::User1 => SignalKind::user_defined1(),
+            Signal::User2 => SignalKind::user_defined2(),
+            _ => return Err(SignalError::Unsupported),
+        })
+    }
 
-    /// SIGINT, SIGTERM, SIGHUP and SIGQUIT merged into one stream. The
-    /// caller has entered the runtime.
-    pub(super) fn register() -> Result<SignalStream, SignalError> {
+    /// The signals in `which` merged into one stream, which gives them
+    /// their default action back once dropped. The caller has entered the
+    /// runtime.
+    pub(super) fn register(which: &[Signal]) -> Result<SignalStream, SignalError> {
         super::catch_register(|| {
-            let mut listeners = Vec::with_capacity(KINDS.len());
-            for (kind, signal) in KINDS {
-                let listener = unix::signal(kind())
+            // First: its handler must run before tokio's in the same
+            // delivery (see `CaughtSignals`).
+            let caught = CaughtSignals::new(which)?;
+            let mut listeners = Vec::with_capacity(which.len());
+            for &signal in which {
+                let listener = unix::signal(kind(signal)?)
                     .map_err(|err| SignalError::Register(format!("{}: {err}", signal.name())))?;
                 listeners.push(Some((listener, signal)));
             }
-            tracing::debug!("listening for SIGINT, SIGTERM, SIGHUP and SIGQUIT");
-            let stream: SignalStream = Box::pin(Merged { listeners, next: 0 });
+            tracing::debug!(signals = ?which, "listening for signals");
+            let stream: SignalStream = Box::pin(Merged {
+                listeners,
+                next: 0,
+                _caught: caught,
+            });
             Ok(stream)
         })
     }
@@ -233,6 +255,8 @@ mod signals {
     struct Merged {
         listeners: Vec<Option<(unix::Signal, Signal)>>,
         next: usize,
+        /// Dropped with the stream: the signals' default action is back.
+        _caught: CaughtSignals,
     }
 
     impl Stream for Merged {
@@ -251,7 +275,7 @@ mod signals {
                     Poll::Ready(Some(())) => {
                         let signal = *signal;
                         this.next = (index + 1) % count;
-                        tracing::debug!(signal = %signal, "caught shutdown signal");
+                        tracing::debug!(signal = %signal, "caught signal");
                         return Poll::Ready(Some(signal));
                     }
                     // The runtime's signal driver is gone: this one is over.
@@ -272,9 +296,15 @@ mod signals {
 mod signals {
     use governor_core::runtime::{Signal, SignalError, SignalStream};
 
-    /// Ctrl-C, as [`Signal::Interrupt`], once per delivery. The caller has
-    /// entered the runtime.
-    pub(super) fn register() -> Result<SignalStream, SignalError> {
+    /// Ctrl-C, as [`Signal::Interrupt`], once per delivery (the only
+    /// signal there is). The caller has entered the runtime.
+    pub(super) fn register(which: &[Signal]) -> Result<SignalStream, SignalError> {
+        if which
+            .iter()
+            .any(|&s| s != Signal::Interrupt && !s.is_shutdown_signal())
+        {
+            return Err(SignalError::Unsupported);
+        }
         super::catch_register(|| {
             let listener = tokio::signal::windows::ctrl_c()
                 .map_err(|err| SignalError::Register(format!("Ctrl-C: {err}")))?;
@@ -294,10 +324,10 @@ mod signals {
 
 #[cfg(not(any(unix, windows)))]
 mod signals {
-    use governor_core::runtime::{SignalError, SignalStream};
+    use governor_core::runtime::{Signal, SignalError, SignalStream};
 
     /// No signals on this platform.
-    pub(super) fn register() -> Result<SignalStream, SignalError> {
+    pub(super) fn register(_which: &[Signal]) -> Result<SignalStream, SignalError> {
         Err(SignalError::Unsupported)
     }
 }

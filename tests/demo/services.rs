@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use governor_core::{
-    Backoff, Governor, Report, RestartPolicy, ServiceCtx, ServiceError, ServiceResult, ServiceState,
+    Backoff, Governor, Report, RestartPolicy, ServiceCtx, ServiceError, ServiceResult,
 };
 
 /// Adds the demo's services to `gov`:
@@ -68,9 +68,10 @@ pub fn announce(gov: &Governor) {
     );
 }
 
-/// Prints the closing lines, one per service, and picks the exit code: 0
-/// after a graceful shutdown in which every service stopped; 1 after a
-/// forced one (a second signal), or if any service was left running.
+/// Prints the closing lines, one per service, and exits with the report's
+/// [`exit_code`](Report::exit_code): 0 after a clean shutdown (on a signal
+/// too), 130 after a forced one (a second signal), 75 if a service had to
+/// be aborted, and so on.
 pub fn finish(report: &Report) -> std::process::ExitCode {
     match &report.cause {
         Some(cause) => println!("demo: shutdown ({cause})"),
@@ -83,15 +84,7 @@ pub fn finish(report: &Report) -> std::process::ExitCode {
         let aborted = report.timed_out().count();
         println!("demo: forced: {aborted} service(s) cut off");
     }
-    let all_stopped = report
-        .services
-        .iter()
-        .all(|s| s.state == ServiceState::Ended);
-    if all_stopped && !report.forced {
-        std::process::ExitCode::SUCCESS
-    } else {
-        std::process::ExitCode::FAILURE
-    }
+    std::process::ExitCode::from(report.exit_code())
 }
 
 async fn config(ctx: ServiceCtx) -> ServiceResult {

@@ -32,6 +32,16 @@ pub trait Harness: Sized + Send + Sync + 'static {
     /// runtimes send it to this process for real.
     fn raise(&self, signal: Signal);
 
+    /// How many signal streams alive catch `signal`, where the runtime can
+    /// tell without raising it (the virtual runtime); `None` on real
+    /// runtimes, where raising a signal nobody catches would end the test
+    /// process (the end-to-end tests in `tests/tests/signal_default.rs`
+    /// check that instead).
+    fn listeners(&self, signal: Signal) -> Option<usize> {
+        let _ = signal;
+        None
+    }
+
     /// A fresh governor on this runtime.
     fn governor(&self) -> Governor {
         Governor::new(self.runtime())

@@ -10,9 +10,15 @@
 //! `tests/<adapter>_contract.rs`:
 //!
 //! ```ignore
-//! governor_conformance::run_contract!(smol_run, run = governor_smol::run);
+//! governor_conformance::run_contract!(
+//!     smol_run,
+//!     run = governor_smol::run,
+//!     run_to_exit = governor_smol::run_to_exit,
+//! );
 //! ```
 //!
+//! `run_to_exit` is checked to end with the report's exit code (and
+//! `EX_CONFIG` when setup fails).
 //! `run_async = ...` adds the check of `run_async`, given as a function
 //! that awaits it the adapter's way (on another executor, say).
 
@@ -30,8 +36,13 @@ pub type Setup = Box<dyn FnOnce(&Governor) -> Result<(), Error> + Send>;
 /// Runs every `run` check as a `#[test]`, in a module named `$name`.
 #[macro_export]
 macro_rules! run_contract {
-    ($name:ident, run = $run:path $(, run_async = $run_async:expr)? $(,)?) => {
+    ($name:ident, run = $run:path, run_to_exit = $run_to_exit:path $(, run_async = $run_async:expr)? $(,)?) => {
         mod $name {
+            #[test]
+            fn run_to_exit_maps_the_outcome_to_its_exit_code() {
+                $crate::run_contract::run_to_exit_maps_the_outcome_to_its_exit_code(|setup| $run_to_exit(setup));
+            }
+
             #[test]
             fn run_returns_when_every_service_has_ended() {
                 $crate::run_contract::run_returns_when_every_service_has_ended(|setup| $run(setup));
@@ -58,6 +69,49 @@ fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     std::thread::spawn(move || tx.send(f()));
     rx.recv_timeout(CASE_TIMEOUT)
         .unwrap_or_else(|_| panic!("did not finish within {CASE_TIMEOUT:?}"))
+}
+
+/// `run_to_exit` ends with the exit code of what happened: 0 for a clean
+/// shutdown, 1 for a failed run, 78 (`EX_CONFIG`) when setup fails.
+pub fn run_to_exit_maps_the_outcome_to_its_exit_code(
+    run_to_exit: impl Fn(Setup) -> std::process::ExitCode + Send + Sync + 'static,
+) {
+    use governor_core::exit_code;
+    let run_to_exit = std::sync::Arc::new(run_to_exit);
+    let cases: [(Setup, u8); 3] = [
+        (
+            Box::new(|gov| {
+                gov.add("asks", |ctx| async move {
+                    ctx.governor().request_shutdown();
+                    ctx.wait_for_stop().await;
+                    Ok(())
+                })?;
+                Ok(())
+            }),
+            exit_code::CLEAN,
+        ),
+        (
+            Box::new(|gov| {
+                gov.add("fails", |_ctx| async move {
+                    Err(governor_core::ServiceError::msg("broken"))
+                })?;
+                Ok(())
+            }),
+            exit_code::FAILED,
+        ),
+        (
+            Box::new(|gov| {
+                gov.add("", |_ctx| async { Ok(()) })?;
+                Ok(())
+            }),
+            exit_code::SETUP,
+        ),
+    ];
+    for (setup, expected) in cases {
+        let run_to_exit = run_to_exit.clone();
+        let code = within(move || run_to_exit(setup));
+        assert_eq!(code, std::process::ExitCode::from(expected));
+    }
 }
 
 /// `run` returns the final report once every service has ended by

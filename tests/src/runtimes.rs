@@ -98,6 +98,10 @@ impl Harness for Virtual {
     fn raise(&self, signal: Signal) {
         assert!(self.runtime.raise(signal) > 0, "nobody listens for signals");
     }
+
+    fn listeners(&self, signal: Signal) -> Option<usize> {
+        Some(self.runtime.listeners(signal))
+    }
 }
 
 /// A tokio runtime, either flavour.

@@ -342,7 +342,28 @@ pub fn run_case<H: Harness, F: Future<Output = ()>>(h: &H, name: &'static str, c
         case.waits.clear();
     });
     let _named = Named;
+    warm_up_backtraces();
     h.block_on(case);
+}
+
+/// Symbolises one backtrace, once per test process, before any case runs.
+///
+/// Many cases make services and hooks panic on purpose; with
+/// `RUST_BACKTRACE` set, the first panic of the process loads the debug
+/// information to print its backtrace, which takes a few hundred
+/// milliseconds on the thread that panicked. On a runtime with one worker
+/// (smol's global executor) that thread runs every case's services, and a
+/// real-time case running beside the first panic would see its sleeps
+/// late by that much. Loading it here, on the test thread, first, leaves
+/// later panics cheap: the symbols are cached for the process.
+fn warm_up_backtraces() {
+    static WARM: std::sync::Once = std::sync::Once::new();
+    WARM.call_once(|| {
+        let backtrace = std::backtrace::Backtrace::capture();
+        if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+            let _ = backtrace.to_string();
+        }
+    });
 }
 
 /// The message of a case that did not finish on `runtime`: `why` (e.g.

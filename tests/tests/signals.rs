@@ -1,8 +1,10 @@
 //! End to end: each adapter's demo program runs as a real child process,
 //! receives a real SIGINT, SIGTERM, SIGHUP or SIGQUIT, shuts down
-//! gracefully (every service reports stopped) and exits 0; and survives a
+//! gracefully (every service reports stopped) and exits 0; and takes a
 //! burst of 100 SIGTERMs (one shutdown, forced by the second signal: exit
-//! 1, and the 98 after it change nothing).
+//! 130; those arriving during the shutdown change nothing, one arriving
+//! after the governor finished ends the process with SIGTERM's default
+//! action).
 #![cfg(unix)]
 
 use std::collections::BTreeMap;
@@ -162,10 +164,13 @@ fn demo_stops_gracefully_on(package: &str, signal: &str) {
 /// 100 SIGTERMs: the first starts one graceful shutdown; the demo's
 /// `linger` service (`GOVERNOR_DEMO_LINGER`) holds that shutdown open, so
 /// the other 99 arrive during it, in a burst. The first of them forces it
-/// (exit 1, "forced" reported, the lingering service cut off); the 98
-/// after it change nothing — no second shutdown, no crash, no death by
-/// signal. Without the force, `linger` would hold the shutdown for its
-/// 20 s timeout and the demo would exit 0, unforced.
+/// (exit 130, the report's `exit_code` for a forced shutdown, "forced"
+/// reported, the lingering service cut off); those after it that arrive
+/// during the shutdown change nothing — no second shutdown, no crash. One
+/// that arrives once the governor has finished gets SIGTERM's default
+/// action (issue 13): the demo then dies of SIGTERM, which is the only
+/// death allowed. Without the force, `linger` would hold the shutdown for
+/// its 20 s timeout and the demo would exit 0, unforced.
 fn demo_survives_a_sigterm_burst(package: &str) {
     let env = [("GOVERNOR_DEMO_LINGER", "1")];
     let (status, seen) = run_demo_with(package, &env, |pid, wait_for| {
@@ -179,14 +184,22 @@ fn demo_survives_a_sigterm_burst(package: &str) {
         kill(99);
     });
     let code = status.code();
-    assert!(
-        code.is_some(),
-        "{package} demo died by a signal: {status}: {seen:?}"
-    );
+    if code.is_none() {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            status.signal(),
+            Some(15),
+            "{package} demo died of another signal than a late SIGTERM: {status}: {seen:?}"
+        );
+        // Whether it came before the report was printed cannot be told
+        // from outside; that the handlers hold until the governor has
+        // finished is `signal_default.rs`'s and the conformance cases'.
+        return;
+    }
     assert_eq!(
         code,
-        Some(1),
-        "the second signal forces the shutdown: exit 1: {seen:?}"
+        Some(130),
+        "the second signal forces the shutdown: exit 130: {seen:?}"
     );
     let linger = seen
         .iter()

@@ -41,17 +41,19 @@
 //!
 //! The governor's `state` lock comes first: under it a record's lock may
 //! be taken (report, start, forget), and under that a token node's; never
-//! the other way round. `events`, `observers` and `children` are leaf
-//! locks, held only to copy what they hold. No user code runs under any of them: the event
-//! hook is cloned out and called after unlocking (and a panic in it is
-//! caught), records dropped by forgetting go to a `garbage` list dropped
-//! after unlocking, and tasks are spawned after the lock is released.
+//! the other way round. `events`, `observers`, `children`, `reload`,
+//! `open_reloads` and `signal_stream` are leaf locks, held only to copy, swap or poll
+//! what they hold. No user code runs under any of them: the event hook is
+//! cloned out and called after unlocking (and a panic in it is caught),
+//! records dropped by forgetting go to a `garbage` list dropped after
+//! unlocking, and tasks are spawned after the lock is released.
 
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::time::Duration;
 
 use super::dependencies::check_dependencies;
+use super::signals::SignalAction;
 use super::Owner;
 use crate::error::Error;
 use crate::event::Event;
@@ -60,7 +62,7 @@ use crate::name_index::NameIndex;
 use crate::record::{Launch, NeverStarted, Record, StopScope};
 use crate::report::{Report, ServiceReport, ShutdownCause};
 use crate::restart::RestartPolicy;
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, Signal, SignalStream};
 use crate::supervisor_task::SupervisorInputs;
 use crate::sync::{AtomicBool, AtomicUsize, Mutex, Ordering};
 use crate::token::{StopSource, StopToken};
@@ -109,6 +111,28 @@ pub(crate) struct Shared {
     pub(super) complete_reported: AtomicBool,
     /// Stopped when the governor is dropped: ends its signal listener.
     pub(crate) dropped: StopSource,
+    /// Stopped once the shutdown is complete (with `ShutdownComplete`):
+    /// ends the signal listener too.
+    pub(super) finished: StopSource,
+    /// The runtime's signal stream while signals are caught: polled by the
+    /// listener (under this leaf lock, never across an await), taken and
+    /// dropped when the shutdown is complete, before `wait_for_shutdown`
+    /// returns, so that a later signal gets its default action again
+    /// (the adapters' promise on dropping the stream). Dropped with the
+    /// governor otherwise.
+    pub(super) signal_stream: Mutex<Option<SignalStream>>,
+    /// The number of the latest reload (0 before any); changed under
+    /// `reload`'s lock (see `governor/reload.rs`).
+    pub(super) reload_generation: AtomicUsize,
+    /// Stopped by the next reload (and then replaced): what
+    /// `ServiceCtx::reloaded` waits on. A leaf lock.
+    pub(super) reload: Mutex<StopSource>,
+    /// The shutdown budget's plan, once the stop began with a budget set
+    /// (see `governor/budget.rs`). A leaf lock.
+    pub(super) budget: Mutex<Option<alloc::boxed::Box<super::budget::Plan>>>,
+    /// The reloads told (`Reloading`) and not closed (`Reloaded`) yet. A
+    /// leaf lock.
+    pub(super) open_reloads: Mutex<Vec<u64>>,
     /// The user handles' owner, while any handle lives.
     pub(super) owner: Mutex<Weak<Owner>>,
     /// Governors created by this one's services
@@ -143,6 +167,17 @@ pub(super) struct State {
     pub(super) defaults: Arc<Defaults>,
     pub(super) catch_signals: bool,
     pub(super) signals_installed: bool,
+    /// The whole shutdown's budget, and the drain delay before its first
+    /// stop (see `governor/budget.rs`).
+    pub(super) budget: Option<Duration>,
+    pub(super) drain: Option<Duration>,
+    /// The drain delay is running: a shutdown was requested, the global
+    /// token is not stopped yet.
+    pub(super) draining: bool,
+    /// The stop has begun (the plan made, the token stopped): once.
+    pub(super) stop_begun: bool,
+    /// The signals caught and what each does (see `governor/signals.rs`).
+    pub(super) signal_actions: Vec<(Signal, SignalAction)>,
     /// Every service, in the order added, and some forgotten ones (see
     /// `forgotten`), until the list is next compacted.
     pub(super) services: Vec<Arc<Record>>,
@@ -185,6 +220,11 @@ impl Shared {
                 }),
                 catch_signals: false,
                 signals_installed: false,
+                signal_actions: super::signals::default_actions(),
+                budget: None,
+                drain: None,
+                draining: false,
+                stop_begun: false,
                 services: Vec::new(),
                 forgotten: 0,
                 names: NameIndex::default(),
@@ -200,6 +240,12 @@ impl Shared {
             hooked: AtomicBool::new(false),
             complete_reported: AtomicBool::new(false),
             dropped: StopSource::new(),
+            finished: StopSource::new(),
+            signal_stream: Mutex::new(None),
+            reload_generation: AtomicUsize::new(0),
+            reload: Mutex::new(StopSource::new()),
+            open_reloads: Mutex::new(Vec::new()),
+            budget: Mutex::new(None),
             owner: Mutex::new(Weak::new()),
             children: Mutex::new(Vec::new()),
             #[cfg(all(feature = "systemd", unix))]
@@ -438,34 +484,78 @@ impl Shared {
                 state.forced
             };
             self.emit(|| Event::ShutdownComplete { forced });
+            self.release_signals();
+            self.finished.stop();
         }
     }
 
-    /// Requests shutdown; returns whether this call did.
-    pub(crate) fn request_shutdown(&self, cause: ShutdownCause) -> bool {
+    /// Stops catching signals: the runtime's stream is dropped (outside
+    /// the lock), which gives them their default action back.
+    pub(super) fn release_signals(&self) {
+        let stream = self.signal_stream.lock().take();
+        if stream.is_some() {
+            drop(stream);
+            tracing::debug!("no longer catching signals");
+        }
+    }
+
+    /// Whether a shutdown has been requested (its cause is set).
+    pub(crate) fn shutdown_requested(&self) -> bool {
+        self.state.lock().cause.is_some()
+    }
+
+    /// What `signal` does, cloned out of the lock; `None` if it is not
+    /// configured (then it is one of the shutdown signals' defaults).
+    pub(super) fn signal_action(&self, signal: Signal) -> Option<SignalAction> {
+        let state = self.state.lock();
+        state
+            .signal_actions
+            .iter()
+            .find(|(s, _)| *s == signal)
+            .map(|(_, action)| action.clone())
+    }
+
+    /// Requests shutdown; returns whether this call did. With a drain
+    /// delay (and services live), the stop begins once it has passed.
+    pub(crate) fn request_shutdown(self: &Arc<Self>, cause: ShutdownCause) -> bool {
         // The clock is the runtime's code: read before the lock.
-        let now = self.runtime.now();
-        {
+        let requested = self.runtime.now();
+        let drain = {
             let mut state = self.state.lock();
             if state.cause.is_some() {
                 return false;
             }
             state.cause = Some(cause.clone());
-            state.shutdown_began = Some(now);
-        }
+            state.shutdown_began = Some(requested);
+            let drain = state
+                .drain
+                .filter(|d| !d.is_zero() && self.live_count.count() > 0);
+            state.draining = drain.is_some();
+            drain
+        };
         self.emit(|| Event::ShutdownRequested { cause });
-        self.token.stop();
-        if self.live_count.count() == 0 {
-            self.report_complete();
+        self.close_all_reloads();
+        match drain {
+            Some(delay) => self.drain_then_stop(requested, delay),
+            None => self.begin_stopping(requested),
         }
         true
     }
 
-    /// Forces the shutdown: every run left is aborted at once.
-    pub(super) fn force(&self, cause: ShutdownCause) {
+    /// Forces the shutdown: every run left is aborted at once (a drain
+    /// under way ends now).
+    pub(super) fn force(self: &Arc<Self>, cause: ShutdownCause) {
         self.request_shutdown(cause);
         self.state.lock().forced = true;
+        // Ends a drain under way (once: `begin_stopping` says so).
+        self.begin_stopping(self.runtime.now());
         self.force.stop();
+    }
+
+    /// Whether the drain delay is running (see
+    /// [`Governor::draining`](super::Governor::draining)).
+    pub(crate) fn draining(&self) -> bool {
+        self.state.lock().draining
     }
 
     pub(crate) fn report(&self) -> Report {
@@ -473,11 +563,14 @@ impl Shared {
         // Each record is read under the governor's lock (the order `start`
         // takes them in too): no copy of the list.
         let state = self.state.lock();
+        let budget = self.budget_report();
         Report {
             cause: state.cause.clone(),
             forced: state.forced,
             shutdown_began: state.shutdown_began,
             shutdown_ended: state.shutdown_ended,
+            draining: state.draining,
+            budget,
             services: state
                 .services
                 .iter()

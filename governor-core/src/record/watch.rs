@@ -33,6 +33,8 @@ pub(crate) struct RecordView {
     pub(crate) stopped: bool,
     pub(crate) ready: bool,
     pub(crate) ever_ready: bool,
+    /// How many runs have begun.
+    pub(crate) runs: u64,
     pub(crate) ended: bool,
     pub(crate) pending: bool,
     /// Some waiter for the governor's shutdown is parked inside it.
@@ -59,6 +61,7 @@ where
             stopped: this.record.stopped.load(Ordering::Relaxed),
             ready: state.ready,
             ever_ready: state.ever_ready,
+            runs: state.runs,
             ended: state.ended,
             pending: state.launch.is_some(),
             waiting_inside: state.inside > 0,

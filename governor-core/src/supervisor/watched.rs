@@ -53,6 +53,10 @@ pin_project_lite::pin_project! {
         // shutdown timeout when the stop begins.
         defaults: &'a mut Option<(usize, Arc<Defaults>)>,
         timeout: Option<Duration>,
+        // The phase of the shutdown budget whose share set `timeout`, if
+        // it did (rather than the service's own timeout). 16 bits: it
+        // fits beside `stopping`, in every running service's supervisor.
+        budget_phase: Option<u16>,
         // Once the stop began, its shutdown deadline; before, the
         // watchdog's timer, if `watch` says so (`supervisor/heartbeat.rs`).
         deadline: Option<BoxSleep>,
@@ -83,6 +87,7 @@ impl<'a, F> Watched<'a, F> {
             stopping: false,
             defaults,
             timeout: None,
+            budget_phase: None,
             deadline: watchdog.map(|timeout| shared.runtime.sleep(timeout)),
             aborted,
             watch: if watchdog.is_some() {
@@ -194,6 +199,15 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                     .or_else(|| this.shared.defaults(this.defaults).shutdown_timeout)
                     // A hung run always ends: bounded by its watchdog.
                     .or(hung_timeout);
+                if scope == StopScope::ForGood {
+                    // The shutdown budget's share caps the service's own.
+                    if let Some((share, phase)) = this.shared.budget_share(this.record, at) {
+                        if this.timeout.is_none_or(|own| share < own) {
+                            *this.timeout = Some(share);
+                            *this.budget_phase = Some(u16::try_from(phase).unwrap_or(u16::MAX));
+                        }
+                    }
+                }
                 if let Some(timeout) = *this.timeout {
                     *this.deadline = Some(this.shared.runtime.sleep(timeout));
                 }
@@ -217,6 +231,10 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
         }
         if let Some(deadline) = this.deadline.as_mut().filter(|_| *this.stopping) {
             if deadline.as_mut().poll(cx).is_ready() {
+                if let Some(phase) = *this.budget_phase {
+                    this.shared
+                        .budget_ran_out(&this.record.name, usize::from(phase));
+                }
                 this.shared.emit(|| Event::StopTimedOut {
                     service: this.record.name.clone(),
                     timeout: this.timeout.unwrap_or_default(),

@@ -40,7 +40,9 @@
 // Without `std`, the imports and helpers of the gated cases go unused.
 #![cfg_attr(not(feature = "std"), allow(unused_imports, dead_code))]
 
+pub mod budget;
 pub mod ecosystem;
+pub mod exit_codes;
 pub mod faults;
 pub mod first_minutes;
 pub mod health;
@@ -51,11 +53,14 @@ pub mod proof;
 pub mod removal;
 pub mod seed;
 pub mod shutdown_paths;
+pub mod signal_config;
 pub mod supervision;
 pub mod tasks;
 pub mod tokens;
 
+pub use budget::*;
 pub use ecosystem::*;
+pub use exit_codes::*;
 pub use faults::*;
 pub use first_minutes::*;
 pub use health::*;
@@ -66,6 +71,7 @@ pub use proof::*;
 pub use removal::*;
 pub use seed::*;
 pub use shutdown_paths::*;
+pub use signal_config::*;
 pub use supervision::*;
 pub use tasks::*;
 pub use tokens::*;
@@ -121,6 +127,7 @@ macro_rules! for_each_std_case {
             awaited_handles_yield_panics_and_blocking_results,
             observers_see_every_event_beside_the_hook,
             hung_blocking_service_is_abandoned_and_restarted,
+            panicking_signal_callback_is_caught,
         );
     };
 }
@@ -225,6 +232,25 @@ macro_rules! for_each_nostd_case {
             busy_run_is_not_declared_hung,
             zero_watchdog_is_off_and_a_hang_at_shutdown_is_not_restarted,
             health_is_aggregated_worst_first_and_reported,
+            exit_codes_are_the_documented_distinct_numbers,
+            clean_shutdown_exits_zero_even_on_sigterm,
+            failed_run_exits_one,
+            escalation_exits_69,
+            critical_failure_exits_70_and_a_clean_end_0,
+            aborted_service_exits_75,
+            forced_shutdown_exits_130,
+            no_shutdown_and_no_failure_exits_zero,
+            each_signal_action_does_what_it_says,
+            second_shutdown_signal_forces_and_reload_signals_do_not,
+            reload_reaches_each_service_exactly_once_per_reload,
+            reloads_while_busy_are_each_handed_out,
+            reload_racing_shutdown_loses_nothing,
+            budget_splits_evenly_across_a_chain_of_phases,
+            unused_share_passes_on_and_own_timeouts_cap_the_share,
+            drain_delay_keeps_serving_then_stops_within_the_budget,
+            force_during_the_drain_ends_it_at_once,
+            drain_not_shorter_than_the_budget_is_refused,
+            second_signal_during_the_drain_forces,
         );
     };
 }

@@ -108,7 +108,8 @@ struct Inner {
     /// Wakers of every live task, so `shutdown` can reach idle ones.
     tasks: Mutex<Tasks>,
     closed: AtomicBool,
-    signals: Mutex<Vec<mpsc::UnboundedSender<Signal>>>,
+    /// Each live signal stream: the signals it catches, and its feed.
+    signals: Mutex<Vec<(Vec<Signal>, mpsc::UnboundedSender<Signal>)>>,
 }
 
 /// Locks `mutex`, through poisoning.
@@ -189,6 +190,12 @@ impl Runtime for VirtualRuntime {
     /// A stream fed by [`VirtualRuntime::raise`]. Every stream registered
     /// receives every signal raised while it is alive (broadcast).
     fn shutdown_signals(&self) -> Result<SignalStream, SignalError> {
-        Ok(self.signal_stream())
+        Ok(self.signal_stream(&Signal::SHUTDOWN))
+    }
+
+    /// A stream fed by [`VirtualRuntime::raise`] with the signals in
+    /// `which` only.
+    fn signals(&self, which: &[Signal]) -> Result<SignalStream, SignalError> {
+        Ok(self.signal_stream(which))
     }
 }

@@ -12,19 +12,36 @@ use super::{lock, VirtualRuntime};
 
 impl VirtualRuntime {
     /// Delivers `signal` to every stream returned by
-    /// [`Runtime::shutdown_signals`] that is still alive, and returns how
-    /// many received it. A signal raised while no stream is alive is lost.
+    /// [`Runtime::shutdown_signals`] or [`Runtime::signals`] that is still
+    /// alive and catches it, and returns how many received it. A signal
+    /// raised while no such stream is alive is lost (a real process would
+    /// get its default action).
     pub fn raise(&self, signal: Signal) -> usize {
         let mut senders = lock(&self.inner.signals);
-        senders.retain(|sender| sender.unbounded_send(signal).is_ok());
-        senders.len()
+        senders.retain(|(_, sender)| !sender.is_closed());
+        senders
+            .iter()
+            .filter(|(which, _)| which.contains(&signal))
+            .filter(|(_, sender)| sender.unbounded_send(signal).is_ok())
+            .count()
     }
 
-    /// What [`Runtime::shutdown_signals`] returns: a stream fed by
-    /// [`raise`](Self::raise).
-    pub(super) fn signal_stream(&self) -> SignalStream {
+    /// How many live streams catch `signal` (what [`raise`](Self::raise)
+    /// would return), without raising it.
+    pub fn listeners(&self, signal: Signal) -> usize {
+        let mut senders = lock(&self.inner.signals);
+        senders.retain(|(_, sender)| !sender.is_closed());
+        senders
+            .iter()
+            .filter(|(which, _)| which.contains(&signal))
+            .count()
+    }
+
+    /// What [`Runtime::signals`] returns: a stream fed by
+    /// [`raise`](Self::raise) with the signals in `which`.
+    pub(super) fn signal_stream(&self, which: &[Signal]) -> SignalStream {
         let (sender, receiver) = mpsc::unbounded();
-        lock(&self.inner.signals).push(sender);
+        lock(&self.inner.signals).push((which.to_vec(), sender));
         Box::pin(receiver)
     }
 }
