@@ -184,19 +184,16 @@ impl Notifier {
                     "stopped"
                 })),
             ),
-            // LEAD (issue 13, reload): the signal-configuration branch adds
-            // the reload events; once merged, connect them here:
-            //     Event::Reloading { .. } => self.reloading(),
-            //     Event::Reloaded { .. } => self.reloaded(shared),
-            // (`Type=notify-reload` wants RELOADING=1 with MONOTONIC_USEC=
-            // when the reload begins, READY=1 when it is done.)
+            // `Type=notify-reload` wants RELOADING=1 with MONOTONIC_USEC=
+            // when the reload begins, READY=1 when it is done.
+            Event::Reloading { .. } => self.reloading(),
+            Event::Reloaded { .. } => self.reloaded(shared),
             _ => {}
         }
     }
 
     /// A reload begins: `RELOADING=1`, `MONOTONIC_USEC=` (systemd's
     /// `Type=notify-reload` matches it with its own reload request).
-    #[allow(dead_code)] // LEAD: called once the reload events exist
     pub(crate) fn reloading(&self) {
         match NotifyState::monotonic_usec_now() {
             Ok(now) => self.send(
@@ -211,7 +208,6 @@ impl Notifier {
     }
 
     /// A reload is done: `READY=1` again, and what runs.
-    #[allow(dead_code)] // LEAD: called once the reload events exist
     pub(crate) fn reloaded(&self, shared: &Shared) {
         self.send(&[NotifyState::Ready], Some(running(shared)));
     }

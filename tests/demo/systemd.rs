@@ -11,7 +11,14 @@
 //! - an event hook of its own prints the end of the shutdown;
 //! - with `SYSTEMD_DEMO_FREEZE_MS=n`, `freeze` blocks its runtime thread
 //!   for good n ms after it starts (printing `systemd-demo: freezing`
-//!   first): the governor is then stuck on a one-thread runtime.
+//!   first): the governor is then stuck on a one-thread runtime;
+//! - with `SYSTEMD_DEMO_RELOAD` set, SIGHUP reloads (the daemon's
+//!   convention) and `web` prints `systemd-demo: web reloaded <n>` for
+//!   each reload it receives;
+//! - with `SYSTEMD_DEMO_BUDGET_MS=n`, the whole shutdown has a budget of
+//!   n ms (`Governor::shutdown_budget`);
+//! - with `SYSTEMD_DEMO_UNHEALTHY_MS=n`, `sick` declares itself unhealthy
+//!   n ms after it starts (printing `systemd-demo: unhealthy`).
 
 use std::fmt::Display;
 use std::process::ExitCode;
@@ -19,7 +26,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use governor_core::{Error, Event, Governor, Report, ServiceCtx, ServiceError};
+use governor_core::{
+    Error, Event, Governor, Health, Report, ServiceCtx, ServiceError, Signal, SignalAction,
+};
 
 /// How long `slow` takes to stop once asked to.
 pub const SLOW_STOP: Duration = Duration::from_millis(3500);
@@ -34,13 +43,25 @@ pub fn setup(gov: &Governor) -> Result<(), Error> {
         }
     });
     let never_ready = std::env::var_os("SYSTEMD_DEMO_NEVER_READY").is_some();
+    if let Some(ms) = std::env::var("SYSTEMD_DEMO_BUDGET_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+    {
+        let _ = gov.clone().shutdown_budget(Duration::from_millis(ms));
+    }
+    if std::env::var_os("SYSTEMD_DEMO_RELOAD").is_some() {
+        let _ = gov.clone().on_signal(Signal::Hangup, SignalAction::Reload);
+    }
     gov.add("web", move |ctx: ServiceCtx| async move {
         ctx.sleep(Duration::from_millis(300)).await?;
         if !never_ready {
             ctx.ready();
             println!("systemd-demo: web ready");
         }
-        ctx.wait_for_stop().await;
+        // Each reload, until the stop (which ends the wait).
+        while let Ok(n) = ctx.reloaded().await {
+            println!("systemd-demo: web reloaded {n}");
+        }
         Ok(())
     })?
     .notify_ready();
@@ -62,6 +83,18 @@ pub fn setup(gov: &Governor) -> Result<(), Error> {
         Ok(())
     })?
     .shutdown_timeout(Duration::from_secs(10));
+    if let Some(ms) = std::env::var("SYSTEMD_DEMO_UNHEALTHY_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+    {
+        gov.add("sick", move |ctx: ServiceCtx| async move {
+            ctx.sleep(Duration::from_millis(ms)).await?;
+            ctx.set_health(Health::unhealthy("the demo says so"));
+            println!("systemd-demo: unhealthy");
+            ctx.wait_for_stop().await;
+            Ok(())
+        })?;
+    }
     if let Some(ms) = std::env::var("SYSTEMD_DEMO_FREEZE_MS")
         .ok()
         .and_then(|ms| ms.parse().ok())

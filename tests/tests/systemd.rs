@@ -84,6 +84,12 @@ struct Setup {
     freeze_after: Option<Duration>,
     /// `web` never reports ready.
     never_ready: bool,
+    /// SIGHUP reloads.
+    reload: bool,
+    /// `sick` declares itself unhealthy this long after it starts.
+    unhealthy_after: Option<Duration>,
+    /// The whole shutdown's budget.
+    budget: Option<Duration>,
 }
 
 /// The service manager's side: the socket, the child, what each sent.
@@ -156,6 +162,9 @@ impl Manager {
             .env_remove("NOTIFY_SOCKET")
             .env_remove("SYSTEMD_DEMO_FREEZE_MS")
             .env_remove("SYSTEMD_DEMO_NEVER_READY")
+            .env_remove("SYSTEMD_DEMO_RELOAD")
+            .env_remove("SYSTEMD_DEMO_UNHEALTHY_MS")
+            .env_remove("SYSTEMD_DEMO_BUDGET_MS")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
@@ -164,6 +173,15 @@ impl Manager {
         }
         if setup.never_ready {
             command.env("SYSTEMD_DEMO_NEVER_READY", "1");
+        }
+        if let Some(budget) = setup.budget {
+            command.env("SYSTEMD_DEMO_BUDGET_MS", budget.as_millis().to_string());
+        }
+        if setup.reload {
+            command.env("SYSTEMD_DEMO_RELOAD", "1");
+        }
+        if let Some(after) = setup.unhealthy_after {
+            command.env("SYSTEMD_DEMO_UNHEALTHY_MS", after.as_millis().to_string());
         }
         if let Some(after) = setup.freeze_after {
             command.env("SYSTEMD_DEMO_FREEZE_MS", after.as_millis().to_string());
@@ -216,12 +234,19 @@ impl Manager {
         }
     }
 
-    /// The next datagram that is not a watchdog ping.
+    /// The next datagram that is not a watchdog ping; fails the case
+    /// after [`BOUND`] (pings alone do not keep it waiting).
     fn next_not_ping(&mut self) -> Message {
+        let until = Instant::now() + BOUND;
         loop {
-            let message = self.next();
-            if !message.is_ping() {
-                return message;
+            match self.next_before(until) {
+                Some(message) if message.is_ping() => {}
+                Some(message) => return message,
+                None => panic!(
+                    "{}: nothing but pings within {BOUND:?}; so far: {:?}",
+                    self.example,
+                    self.texts()
+                ),
             }
         }
     }
@@ -306,6 +331,9 @@ fn speaks_to_systemd(package: &str, example: &'static str) {
             watchdog_for_child: true,
             freeze_after: None,
             never_ready: false,
+            reload: false,
+            unhealthy_after: None,
+            budget: None,
         },
     );
     let before_ready = [
@@ -414,6 +442,9 @@ fn stops_pinging_when_stuck(package: &str, example: &'static str) {
             watchdog_for_child: true,
             freeze_after: Some(Duration::from_millis(1500)),
             never_ready: false,
+            reload: false,
+            unhealthy_after: None,
+            budget: None,
         },
     );
     let frozen_at = manager.wait_line("systemd-demo: freezing");
@@ -439,6 +470,159 @@ fn stops_pinging_when_stuck(package: &str, example: &'static str) {
         late.is_empty(),
         "{example} pinged after its runtime froze, at {late:?} after"
     );
+}
+
+/// A reload by SIGHUP (`Type=notify-reload`): `RELOADING=1` with
+/// `MONOTONIC_USEC=` as it begins, then `READY=1` once every service has
+/// it; the service saw reload 1; the program still stops cleanly.
+fn wraps_a_reload(package: &str, example: &'static str) {
+    let mut manager = Manager::start(
+        package,
+        example,
+        Setup {
+            notify_socket: true,
+            watchdog_for_child: true,
+            freeze_after: None,
+            never_ready: false,
+            reload: true,
+            unhealthy_after: None,
+            budget: None,
+        },
+    );
+    loop {
+        let message = manager.next_not_ping();
+        if message.lines.iter().any(|l| l == "READY=1") {
+            break;
+        }
+    }
+    manager.signal("HUP");
+    let reloading = manager.next_not_ping();
+    assert_eq!(
+        reloading.lines.first().map(String::as_str),
+        Some("RELOADING=1"),
+        "{:?}",
+        manager.texts()
+    );
+    let usec = reloading
+        .lines
+        .iter()
+        .find_map(|l| l.strip_prefix("MONOTONIC_USEC="))
+        .unwrap_or_else(|| panic!("no MONOTONIC_USEC: {:?}", manager.texts()));
+    assert!(usec.parse::<u64>().is_ok_and(|us| us > 0), "{usec}");
+    let ready = manager.next_not_ping();
+    assert_eq!(
+        ready.lines.first().map(String::as_str),
+        Some("READY=1"),
+        "{:?}",
+        manager.texts()
+    );
+    manager.wait_line("systemd-demo: web reloaded 1");
+    manager.signal("TERM");
+    let (status, _) = manager.wait_exit();
+    assert!(status.success(), "{example} exited with {status}");
+}
+
+/// Once a service declares itself unhealthy, the pings stop (systemd's
+/// `WatchdogSec` then restarts the process), though the runtime runs on.
+fn stops_pinging_when_unhealthy(package: &str, example: &'static str) {
+    let mut manager = Manager::start(
+        package,
+        example,
+        Setup {
+            notify_socket: true,
+            watchdog_for_child: true,
+            freeze_after: None,
+            never_ready: false,
+            reload: false,
+            unhealthy_after: Some(Duration::from_millis(1500)),
+            budget: None,
+        },
+    );
+    let sick_at = manager.wait_line("systemd-demo: unhealthy");
+    let until = sick_at + Duration::from_secs(2);
+    let mut late = Vec::new();
+    while let Some(message) = manager.next_before(until) {
+        if message.is_ping() && message.at > sick_at + Duration::from_millis(100) {
+            late.push(message.at - sick_at);
+        }
+    }
+    let before = manager
+        .seen
+        .iter()
+        .filter(|m| m.is_ping() && m.at <= sick_at)
+        .count();
+    assert!(before >= 2, "pings before: {:?}", manager.texts());
+    assert!(
+        late.is_empty(),
+        "{example} pinged while unhealthy, at {late:?} after"
+    );
+}
+
+/// With a shutdown budget shorter than `slow`'s own 10 s timeout, no
+/// `EXTEND_TIMEOUT_USEC=` asks for more than what is left of the budget
+/// (plus the 1 s until the next message): the service manager is never
+/// told the stop may run past the budget.
+fn extends_within_the_budget(package: &str, example: &'static str) {
+    let budget = Duration::from_secs(6);
+    let mut manager = Manager::start(
+        package,
+        example,
+        Setup {
+            notify_socket: true,
+            watchdog_for_child: true,
+            freeze_after: None,
+            never_ready: false,
+            reload: false,
+            unhealthy_after: None,
+            budget: Some(budget),
+        },
+    );
+    loop {
+        let message = manager.next_not_ping();
+        if message.lines.iter().any(|l| l == "READY=1") {
+            break;
+        }
+    }
+    manager.signal("TERM");
+    let (status, after) = manager.wait_exit();
+    assert!(status.success(), "{example} exited with {status}");
+    let extends: Vec<Duration> = after
+        .iter()
+        .flat_map(|m| m.lines.iter())
+        .filter_map(|l| l.strip_prefix("EXTEND_TIMEOUT_USEC="))
+        .map(|usec| Duration::from_micros(usec.parse().expect("a number")))
+        .collect();
+    assert!(extends.len() >= 2, "{:?}", manager.texts());
+    let most = budget + Duration::from_secs(1);
+    assert!(
+        extends.iter().all(|e| *e <= most),
+        "EXTEND_TIMEOUT_USEC past the budget ({most:?}): {extends:?}"
+    );
+}
+
+#[test]
+fn tokio_extends_within_the_budget() {
+    extends_within_the_budget("governor-tokio", "tokio-systemd");
+}
+
+#[test]
+fn tokio_wraps_a_reload() {
+    wraps_a_reload("governor-tokio", "tokio-systemd");
+}
+
+#[test]
+fn smol_wraps_a_reload() {
+    wraps_a_reload("governor-smol", "smol-systemd");
+}
+
+#[test]
+fn async_std_wraps_a_reload() {
+    wraps_a_reload("governor-std", "async-std-systemd");
+}
+
+#[test]
+fn tokio_stops_pinging_when_unhealthy() {
+    stops_pinging_when_unhealthy("governor-tokio", "tokio-systemd");
 }
 
 #[test]
@@ -483,6 +667,9 @@ fn no_pings_for_another_pid() {
             watchdog_for_child: false,
             freeze_after: None,
             never_ready: false,
+            reload: false,
+            unhealthy_after: None,
+            budget: None,
         },
     );
     loop {
@@ -514,6 +701,9 @@ fn silent_without_notify_socket(package: &str, example: &'static str) {
             watchdog_for_child: true,
             freeze_after: None,
             never_ready: false,
+            reload: false,
+            unhealthy_after: None,
+            budget: None,
         },
     );
     manager.wait_line("systemd-demo: web ready");
@@ -553,6 +743,9 @@ fn no_ready_while_a_service_is_not_ready() {
             watchdog_for_child: true,
             freeze_after: None,
             never_ready: true,
+            reload: false,
+            unhealthy_after: None,
+            budget: None,
         },
     );
     for expected in [

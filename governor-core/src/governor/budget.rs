@@ -70,6 +70,18 @@ pub(crate) struct Plan {
 }
 
 impl Shared {
+    /// The end of the shutdown budget on the runtime's clock, once the
+    /// stop began with a budget set (the systemd notifier's
+    /// `EXTEND_TIMEOUT_USEC` never asks for more).
+    #[cfg(all(feature = "systemd", unix))]
+    pub(crate) fn budget_end(&self) -> Option<Duration> {
+        self.budget
+            .lock()
+            .as_ref()
+            .and_then(|plan| plan.budget)
+            .map(|(_, end)| end)
+    }
+
     /// Makes the plan, if a budget is set: called as the stop begins,
     /// with `requested` the time of the shutdown request.
     pub(super) fn plan_budget(&self, requested: Duration) {

@@ -458,6 +458,9 @@ impl Shared {
     /// (`None`: it has none, and may take as long as it likes).
     #[cfg(all(feature = "systemd", unix))]
     pub(crate) fn stopping_services(&self, now: Duration) -> Vec<(Arc<str>, Option<Duration>)> {
+        // A shutdown budget caps every service's time: none is asked for
+        // past its end (a leaf lock, read before the governor's).
+        let budget_left = self.budget_end().map(|end| end.saturating_sub(now));
         let state = self.state.lock();
         let default = state.defaults.shutdown_timeout;
         state
@@ -466,9 +469,13 @@ impl Shared {
             .filter(|record| !record.forgotten())
             .filter_map(|record| {
                 let (asked, own) = record.stop_progress()?;
-                let left = own
+                let own_left = own
                     .or(default)
                     .map(|timeout| asked.saturating_add(timeout).saturating_sub(now));
+                let left = match (own_left, budget_left) {
+                    (Some(own), Some(budget)) => Some(own.min(budget)),
+                    (own, budget) => own.or(budget),
+                };
                 Some((record.name.clone(), left))
             })
             .collect()
