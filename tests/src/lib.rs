@@ -33,6 +33,8 @@
 //! crate, `governor-bench`.
 
 pub mod cases;
+#[cfg(feature = "std")]
+pub mod example_binary;
 pub mod harness;
 #[cfg(feature = "std")]
 pub mod run_contract;

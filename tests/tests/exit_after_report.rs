@@ -5,7 +5,6 @@
 //! (`tests/demo/abandoned.rs`), run as a real child process.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -14,33 +13,9 @@ use std::time::Duration;
 /// about 200 ms (its service's shutdown timeout); a hang must still end.
 const BOUND: Duration = Duration::from_secs(60);
 
-/// Builds `package`'s example `example` and locates its executable.
-fn build_example(package: &str, example: &str) -> PathBuf {
-    let output = Command::new(env!("CARGO"))
-        .args(["build", "-p", package, "--example", example])
-        .arg("--message-format=json")
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("cargo runs");
-    assert!(
-        output.status.success(),
-        "building {package}'s {example} failed"
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    stdout
-        .lines()
-        .filter(|line| line.contains(&format!(r#""name":"{example}""#)))
-        .find_map(|line| {
-            let start = line.find(r#""executable":""#)? + r#""executable":""#.len();
-            let end = start + line[start..].find('"')?;
-            Some(PathBuf::from(&line[start..end]))
-        })
-        .expect("cargo reports the example's executable")
-}
-
 /// Runs the example; it must print the report and exit 0 within [`BOUND`].
 fn exits_after_its_report(package: &str, example: &str) {
-    let binary = build_example(package, example);
+    let binary = governor_conformance::example_binary::example_binary(package, example, &[]);
     let mut child = Command::new(&binary)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -11,7 +11,6 @@
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -19,30 +18,6 @@ use std::time::Duration;
 /// How long each step may take: the program needs milliseconds; a
 /// swallowed signal (the bug) must still end the test.
 const BOUND: Duration = Duration::from_secs(60);
-
-/// Builds `package`'s example `example` and locates its executable.
-fn build_example(package: &str, example: &str) -> PathBuf {
-    let output = Command::new(env!("CARGO"))
-        .args(["build", "-p", package, "--example", example])
-        .arg("--message-format=json")
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("cargo runs");
-    assert!(
-        output.status.success(),
-        "building {package}'s {example} failed"
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    stdout
-        .lines()
-        .filter(|line| line.contains(&format!(r#""name":"{example}""#)))
-        .find_map(|line| {
-            let start = line.find(r#""executable":""#)? + r#""executable":""#.len();
-            let end = start + line[start..].find('"')?;
-            Some(PathBuf::from(&line[start..end]))
-        })
-        .expect("cargo reports the example's executable")
-}
 
 fn kill(signal: &str, pid: u32) {
     let sent = Command::new("kill")
@@ -61,7 +36,7 @@ enum Seen {
 /// The example, SIGTERM once it runs, SIGTERM again once it lingers: it
 /// must die of that second SIGTERM.
 fn second_sigterm_kills_the_lingering_program(package: &str, example: &str) {
-    let binary = build_example(package, example);
+    let binary = governor_conformance::example_binary::example_binary(package, example, &[]);
     let mut child = Command::new(&binary)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

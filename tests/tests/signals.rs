@@ -7,11 +7,9 @@
 //! action).
 #![cfg(unix)]
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::{mpsc, Mutex};
+use std::sync::mpsc;
 use std::time::Duration;
 
 /// How long the demo may take to come up, and then to shut down. Generous:
@@ -28,36 +26,6 @@ const SERVICES: [&str; 6] = [
     "wedged",
 ];
 
-/// Builds (once per test process) and locates `package`'s demo example.
-fn demo_binary(package: &str) -> PathBuf {
-    static BUILT: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
-    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    built
-        .entry(package.to_owned())
-        .or_insert_with(|| build_demo(package))
-        .clone()
-}
-
-fn build_demo(package: &str) -> PathBuf {
-    let output = Command::new(env!("CARGO"))
-        .args(["build", "-p", package, "--example", example_of(package)])
-        .arg("--message-format=json")
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("cargo runs");
-    assert!(output.status.success(), "building {package}'s demo failed");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    stdout
-        .lines()
-        .filter(|line| line.contains(&format!(r#""name":"{}""#, example_of(package))))
-        .find_map(|line| {
-            let start = line.find(r#""executable":""#)? + r#""executable":""#.len();
-            let end = start + line[start..].find('"')?;
-            Some(PathBuf::from(&line[start..end]))
-        })
-        .expect("cargo reports the demo's executable")
-}
-
 /// Runs `package`'s demo until it announces it runs, calls `send` with its
 /// pid, and returns how it exited and every line it printed.
 fn run_demo(package: &str, send: impl FnOnce(u32)) -> (ExitStatus, Vec<String>) {
@@ -72,7 +40,8 @@ fn run_demo_with(
     env: &[(&str, &str)],
     send: impl FnOnce(u32, &mut dyn FnMut(&str)),
 ) -> (ExitStatus, Vec<String>) {
-    let binary = demo_binary(package);
+    let binary =
+        governor_conformance::example_binary::example_binary(package, example_of(package), &[]);
     let mut child = Command::new(&binary)
         .envs(env.iter().copied())
         .env("RUST_LOG", "info")

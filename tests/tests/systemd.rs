@@ -14,13 +14,12 @@
 //! `freeze` service, which blocks its thread, leaves the governor stuck.
 #![cfg(unix)]
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Mutex};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// The deadline of every wait: generous (a loaded 2-core machine is slow),
@@ -34,34 +33,6 @@ const WATCHDOG: Duration = Duration::from_millis(600);
 /// timeout (see `tests/demo/systemd.rs`).
 const SLOW_STOP: Duration = Duration::from_millis(3500);
 const SLOW_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Builds (once per test process) and locates `package`'s `example`.
-fn example_binary(package: &str, example: &str) -> PathBuf {
-    static BUILT: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
-    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    built
-        .entry(example.to_owned())
-        .or_insert_with(|| {
-            let output = Command::new(env!("CARGO"))
-                .args(["build", "-p", package, "--example", example])
-                .args(["--features", "systemd", "--message-format=json"])
-                .stderr(Stdio::inherit())
-                .output()
-                .expect("cargo runs");
-            assert!(output.status.success(), "building {example} failed");
-            let stdout = String::from_utf8_lossy(&output.stdout);
-            stdout
-                .lines()
-                .filter(|line| line.contains(&format!(r#""name":"{example}""#)))
-                .find_map(|line| {
-                    let start = line.find(r#""executable":""#)? + r#""executable":""#.len();
-                    let end = start + line[start..].find('"')?;
-                    Some(PathBuf::from(&line[start..end]))
-                })
-                .expect("cargo reports the example's executable")
-        })
-        .clone()
-}
 
 /// One datagram: its lines, and when it arrived.
 #[derive(Debug, Clone)]
@@ -92,6 +63,22 @@ struct Setup {
     budget: Option<Duration>,
 }
 
+impl Setup {
+    /// The usual start: the socket set, the watchdog for the child, none
+    /// of the demo's special modes.
+    fn notifying() -> Setup {
+        Setup {
+            notify_socket: true,
+            watchdog_for_child: true,
+            freeze_after: None,
+            never_ready: false,
+            reload: false,
+            unhealthy_after: None,
+            budget: None,
+        }
+    }
+}
+
 /// The service manager's side: the socket, the child, what each sent.
 struct Manager {
     example: &'static str,
@@ -106,7 +93,8 @@ struct Manager {
 impl Manager {
     fn start(package: &str, example: &'static str, setup: Setup) -> Manager {
         static SOCKETS: AtomicUsize = AtomicUsize::new(0);
-        let binary = example_binary(package, example);
+        let binary =
+            governor_conformance::example_binary::example_binary(package, example, &["systemd"]);
         let socket_path = std::env::temp_dir().join(format!(
             "governor-sd-{}-{}.sock",
             std::process::id(),
@@ -251,6 +239,11 @@ impl Manager {
         }
     }
 
+    /// Waits for the message with `READY=1`; fails after [`BOUND`].
+    fn wait_ready(&mut self) {
+        while !self.next_not_ping().lines.iter().any(|l| l == "READY=1") {}
+    }
+
     /// Waits for a line of the child's stdout; fails after [`BOUND`].
     fn wait_line(&mut self, wanted: &str) -> Instant {
         loop {
@@ -323,19 +316,7 @@ fn lines(message: &Message) -> Vec<&str> {
 /// `EXTEND_TIMEOUT_USEC=` while `slow` takes its time to stop, `stopped`,
 /// and exit code 0.
 fn speaks_to_systemd(package: &str, example: &'static str) {
-    let mut manager = Manager::start(
-        package,
-        example,
-        Setup {
-            notify_socket: true,
-            watchdog_for_child: true,
-            freeze_after: None,
-            never_ready: false,
-            reload: false,
-            unhealthy_after: None,
-            budget: None,
-        },
-    );
+    let mut manager = Manager::start(package, example, Setup::notifying());
     let before_ready = [
         vec!["STATUS=starting: 3 services"],
         vec!["STATUS=restarting flaky in 200ms (attempt 1)"],
@@ -438,13 +419,8 @@ fn stops_pinging_when_stuck(package: &str, example: &'static str) {
         package,
         example,
         Setup {
-            notify_socket: true,
-            watchdog_for_child: true,
             freeze_after: Some(Duration::from_millis(1500)),
-            never_ready: false,
-            reload: false,
-            unhealthy_after: None,
-            budget: None,
+            ..Setup::notifying()
         },
     );
     let frozen_at = manager.wait_line("systemd-demo: freezing");
@@ -480,21 +456,11 @@ fn wraps_a_reload(package: &str, example: &'static str) {
         package,
         example,
         Setup {
-            notify_socket: true,
-            watchdog_for_child: true,
-            freeze_after: None,
-            never_ready: false,
             reload: true,
-            unhealthy_after: None,
-            budget: None,
+            ..Setup::notifying()
         },
     );
-    loop {
-        let message = manager.next_not_ping();
-        if message.lines.iter().any(|l| l == "READY=1") {
-            break;
-        }
-    }
+    manager.wait_ready();
     manager.signal("HUP");
     let reloading = manager.next_not_ping();
     assert_eq!(
@@ -529,13 +495,8 @@ fn stops_pinging_when_unhealthy(package: &str, example: &'static str) {
         package,
         example,
         Setup {
-            notify_socket: true,
-            watchdog_for_child: true,
-            freeze_after: None,
-            never_ready: false,
-            reload: false,
             unhealthy_after: Some(Duration::from_millis(1500)),
-            budget: None,
+            ..Setup::notifying()
         },
     );
     let sick_at = manager.wait_line("systemd-demo: unhealthy");
@@ -568,21 +529,11 @@ fn extends_within_the_budget(package: &str, example: &'static str) {
         package,
         example,
         Setup {
-            notify_socket: true,
-            watchdog_for_child: true,
-            freeze_after: None,
-            never_ready: false,
-            reload: false,
-            unhealthy_after: None,
             budget: Some(budget),
+            ..Setup::notifying()
         },
     );
-    loop {
-        let message = manager.next_not_ping();
-        if message.lines.iter().any(|l| l == "READY=1") {
-            break;
-        }
-    }
+    manager.wait_ready();
     manager.signal("TERM");
     let (status, after) = manager.wait_exit();
     assert!(status.success(), "{example} exited with {status}");
@@ -663,13 +614,8 @@ fn no_pings_for_another_pid() {
         "governor-tokio",
         "tokio-systemd",
         Setup {
-            notify_socket: true,
             watchdog_for_child: false,
-            freeze_after: None,
-            never_ready: false,
-            reload: false,
-            unhealthy_after: None,
-            budget: None,
+            ..Setup::notifying()
         },
     );
     loop {
@@ -698,12 +644,7 @@ fn silent_without_notify_socket(package: &str, example: &'static str) {
         example,
         Setup {
             notify_socket: false,
-            watchdog_for_child: true,
-            freeze_after: None,
-            never_ready: false,
-            reload: false,
-            unhealthy_after: None,
-            budget: None,
+            ..Setup::notifying()
         },
     );
     manager.wait_line("systemd-demo: web ready");
@@ -739,13 +680,8 @@ fn no_ready_while_a_service_is_not_ready() {
         "governor-tokio",
         "tokio-systemd",
         Setup {
-            notify_socket: true,
-            watchdog_for_child: true,
-            freeze_after: None,
             never_ready: true,
-            reload: false,
-            unhealthy_after: None,
-            budget: None,
+            ..Setup::notifying()
         },
     );
     for expected in [
