@@ -289,8 +289,10 @@ pub async fn critical_service_ending_shuts_the_governor_down<H: Harness>(h: &H) 
 
 // Dependencies and readiness --------------------------------------------------
 
-/// A dependent starts once its dependencies are ready (or, for one that
-/// does not report readiness, running); independent services start at once.
+/// A dependent starts once its dependencies are ready; independent services
+/// start at once. (Here they report it after marking their start: one that does not
+/// report readiness is ready as its run begins, before its first poll, so
+/// marks could not order them.)
 pub async fn dependents_start_once_dependencies_are_ready<H: Harness>(h: &H) {
     let (t, mut notes) = timeline(h);
     let gov = h.governor();
@@ -309,12 +311,18 @@ pub async fn dependents_start_once_dependencies_are_ready<H: Harness>(h: &H) {
     })
     .unwrap()
     .notify_ready();
+    // Each reports ready only once it has marked its start: a service
+    // without `notify_ready` is ready as its run begins, before its first
+    // poll, so on a multi-thread executor its dependent could be polled
+    // (and mark) first, although it started after the readiness, as
+    // promised.
     let mark_start = |t: &Timeline| {
         let t = t.clone();
         move |ctx: ServiceCtx| {
             let t = t.clone();
             async move {
                 t.mark(format!("{}:start", ctx.name()));
+                ctx.ready();
                 ctx.wait_for_stop().await;
                 Ok(())
             }
@@ -322,10 +330,12 @@ pub async fn dependents_start_once_dependencies_are_ready<H: Harness>(h: &H) {
     };
     gov.add("server", mark_start(&t))
         .unwrap()
-        .depends_on(["config"]);
+        .depends_on(["config"])
+        .notify_ready();
     gov.add("worker", mark_start(&t))
         .unwrap()
-        .depends_on(["server"]);
+        .depends_on(["server"])
+        .notify_ready();
     gov.add("metrics", mark_start(&t)).unwrap();
     gov.start().unwrap();
     notes.until("config:loading").await;
