@@ -9,7 +9,7 @@ use std::time::Duration;
 use governor_conformance::harness::Harness;
 use governor_conformance::runtimes::Virtual;
 use governor_conformance::support::{journal, run_case};
-use governor_core::{Governor, Outcome, ServiceCtx, ServiceState, ShutdownCause};
+use governor_core::{Governor, Outcome, ServiceState, ShutdownCause};
 use governor_nostd_check::SmolNoStd;
 
 governor_conformance::nostd_conformance_suite!(virtual_time, Virtual::new());
