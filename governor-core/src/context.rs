@@ -424,6 +424,9 @@ impl ServiceCtx {
     }
 
     /// How many tasks of this run are running (spawned and not ended).
+    /// A task is counted out just after its handle receives its result,
+    /// so right after awaiting a handle the count may still include that
+    /// task for an instant on a multi-thread runtime.
     pub fn running_tasks(&self) -> usize {
         self.record
             .current_run_tasks(self.run)

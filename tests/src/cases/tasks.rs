@@ -314,7 +314,10 @@ pub async fn an_aborted_task_ends_at_once<H: Harness>(h: &H) {
             j.note(format!("running:{}", ctx.running_tasks()));
             victim.abort();
             assert_eq!(victim.await, Err(TaskError::Aborted));
-            j.note(format!("after:{}", ctx.running_tasks()));
+            // Not `running_tasks()`: a task is counted out just after its
+            // handle gets the result, so on a thread pool the count can
+            // still say 1 for an instant here (CI saw it on async-std).
+            j.note("aborted");
             Ok(())
         }
     })
@@ -324,7 +327,7 @@ pub async fn an_aborted_task_ends_at_once<H: Harness>(h: &H) {
     let report = gov.wait_for_shutdown().await;
     notes.until("running:1").await;
     notes.until("drop:victim").await;
-    notes.until("after:0").await;
+    notes.until("aborted").await;
     assert_eq!(
         report.service("aborter").unwrap().last_outcome,
         Some(Outcome::Completed)
