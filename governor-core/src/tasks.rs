@@ -961,7 +961,10 @@ mod loom_tasks {
                         cell,
                         scope,
                         key,
-                        inside: (0, 0),
+                        inside: crate::inside::InsideMarker {
+                            governor: 0,
+                            record: 0,
+                        },
                         done: false,
                     };
                     ending.end(Err(TaskError::Panicked(Arc::from("boom"))));
