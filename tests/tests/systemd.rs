@@ -239,6 +239,31 @@ impl Manager {
         }
     }
 
+    /// Waits for the child to print `line`, then asserts that it pinged
+    /// at least twice before and not at all in the 2 s (more than 6
+    /// periods) after, but for 100 ms of grace for a ping in flight.
+    fn assert_pings_stop_after(&mut self, line: &str, what: &str) {
+        let at = self.wait_line(line);
+        let until = at + Duration::from_secs(2);
+        let mut late = Vec::new();
+        while let Some(message) = self.next_before(until) {
+            if message.is_ping() && message.at > at + Duration::from_millis(100) {
+                late.push(message.at - at);
+            }
+        }
+        let before = self
+            .seen
+            .iter()
+            .filter(|m| m.is_ping() && m.at <= at)
+            .count();
+        assert!(before >= 2, "pings before {line:?}: {:?}", self.texts());
+        assert!(
+            late.is_empty(),
+            "{} pinged {what}, at {late:?} after",
+            self.example
+        );
+    }
+
     /// Waits for the message with `READY=1`; fails after [`BOUND`].
     fn wait_ready(&mut self) {
         while !self.next_not_ping().lines.iter().any(|l| l == "READY=1") {}
@@ -423,29 +448,7 @@ fn stops_pinging_when_stuck(package: &str, example: &'static str) {
             ..Setup::notifying()
         },
     );
-    let frozen_at = manager.wait_line("systemd-demo: freezing");
-    // A ping in flight as it froze may still arrive: 100 ms of grace.
-    let until = frozen_at + Duration::from_secs(2);
-    let mut late = Vec::new();
-    while let Some(message) = manager.next_before(until) {
-        if message.is_ping() && message.at > frozen_at + Duration::from_millis(100) {
-            late.push(message.at - frozen_at);
-        }
-    }
-    let before = manager
-        .seen
-        .iter()
-        .filter(|m| m.is_ping() && m.at <= frozen_at)
-        .count();
-    assert!(
-        before >= 2,
-        "pings before the freeze: {:?}",
-        manager.texts()
-    );
-    assert!(
-        late.is_empty(),
-        "{example} pinged after its runtime froze, at {late:?} after"
-    );
+    manager.assert_pings_stop_after("systemd-demo: freezing", "after its runtime froze");
 }
 
 /// A reload by SIGHUP (`Type=notify-reload`): `RELOADING=1` with
@@ -499,24 +502,7 @@ fn stops_pinging_when_unhealthy(package: &str, example: &'static str) {
             ..Setup::notifying()
         },
     );
-    let sick_at = manager.wait_line("systemd-demo: unhealthy");
-    let until = sick_at + Duration::from_secs(2);
-    let mut late = Vec::new();
-    while let Some(message) = manager.next_before(until) {
-        if message.is_ping() && message.at > sick_at + Duration::from_millis(100) {
-            late.push(message.at - sick_at);
-        }
-    }
-    let before = manager
-        .seen
-        .iter()
-        .filter(|m| m.is_ping() && m.at <= sick_at)
-        .count();
-    assert!(before >= 2, "pings before: {:?}", manager.texts());
-    assert!(
-        late.is_empty(),
-        "{example} pinged while unhealthy, at {late:?} after"
-    );
+    manager.assert_pings_stop_after("systemd-demo: unhealthy", "while unhealthy");
 }
 
 /// With a shutdown budget shorter than `slow`'s own 10 s timeout, no
