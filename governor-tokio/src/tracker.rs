@@ -17,7 +17,8 @@
 //! What it does not do: abort a tracker's tasks. A [`TaskTracker`] holds
 //! no handle to its tasks (only a count), so nothing can cut them off
 //! through it; past the shutdown timeout they are left running, detached,
-//! and a warning (target `governor::fault`) says how many. Tasks that
+//! and a warning says how many (as the core warns of the tasks it aborts
+//! with a run). Tasks that
 //! must stop with the run watch its stop (a
 //! [`cancellation_token`](crate::cancel::CancellationExt::cancellation_token),
 //! the tokio-util pairing) or are spawned with [`ServiceCtx::spawn`],
@@ -70,7 +71,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 pub use tokio_util::task::TaskTracker;
 
@@ -89,7 +90,7 @@ pub trait DrainTracker: sealed::Sealed {
     /// report names `name` among its
     /// [`aborted_tasks`](crate::ServiceReport::aborted_tasks), and the
     /// tracker's tasks are left running (a tracker cannot abort them; a
-    /// warning on target `governor::fault` counts them). Call it before
+    /// warning counts them). Call it before
     /// the run's main future returns: from then on it does nothing (as
     /// a task spawned then never starts).
     fn drain_tracker(&self, name: &str, tracker: &TaskTracker);
@@ -113,12 +114,13 @@ pub trait TrackedBy: sealed::Sealed {
 impl DrainTracker for ServiceCtx {
     fn drain_tracker(&self, name: &str, tracker: &TaskTracker) {
         let tracker = tracker.clone();
-        let label: std::sync::Arc<str> = name.into();
+        let (service, tracker_name): (Arc<str>, Arc<str>) = (self.name().into(), name.into());
         self.spawn_named(name, move |task| async move {
             task.wait_for_stop().await;
             tracker.close();
             let mut left = LeftRunning {
-                name: label,
+                service,
+                name: tracker_name,
                 tracker: &tracker,
                 drained: false,
             };
@@ -133,7 +135,8 @@ impl DrainTracker for ServiceCtx {
 /// Says, when the drain is cut off (dropped before the tracker emptied),
 /// how many of the tracker's tasks go on running.
 struct LeftRunning<'a> {
-    name: std::sync::Arc<str>,
+    service: Arc<str>,
+    name: Arc<str>,
     tracker: &'a TaskTracker,
     drained: bool,
 }
@@ -143,7 +146,7 @@ impl Drop for LeftRunning<'_> {
         let left = self.tracker.len();
         if !self.drained && left > 0 {
             tracing::warn!(
-                target: crate::targets::FAULT,
+                service = &*self.service,
                 tracker = &*self.name,
                 left,
                 "tracker drain cut off: its tasks go on running (a TaskTracker cannot abort them)"
@@ -154,7 +157,7 @@ impl Drop for LeftRunning<'_> {
 
 impl TrackedBy for Governor {
     fn tracked_by(&self, tracker: &TaskTracker) {
-        let token = std::sync::Arc::new(Mutex::new(Some(tracker.token())));
+        let token = Arc::new(Mutex::new(Some(tracker.token())));
         let held = token.clone();
         self.observe_events(move |event| {
             if let Event::ShutdownComplete { .. } = event {
