@@ -86,13 +86,19 @@
 //!
 //! - `tokio-util`: the `cancel` module, `tokio_util`'s
 //!   `CancellationToken` both ways: tokens that follow a run's or the
-//!   governor's stop, and a governor shut down by a token.
+//!   governor's stop, and a governor shut down by a token; and the
+//!   `tracker` module, its `TaskTracker` both ways: a tracker drained as
+//!   part of a run (within its shutdown timeout, named in the report past
+//!   it), and a governor counted as a task of a tracker until its
+//!   shutdown is complete.
 
 use std::fmt;
 
 #[cfg(feature = "tokio-util")]
 pub mod cancel;
 pub mod runtime;
+#[cfg(feature = "tokio-util")]
+pub mod tracker;
 
 pub use governor_core;
 // Everything at governor-core's root, in one line rather than a copied

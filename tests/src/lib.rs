@@ -37,6 +37,8 @@ pub mod cases;
 pub mod example_binary;
 pub mod harness;
 #[cfg(feature = "std")]
+pub mod programs;
+#[cfg(feature = "std")]
 pub mod run_contract;
 #[cfg(feature = "std")]
 pub mod runtime_contract;

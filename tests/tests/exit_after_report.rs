@@ -1,8 +1,8 @@
 //! End to end: each adapter's `run` returns once the report is built, and
 //! the process then exits, even though a blocking service that ignored its
 //! stop was abandoned and its thread is still blocked (issue 10, item 3).
-//! The program is each adapter's `abandoned` example
-//! (`tests/demo/abandoned.rs`), run as a real child process.
+//! The program is `src/programs/abandoned.rs`, on each adapter (this
+//! crate's `<adapter>-abandoned` examples), run as a real child process.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -60,15 +60,15 @@ fn exits_after_its_report(package: &str, example: &str) {
 
 #[test]
 fn tokio_run_returns_and_the_process_exits_despite_an_abandoned_thread() {
-    exits_after_its_report("governor-tokio", "tokio-abandoned");
+    exits_after_its_report("governor-conformance", "tokio-abandoned");
 }
 
 #[test]
 fn smol_run_returns_and_the_process_exits_despite_an_abandoned_thread() {
-    exits_after_its_report("governor-smol", "smol-abandoned");
+    exits_after_its_report("governor-conformance", "smol-abandoned");
 }
 
 #[test]
 fn async_std_run_returns_and_the_process_exits_despite_an_abandoned_thread() {
-    exits_after_its_report("governor-std", "async-std-abandoned");
+    exits_after_its_report("governor-conformance", "async-std-abandoned");
 }

@@ -1,7 +1,8 @@
 //! End to end, per adapter: once the governor has finished, a shutdown
 //! signal gets the operating system's default action again (issue 13,
-//! item 2). The program is each adapter's `linger` example
-//! (`tests/demo/linger.rs`), run as a real child process: a first SIGTERM
+//! item 2). The program is `src/programs/linger.rs`, on each adapter
+//! (this crate's `<adapter>-linger` examples), run as a real child
+//! process: a first SIGTERM
 //! shuts its governor down cleanly (exit code 0 in the report), `run`
 //! returns and the program lingers for ever; a second SIGTERM must then
 //! kill it, as if no handler had ever been installed. Before the fix the
@@ -90,15 +91,15 @@ fn second_sigterm_kills_the_lingering_program(package: &str, example: &str) {
 
 #[test]
 fn tokio_gives_sigterm_its_default_action_back_after_run() {
-    second_sigterm_kills_the_lingering_program("governor-tokio", "tokio-linger");
+    second_sigterm_kills_the_lingering_program("governor-conformance", "tokio-linger");
 }
 
 #[test]
 fn smol_gives_sigterm_its_default_action_back_after_run() {
-    second_sigterm_kills_the_lingering_program("governor-smol", "smol-linger");
+    second_sigterm_kills_the_lingering_program("governor-conformance", "smol-linger");
 }
 
 #[test]
 fn async_std_gives_sigterm_its_default_action_back_after_run() {
-    second_sigterm_kills_the_lingering_program("governor-std", "async-std-linger");
+    second_sigterm_kills_the_lingering_program("governor-conformance", "async-std-linger");
 }

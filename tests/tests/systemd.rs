@@ -1,6 +1,7 @@
 //! End to end: the test acts as systemd. It binds a real unix datagram
-//! socket, runs each adapter's `systemd` example (`tests/demo/systemd.rs`,
-//! built with the adapter's `systemd` feature) as a child process with
+//! socket, runs the `systemd` program (`src/programs/systemd.rs`) on each
+//! adapter (this crate's `<adapter>-systemd` examples, built with its
+//! `systemd` feature, which turns on the adapters') as a child process with
 //! `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` set, and checks
 //! every message it receives (issue 13): the status lines and `READY=1`
 //! after readiness, `WATCHDOG=1` at half of `WATCHDOG_USEC`, `STOPPING=1`
@@ -22,6 +23,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+// How long the program's `slow` service takes to stop: its own constant.
+use governor_conformance::programs::systemd::SLOW_STOP;
+
 /// The deadline of every wait: generous (a loaded 2-core machine is slow),
 /// but a hang still ends.
 const BOUND: Duration = Duration::from_secs(60);
@@ -29,9 +33,8 @@ const BOUND: Duration = Duration::from_secs(60);
 /// `WATCHDOG_USEC` given to the child: pings are due every 300 ms.
 const WATCHDOG: Duration = Duration::from_millis(600);
 
-/// How long the example's `slow` service takes to stop, and its shutdown
-/// timeout (see `tests/demo/systemd.rs`).
-const SLOW_STOP: Duration = Duration::from_millis(3500);
+/// The shutdown timeout of the program's `slow` service, which takes
+/// `SLOW_STOP` to stop (see `src/programs/systemd.rs`).
 const SLOW_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One datagram: its lines, and when it arrived.
@@ -539,57 +542,57 @@ fn extends_within_the_budget(package: &str, example: &'static str) {
 
 #[test]
 fn tokio_extends_within_the_budget() {
-    extends_within_the_budget("governor-tokio", "tokio-systemd");
+    extends_within_the_budget("governor-conformance", "tokio-systemd");
 }
 
 #[test]
 fn tokio_wraps_a_reload() {
-    wraps_a_reload("governor-tokio", "tokio-systemd");
+    wraps_a_reload("governor-conformance", "tokio-systemd");
 }
 
 #[test]
 fn smol_wraps_a_reload() {
-    wraps_a_reload("governor-smol", "smol-systemd");
+    wraps_a_reload("governor-conformance", "smol-systemd");
 }
 
 #[test]
 fn async_std_wraps_a_reload() {
-    wraps_a_reload("governor-std", "async-std-systemd");
+    wraps_a_reload("governor-conformance", "async-std-systemd");
 }
 
 #[test]
 fn tokio_stops_pinging_when_unhealthy() {
-    stops_pinging_when_unhealthy("governor-tokio", "tokio-systemd");
+    stops_pinging_when_unhealthy("governor-conformance", "tokio-systemd");
 }
 
 #[test]
 fn tokio_speaks_to_systemd() {
-    speaks_to_systemd("governor-tokio", "tokio-systemd");
+    speaks_to_systemd("governor-conformance", "tokio-systemd");
 }
 
 #[test]
 fn smol_speaks_to_systemd() {
-    speaks_to_systemd("governor-smol", "smol-systemd");
+    speaks_to_systemd("governor-conformance", "smol-systemd");
 }
 
 #[test]
 fn async_std_speaks_to_systemd() {
-    speaks_to_systemd("governor-std", "async-std-systemd");
+    speaks_to_systemd("governor-conformance", "async-std-systemd");
 }
 
 #[test]
 fn tokio_stops_pinging_when_stuck() {
-    stops_pinging_when_stuck("governor-tokio", "tokio-systemd");
+    stops_pinging_when_stuck("governor-conformance", "tokio-systemd");
 }
 
 #[test]
 fn smol_stops_pinging_when_stuck() {
-    stops_pinging_when_stuck("governor-smol", "smol-systemd");
+    stops_pinging_when_stuck("governor-conformance", "smol-systemd");
 }
 
 #[test]
 fn async_std_stops_pinging_when_stuck() {
-    stops_pinging_when_stuck("governor-std", "async-std-systemd");
+    stops_pinging_when_stuck("governor-conformance", "async-std-systemd");
 }
 
 /// `WATCHDOG_PID` names another process: no pings, though the rest of
@@ -597,7 +600,7 @@ fn async_std_stops_pinging_when_stuck() {
 #[test]
 fn no_pings_for_another_pid() {
     let mut manager = Manager::start(
-        "governor-tokio",
+        "governor-conformance",
         "tokio-systemd",
         Setup {
             watchdog_for_child: false,
@@ -643,17 +646,17 @@ fn silent_without_notify_socket(package: &str, example: &'static str) {
 
 #[test]
 fn tokio_silent_without_notify_socket() {
-    silent_without_notify_socket("governor-tokio", "tokio-systemd");
+    silent_without_notify_socket("governor-conformance", "tokio-systemd");
 }
 
 #[test]
 fn smol_silent_without_notify_socket() {
-    silent_without_notify_socket("governor-smol", "smol-systemd");
+    silent_without_notify_socket("governor-conformance", "smol-systemd");
 }
 
 #[test]
 fn async_std_silent_without_notify_socket() {
-    silent_without_notify_socket("governor-std", "async-std-systemd");
+    silent_without_notify_socket("governor-conformance", "async-std-systemd");
 }
 
 /// A service that never reports ready withholds `READY=1` for good: none
@@ -663,7 +666,7 @@ fn async_std_silent_without_notify_socket() {
 #[test]
 fn no_ready_while_a_service_is_not_ready() {
     let mut manager = Manager::start(
-        "governor-tokio",
+        "governor-conformance",
         "tokio-systemd",
         Setup {
             never_ready: true,

@@ -1,10 +1,11 @@
-//! The governor demo on tokio: a ticker, a blocking loopback echo server
-//! and client, and a flaky worker that is restarted, until Ctrl-C (or
-//! SIGTERM, SIGHUP, SIGQUIT); then an orderly shutdown and one summary
-//! line per service.
+//! The governor demo on smol (its global executor): a ticker, a blocking
+//! loopback echo server and client, and a flaky worker that is restarted,
+//! until Ctrl-C (or SIGTERM, SIGHUP, SIGQUIT); then an orderly shutdown
+//! and one summary line per service. The same program as governor-tokio's
+//! demo, with the same services (`services.rs`, a copy of governor-tokio's).
 //!
 //! ```text
-//! cargo run -p governor-tokio --example demo
+//! cargo run -p governor-smol --example smol-demo
 //! ```
 //!
 //! Set `RUST_LOG` (e.g. `RUST_LOG=debug`) to see more. Exits with the
@@ -12,27 +13,23 @@
 //! after a forced one (a second signal during the shutdown), 75 if a
 //! service had to be aborted.
 
-#[path = "../../tests/demo/services.rs"]
 mod services;
 
 use std::process::ExitCode;
 
 use tracing_subscriber::EnvFilter;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    smol::block_on(demo())
+}
+
+async fn demo() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
 
-    let gov = match governor_tokio::new() {
-        Ok(gov) => gov.catch_signals(),
-        Err(e) => {
-            eprintln!("demo: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let gov = governor_smol::new().catch_signals();
     let started = services::add_demo_services(&gov).and_then(|()| Ok(gov.start()?));
     if let Err(e) = started {
         eprintln!("demo: {e}");

@@ -1,6 +1,6 @@
-//! A program that goes on after its governor has finished, shared by every
-//! adapter's `examples/linger.rs` (each includes this file with `#[path]`
-//! and hands it its `run`). The end-to-end tests
+//! A program that goes on after its governor has finished, run by this
+//! crate's examples `tokio-linger`, `smol-linger` and `async-std-linger`
+//! (each hands it its adapter's `run`). The end-to-end tests
 //! (`tests/tests/signal_default.rs`) send it SIGTERM twice: the first shuts
 //! the governor down cleanly (the report's exit code is 0), the second,
 //! once `run` has returned and the program lingers, must end it with the

@@ -1,11 +1,10 @@
-//! The governor demo on async-std (discontinued upstream: prefer
-//! governor-smol): a ticker, a blocking loopback echo server and client,
-//! and a flaky worker that is restarted, until Ctrl-C (or SIGTERM, SIGHUP,
-//! SIGQUIT); then an orderly shutdown and one summary line per service.
-//! The same program as governor-tokio's demo, sharing its services.
+//! The governor demo on tokio: a ticker, a blocking loopback echo server
+//! and client, and a flaky worker that is restarted, until Ctrl-C (or
+//! SIGTERM, SIGHUP, SIGQUIT); then an orderly shutdown and one summary
+//! line per service.
 //!
 //! ```text
-//! cargo run -p governor-std --example async-std-demo
+//! cargo run -p governor-tokio --example demo
 //! ```
 //!
 //! Set `RUST_LOG` (e.g. `RUST_LOG=debug`) to see more. Exits with the
@@ -13,24 +12,26 @@
 //! after a forced one (a second signal during the shutdown), 75 if a
 //! service had to be aborted.
 
-#[path = "../../tests/demo/services.rs"]
 mod services;
 
 use std::process::ExitCode;
 
 use tracing_subscriber::EnvFilter;
 
-fn main() -> ExitCode {
-    async_std::task::block_on(demo())
-}
-
-async fn demo() -> ExitCode {
+#[tokio::main]
+async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
 
-    let gov = governor_std::new().catch_signals();
+    let gov = match governor_tokio::new() {
+        Ok(gov) => gov.catch_signals(),
+        Err(e) => {
+            eprintln!("demo: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let started = services::add_demo_services(&gov).and_then(|()| Ok(gov.start()?));
     if let Err(e) = started {
         eprintln!("demo: {e}");

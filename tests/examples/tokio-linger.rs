@@ -1,9 +1,6 @@
 //! Lingers after `governor_tokio::run` has returned; a SIGTERM then must end it
 //! with the default action (checked by `tests/tests/signal_default.rs`).
 
-#[path = "../../tests/demo/linger.rs"]
-mod linger;
-
 fn main() -> std::process::ExitCode {
-    linger::main_with(governor_tokio::run)
+    governor_conformance::programs::linger::main_with(governor_tokio::run)
 }

@@ -1,6 +1,7 @@
 //! A program whose blocking service ignores its stop and is abandoned at
-//! its shutdown timeout, shared by every adapter's `examples/abandoned.rs`
-//! (each includes this file with `#[path]` and hands it its `run`). The
+//! its shutdown timeout, run by this crate's examples `tokio-abandoned`,
+//! `smol-abandoned` and `async-std-abandoned` (each hands it its adapter's
+//! `run`). The
 //! end-to-end tests (`tests/tests/exit_after_report.rs`) check that the
 //! process exits once `run` has returned its report, although the
 //! abandoned thread is still blocked.

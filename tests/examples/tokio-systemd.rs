@@ -2,9 +2,6 @@
 //! `tests/tests/systemd.rs`): build with `--features systemd` and run it
 //! with `NOTIFY_SOCKET` set.
 
-#[path = "../../tests/demo/systemd.rs"]
-mod systemd;
-
 fn main() -> std::process::ExitCode {
-    systemd::main_with(governor_smol::run)
+    governor_conformance::programs::systemd::main_with(governor_tokio::run)
 }

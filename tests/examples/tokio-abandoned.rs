@@ -1,10 +1,7 @@
 //! A blocking service that ignores its stop is abandoned at its shutdown
-//! timeout; the process must still exit once `governor_smol::run` has
+//! timeout; the process must still exit once `governor_tokio::run` has
 //! returned the report (checked by `tests/tests/exit_after_report.rs`).
 
-#[path = "../../tests/demo/abandoned.rs"]
-mod abandoned;
-
 fn main() -> std::process::ExitCode {
-    abandoned::main_with(governor_smol::run)
+    governor_conformance::programs::abandoned::main_with(governor_tokio::run)
 }

@@ -1,7 +1,8 @@
 //! A program for the systemd end-to-end tests (`tests/tests/systemd.rs`),
-//! shared by every adapter's `examples/systemd.rs` (each includes this
-//! file with `#[path]` and hands it its `run`, which notifies systemd when
-//! built with the adapter's `systemd` feature and `NOTIFY_SOCKET` is set).
+//! run by this crate's examples `tokio-systemd`, `smol-systemd` and
+//! `async-std-systemd` (each hands it its adapter's `run`, which notifies
+//! systemd when built with this crate's `systemd` feature, which turns on
+//! the adapters', and `NOTIFY_SOCKET` is set).
 //!
 //! - `web` reports ready after 300 ms (never, with
 //!   `SYSTEMD_DEMO_NEVER_READY` set), then runs until asked to stop;

@@ -1,11 +1,12 @@
-//! The governor demo on smol (its global executor): a ticker, a blocking
-//! loopback echo server and client, and a flaky worker that is restarted,
-//! until Ctrl-C (or SIGTERM, SIGHUP, SIGQUIT); then an orderly shutdown
-//! and one summary line per service. The same program as governor-tokio's
-//! demo, sharing its services.
+//! The governor demo on async-std (discontinued upstream: prefer
+//! governor-smol): a ticker, a blocking loopback echo server and client,
+//! and a flaky worker that is restarted, until Ctrl-C (or SIGTERM, SIGHUP,
+//! SIGQUIT); then an orderly shutdown and one summary line per service.
+//! The same program as governor-tokio's demo, with the same services
+//! (`services.rs`, a copy of governor-tokio's).
 //!
 //! ```text
-//! cargo run -p governor-smol --example smol-demo
+//! cargo run -p governor-std --example async-std-demo
 //! ```
 //!
 //! Set `RUST_LOG` (e.g. `RUST_LOG=debug`) to see more. Exits with the
@@ -13,7 +14,6 @@
 //! after a forced one (a second signal during the shutdown), 75 if a
 //! service had to be aborted.
 
-#[path = "../../tests/demo/services.rs"]
 mod services;
 
 use std::process::ExitCode;
@@ -21,7 +21,7 @@ use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    smol::block_on(demo())
+    async_std::task::block_on(demo())
 }
 
 async fn demo() -> ExitCode {
@@ -30,7 +30,7 @@ async fn demo() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
-    let gov = governor_smol::new().catch_signals();
+    let gov = governor_std::new().catch_signals();
     let started = services::add_demo_services(&gov).and_then(|()| Ok(gov.start()?));
     if let Err(e) = started {
         eprintln!("demo: {e}");

@@ -1,9 +1,6 @@
 //! Lingers after `governor_std::run` has returned; a SIGTERM then must end it
 //! with the default action (checked by `tests/tests/signal_default.rs`).
 
-#[path = "../../tests/demo/linger.rs"]
-mod linger;
-
 fn main() -> std::process::ExitCode {
-    linger::main_with(governor_std::run)
+    governor_conformance::programs::linger::main_with(governor_std::run)
 }

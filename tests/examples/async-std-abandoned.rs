@@ -2,9 +2,6 @@
 //! timeout; the process must still exit once `governor_std::run` has
 //! returned the report (checked by `tests/tests/exit_after_report.rs`).
 
-#[path = "../../tests/demo/abandoned.rs"]
-mod abandoned;
-
 fn main() -> std::process::ExitCode {
-    abandoned::main_with(governor_std::run)
+    governor_conformance::programs::abandoned::main_with(governor_std::run)
 }
