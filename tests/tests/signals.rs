@@ -41,8 +41,9 @@ fn run_demo_with(
     send: impl FnOnce(u32, &mut dyn FnMut(&str)),
 ) -> (ExitStatus, Vec<String>) {
     let binary =
-        governor_conformance::example_binary::example_binary(package, example_of(package), &[]);
+        governor_conformance::example_binary::example_binary("governor-examples", "demo", &[]);
     let mut child = Command::new(&binary)
+        .arg(runtime_of(package))
         .envs(env.iter().copied())
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
@@ -192,14 +193,13 @@ fn demo_survives_a_sigterm_burst(package: &str) {
     assert_all_stopped(&seen);
 }
 
-/// Each adapter's demo example (names differ: examples of one workspace
-/// share an output folder).
-fn example_of(package: &str) -> &'static str {
+/// The demo's argument that picks `package`'s runtime.
+fn runtime_of(package: &str) -> &'static str {
     match package {
-        "governor-tokio" => "demo",
-        "governor-smol" => "smol-demo",
-        "governor-std" => "async-std-demo",
-        other => panic!("no demo known for {other}"),
+        "governor-tokio" => "tokio",
+        "governor-smol" => "smol",
+        "governor-std" => "async-std",
+        other => panic!("no runtime known for {other}"),
     }
 }
 

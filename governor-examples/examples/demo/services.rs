@@ -1,10 +1,6 @@
-//! The demo's services: the same file in every adapter's `examples/demo/`
-//! (governor-tokio, governor-smol, governor-std), so the demo is the same
-//! program on every runtime and each adapter, as published, builds its own
-//! demo (an example can use only its crate and that crate's dependencies).
-//! `tests/tests/examples_self_contained.rs` fails if the copies differ.
-//! Only `governor_core` is used here: nothing in it knows which runtime
-//! drives it.
+//! The demo's services, written once against `governor_core` alone:
+//! nothing here knows which runtime drives it, and `main.rs` runs the same
+//! services on tokio, smol or async-std.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
