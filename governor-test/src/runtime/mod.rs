@@ -18,8 +18,7 @@
 //!
 //! ```
 //! use core::time::Duration;
-//! use governor_conformance::virtual_time::VirtualRuntime;
-//! use governor_core::runtime::Runtime;
+//! use governor_test::VirtualRuntime;
 //!
 //! let rt = VirtualRuntime::new();
 //! let seen = rt.block_on(async {
@@ -45,7 +44,10 @@
 //! - `blocking.rs`: blocking work on real threads and [`ExternalWork`],
 //!   the outstanding work that keeps the driver from declaring a deadlock;
 //! - `signals.rs`: shutdown signals, raised by hand with
-//!   [`raise`](VirtualRuntime::raise).
+//!   [`raise`](VirtualRuntime::raise);
+//! - `watch.rs`: [`governor`](VirtualRuntime::governor), and what the
+//!   services of the runtime's governors are doing, so that a
+//!   [`Deadlock`] names those still waiting.
 
 mod blocking;
 mod clock;
@@ -54,6 +56,7 @@ mod signals;
 mod stuck;
 #[cfg(test)]
 mod tests;
+mod watch;
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -72,6 +75,7 @@ pub use stuck::{Deadlock, Limits, Stuck};
 
 use clock::Clock;
 use executor::{Entry, Tasks};
+use watch::Watch;
 
 /// A deterministic runtime with a virtual clock, driven by
 /// [`block_on`](VirtualRuntime::block_on) on the caller's thread.
@@ -110,6 +114,9 @@ struct Inner {
     closed: AtomicBool,
     /// Each live signal stream: the signals it catches, and its feed.
     signals: Mutex<Vec<(Vec<Signal>, mpsc::UnboundedSender<Signal>)>>,
+    /// What the watched governors' services are doing (shared with their
+    /// event observers).
+    watch: Arc<Mutex<Watch>>,
 }
 
 /// Locks `mutex`, through poisoning.
@@ -133,8 +140,22 @@ impl VirtualRuntime {
                 tasks: Mutex::new(Tasks::default()),
                 closed: AtomicBool::new(false),
                 signals: Mutex::new(Vec::new()),
+                watch: Arc::default(),
             }),
         }
+    }
+
+    /// The virtual time: zero at [`new`](Self::new), moved only by the
+    /// driver and [`advance`](Self::advance) (as [`Runtime::now`], without
+    /// the trait in scope).
+    pub fn now(&self) -> Duration {
+        lock(&self.inner.clock).now
+    }
+
+    /// A sleep of `duration` in virtual time (as [`Runtime::sleep`],
+    /// without the trait in scope).
+    pub fn sleep(&self, duration: Duration) -> BoxSleep {
+        self.sleep_for(duration)
     }
 }
 
@@ -177,7 +198,7 @@ impl Runtime for VirtualRuntime {
     }
 
     fn now(&self) -> Duration {
-        lock(&self.inner.clock).now
+        VirtualRuntime::now(self)
     }
 
     /// Runs `work` on a new thread; it counts as outstanding (see

@@ -17,7 +17,7 @@ use std::thread;
 use std::time::Instant;
 
 use async_task::Runnable;
-use governor_core::runtime::{BoxTask, Runtime};
+use governor_core::runtime::BoxTask;
 
 use super::{lock, Deadlock, Inner, Limits, Stuck, VirtualRuntime};
 
