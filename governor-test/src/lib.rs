@@ -69,6 +69,17 @@
 //!   The report is the governor's own ([`Governor::report`],
 //!   [`Governor::shutdown`]), its times on the virtual clock.
 //!
+//! - Determinism: unseeded, ready tasks are polled in the order they were
+//!   woken, so the same test gives the same schedule
+//!   ([`schedule_fingerprint`](VirtualRuntime::schedule_fingerprint)) and
+//!   the same timeline on every run. Seeded
+//!   ([`Test::seed`], [`VirtualRuntime::with_seed`], or the
+//!   `GOVERNOR_TEST_SEED` environment variable), the next ready task is
+//!   picked by a generator with that seed: each seed is one schedule,
+//!   replayable. [`Test::explore`] runs a test under many seeds and, at the
+//!   first that fails, names it ([`SeedFailure`]) so that
+//!   `GOVERNOR_TEST_SEED=<seed> cargo test <name>` replays it.
+//!
 //! The crate is itself tested by governor's conformance suite, which runs
 //! every case on this runtime through this public API.
 //!
@@ -78,5 +89,5 @@
 mod entry;
 mod runtime;
 
-pub use entry::{run, Test};
+pub use entry::{run, SeedError, SeedFailure, Test, SEED_VAR};
 pub use runtime::{Deadlock, ExternalWork, Limits, Stuck, VirtualRuntime, BLOCKING_GRACE};

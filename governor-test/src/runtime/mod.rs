@@ -60,6 +60,7 @@ mod watch;
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::Thread;
@@ -74,7 +75,7 @@ pub use blocking::{ExternalWork, BLOCKING_GRACE};
 pub use stuck::{Deadlock, Limits, Stuck};
 
 use clock::Clock;
-use executor::{Entry, Tasks};
+use executor::{Entry, Schedule, Tasks};
 use watch::Watch;
 
 /// A deterministic runtime with a virtual clock, driven by
@@ -102,6 +103,13 @@ pub struct VirtualRuntime {
 struct Inner {
     /// Woken tasks and main-future polls, in wake order.
     queue: Mutex<VecDeque<Entry>>,
+    /// Seeded mode: picks which ready entry runs next (`None`: the front).
+    /// Taken only under `queue`, after it.
+    order: Mutex<Option<fastrand::Rng>>,
+    /// The seed of `order`, if seeded.
+    seed: Option<u64>,
+    /// The fingerprint of the schedule so far.
+    schedule: Schedule,
     /// The thread inside `block_on`, if any: woken when work arrives.
     driver: Mutex<Option<Thread>>,
     clock: Mutex<Clock>,
@@ -127,11 +135,52 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl VirtualRuntime {
-    /// A runtime at virtual time zero, with nothing spawned.
+    /// A runtime at virtual time zero, with nothing spawned, that polls
+    /// ready tasks in the order they were woken.
     pub fn new() -> Self {
+        Self::build(None)
+    }
+
+    /// A runtime in seeded mode: whenever several tasks are ready, the
+    /// next to poll is picked by a generator seeded with `seed`, so that
+    /// each seed is one schedule, the same on every run with that seed.
+    /// Run a test under many seeds to search for ordering bugs
+    /// ([`Test::explore`](crate::Test::explore) does, and names the seed
+    /// that failed).
+    ///
+    /// ```
+    /// use governor_test::VirtualRuntime;
+    ///
+    /// let order = |seed| {
+    ///     let rt = VirtualRuntime::with_seed(seed);
+    ///     let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    ///     for task in 0..4 {
+    ///         let log = log.clone();
+    ///         rt.spawn(async move { log.lock().unwrap().push(task) });
+    ///     }
+    ///     rt.run_until_idle();
+    ///     let order = log.lock().unwrap().clone();
+    ///     order
+    /// };
+    /// assert_eq!(order(7), order(7)); // a seed is one schedule
+    /// assert!((0..16).any(|seed| order(seed) != [0, 1, 2, 3])); // seeds differ
+    /// ```
+    pub fn with_seed(seed: u64) -> Self {
+        Self::build(Some(seed))
+    }
+
+    /// The seed of seeded mode, if this runtime is seeded.
+    pub fn seed(&self) -> Option<u64> {
+        self.inner.seed
+    }
+
+    fn build(seed: Option<u64>) -> Self {
         VirtualRuntime {
             inner: Arc::new(Inner {
                 queue: Mutex::new(VecDeque::new()),
+                order: Mutex::new(seed.map(fastrand::Rng::with_seed)),
+                seed,
+                schedule: Schedule::default(),
                 driver: Mutex::new(None),
                 clock: Mutex::new(Clock::default()),
                 blocking: AtomicUsize::new(0),
@@ -152,6 +201,13 @@ impl VirtualRuntime {
         lock(&self.inner.clock).now
     }
 
+    /// Spawns `task` (as [`Runtime::spawn`], without the trait in scope or
+    /// a box): it runs in the next `block_on` or
+    /// [`run_until_idle`](Self::run_until_idle).
+    pub fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        self.spawn_task(Box::pin(task));
+    }
+
     /// A sleep of `duration` in virtual time (as [`Runtime::sleep`],
     /// without the trait in scope).
     pub fn sleep(&self, duration: Duration) -> BoxSleep {
@@ -169,6 +225,7 @@ impl fmt::Debug for VirtualRuntime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VirtualRuntime")
             .field("now", &self.now())
+            .field("seed", &self.seed())
             .field("pending_timers", &self.pending_timers())
             .field("spawned_tasks", &self.spawned_tasks())
             .field("live_tasks", &self.live_tasks())
