@@ -80,6 +80,12 @@
 //!   first that fails, names it ([`SeedFailure`]) so that
 //!   `GOVERNOR_TEST_SEED=<seed> cargo test <name>` replays it.
 //!
+//! - Faults, injected without editing the service: [`Faulty`] wraps it
+//!   and makes chosen runs fail, panic, hang (ignore their stop), end with
+//!   `StopService`, begin late, or register a panicking stop hook
+//!   ([`Fault`]); [`delay_blocking`](VirtualRuntime::delay_blocking)
+//!   makes blocking calls slow, in virtual time.
+//!
 //! The crate is itself tested by governor's conformance suite, which runs
 //! every case on this runtime through this public API.
 //!
@@ -87,7 +93,9 @@
 //! [`Governor::shutdown`]: governor_core::Governor::shutdown
 
 mod entry;
+mod faults;
 mod runtime;
 
 pub use entry::{run, SeedError, SeedFailure, Test, SEED_VAR};
+pub use faults::{Fault, Faulty, Injected};
 pub use runtime::{Deadlock, ExternalWork, Limits, Stuck, VirtualRuntime, BLOCKING_GRACE};

@@ -115,6 +115,9 @@ struct Inner {
     clock: Mutex<Clock>,
     /// Outstanding blocking jobs and [`ExternalWork`] guards.
     blocking: AtomicUsize,
+    /// How long (virtual) each new blocking job waits before its thread
+    /// starts ([`VirtualRuntime::delay_blocking`]).
+    blocking_delay: Mutex<Duration>,
     spawned: AtomicUsize,
     live: AtomicUsize,
     /// Wakers of every live task, so `shutdown` can reach idle ones.
@@ -184,6 +187,7 @@ impl VirtualRuntime {
                 driver: Mutex::new(None),
                 clock: Mutex::new(Clock::default()),
                 blocking: AtomicUsize::new(0),
+                blocking_delay: Mutex::new(Duration::ZERO),
                 spawned: AtomicUsize::new(0),
                 live: AtomicUsize::new(0),
                 tasks: Mutex::new(Tasks::default()),
