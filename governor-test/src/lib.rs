@@ -86,16 +86,28 @@
 //!   ([`Fault`]); [`delay_blocking`](VirtualRuntime::delay_blocking)
 //!   makes blocking calls slow, in virtual time.
 //!
+//! - Assertions: [`Timeline`] ([`VirtualRuntime::timeline`]) records a
+//!   governor's events with their virtual times and says when a service
+//!   restarted ([`assert_restarted_at`](Timeline::assert_restarted_at)) and
+//!   in which order services stopped
+//!   ([`assert_stopped_in_order`](Timeline::assert_stopped_in_order));
+//!   [`assert_reports_eq`] fails with a [`ReportDiff`], one line per
+//!   field that differs.
+//!
 //! The crate is itself tested by governor's conformance suite, which runs
 //! every case on this runtime through this public API.
 //!
 //! [`Governor::report`]: governor_core::Governor::report
 //! [`Governor::shutdown`]: governor_core::Governor::shutdown
 
+mod diff;
 mod entry;
 mod faults;
 mod runtime;
+mod timeline;
 
+pub use diff::{assert_reports_eq, diff_reports, ReportDiff};
 pub use entry::{run, SeedError, SeedFailure, Test, SEED_VAR};
 pub use faults::{Fault, Faulty, Injected};
 pub use runtime::{Deadlock, ExternalWork, Limits, Stuck, VirtualRuntime, BLOCKING_GRACE};
+pub use timeline::{Entry, Timeline};

@@ -205,6 +205,18 @@ impl VirtualRuntime {
         lock(&self.inner.clock).now
     }
 
+    /// A reader of this runtime's clock that does not keep it alive (for
+    /// event observers, which the governor keeps as long as itself).
+    /// Reads zero once the runtime is gone.
+    pub(crate) fn clock_reader(&self) -> impl Fn() -> Duration + Send + Sync + 'static {
+        let inner = Arc::downgrade(&self.inner);
+        move || {
+            inner
+                .upgrade()
+                .map_or(Duration::ZERO, |inner| lock(&inner.clock).now)
+        }
+    }
+
     /// Spawns `task` (as [`Runtime::spawn`], without the trait in scope or
     /// a box): it runs in the next `block_on` or
     /// [`run_until_idle`](Self::run_until_idle).
