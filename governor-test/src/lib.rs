@@ -2,7 +2,7 @@
 //! stops and signals, exactly and deterministically, without sleeping.
 //!
 //! A complete test of a small service, a poller whose upstream refuses the
-//! first two connections: an hour of supervision passes in microseconds,
+//! first two connections: an hour of supervision passes in milliseconds,
 //! and every time in it is exact. In your crate it is a `#[test] fn`, as
 //! it stands: [`run`] needs no macro and no async test attribute.
 //!
