@@ -286,7 +286,7 @@ impl Test {
 }
 
 /// `GOVERNOR_TEST_SEED`, if set.
-fn env_seed() -> Result<Option<u64>, SeedError> {
+pub(crate) fn env_seed() -> Result<Option<u64>, SeedError> {
     match std::env::var(SEED_VAR) {
         Ok(value) => value
             .trim()

@@ -58,12 +58,16 @@ impl Virtual {
         })
     }
 
-    /// A fresh virtual runtime whose cases fail past `limits`.
+    /// A fresh virtual runtime whose cases fail past `limits`; seeded
+    /// (ready tasks polled in a seeded order) when `GOVERNOR_TEST_SEED` is
+    /// set, so that the suite can be run under many schedules.
+    ///
+    /// # Panics
+    ///
+    /// When `GOVERNOR_TEST_SEED` is set to something else than a number.
     pub fn with_limits(limits: Limits) -> Self {
-        Virtual {
-            runtime: VirtualRuntime::new(),
-            limits,
-        }
+        let runtime = VirtualRuntime::from_env().unwrap_or_else(|error| panic!("{error}"));
+        Virtual { runtime, limits }
     }
 }
 

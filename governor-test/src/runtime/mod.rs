@@ -172,6 +172,18 @@ impl VirtualRuntime {
         Self::build(Some(seed))
     }
 
+    /// [`new`](Self::new), or [`with_seed`](Self::with_seed) with
+    /// `GOVERNOR_TEST_SEED` if that variable is set: for a harness of its
+    /// own that should follow the variable as [`run`](crate::run) does.
+    ///
+    /// # Errors
+    ///
+    /// [`SeedError`](crate::SeedError) when the variable is set to
+    /// something else than a number.
+    pub fn from_env() -> Result<Self, crate::SeedError> {
+        Ok(Self::build(crate::entry::env_seed()?))
+    }
+
     /// The seed of seeded mode, if this runtime is seeded.
     pub fn seed(&self) -> Option<u64> {
         self.inner.seed
