@@ -68,7 +68,6 @@
 //!   call; [`raise`](VirtualRuntime::raise) delivers a shutdown signal.
 //!   The report is the governor's own ([`Governor::report`],
 //!   [`Governor::shutdown`]), its times on the virtual clock.
-//!
 //! - Determinism: unseeded, ready tasks are polled in the order they were
 //!   woken, so the same test gives the same schedule
 //!   ([`schedule_fingerprint`](VirtualRuntime::schedule_fingerprint)) and
@@ -78,14 +77,18 @@
 //!   picked by a generator with that seed: each seed is one schedule,
 //!   replayable. [`Test::explore`] runs a test under many seeds and, at the
 //!   first that fails, names it ([`SeedFailure`]) so that
-//!   `GOVERNOR_TEST_SEED=<seed> cargo test <name>` replays it.
-//!
+//!   `GOVERNOR_TEST_SEED=<seed> cargo test <name>` replays it. One limit:
+//!   blocking work (blocking services, `spawn_blocking`) runs on real
+//!   threads, and while one runs with a timer pending the driver waits
+//!   only [`BLOCKING_GRACE`] of real time for it before it moves the
+//!   clock; a blocking call slower than that (a loaded machine) sees
+//!   virtual time move on. Await an event rather than a sleep while
+//!   blocking work runs when its timing must be exact.
 //! - Faults, injected without editing the service: [`Faulty`] wraps it
 //!   and makes chosen runs fail, panic, hang (ignore their stop), end with
 //!   `StopService`, begin late, or register a panicking stop hook
 //!   ([`Fault`]); [`delay_blocking`](VirtualRuntime::delay_blocking)
 //!   makes blocking calls slow, in virtual time.
-//!
 //! - Assertions: [`Timeline`] ([`VirtualRuntime::timeline`]) records a
 //!   governor's events with their virtual times and says when a service
 //!   restarted ([`assert_restarted_at`](Timeline::assert_restarted_at)) and
@@ -96,6 +99,21 @@
 //!
 //! The crate is itself tested by governor's conformance suite, which runs
 //! every case on this runtime through this public API.
+//!
+//! # Where things are
+//!
+//! - `runtime/`: [`VirtualRuntime`], one file per concern (executor and
+//!   seeded order, clock, blocking work, signals, the idle step and its
+//!   errors, the services watch), described in `runtime/mod.rs`;
+//! - `entry.rs`: [`run`], [`Test`], seeds and their errors;
+//! - `faults.rs`: [`Faulty`] and [`Fault`];
+//! - `timeline.rs`: [`Timeline`];
+//! - `diff.rs`: [`diff_reports`] and [`assert_reports_eq`].
+//!
+//! No user code runs under a lock of this crate: the runtime's locks
+//! guard its queue, clock, tasks and signal feeds only (wakers are woken
+//! and tasks dropped after they are released), and the event observers
+//! take their own list's lock only to push an entry.
 //!
 //! [`Governor::report`]: governor_core::Governor::report
 //! [`Governor::shutdown`]: governor_core::Governor::shutdown
