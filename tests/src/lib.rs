@@ -1,5 +1,6 @@
-//! The conformance suite of governor's runtime adapters, and the
-//! deterministic virtual-time runtime it also runs against.
+//! The conformance suite of governor's runtime adapters, run on each of
+//! them and on the deterministic virtual-time runtime of `governor-test`
+//! (through its public API only: the suite proves that API too).
 //!
 //! Every case in [`cases`] is written once, generic over a [`Harness`],
 //! and instantiated for each runtime in [`runtimes`] by one line in
@@ -44,7 +45,6 @@ pub mod run_contract;
 pub mod runtime_contract;
 pub mod runtimes;
 pub mod support;
-pub mod virtual_time;
 
 /// The workspace README's Rust examples, compiled as doc tests so they
 /// cannot rot. Here, in a crate that is never published, rather than in an

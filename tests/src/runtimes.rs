@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use governor_core::runtime::{Runtime, Signal};
+use governor_core::Governor;
 #[cfg(feature = "std")]
 use governor_smol::SmolRuntime;
 #[cfg(feature = "std")]
@@ -30,7 +31,7 @@ use smol::future::FutureExt as _;
 
 use crate::harness::Harness;
 use crate::support::{hung_case, KeepWaits};
-use crate::virtual_time::{Limits, VirtualRuntime};
+use governor_test::{Limits, VirtualRuntime};
 
 /// How long a case may take on a real runtime before it fails as hung;
 /// also the real-time limit of a case on the virtual runtime.
@@ -57,12 +58,16 @@ impl Virtual {
         })
     }
 
-    /// A fresh virtual runtime whose cases fail past `limits`.
+    /// A fresh virtual runtime whose cases fail past `limits`; seeded
+    /// (ready tasks polled in a seeded order) when `GOVERNOR_TEST_SEED` is
+    /// set, so that the suite can be run under many schedules.
+    ///
+    /// # Panics
+    ///
+    /// When `GOVERNOR_TEST_SEED` is set to something else than a number.
     pub fn with_limits(limits: Limits) -> Self {
-        Virtual {
-            runtime: VirtualRuntime::new(),
-            limits,
-        }
+        let runtime = VirtualRuntime::from_env().unwrap_or_else(|error| panic!("{error}"));
+        Virtual { runtime, limits }
     }
 }
 
@@ -77,6 +82,12 @@ impl Harness for Virtual {
 
     fn runtime(&self) -> Arc<dyn Runtime> {
         Arc::new(self.runtime.clone())
+    }
+
+    /// A governor watched by the runtime, so that a deadlocked case names
+    /// the services still waiting.
+    fn governor(&self) -> Governor {
+        self.runtime.governor()
     }
 
     fn block_on<F: Future<Output = ()>>(&self, case: F) {

@@ -35,13 +35,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use governor_conformance::virtual_time::VirtualRuntime;
-use governor_core::runtime::Runtime;
 use governor_core::{
     Backoff, Escalation, Event, Governor, Outcome, RestartPolicy, ServiceConfig, ServiceCtx,
     ServiceError, ServiceHandle, ServiceResult, ServiceState, ShutdownCause, StopService,
     StopToken,
 };
+use governor_test::VirtualRuntime;
 use proptest::prelude::*;
 
 // Semantics fixed by issue 10 (each `true`: the model expects the fixed

@@ -30,11 +30,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use governor_conformance::virtual_time::VirtualRuntime;
 use governor_core::runtime::Runtime;
 use governor_core::{
     Event, Governor, RestartPolicy, ServiceCtx, ServiceError, ServiceResult, StopService,
 };
+use governor_test::VirtualRuntime;
 use governor_tokio::TokioRuntime;
 
 /// How much the resident memory may grow between the end of the first

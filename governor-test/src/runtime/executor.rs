@@ -1,6 +1,10 @@
 //! The executor of [`VirtualRuntime`]: one run queue of woken tasks and
 //! main-future polls, in wake order, drained by the one thread inside
-//! [`block_on`](VirtualRuntime::block_on) (the driver). Spawned tasks are
+//! [`block_on`](VirtualRuntime::block_on) (the driver): front first, or,
+//! in seeded mode ([`VirtualRuntime::with_seed`]), a ready entry picked by
+//! the seeded generator, so that a seed is one reproducible schedule. Every
+//! poll is folded into the schedule's fingerprint (which task, at which
+//! virtual time). Spawned tasks are
 //! `async-task` tasks whose schedule function pushes onto that queue; each
 //! counts as live until its future is dropped, and its waker is kept so
 //! [`shutdown`](VirtualRuntime::shutdown) can reach idle ones. When the
@@ -10,22 +14,54 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread;
 use std::time::Instant;
 
 use async_task::Runnable;
-use governor_core::runtime::{BoxTask, Runtime};
+use governor_core::runtime::BoxTask;
 
 use super::{lock, Deadlock, Inner, Limits, Stuck, VirtualRuntime};
 
-/// One turn of the driver: a task to run, or a main future to poll.
+/// One turn of the driver: a task to run (its id as metadata), or a main
+/// future to poll.
 pub(super) enum Entry {
-    Task(Runnable),
+    Task(Runnable<u64>),
     /// Poll the main future of the `block_on` that owns this waker.
     Main(Arc<MainWaker>),
+}
+
+/// The fingerprint of the schedule so far: every poll, in order, as
+/// (task id, virtual time), folded FNV-1a style.
+pub(super) struct Schedule {
+    polls: AtomicU64,
+    fingerprint: AtomicU64,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Schedule {
+            polls: AtomicU64::new(0),
+            fingerprint: AtomicU64::new(0xcbf2_9ce4_8422_2325),
+        }
+    }
+}
+
+impl Schedule {
+    /// Only the driver records, so a load then a store is enough.
+    fn record(&self, id: u64, now: std::time::Duration) {
+        const PRIME: u64 = 0x0000_0100_0000_01b3;
+        let mut hash = self.fingerprint.load(Ordering::Relaxed);
+        for word in [id, now.as_secs(), u64::from(now.subsec_nanos())] {
+            for byte in word.to_le_bytes() {
+                hash = (hash ^ u64::from(byte)).wrapping_mul(PRIME);
+            }
+        }
+        self.fingerprint.store(hash, Ordering::Relaxed);
+        self.polls.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// Ids and wakers of the live tasks.
@@ -41,8 +77,26 @@ impl Inner {
         self.unpark_driver();
     }
 
+    /// The next entry to run: the front, or one picked by the seeded
+    /// generator.
     pub(super) fn pop(&self) -> Option<Entry> {
-        lock(&self.queue).pop_front()
+        let mut queue = lock(&self.queue);
+        let entry = match lock(&self.order).as_mut() {
+            Some(rng) if queue.len() > 1 => {
+                let picked = rng.usize(..queue.len());
+                queue.remove(picked)
+            }
+            _ => queue.pop_front(),
+        };
+        drop(queue);
+        if let Some(entry) = &entry {
+            let id = match entry {
+                Entry::Task(runnable) => *runnable.metadata(),
+                Entry::Main(_) => 0,
+            };
+            self.schedule.record(id, lock(&self.clock).now);
+        }
+        entry
     }
 
     pub(super) fn has_runnable(&self) -> bool {
@@ -187,6 +241,21 @@ impl VirtualRuntime {
         }
     }
 
+    /// Polls so far (tasks and main futures), across every `block_on`.
+    pub fn polls(&self) -> u64 {
+        self.inner.schedule.polls.load(Ordering::Relaxed)
+    }
+
+    /// A fingerprint of the schedule so far: which task was polled, in
+    /// which order, at which virtual time, for every poll since
+    /// [`new`](Self::new) (tasks numbered in spawn order, main futures as
+    /// 0). Two runs with the same fingerprint (and [`polls`](Self::polls))
+    /// followed the same schedule; the same test, unseeded or with the same
+    /// seed, always does.
+    pub fn schedule_fingerprint(&self) -> u64 {
+        self.inner.schedule.fingerprint.load(Ordering::Relaxed)
+    }
+
     /// Tasks ever spawned on this runtime.
     pub fn spawned_tasks(&self) -> usize {
         self.inner.spawned.load(Ordering::SeqCst)
@@ -243,14 +312,16 @@ impl VirtualRuntime {
             task.await;
         };
         let weak = Arc::downgrade(&self.inner);
-        let schedule = move |runnable: Runnable| match weak.upgrade() {
+        let schedule = move |runnable: Runnable<u64>| match weak.upgrade() {
             Some(inner) if !inner.closed.load(Ordering::SeqCst) => {
                 inner.push(Entry::Task(runnable));
             }
             // Dropping the runnable drops the task's future.
             _ => drop(runnable),
         };
-        let (runnable, handle) = async_task::spawn(tracked, schedule);
+        let (runnable, handle) = async_task::Builder::new()
+            .metadata(id)
+            .spawn(move |_| tracked, schedule);
         handle.detach();
         lock(&inner.tasks).wakers.insert(id, runnable.waker());
         runnable.schedule();

@@ -12,7 +12,9 @@ use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use governor_core::runtime::{BoxSleep, BoxTimer, Runtime, Timer};
+#[cfg(doc)]
+use governor_core::runtime::Runtime;
+use governor_core::runtime::{BoxSleep, BoxTimer, Timer};
 
 use super::{lock, Inner, VirtualRuntime};
 

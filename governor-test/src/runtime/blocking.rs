@@ -15,7 +15,7 @@ use std::time::Duration;
 #[cfg(doc)]
 use governor_core::runtime::Runtime;
 
-use super::{Inner, VirtualRuntime};
+use super::{lock, Inner, VirtualRuntime};
 
 /// How long (real time) the driver waits for outstanding blocking work to
 /// wake something before it advances the virtual clock anyway.
@@ -71,8 +71,55 @@ impl VirtualRuntime {
 
     /// [`Runtime::spawn_blocking`]: runs `work` on a new thread, counted as
     /// outstanding until it returns or panics.
+    /// Delays every blocking job spawned from now on
+    /// ([`Runtime::spawn_blocking`]: a blocking service's runs,
+    /// [`ServiceCtx::spawn_blocking`](governor_core::ServiceCtx::spawn_blocking)
+    /// work) by `delay` of virtual time before its thread starts, as if
+    /// the blocking call were slow to come back; `Duration::ZERO` (the
+    /// default) ends the delay. A fault to inject without editing the
+    /// service: the clock moves on to the delayed start as to any timer.
+    /// Once started, the thread is real: while it runs and a timer of the
+    /// test's own is pending, the driver waits only [`BLOCKING_GRACE`] for
+    /// it before it moves the clock (see
+    /// [`block_on`](VirtualRuntime::block_on)), so a test that wants the
+    /// call's end exact awaits an event rather than a sleep meanwhile.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// governor_test::run(|rt| async move {
+    ///     rt.delay_blocking(Duration::from_secs(5));
+    ///     let gov = rt.governor();
+    ///     gov.add_blocking("disk", |_ctx| Ok(()))?;
+    ///     gov.start()?;
+    ///     let report = gov.wait_for_shutdown().await;
+    ///     let disk = report.service("disk").unwrap();
+    ///     assert_eq!(disk.last_run.unwrap().started, Duration::ZERO);
+    ///     assert_eq!(disk.last_run.unwrap().ended, Some(Duration::from_secs(5)));
+    ///     Ok::<(), governor_core::Error>(())
+    /// })?;
+    /// # Ok::<(), governor_core::Error>(())
+    /// ```
+    pub fn delay_blocking(&self, delay: Duration) {
+        *lock(&self.inner.blocking_delay) = delay;
+    }
+
     #[cfg(feature = "std")]
     pub(super) fn spawn_blocking_thread(&self, work: Box<dyn FnOnce() + Send + 'static>) {
+        let delay = *lock(&self.inner.blocking_delay);
+        if !delay.is_zero() {
+            let rt = self.clone();
+            self.spawn(async move {
+                rt.sleep(delay).await;
+                rt.start_blocking_thread(work);
+            });
+            return;
+        }
+        self.start_blocking_thread(work);
+    }
+
+    #[cfg(feature = "std")]
+    fn start_blocking_thread(&self, work: Box<dyn FnOnce() + Send + 'static>) {
         let guard = self.external_work();
         let spawned = thread::Builder::new()
             .name("virtual-blocking".into())

@@ -10,8 +10,6 @@ use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use governor_core::runtime::Runtime;
-
 use super::{VirtualRuntime, BLOCKING_GRACE};
 
 /// The error of [`VirtualRuntime::try_block_on`]: the main future is
@@ -24,6 +22,12 @@ pub struct Deadlock {
     pub now: Duration,
     /// Tasks alive (spawned and not yet finished or dropped) at that moment.
     pub live_tasks: usize,
+    /// What was still waiting, as far as the runtime can tell: each
+    /// service of a governor built with
+    /// [`VirtualRuntime::governor`] (or [`watch`](VirtualRuntime::watch)ed)
+    /// whose run was in progress or that waited for its dependencies, as
+    /// `service "name" (run 2, ready, asked to stop)`.
+    pub waiting: Vec<String>,
 }
 
 impl fmt::Display for Deadlock {
@@ -33,13 +37,20 @@ impl fmt::Display for Deadlock {
             "virtual runtime deadlock: main future pending with nothing runnable \
              (virtual time {:?}, {} live tasks, no pending timers, no blocking work)",
             self.now, self.live_tasks
-        )
+        )?;
+        if !self.waiting.is_empty() {
+            write!(f, "; still waiting: {}", self.waiting.join(", "))?;
+        }
+        Ok(())
     }
 }
 
 impl std::error::Error for Deadlock {}
 
 /// How far [`VirtualRuntime::try_block_on_within`] lets a future run.
+///
+/// The [default](Limits::default) (what [`run`](crate::run) uses): a week
+/// of virtual time, and a minute of real time (unbounded under miri).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// The virtual time the clock may not pass: a future still pending
@@ -48,6 +59,15 @@ pub struct Limits {
     /// The real time the whole call may take (`None`: unbounded, e.g.
     /// under miri, where real time means little).
     pub real_time: Option<Duration>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            virtual_time: Duration::from_secs(7 * 24 * 3600),
+            real_time: (!cfg!(miri)).then_some(Duration::from_secs(60)),
+        }
+    }
 }
 
 /// Why [`VirtualRuntime::try_block_on_within`] gave up on its future.
@@ -151,6 +171,7 @@ impl VirtualRuntime {
             (false, None) => Err(Stuck::Deadlock(Deadlock {
                 now: self.now(),
                 live_tasks: self.live_tasks(),
+                waiting: super::lock(&inner.watch).waiting(),
             })),
         }
     }

@@ -18,8 +18,7 @@
 //!
 //! ```
 //! use core::time::Duration;
-//! use governor_conformance::virtual_time::VirtualRuntime;
-//! use governor_core::runtime::Runtime;
+//! use governor_test::VirtualRuntime;
 //!
 //! let rt = VirtualRuntime::new();
 //! let seen = rt.block_on(async {
@@ -45,7 +44,10 @@
 //! - `blocking.rs`: blocking work on real threads and [`ExternalWork`],
 //!   the outstanding work that keeps the driver from declaring a deadlock;
 //! - `signals.rs`: shutdown signals, raised by hand with
-//!   [`raise`](VirtualRuntime::raise).
+//!   [`raise`](VirtualRuntime::raise);
+//! - `watch.rs`: [`governor`](VirtualRuntime::governor), and what the
+//!   services of the runtime's governors are doing, so that a
+//!   [`Deadlock`] names those still waiting.
 
 mod blocking;
 mod clock;
@@ -54,9 +56,11 @@ mod signals;
 mod stuck;
 #[cfg(test)]
 mod tests;
+mod watch;
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::Thread;
@@ -71,7 +75,8 @@ pub use blocking::{ExternalWork, BLOCKING_GRACE};
 pub use stuck::{Deadlock, Limits, Stuck};
 
 use clock::Clock;
-use executor::{Entry, Tasks};
+use executor::{Entry, Schedule, Tasks};
+use watch::Watch;
 
 /// A deterministic runtime with a virtual clock, driven by
 /// [`block_on`](VirtualRuntime::block_on) on the caller's thread.
@@ -98,11 +103,21 @@ pub struct VirtualRuntime {
 struct Inner {
     /// Woken tasks and main-future polls, in wake order.
     queue: Mutex<VecDeque<Entry>>,
+    /// Seeded mode: picks which ready entry runs next (`None`: the front).
+    /// Taken only under `queue`, after it.
+    order: Mutex<Option<fastrand::Rng>>,
+    /// The seed of `order`, if seeded.
+    seed: Option<u64>,
+    /// The fingerprint of the schedule so far.
+    schedule: Schedule,
     /// The thread inside `block_on`, if any: woken when work arrives.
     driver: Mutex<Option<Thread>>,
     clock: Mutex<Clock>,
     /// Outstanding blocking jobs and [`ExternalWork`] guards.
     blocking: AtomicUsize,
+    /// How long (virtual) each new blocking job waits before its thread
+    /// starts ([`VirtualRuntime::delay_blocking`]).
+    blocking_delay: Mutex<Duration>,
     spawned: AtomicUsize,
     live: AtomicUsize,
     /// Wakers of every live task, so `shutdown` can reach idle ones.
@@ -110,6 +125,9 @@ struct Inner {
     closed: AtomicBool,
     /// Each live signal stream: the signals it catches, and its feed.
     signals: Mutex<Vec<(Vec<Signal>, mpsc::UnboundedSender<Signal>)>>,
+    /// What the watched governors' services are doing (shared with their
+    /// event observers).
+    watch: Arc<Mutex<Watch>>,
 }
 
 /// Locks `mutex`, through poisoning.
@@ -120,21 +138,108 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl VirtualRuntime {
-    /// A runtime at virtual time zero, with nothing spawned.
+    /// A runtime at virtual time zero, with nothing spawned, that polls
+    /// ready tasks in the order they were woken.
     pub fn new() -> Self {
+        Self::build(None)
+    }
+
+    /// A runtime in seeded mode: whenever several tasks are ready, the
+    /// next to poll is picked by a generator seeded with `seed`, so that
+    /// each seed is one schedule, the same on every run with that seed.
+    /// Run a test under many seeds to search for ordering bugs
+    /// ([`Test::explore`](crate::Test::explore) does, and names the seed
+    /// that failed).
+    ///
+    /// ```
+    /// use governor_test::VirtualRuntime;
+    ///
+    /// let order = |seed| {
+    ///     let rt = VirtualRuntime::with_seed(seed);
+    ///     let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    ///     for task in 0..4 {
+    ///         let log = log.clone();
+    ///         rt.spawn(async move { log.lock().unwrap().push(task) });
+    ///     }
+    ///     rt.run_until_idle();
+    ///     let order = log.lock().unwrap().clone();
+    ///     order
+    /// };
+    /// assert_eq!(order(7), order(7)); // a seed is one schedule
+    /// assert!((0..16).any(|seed| order(seed) != [0, 1, 2, 3])); // seeds differ
+    /// ```
+    pub fn with_seed(seed: u64) -> Self {
+        Self::build(Some(seed))
+    }
+
+    /// [`new`](Self::new), or [`with_seed`](Self::with_seed) with
+    /// `GOVERNOR_TEST_SEED` if that variable is set: for a harness of its
+    /// own that should follow the variable as [`run`](crate::run) does.
+    ///
+    /// # Errors
+    ///
+    /// [`SeedError`](crate::SeedError) when the variable is set to
+    /// something else than a number.
+    pub fn from_env() -> Result<Self, crate::SeedError> {
+        Ok(Self::build(crate::entry::env_seed()?))
+    }
+
+    /// The seed of seeded mode, if this runtime is seeded.
+    pub fn seed(&self) -> Option<u64> {
+        self.inner.seed
+    }
+
+    fn build(seed: Option<u64>) -> Self {
         VirtualRuntime {
             inner: Arc::new(Inner {
                 queue: Mutex::new(VecDeque::new()),
+                order: Mutex::new(seed.map(fastrand::Rng::with_seed)),
+                seed,
+                schedule: Schedule::default(),
                 driver: Mutex::new(None),
                 clock: Mutex::new(Clock::default()),
                 blocking: AtomicUsize::new(0),
+                blocking_delay: Mutex::new(Duration::ZERO),
                 spawned: AtomicUsize::new(0),
                 live: AtomicUsize::new(0),
                 tasks: Mutex::new(Tasks::default()),
                 closed: AtomicBool::new(false),
                 signals: Mutex::new(Vec::new()),
+                watch: Arc::default(),
             }),
         }
+    }
+
+    /// The virtual time: zero at [`new`](Self::new), moved only by the
+    /// driver and [`advance`](Self::advance) (as [`Runtime::now`], without
+    /// the trait in scope).
+    pub fn now(&self) -> Duration {
+        lock(&self.inner.clock).now
+    }
+
+    /// A reader of this runtime's clock that does not keep it alive (for
+    /// event observers, which the governor keeps as long as itself).
+    /// Reads zero once the runtime is gone.
+    pub(crate) fn clock_reader(&self) -> impl Fn() -> Duration + Send + Sync + 'static {
+        let inner = Arc::downgrade(&self.inner);
+        move || {
+            inner
+                .upgrade()
+                .map_or(Duration::ZERO, |inner| lock(&inner.clock).now)
+        }
+    }
+
+    /// Spawns `task` (as [`Runtime::spawn`], without the trait in scope or
+    /// a box): it runs in the next `block_on` or
+    /// [`run_until_idle`](Self::run_until_idle).
+    pub fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        self.spawn_task(Box::pin(task));
+    }
+
+    /// A sleep of `duration` in virtual time (as [`Runtime::sleep`],
+    /// without the trait in scope).
+    pub fn sleep(&self, duration: Duration) -> BoxSleep {
+        self.sleep_for(duration)
     }
 }
 
@@ -148,6 +253,7 @@ impl fmt::Debug for VirtualRuntime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VirtualRuntime")
             .field("now", &self.now())
+            .field("seed", &self.seed())
             .field("pending_timers", &self.pending_timers())
             .field("spawned_tasks", &self.spawned_tasks())
             .field("live_tasks", &self.live_tasks())
@@ -177,7 +283,7 @@ impl Runtime for VirtualRuntime {
     }
 
     fn now(&self) -> Duration {
-        lock(&self.inner.clock).now
+        VirtualRuntime::now(self)
     }
 
     /// Runs `work` on a new thread; it counts as outstanding (see
