@@ -552,7 +552,14 @@ impl ServiceCtx {
     /// async code: it blocks the executor's thread.
     #[cfg(feature = "std")]
     pub fn sleep_blocking(&self, duration: Duration) -> Result<(), crate::token::Interrupted> {
-        futures_executor::block_on(self.sleep(duration))
+        let mut slept = Ok(());
+        {
+            let wait = core::pin::pin!(async { slept = self.sleep(duration).await });
+            // Through the runtime: a virtual clock must know that this
+            // thread waits for it (see `Runtime::block_on`).
+            self.shared.runtime.block_on(wait);
+        }
+        slept
     }
 }
 

@@ -130,6 +130,22 @@ pub trait Runtime: Send + Sync + 'static {
         std::thread::spawn(work);
     }
 
+    /// Runs `future` to completion on the calling thread, blocking it:
+    /// how the waits of [blocking services](crate::BlockingService) block
+    /// ([`ServiceCtx::sleep_blocking`](crate::ServiceCtx::sleep_blocking)).
+    /// The default is `futures_executor::block_on`, right for every
+    /// runtime whose clock is the real one.
+    ///
+    /// A runtime with a clock of its own overrides it to know when a
+    /// blocking thread waits on that clock: a virtual-time runtime must not
+    /// move its clock while a blocking thread is still working, and need
+    /// not wait for one that only waits for the clock (`governor-test`
+    /// does this).
+    #[cfg(feature = "std")]
+    fn block_on(&self, future: Pin<&mut dyn Future<Output = ()>>) {
+        futures_executor::block_on(future)
+    }
+
     /// Starts listening for the operating system's shutdown signals
     /// (SIGINT, SIGTERM, SIGHUP and SIGQUIT on unix; Ctrl-C elsewhere) and
     /// returns them as a stream, one item per delivery.
@@ -179,6 +195,11 @@ impl<R: Runtime + ?Sized> Runtime for alloc::sync::Arc<R> {
     #[cfg(feature = "std")]
     fn spawn_blocking(&self, work: Box<dyn FnOnce() + Send + 'static>) {
         (**self).spawn_blocking(work)
+    }
+    #[cfg(feature = "std")]
+    fn block_on(&self, future: Pin<&mut dyn Future<Output = ()>>) {
+        // Spelled out: `R` may have an inherent `block_on` of its own.
+        Runtime::block_on(&**self, future)
     }
     fn shutdown_signals(&self) -> Result<SignalStream, SignalError> {
         (**self).shutdown_signals()

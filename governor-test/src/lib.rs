@@ -79,11 +79,15 @@
 //!   first that fails, names it ([`SeedFailure`]) so that
 //!   `GOVERNOR_TEST_SEED=<seed> cargo test <name>` replays it. One limit:
 //!   blocking work (blocking services, `spawn_blocking`) runs on real
-//!   threads, and while one runs with a timer pending the driver waits
-//!   only [`BLOCKING_GRACE`] of real time for it before it moves the
-//!   clock; a blocking call slower than that (a loaded machine) sees
-//!   virtual time move on. Await an event rather than a sleep while
-//!   blocking work runs when its timing must be exact.
+//!   threads. A thread that waits on the runtime (`ctx.sleep_blocking`,
+//!   through [`Runtime::block_on`](governor_core::runtime::Runtime::block_on))
+//!   costs nothing and is waited for as soon as it is woken, so blocking
+//!   services that sleep and heartbeat are exact. But while a thread runs
+//!   code of its own (a computation, a socket read) with a timer pending,
+//!   the driver waits only [`BLOCKING_GRACE`] of real time for it before
+//!   it moves the clock; a call slower than that sees virtual time move
+//!   on. Await an event rather than a sleep while such work runs when its
+//!   timing must be exact.
 //! - Faults, injected without editing the service: [`Faulty`] wraps it
 //!   and makes chosen runs fail, panic, hang (ignore their stop), end with
 //!   `StopService`, begin late, or register a panicking stop hook

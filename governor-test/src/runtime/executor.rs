@@ -116,7 +116,9 @@ impl VirtualRuntime {
     /// Runs `fut` to completion on this thread, polling spawned tasks and
     /// advancing virtual time as needed, and returns its output.
     ///
-    /// The driver loop, in order of preference:
+    /// Blocking work is outstanding while a blocking job's thread runs, not
+    /// while it waits in `Runtime::block_on` (see `blocking.rs`). The
+    /// driver loop, in order of preference:
     /// 1. poll whatever was woken (tasks and `fut`), in wake order;
     /// 2. if blocking work is outstanding and no timer is pending, park
     ///    until something is woken or the work ends;

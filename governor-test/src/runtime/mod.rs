@@ -61,6 +61,8 @@ mod watch;
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
+#[cfg(feature = "std")]
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::Thread;
@@ -291,6 +293,15 @@ impl Runtime for VirtualRuntime {
     #[cfg(feature = "std")]
     fn spawn_blocking(&self, work: Box<dyn FnOnce() + Send + 'static>) {
         self.spawn_blocking_thread(work);
+    }
+
+    /// Blocks the calling thread on `future`; a blocking job's thread does
+    /// not count as outstanding while it waits here (see
+    /// [`spawn_blocking`](Runtime::spawn_blocking)), so the driver moves
+    /// the clock without waiting for it.
+    #[cfg(feature = "std")]
+    fn block_on(&self, future: Pin<&mut dyn Future<Output = ()>>) {
+        self.block_on_thread(future);
     }
 
     /// A stream fed by [`VirtualRuntime::raise`]. Every stream registered

@@ -359,6 +359,56 @@ fn clock_advances_while_blocking_work_waits_on_a_timer() {
 }
 
 #[test]
+fn a_blocking_thread_waiting_on_the_clock_costs_no_grace() {
+    // 400 one-second waits of a blocking thread, each through
+    // `Runtime::block_on`, while a task's timer is pending all along: the
+    // thread does not count while it waits, so the clock moves at once
+    // each time. Counted, each move would wait the whole grace (400 ×
+    // 25 ms = 10 s of real time).
+    let rt = VirtualRuntime::new();
+    let timer_rt = rt.clone();
+    rt.spawn(Box::pin(async move { timer_rt.sleep(secs(3600)).await }));
+    let (done_tx, done_rx) = oneshot::channel();
+    let blocking_rt = rt.clone();
+    rt.spawn_blocking(Box::new(move || {
+        for _ in 0..400 {
+            let sleep = blocking_rt.sleep(secs(1));
+            Runtime::block_on(&blocking_rt, std::pin::pin!(sleep));
+        }
+        done_tx.send(blocking_rt.now()).unwrap();
+    }));
+    let began = Instant::now();
+    assert_eq!(rt.block_on(done_rx).unwrap(), secs(400));
+    let took = began.elapsed();
+    assert!(took < 400 * BLOCKING_GRACE / 4, "{took:?}");
+}
+
+#[test]
+fn a_blocking_thread_just_woken_is_waited_for() {
+    // Woken by its timer, the thread works (a real 5 ms) before it tells
+    // a task; the task's own timer, 1 s later, must not fire first. The
+    // waker counts the thread again before it unparks it, so the driver
+    // waits for it however long the machine takes to schedule it (up to
+    // the grace, which 5 ms is well inside).
+    let rt = VirtualRuntime::new();
+    let (told_tx, told_rx) = oneshot::channel();
+    let blocking_rt = rt.clone();
+    rt.spawn_blocking(Box::new(move || {
+        Runtime::block_on(&blocking_rt, std::pin::pin!(blocking_rt.sleep(secs(1))));
+        thread::sleep(Duration::from_millis(5));
+        told_tx.send(blocking_rt.now()).unwrap();
+    }));
+    let racer_rt = rt.clone();
+    let seen = rt.block_on(async move {
+        match future::select(told_rx, racer_rt.sleep(secs(2))).await {
+            Either::Left((told, _)) => Some(told.unwrap()),
+            Either::Right(_) => None,
+        }
+    });
+    assert_eq!(seen, Some(secs(1)));
+}
+
+#[test]
 fn panicking_blocking_work_is_no_longer_outstanding() {
     let rt = VirtualRuntime::new();
     rt.spawn_blocking(Box::new(|| {
