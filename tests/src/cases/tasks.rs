@@ -334,6 +334,63 @@ pub async fn an_aborted_task_ends_at_once<H: Harness>(h: &H) {
     );
 }
 
+/// A task's own stop (its handle's `stop`) and its run's stop reach it
+/// whether or not it ever asked for its token (made at its first use):
+/// a task that only checks `stopping()` sees its handle's stop asked
+/// before it first looked, and another sees its run's stop. The handle's
+/// stop leaves the run and the other tasks alone.
+pub async fn a_task_sees_its_stops_whether_it_looked_or_not<H: Harness>(h: &H) {
+    let (j, mut notes) = journal();
+    let gov = h.governor();
+    let jj = j.clone();
+    let rt = h.runtime();
+    gov.add("looker", move |ctx: ServiceCtx| {
+        let j = jj.clone();
+        let rt = rt.clone();
+        async move {
+            // Checks only, on the runtime's plain sleep: never makes its
+            // own token.
+            let checker = {
+                let j = j.clone();
+                ctx.spawn(move |task| async move {
+                    while !task.stopping() {
+                        rt.sleep(MS).await;
+                    }
+                    j.note("checker:stopped");
+                    Ok(())
+                })
+            };
+            let (go, went) = futures_channel::oneshot::channel::<()>();
+            let early = ctx.spawn(move |task| async move {
+                let _ = went.await;
+                Ok(task.stopping())
+            });
+            early.stop();
+            let _ = go.send(());
+            assert_eq!(early.await, Ok(true), "the handle's stop, asked first");
+            j.note(format!(
+                "after-early:run-stopping={}:checker-finished={}",
+                ctx.stopping(),
+                checker.is_finished()
+            ));
+            checker.detach();
+            ctx.wait_for_stop().await;
+            Ok(())
+        }
+    })
+    .unwrap();
+    gov.start().unwrap();
+    notes
+        .until("after-early:run-stopping=false:checker-finished=false")
+        .await;
+    let report = gov.shutdown().await;
+    notes.until("checker:stopped").await;
+    let looker = report.service("looker").unwrap();
+    assert_eq!(looker.last_outcome, Some(Outcome::Completed));
+    assert!(looker.aborted_tasks.is_empty());
+    assert!(report.is_clean(), "{report}");
+}
+
 /// A run that returns with tasks still running asks them to stop and ends
 /// only once they have: nothing outlives it. A task spawned after that
 /// (from a context kept past the run) never starts.
