@@ -10,10 +10,10 @@ use crate::governor::{Governor, Shared};
 use crate::outcome::ServiceError;
 use crate::record::Record;
 use crate::sleep::{Sleep, TimerCell};
-use crate::sync::{AtomicUsize, Ordering};
+use crate::sync::{AtomicUsize, OnceCell, Ordering};
 #[cfg(doc)]
 use crate::tasks::TaskError;
-use crate::tasks::{Control, TaskCell, TaskHandle, TaskStop};
+use crate::tasks::{Control, RunTasks, TaskCell, TaskHandle, TaskStop};
 #[cfg(doc)]
 use crate::time::TimeoutError;
 use crate::time::{Interval, Timeout};
@@ -43,6 +43,12 @@ pub struct ServiceCtx {
     /// This run's token (stopped when the service is asked to stop for
     /// good, or this run alone to restart), or a task's own.
     stop: CtxStop,
+    /// The run's task scope, once this context has spawned into it (a
+    /// task's context finds its scope through its task instead): later
+    /// spawns skip the record's lock. A scope is closed when its run
+    /// ends, so a scope kept here past its run refuses new tasks, as the
+    /// record would.
+    scope: OnceCell<Arc<RunTasks>>,
     run: u64,
     /// The runtime's reusable timer, kept between sleeps (see
     /// [`Runtime::timer`](crate::runtime::Runtime::timer)); each clone
@@ -103,6 +109,7 @@ impl ServiceCtx {
             shared,
             record,
             stop,
+            scope: OnceCell::new(),
             run,
             timer: TimerCell::new(None),
             reload_seen,
@@ -395,10 +402,17 @@ impl ServiceCtx {
         T: Send + 'static,
     {
         // A task's context spawns into its task's scope; the run's own
-        // looks the run's up (made at its first spawn).
-        let scope = match &self.stop {
-            CtxStop::Task(task) => task.scope().cloned(),
-            CtxStop::Run(_) => self.record.run_tasks(self.run),
+        // looks the run's up (made at its first spawn) once.
+        let scope = match (&self.stop, self.scope.get()) {
+            (CtxStop::Task(task), _) => task.scope().cloned(),
+            (CtxStop::Run(_), Some(scope)) => Some(scope.clone()),
+            (CtxStop::Run(_), None) => {
+                let scope = self.record.run_tasks(self.run);
+                if let Some(scope) = &scope {
+                    self.scope.get_or_init(|| scope.clone());
+                }
+                scope
+            }
         };
         let of_run = matches!(self.stop, CtxStop::Run(_));
         let cell = Arc::new(TaskCell::new(TaskStop::new(

@@ -393,10 +393,13 @@ pub async fn a_task_sees_its_stops_whether_it_looked_or_not<H: Harness>(h: &H) {
 
 /// A run that returns with tasks still running asks them to stop and ends
 /// only once they have: nothing outlives it. A task spawned after that
-/// (from a context kept past the run) never starts.
+/// (from a context kept past the run: a clone, or the very context that
+/// spawned, which keeps the run's task scope) never starts.
 pub async fn tasks_of_a_run_that_returns_early_are_stopped_and_waited_for<H: Harness>(h: &H) {
     let (t, mut notes) = timeline(h);
     let kept: Arc<Mutex<Option<ServiceCtx>>> = Arc::default();
+    let spawner: Arc<Mutex<Option<Arc<ServiceCtx>>>> = Arc::default();
+    let keep_spawner = spawner.clone();
     let gov = h.governor();
     let tt = t.clone();
     let keep = kept.clone();
@@ -405,9 +408,12 @@ pub async fn tasks_of_a_run_that_returns_early_are_stopped_and_waited_for<H: Har
         .add("early", move |ctx: ServiceCtx| {
             let t = tt.clone();
             let keep = keep.clone();
+            let keep_spawner = keep_spawner.clone();
             let rt = rt.clone();
             async move {
                 *keep.lock().unwrap() = Some(ctx.clone());
+                let ctx = Arc::new(ctx);
+                *keep_spawner.lock().unwrap() = Some(ctx.clone());
                 let tt = t.clone();
                 ctx.spawn(move |task| async move {
                     task.wait_for_stop().await;
@@ -436,6 +442,13 @@ pub async fn tasks_of_a_run_that_returns_early_are_stopped_and_waited_for<H: Har
     let late = kept.lock().unwrap().take().unwrap();
     let guard = OnDrop(journal().0, "late");
     let refused = late.spawn(move |_| async move {
+        let _guard = guard;
+        Ok(())
+    });
+    assert_eq!(refused.await, Err(TaskError::NotStarted));
+    let spawner = spawner.lock().unwrap().take().unwrap();
+    let guard = OnDrop(journal().0, "late");
+    let refused = spawner.spawn(move |_| async move {
         let _guard = guard;
         Ok(())
     });
