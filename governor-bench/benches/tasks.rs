@@ -1,5 +1,6 @@
 //! Tasks and timeouts from a service's context next to the runtime's own,
-//! on one tokio current-thread runtime (issue 12):
+//! on a tokio current-thread runtime and (spawn + join) a tokio
+//! multi-thread runtime of two workers (issue 12):
 //!
 //! - `spawn-join`: `ctx.spawn(..)` of a task that returns at once, awaited,
 //!   next to `tokio::spawn(..)` awaited (target ≤ 1.5×);
@@ -25,6 +26,14 @@ const HOUR: Duration = Duration::from_secs(3600);
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn multi_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
         .unwrap()
@@ -66,14 +75,15 @@ where
     rt.block_on(async move { tokio::spawn(fut).await.unwrap() })
 }
 
-fn tasks(c: &mut Criterion) {
-    let rt = runtime();
-    let mut g = c.benchmark_group("tasks/spawn-join");
+/// `spawn-join` on `rt`, under `group`: ours, then tokio's, in one group
+/// so that the ratio comes from one run.
+fn spawn_join(c: &mut Criterion, group: &str, rt: &tokio::runtime::Runtime) {
+    let mut g = c.benchmark_group(group);
     g.warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
     g.bench_function("ours", |b| {
         b.iter_custom(|iters| {
-            in_service(&rt, iters, |ctx, iters| async move {
+            in_service(rt, iters, |ctx, iters| async move {
                 let begin = Instant::now();
                 for i in 0..iters {
                     let handle = ctx.spawn(move |_| async move { Ok(black_box(i)) });
@@ -87,7 +97,7 @@ fn tasks(c: &mut Criterion) {
         b.iter_custom(|iters| {
             // In a spawned task, as the service's loop is (a future polled
             // by `block_on` itself is woken differently).
-            in_task(&rt, async move {
+            in_task(rt, async move {
                 let begin = Instant::now();
                 for i in 0..iters {
                     let handle = tokio::spawn(async move { black_box(i) });
@@ -98,6 +108,12 @@ fn tasks(c: &mut Criterion) {
         })
     });
     g.finish();
+}
+
+fn tasks(c: &mut Criterion) {
+    let rt = runtime();
+    spawn_join(c, "tasks/spawn-join", &rt);
+    spawn_join(c, "tasks/spawn-join-mt", &multi_thread_runtime());
 
     let mut g = c.benchmark_group("tasks/timeout");
     g.warm_up_time(Duration::from_millis(500))

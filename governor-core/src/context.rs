@@ -10,10 +10,10 @@ use crate::governor::{Governor, Shared};
 use crate::outcome::ServiceError;
 use crate::record::Record;
 use crate::sleep::{Sleep, TimerCell};
-use crate::sync::{AtomicUsize, Ordering};
+use crate::sync::{AtomicUsize, OnceCell, Ordering};
 #[cfg(doc)]
 use crate::tasks::TaskError;
-use crate::tasks::TaskHandle;
+use crate::tasks::{Control, RunTasks, TaskCell, TaskHandle, TaskStop};
 #[cfg(doc)]
 use crate::time::TimeoutError;
 use crate::time::{Interval, Timeout};
@@ -41,8 +41,14 @@ pub struct ServiceCtx {
     shared: Arc<Shared>,
     record: Arc<Record>,
     /// This run's token (stopped when the service is asked to stop for
-    /// good, or this run alone to restart).
-    token: StopToken,
+    /// good, or this run alone to restart), or a task's own.
+    stop: CtxStop,
+    /// The run's task scope, once this context has spawned into it (a
+    /// task's context finds its scope through its task instead): later
+    /// spawns skip the record's lock. A scope is closed when its run
+    /// ends, so a scope kept here past its run refuses new tasks, as the
+    /// record would.
+    scope: OnceCell<Arc<RunTasks>>,
     run: u64,
     /// The runtime's reusable timer, kept between sleeps (see
     /// [`Runtime::timer`](crate::runtime::Runtime::timer)); each clone
@@ -54,12 +60,40 @@ pub struct ServiceCtx {
     reload_seen: AtomicUsize,
 }
 
+/// Whose stop a context observes.
+#[derive(Clone)]
+pub(crate) enum CtxStop {
+    /// The run's token (the run's own context).
+    Run(StopToken),
+    /// A task's own stop, made at its first use (see `TaskStop`), and
+    /// the task's scope: a task's context spawns into it directly.
+    Task(Arc<dyn Control>),
+}
+
+impl CtxStop {
+    #[inline]
+    fn token(&self) -> &StopToken {
+        match self {
+            CtxStop::Run(token) => token,
+            CtxStop::Task(task) => task.stop().source().token(),
+        }
+    }
+
+    #[inline]
+    fn stopping(&self) -> bool {
+        match self {
+            CtxStop::Run(token) => token.stopping(),
+            CtxStop::Task(task) => task.stop().stopping(),
+        }
+    }
+}
+
 impl Clone for ServiceCtx {
     fn clone(&self) -> Self {
         let clone = ServiceCtx::new(
             self.shared.clone(),
             self.record.clone(),
-            self.token.clone(),
+            self.stop.clone(),
             self.run,
         );
         let seen = self.reload_seen.load(Ordering::Acquire);
@@ -69,17 +103,13 @@ impl Clone for ServiceCtx {
 }
 
 impl ServiceCtx {
-    pub(crate) fn new(
-        shared: Arc<Shared>,
-        record: Arc<Record>,
-        token: StopToken,
-        run: u64,
-    ) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, record: Arc<Record>, stop: CtxStop, run: u64) -> Self {
         let reload_seen = AtomicUsize::new(shared.reload_generation());
         ServiceCtx {
             shared,
             record,
-            token,
+            stop,
+            scope: OnceCell::new(),
             run,
             timer: TimerCell::new(None),
             reload_seen,
@@ -117,7 +147,8 @@ impl ServiceCtx {
     }
 
     /// This run's stop token (for the context of a task, the task's own: a
-    /// child of the spawning context's, see [`spawn`](ServiceCtx::spawn)):
+    /// child of the spawning context's, made the first time it is asked
+    /// for, see [`spawn`](ServiceCtx::spawn)):
     /// stopped when the run is asked to stop —
     /// by a shutdown (after the services that depend on this one have
     /// stopped), or by the service's [handle](crate::ServiceHandle).
@@ -140,18 +171,20 @@ impl ServiceCtx {
     /// token. So a clone kept from an earlier run observes the stop of the
     /// run that follows it (a useful way to end leftovers of that run).
     pub fn token(&self) -> &StopToken {
-        &self.token
+        self.stop.token()
     }
 
-    /// Whether this run has been asked to stop: one atomic load.
+    /// Whether this run has been asked to stop: one atomic load (two in
+    /// a task's context: whether its own token is made, then that token's
+    /// flag or its parent's).
     #[inline]
     pub fn stopping(&self) -> bool {
-        self.token.stopping()
+        self.stop.stopping()
     }
 
     /// Completes once this run is asked to stop.
     pub fn wait_for_stop(&self) -> WaitForStop<'_> {
-        self.token.wait_for_stop()
+        self.stop.token().wait_for_stop()
     }
 
     /// Completes once this run is asked to stop, as
@@ -191,7 +224,7 @@ impl ServiceCtx {
     /// # Ok(()) }
     /// ```
     pub fn wait_for_stop_owned(&self) -> WaitForStopOwned {
-        self.token.wait_for_stop_owned()
+        self.stop.token().wait_for_stop_owned()
     }
 
     /// Sleeps for `duration` on the runtime's clock; returns
@@ -201,7 +234,7 @@ impl ServiceCtx {
         // The context's timer, created at the first sleep and re-armed for
         // each later one. Boxed sleeps when the runtime has no reusable
         // timer, or when another sleep of this context holds it now.
-        let cancelled = self.token.wait_for_stop();
+        let cancelled = self.stop.token().wait_for_stop();
         if let Some(mut cell) = self.timer.try_lock() {
             if cell.is_none() {
                 *cell = self.shared.runtime.timer();
@@ -292,7 +325,10 @@ impl ServiceCtx {
     ///
     /// - its context's token is a child of this context's: it sees the
     ///   run's stop (and, for a task spawned by a task, its parent's), and
-    ///   its handle can stop it alone. Its context spawns into the same
+    ///   its handle can stop it alone. The child is made the first time
+    ///   the task (or its handle's `stop`) needs it; until then checking
+    ///   [`stopping`](ServiceCtx::stopping) reads the parent's, so a task
+    ///   that never waits for its stop costs no token. Its context spawns into the same
     ///   run; everything else (`sleep`, `timeout`, `log`, …) is as the
     ///   run's own;
     /// - the run does not count as ended until all its tasks have ended.
@@ -365,25 +401,35 @@ impl ServiceCtx {
         Fut: Future<Output = Result<T, ServiceError>> + Send + 'static,
         T: Send + 'static,
     {
-        let stop = self.token.child();
+        // A task's context spawns into its task's scope; the run's own
+        // looks the run's up (made at its first spawn) once.
+        let scope = match (&self.stop, self.scope.get()) {
+            (CtxStop::Task(task), _) => task.scope().cloned(),
+            (CtxStop::Run(_), Some(scope)) => Some(scope.clone()),
+            (CtxStop::Run(_), None) => {
+                let scope = self.record.run_tasks(self.run);
+                if let Some(scope) = &scope {
+                    self.scope.get_or_init(|| scope.clone());
+                }
+                scope
+            }
+        };
+        let of_run = matches!(self.stop, CtxStop::Run(_));
+        let cell = Arc::new(TaskCell::new(TaskStop::new(
+            self.stop.token(),
+            of_run,
+            scope,
+        )));
         let ctx = ServiceCtx::new(
             self.shared.clone(),
             self.record.clone(),
-            stop.token().clone(),
+            CtxStop::Task(cell.clone()),
             self.run,
         );
         // User code: called before anything is counted, so that its panic
         // (caught by the run) leaves nothing behind.
         let fut = task(ctx);
-        let scope = self.record.run_tasks(self.run);
-        crate::tasks::start(
-            &*self.shared.runtime,
-            scope,
-            name,
-            stop,
-            self.inside_marker(),
-            fut,
-        )
+        crate::tasks::start(&*self.shared.runtime, cell, name, self.inside_marker(), fut)
     }
 
     /// Runs blocking `work` on the runtime's blocking pool, as a task of
@@ -436,7 +482,7 @@ impl ServiceCtx {
     /// Runs `fut` until it completes or this run is asked to stop,
     /// whichever is first (`Err(Interrupted)` then; `fut` is dropped).
     pub fn until_stop<F: Future>(&self, fut: F) -> UntilStop<'_, F> {
-        self.token.until_stop(fut)
+        self.stop.token().until_stop(fut)
     }
 
     /// Reports this run ready. Services that depend on this one, and
@@ -480,7 +526,7 @@ impl ServiceCtx {
     /// ```
     pub async fn reloaded(&self) -> Result<u64, Interrupted> {
         loop {
-            if self.token.stopping() {
+            if self.stop.stopping() {
                 return Err(Interrupted);
             }
             let seen = self.reload_seen.load(Ordering::Acquire);
@@ -498,7 +544,7 @@ impl ServiceCtx {
                 continue;
             }
             let reloaded = next.wait_for_stop();
-            let stop = self.token.wait_for_stop();
+            let stop = self.stop.token().wait_for_stop();
             futures_util::future::select(reloaded, stop).await;
         }
     }

@@ -153,7 +153,7 @@ pub(crate) fn supervise<R: Runner>(
             let ctx = ServiceCtx::new(
                 shared.clone(),
                 record.clone(),
-                run_token.token().clone(),
+                crate::context::CtxStop::Run(run_token.token().clone()),
                 run,
             );
             let WatchedEnd {

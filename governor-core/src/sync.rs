@@ -60,3 +60,45 @@ impl<T> Mutex<T> {
         }
     }
 }
+
+/// A cell written at most once, then read without a lock: a task's own
+/// stop token, made at its first use (`tasks.rs`). With `std` it is
+/// `std::sync::OnceLock` (a racing initialiser parks); without, a
+/// `spin::Once` (it spins, for as long as the winner's initialiser runs:
+/// a few instructions and one token lock here).
+pub(crate) struct OnceCell<T> {
+    #[cfg(feature = "std")]
+    inner: std::sync::OnceLock<T>,
+    #[cfg(not(feature = "std"))]
+    inner: spin::Once<T>,
+}
+
+impl<T> OnceCell<T> {
+    pub(crate) const fn new() -> Self {
+        OnceCell {
+            #[cfg(feature = "std")]
+            inner: std::sync::OnceLock::new(),
+            #[cfg(not(feature = "std"))]
+            inner: spin::Once::new(),
+        }
+    }
+
+    /// The value, if it has been set: one atomic load.
+    #[inline]
+    pub(crate) fn get(&self) -> Option<&T> {
+        self.inner.get()
+    }
+
+    /// The value, set by `init` first if it was not: `init` runs at most
+    /// once, whoever races it.
+    pub(crate) fn get_or_init(&self, init: impl FnOnce() -> T) -> &T {
+        #[cfg(feature = "std")]
+        {
+            self.inner.get_or_init(init)
+        }
+        #[cfg(not(feature = "std"))]
+        {
+            self.inner.call_once(init)
+        }
+    }
+}

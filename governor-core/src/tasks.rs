@@ -48,8 +48,8 @@ use futures_util::task::AtomicWaker;
 use slab::Slab;
 
 use crate::outcome::{Outcome, ServiceError};
-use crate::sync::{AtomicBool, Mutex, Ordering};
-use crate::token::StopSource;
+use crate::sync::{AtomicBool, Mutex, OnceCell, Ordering};
+use crate::token::{StopSource, StopToken};
 use crate::wait_list::{WaitList, WaiterKey};
 
 /// Why a task did not give its output: what awaiting its [`TaskHandle`]
@@ -214,9 +214,98 @@ impl Entry {
     }
 }
 
-/// What a scope can do to one of its tasks without knowing its output.
-trait Control: Send + Sync {
+/// What a scope, and the task's own context, reach of a task without
+/// knowing its output.
+pub(crate) trait Control: Send + Sync {
     fn abort(&self);
+    /// The task's own stop.
+    fn stop(&self) -> &TaskStop;
+    /// The scope the task belongs to (`None`: the task was refused).
+    fn scope(&self) -> Option<&Arc<RunTasks>>;
+}
+
+/// A task's own stop: a child of the spawning context's token, made the
+/// first time the task (its context) or its handle needs it. Most tasks
+/// never look at their stop, or only check it: until then, checking it
+/// is checking the parent's, and spawning costs no token node (an
+/// allocation, and a lock of the parent's node to link it and another
+/// to unlink it).
+///
+/// It behaves as a child made at spawn would: a child made after the
+/// parent stopped is born stopped, and the handle's `stop` makes the
+/// child (if need be) and stops it, so that the task sees it whether
+/// it looked before or not.
+///
+/// It also holds the task's scope, whose run token is the parent of a
+/// task spawned by the run's own context: such a task holds no clone of
+/// the token (two counts up at its spawn, two down at its end).
+pub(crate) struct TaskStop {
+    link: Link,
+    own: OnceCell<StopSource>,
+}
+
+/// A task's parent token and scope.
+enum Link {
+    /// Spawned by the run's own context into this scope: the parent is
+    /// the scope's run token.
+    Run(Arc<RunTasks>),
+    /// Spawned by a task's context (or refused: no scope): the parent is
+    /// that context's token.
+    Spawner {
+        parent: StopToken,
+        scope: Option<Arc<RunTasks>>,
+    },
+}
+
+impl TaskStop {
+    /// The stop of a task spawned by a context whose token is `spawner`
+    /// (`of_run`: the run's own context, whose token is the run's) into
+    /// `scope`.
+    pub(crate) fn new(spawner: &StopToken, of_run: bool, scope: Option<Arc<RunTasks>>) -> Self {
+        let link = match scope {
+            Some(scope) if of_run => {
+                debug_assert!(scope.run_stop.token().same_as(spawner));
+                Link::Run(scope)
+            }
+            scope => Link::Spawner {
+                parent: spawner.clone(),
+                scope,
+            },
+        };
+        TaskStop {
+            link,
+            own: OnceCell::new(),
+        }
+    }
+
+    fn parent(&self) -> &StopToken {
+        match &self.link {
+            Link::Run(scope) => scope.run_stop.token(),
+            Link::Spawner { parent, .. } => parent,
+        }
+    }
+
+    fn scope(&self) -> Option<&Arc<RunTasks>> {
+        match &self.link {
+            Link::Run(scope) => Some(scope),
+            Link::Spawner { scope, .. } => scope.as_ref(),
+        }
+    }
+
+    /// The task's own source, made now if it was not.
+    pub(crate) fn source(&self) -> &StopSource {
+        self.own.get_or_init(|| self.parent().child())
+    }
+
+    /// Whether the task is asked to stop: its own token if made, else
+    /// its parent's (one atomic load each).
+    #[inline]
+    pub(crate) fn stopping(&self) -> bool {
+        match self.own.get() {
+            Some(own) => own.stopping(),
+            None => self.parent().stopping(),
+        }
+    }
 }
 
 impl RunTasks {
@@ -410,15 +499,15 @@ impl Drop for AllEnded {
 }
 
 /// What a task shares with its handle and its scope.
-struct TaskCell<T> {
+pub(crate) struct TaskCell<T> {
     /// Set by an abort; the task drops its future at its next poll.
     aborted: AtomicBool,
     /// The task's waker, for an abort to wake it.
     waker: AtomicWaker,
-    /// The task's own stop (a child of the spawning context's token).
-    stop: StopSource,
-    /// The scope, for a failure its handle drops unread.
-    scope: Option<Arc<RunTasks>>,
+    /// The task's own stop (a child of the spawning context's token,
+    /// made at its first use), and its scope (for its end, and for a
+    /// failure its handle drops unread).
+    stop: TaskStop,
     delivery: Mutex<Delivery<T>>,
 }
 
@@ -438,23 +527,25 @@ impl<T: Send> Control for TaskCell<T> {
         self.aborted.store(true, Ordering::Release);
         self.waker.wake();
     }
+
+    fn stop(&self) -> &TaskStop {
+        &self.stop
+    }
+
+    fn scope(&self) -> Option<&Arc<RunTasks>> {
+        self.stop.scope()
+    }
 }
 
 impl<T> TaskCell<T> {
-    fn new(
-        stop: StopSource,
-        scope: Option<Arc<RunTasks>>,
-        result: Option<Result<T, TaskError>>,
-    ) -> Self {
-        let ended = result.is_some();
+    pub(crate) fn new(stop: TaskStop) -> Self {
         TaskCell {
             aborted: AtomicBool::new(false),
             waker: AtomicWaker::new(),
             stop,
-            scope,
             delivery: Mutex::new(Delivery {
-                result,
-                ended,
+                result: None,
+                ended: false,
                 handle_alive: true,
                 waker: None,
             }),
@@ -520,7 +611,7 @@ impl<T: Send + 'static> TaskHandle<T> {
     /// [`ServiceCtx`](crate::ServiceCtx) it was given. Its run and the
     /// other tasks go on.
     pub fn stop(&self) {
-        self.cell.stop.stop();
+        self.cell.stop.source().stop();
     }
 
     /// Whether the task has ended (its result may still be unread).
@@ -570,6 +661,11 @@ impl<T> futures_core::FusedFuture for TaskHandle<T> {
 
 impl<T> Drop for TaskHandle<T> {
     fn drop(&mut self) {
+        if self.taken {
+            // It read the result: the task has ended and delivers nothing
+            // more, and the poll that took the result dropped its waker.
+            return;
+        }
         let (unread, waker) = {
             let mut delivery = self.cell.delivery.lock();
             delivery.handle_alive = false;
@@ -578,7 +674,8 @@ impl<T> Drop for TaskHandle<T> {
         drop(waker);
         if let Some(result) = unread {
             if let Err(error) = &result {
-                if let (Some(outcome), Some(scope)) = (error.unhandled_outcome(), &self.cell.scope)
+                if let (Some(outcome), Some(scope)) =
+                    (error.unhandled_outcome(), self.cell.stop.scope())
                 {
                     scope.late_failure(outcome);
                 }
@@ -640,8 +737,8 @@ pin_project_lite::pin_project! {
 
 /// Records a task's end, once.
 struct Ending<T> {
+    /// Its scope is `cell.scope` (a started task's is always there).
     cell: Arc<TaskCell<T>>,
-    scope: Arc<RunTasks>,
     key: usize,
     inside: crate::inside::InsideMarker,
     done: bool,
@@ -657,7 +754,9 @@ impl<T> Ending<T> {
             drop_output(result);
             outcome
         });
-        self.scope.task_ended(self.key, unhandled);
+        if let Some(scope) = self.cell.stop.scope() {
+            scope.task_ended(self.key, unhandled);
+        }
     }
 }
 
@@ -719,14 +818,13 @@ where
     }
 }
 
-/// Starts `fut` as a task of `scope` on `runtime`; `stop` is its own
-/// stop source. A closed scope refuses it: the handle yields
-/// [`TaskError::NotStarted`] and `fut` is dropped unpolled.
+/// Starts `fut` as the task of `cell` (made by [`TaskCell::new`], with
+/// its scope) on `runtime`. A closed scope, or none, refuses it: the
+/// handle yields [`TaskError::NotStarted`] and `fut` is dropped unpolled.
 pub(crate) fn start<Fut, T>(
     runtime: &dyn crate::runtime::Runtime,
-    scope: Option<Arc<RunTasks>>,
+    cell: Arc<TaskCell<T>>,
     name: Option<Arc<str>>,
-    stop: StopSource,
     inside: crate::inside::InsideMarker,
     fut: Fut,
 ) -> TaskHandle<T>
@@ -734,17 +832,19 @@ where
     Fut: Future<Output = Result<T, ServiceError>> + Send + 'static,
     T: Send + 'static,
 {
-    let Some(scope) = scope else {
-        return refused(stop, fut);
+    let key = match cell.stop.scope() {
+        Some(scope) => scope.register(name, cell.clone()),
+        None => None,
     };
-    let cell = Arc::new(TaskCell::new(stop.clone(), Some(scope.clone()), None));
-    let Some(key) = scope.register(name, cell.clone()) else {
-        drop(cell);
-        return refused(stop, fut);
+    let Some(key) = key else {
+        drop_output(fut);
+        // The handle is alive: the result goes to it, nothing comes back.
+        let unhandled = cell.deliver(Err(TaskError::NotStarted));
+        debug_assert!(unhandled.is_none());
+        return TaskHandle { cell, taken: false };
     };
     let ending = Ending {
         cell: cell.clone(),
-        scope,
         key,
         inside,
         done: false,
@@ -754,14 +854,6 @@ where
         ending,
     }));
     TaskHandle { cell, taken: false }
-}
-
-fn refused<Fut, T>(stop: StopSource, fut: Fut) -> TaskHandle<T> {
-    drop_output(fut);
-    TaskHandle {
-        cell: Arc::new(TaskCell::new(stop, None, Some(Err(TaskError::NotStarted)))),
-        taken: false,
-    }
 }
 
 /// Runs `work` on the runtime's blocking pool and resolves with its
@@ -887,9 +979,19 @@ mod loom_tasks {
         builder.check(f);
     }
 
-    struct Noop;
+    struct Noop(TaskStop);
     impl Control for Noop {
         fn abort(&self) {}
+        fn stop(&self) -> &TaskStop {
+            &self.0
+        }
+        fn scope(&self) -> Option<&Arc<RunTasks>> {
+            None
+        }
+    }
+
+    fn noop() -> Arc<Noop> {
+        Arc::new(Noop(TaskStop::new(&StopToken::default(), false, None)))
     }
 
     fn failure() -> Outcome {
@@ -904,7 +1006,7 @@ mod loom_tasks {
         model(|| {
             let run_stop = StopSource::new();
             let scope = Arc::new(RunTasks::new(Arc::from("svc"), run_stop.clone()));
-            let key = scope.register(None, Arc::new(Noop)).unwrap();
+            let key = scope.register(None, noop()).unwrap();
             let ender = {
                 let scope = scope.clone();
                 thread::spawn(move || scope.task_ended(key, Some(failure())))
@@ -928,7 +1030,7 @@ mod loom_tasks {
             let spawner = {
                 let scope = scope.clone();
                 thread::spawn(move || {
-                    if let Some(key) = scope.register(None, Arc::new(Noop)) {
+                    if let Some(key) = scope.register(None, noop()) {
                         scope.task_ended(key, None);
                     }
                 })
@@ -947,19 +1049,20 @@ mod loom_tasks {
         model(|| {
             let run_stop = StopSource::new();
             let scope = Arc::new(RunTasks::new(Arc::from("svc"), run_stop.clone()));
-            let cell: Arc<TaskCell<()>> =
-                Arc::new(TaskCell::new(StopSource::new(), Some(scope.clone()), None));
+            let cell: Arc<TaskCell<()>> = Arc::new(TaskCell::new(TaskStop::new(
+                run_stop.token(),
+                true,
+                Some(scope.clone()),
+            )));
             let key = scope.register(None, cell.clone()).unwrap();
             let handle = TaskHandle {
                 cell: cell.clone(),
                 taken: false,
             };
             let ending = {
-                let scope = scope.clone();
                 thread::spawn(move || {
                     let mut ending = Ending {
                         cell,
-                        scope,
                         key,
                         inside: crate::inside::InsideMarker {
                             governor: 0,

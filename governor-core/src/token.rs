@@ -107,6 +107,11 @@ impl StopToken {
         self.node.stopping()
     }
 
+    /// Whether `other` observes the same node as this token.
+    pub(crate) fn same_as(&self, other: &StopToken) -> bool {
+        Arc::ptr_eq(&self.node, &other.node)
+    }
+
     /// A future that completes once this token is stopped.
     pub fn wait_for_stop(&self) -> WaitForStop<'_> {
         WaitForStop {

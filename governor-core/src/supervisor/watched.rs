@@ -10,7 +10,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::future::Future;
 use core::pin::Pin;
-use core::task::{Context, Poll};
+use core::task::{Context, Poll, Waker};
 use core::time::Duration;
 
 use crate::event::Event;
@@ -47,6 +47,12 @@ pin_project_lite::pin_project! {
         global: WaitForStop<'a>,
         run_stop: WaitForStop<'a>,
         force: WaitForStop<'a>,
+        // The waker `run_stop` and `global` hold (both registered with it,
+        // neither stopped since): a later poll with a waker that wakes the
+        // same task need not lock their nodes again to re-register. Their
+        // registrations stay until the node is stopped (only a stop takes
+        // a node's waiters), and a stop wakes this waker.
+        parked: Option<Waker>,
         dependents: Option<Pin<Box<dyn Future<Output = ()> + Send + 'a>>>,
         stopping: bool,
         // The supervisor's cache of the governor's defaults, for the
@@ -83,6 +89,7 @@ impl<'a, F> Watched<'a, F> {
             global: shared.token.wait_for_stop(),
             run_stop: run_token.wait_for_stop(),
             force: shared.force.wait_for_stop(),
+            parked: None,
             dependents: None,
             stopping: false,
             defaults,
@@ -158,10 +165,26 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
             });
         }
         let mut now = None;
+        // Parked already on both tokens with this task's waker, and both
+        // seen not stopped before the run was polled in this poll: a stop
+        // since then wakes that waker, so there is nothing to register.
+        let parked = run_polled
+            && this
+                .parked
+                .as_ref()
+                .is_some_and(|parked| parked.will_wake(cx.waker()));
         if !*this.stopping {
             let mut scope = StopScope::ThisRun;
-            let mut begin = Pin::new(&mut *this.run_stop).poll(cx).is_ready();
-            if !begin && Pin::new(&mut *this.global).poll(cx).is_ready() {
+            let mut begin = !parked && Pin::new(&mut *this.run_stop).poll(cx).is_ready();
+            let global_ready = !parked && !begin && Pin::new(&mut *this.global).poll(cx).is_ready();
+            if !parked && !begin && !global_ready {
+                // Both pending: registered with this waker.
+                match this.parked {
+                    Some(waker) => waker.clone_from(cx.waker()),
+                    None => *this.parked = Some(cx.waker().clone()),
+                }
+            }
+            if global_ready {
                 let dependents_ended = match this.dependents {
                     Some(waiting) => waiting.as_mut().poll(cx).is_ready(),
                     None => {

@@ -221,6 +221,7 @@ macro_rules! for_each_nostd_case {
             a_task_failure_fails_the_run_and_restarts_by_policy,
             awaited_handles_yield_output_and_error,
             an_aborted_task_ends_at_once,
+            a_task_sees_its_stops_whether_it_looked_or_not,
             tasks_of_a_run_that_returns_early_are_stopped_and_waited_for,
             tasks_ignoring_the_stop_are_aborted_at_the_timeout_and_named,
             ten_thousand_tasks_are_all_accounted_for,

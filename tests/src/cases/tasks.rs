@@ -334,12 +334,72 @@ pub async fn an_aborted_task_ends_at_once<H: Harness>(h: &H) {
     );
 }
 
+/// A task's own stop (its handle's `stop`) and its run's stop reach it
+/// whether or not it ever asked for its token (made at its first use):
+/// a task that only checks `stopping()` sees its handle's stop asked
+/// before it first looked, and another sees its run's stop. The handle's
+/// stop leaves the run and the other tasks alone.
+pub async fn a_task_sees_its_stops_whether_it_looked_or_not<H: Harness>(h: &H) {
+    let (j, mut notes) = journal();
+    let gov = h.governor();
+    let jj = j.clone();
+    let rt = h.runtime();
+    gov.add("looker", move |ctx: ServiceCtx| {
+        let j = jj.clone();
+        let rt = rt.clone();
+        async move {
+            // Checks only, on the runtime's plain sleep: never makes its
+            // own token.
+            let checker = {
+                let j = j.clone();
+                ctx.spawn(move |task| async move {
+                    while !task.stopping() {
+                        rt.sleep(MS).await;
+                    }
+                    j.note("checker:stopped");
+                    Ok(())
+                })
+            };
+            let (go, went) = futures_channel::oneshot::channel::<()>();
+            let early = ctx.spawn(move |task| async move {
+                let _ = went.await;
+                Ok(task.stopping())
+            });
+            early.stop();
+            let _ = go.send(());
+            assert_eq!(early.await, Ok(true), "the handle's stop, asked first");
+            j.note(format!(
+                "after-early:run-stopping={}:checker-finished={}",
+                ctx.stopping(),
+                checker.is_finished()
+            ));
+            checker.detach();
+            ctx.wait_for_stop().await;
+            Ok(())
+        }
+    })
+    .unwrap();
+    gov.start().unwrap();
+    notes
+        .until("after-early:run-stopping=false:checker-finished=false")
+        .await;
+    let report = gov.shutdown().await;
+    notes.until("checker:stopped").await;
+    let looker = report.service("looker").unwrap();
+    assert_eq!(looker.last_outcome, Some(Outcome::Completed));
+    assert!(looker.aborted_tasks.is_empty());
+    assert!(report.is_clean(), "{report}");
+}
+
 /// A run that returns with tasks still running asks them to stop and ends
 /// only once they have: nothing outlives it. A task spawned after that
-/// (from a context kept past the run) never starts.
+/// (from a context kept past the run: a clone, or the very context that
+/// spawned, which keeps the run's task scope) never starts.
 pub async fn tasks_of_a_run_that_returns_early_are_stopped_and_waited_for<H: Harness>(h: &H) {
     let (t, mut notes) = timeline(h);
     let kept: Arc<Mutex<Option<ServiceCtx>>> = Arc::default();
+    let spawner: Arc<Mutex<Option<Arc<ServiceCtx>>>> = Arc::default();
+    let keep_spawner = spawner.clone();
     let gov = h.governor();
     let tt = t.clone();
     let keep = kept.clone();
@@ -348,9 +408,12 @@ pub async fn tasks_of_a_run_that_returns_early_are_stopped_and_waited_for<H: Har
         .add("early", move |ctx: ServiceCtx| {
             let t = tt.clone();
             let keep = keep.clone();
+            let keep_spawner = keep_spawner.clone();
             let rt = rt.clone();
             async move {
                 *keep.lock().unwrap() = Some(ctx.clone());
+                let ctx = Arc::new(ctx);
+                *keep_spawner.lock().unwrap() = Some(ctx.clone());
                 let tt = t.clone();
                 ctx.spawn(move |task| async move {
                     task.wait_for_stop().await;
@@ -379,6 +442,13 @@ pub async fn tasks_of_a_run_that_returns_early_are_stopped_and_waited_for<H: Har
     let late = kept.lock().unwrap().take().unwrap();
     let guard = OnDrop(journal().0, "late");
     let refused = late.spawn(move |_| async move {
+        let _guard = guard;
+        Ok(())
+    });
+    assert_eq!(refused.await, Err(TaskError::NotStarted));
+    let spawner = spawner.lock().unwrap().take().unwrap();
+    let guard = OnDrop(journal().0, "late");
+    let refused = spawner.spawn(move |_| async move {
         let _guard = guard;
         Ok(())
     });
