@@ -78,6 +78,7 @@
 //! them) as two nanosecond counts ([`RunClock`], 16 bytes) rather than an
 //! `Option<RunTimes>` (32).
 
+mod hold;
 mod launch;
 mod liveness;
 mod run;
@@ -168,6 +169,9 @@ pub(crate) struct RecordConfig {
     pub(crate) critical: bool,
     pub(crate) notify_ready: bool,
     pub(crate) depends_on: Vec<Arc<str>>,
+    /// How it follows some of those (`ServiceConfig::depends_on_with`);
+    /// the others only order its start and stop.
+    pub(crate) binds: Vec<(Arc<str>, crate::propagation::Bind)>,
     /// The heartbeat timeout (`ServiceConfig::watchdog`), read as each
     /// run begins.
     pub(crate) watchdog: Option<Duration>,
@@ -222,8 +226,15 @@ struct RecordState {
     /// The current run's hooks have been called.
     hooks_fired: bool,
     /// The current run's restart was asked for by its handle
-    /// ([`Record::stop_run_then`]): asked once per run.
+    /// ([`Record::stop_run_then`]) or by a propagation
+    /// ([`Record::hold_and_stop_run`]): asked once per run.
     restart_requested: bool,
+    /// That restart was asked for by a propagation (`propagation.rs`):
+    /// its supervisor propagates it no further.
+    propagated: bool,
+    /// Held by a propagation: no run begins until it is released
+    /// (`record/hold.rs`).
+    held: bool,
     /// Counted among its governor's live services (from its launch until
     /// its supervisor ends or is dropped).
     live: bool,
@@ -298,6 +309,9 @@ struct Links {
     /// than healthy (`record/liveness.rs`); here rather than in the record
     /// itself, where it would be a word of every record.
     liveness: liveness::LivenessBox,
+    /// Set when a group restart releases it (`record/hold.rs`): its next
+    /// run waits until this one is ready (the group's start order).
+    after: Option<Arc<Record>>,
 }
 
 /// The settings of a service that was never configured.
@@ -307,6 +321,7 @@ static DEFAULT_CONFIG: RecordConfig = RecordConfig {
     critical: false,
     notify_ready: false,
     depends_on: Vec::new(),
+    binds: Vec::new(),
     watchdog: None,
     restart_on_reload: false,
 };
@@ -362,6 +377,8 @@ impl Record {
                 last_run: RunClock::NONE,
                 hooks_fired: false,
                 restart_requested: false,
+                propagated: false,
+                held: false,
                 live: false,
                 inside: 0,
                 tasks: None,
@@ -617,9 +634,11 @@ impl Record {
     }
 
     /// Whether the current run's stop was asked for by its handle's
-    /// `restart` (not by a shutdown, nor by its own tasks).
-    pub(crate) fn restart_requested(&self) -> bool {
-        self.state.lock().restart_requested
+    /// `restart` or by a propagation (not by a shutdown, nor by its own
+    /// tasks), and if so whether by a propagation.
+    pub(crate) fn restart_requested(&self) -> (bool, bool) {
+        let state = self.state.lock();
+        (state.restart_requested, state.propagated)
     }
 
     pub(crate) fn report(&self, now: Duration) -> ServiceReport {
