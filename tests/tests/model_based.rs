@@ -29,6 +29,10 @@
 //!
 //! Failing sequences shrink to a minimal one; minimal sequences worth
 //! keeping are plain tests at the bottom.
+//!
+//! The group strategies (one-for-one, one-for-all, rest-for-one, with a
+//! group restart limit) have a model of their own (`strategies`, at the
+//! end): exact times of every run's start, readiness, stop and end.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -1736,5 +1740,308 @@ mod regressions {
             Op::Advance(50),
         ];
         assert_eq!(check(&ops).map_err(|e| e.to_string()), Ok(false));
+    }
+}
+
+/// The group strategies (`Governor::strategy`, `group_restart_limit`)
+/// against a model of their own: a group of services, each with its own
+/// time to readiness and to clean up after a stop, under one of the three
+/// strategies, with or without a group restart limit; members fail one at
+/// a time, on command, while the group is quiet. The model gives the exact
+/// time of every run's start, readiness, stop, failure and end (from marks
+/// the services write), the runs, states and outcomes in the report, the
+/// propagated stops, the shutdown cause, and that every run begun has its
+/// outcome told.
+mod strategies {
+    use std::collections::BTreeSet;
+    use std::pin::pin;
+
+    use futures_util::future::{select, Either};
+    use governor_core::{StopSource, Strategy as Group};
+
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    struct Case {
+        strategy: Group,
+        /// Per member: ms from a run's beginning to its readiness, and
+        /// from its stop to its end.
+        members: Vec<(u64, u64)>,
+        /// The members' restart delay (`on_failure`).
+        delay: u64,
+        /// (restarts, within ms) of the group.
+        limit: Option<(u32, u64)>,
+        /// Each step: ms of quiet, then this member fails.
+        steps: Vec<(u64, usize)>,
+    }
+
+    fn case() -> impl Strategy<Value = Case> {
+        let strategy = prop_oneof![
+            Just(Group::OneForOne),
+            Just(Group::OneForAll),
+            Just(Group::RestForOne)
+        ];
+        let member = (
+            prop_oneof![Just(0u64), Just(10), Just(30)],
+            prop_oneof![Just(0u64), Just(20), Just(50)],
+        );
+        let members = prop::collection::vec(member, 2..=5);
+        let delay = prop_oneof![Just(0u64), Just(40), Just(100)];
+        let limit = prop_oneof![
+            2 => Just(None),
+            1 => (1..=3u32, prop_oneof![Just(300u64), Just(5000)]).prop_map(Some),
+        ];
+        let steps = prop::collection::vec(
+            (prop_oneof![Just(50u64), Just(200), Just(700)], 0..5usize),
+            1..=6,
+        );
+        (strategy, members, delay, limit, steps).prop_map(
+            |(strategy, members, delay, limit, steps)| {
+                let n = members.len();
+                Case {
+                    strategy,
+                    members,
+                    delay,
+                    limit,
+                    steps: steps.into_iter().map(|(gap, m)| (gap, m % n)).collect(),
+                }
+            },
+        )
+    }
+
+    /// (member, run, what, ms)
+    type Mark = (usize, u64, &'static str, u64);
+
+    /// What the model expects.
+    #[derive(Debug, Default)]
+    struct Expected {
+        marks: BTreeSet<Mark>,
+        runs: Vec<u64>,
+        /// The member whose restart was one group restart too many.
+        gave_up: Option<usize>,
+        /// (stopped, from) for each propagated stop, in order.
+        propagated: Vec<(usize, usize)>,
+        /// Every trigger's time, in order (the steps run).
+        triggers: Vec<u64>,
+        /// When the test shuts the governor down (if it did not give up).
+        shutdown_at: u64,
+    }
+
+    fn model(c: &Case) -> Expected {
+        let n = c.members.len();
+        let mut e = Expected {
+            runs: vec![1; n],
+            ..Expected::default()
+        };
+        let mut quiet = 0;
+        for (i, &(lead, _)) in c.members.iter().enumerate() {
+            e.marks.insert((i, 1, "start", 0));
+            e.marks.insert((i, 1, "ready", lead));
+            quiet = quiet.max(lead);
+        }
+        let mut window: VecDeque<u64> = VecDeque::new();
+        for &(gap, j) in &c.steps {
+            let t = quiet + gap;
+            e.triggers.push(t);
+            e.marks.insert((j, e.runs[j], "fail", t));
+            e.marks.insert((j, e.runs[j], "end", t));
+            let affected: Vec<usize> = match c.strategy {
+                Group::OneForAll => (0..n).collect(),
+                Group::RestForOne => (j..n).collect(),
+                _ => vec![j],
+            };
+            if c.strategy != Group::OneForOne {
+                if let Some((restarts, within)) = c.limit {
+                    while window.front().is_some_and(|&f| t - f >= within) {
+                        window.pop_front();
+                    }
+                    if window.len() >= restarts as usize {
+                        // The group gives up: the governor shuts down now;
+                        // the others stop at once (no dependencies).
+                        e.gave_up = Some(j);
+                        for i in (0..n).filter(|&i| i != j) {
+                            e.marks.insert((i, e.runs[i], "stop", t));
+                            e.marks.insert((i, e.runs[i], "end", t + c.members[i].1));
+                        }
+                        return e;
+                    }
+                    window.push_back(t);
+                }
+            }
+            let mut at = t;
+            for &i in affected.iter().rev().filter(|&&i| i != j) {
+                e.propagated.push((i, j));
+                e.marks.insert((i, e.runs[i], "stop", at));
+                at += c.members[i].1;
+                e.marks.insert((i, e.runs[i], "end", at));
+            }
+            at = at.max(t + c.delay);
+            for &i in &affected {
+                e.runs[i] += 1;
+                e.marks.insert((i, e.runs[i], "start", at));
+                at += c.members[i].0;
+                e.marks.insert((i, e.runs[i], "ready", at));
+            }
+            quiet = at;
+        }
+        e.shutdown_at = quiet + 1;
+        for i in 0..n {
+            e.marks.insert((i, e.runs[i], "stop", e.shutdown_at));
+            e.marks
+                .insert((i, e.runs[i], "end", e.shutdown_at + c.members[i].1));
+        }
+        e
+    }
+
+    type Marks = Arc<Mutex<Vec<Mark>>>;
+
+    /// Member `i`: marks its start, readiness, stop or failure and end; it
+    /// fails when its trigger is stopped.
+    fn member(
+        i: usize,
+        (lead, clean): (u64, u64),
+        rt: VirtualRuntime,
+        marks: Marks,
+        trigger: Arc<Mutex<StopSource>>,
+    ) -> impl FnMut(ServiceCtx) -> BoxRun + Send {
+        move |ctx| {
+            let (rt, marks, trigger) = (
+                rt.clone(),
+                marks.clone(),
+                trigger.lock().unwrap().token().clone(),
+            );
+            Box::pin(async move {
+                let run = ctx.run();
+                let mark = |what: &'static str| {
+                    marks.lock().unwrap().push((i, run, what, as_ms(rt.now())));
+                };
+                mark("start");
+                if lead > 0 && ctx.sleep(ms(lead)).await.is_err() {
+                    mark("end");
+                    return Ok(());
+                }
+                mark("ready");
+                ctx.ready();
+                match select(pin!(ctx.wait_for_stop()), pin!(trigger.wait_for_stop())).await {
+                    Either::Left(_) => {
+                        mark("stop");
+                        if clean > 0 {
+                            rt.sleep(ms(clean)).await;
+                        }
+                        mark("end");
+                        Ok(())
+                    }
+                    Either::Right(_) => {
+                        mark("fail");
+                        mark("end");
+                        Err(ServiceError::msg("failed on command"))
+                    }
+                }
+            })
+        }
+    }
+
+    fn check(c: &Case) -> Result<(), TestCaseError> {
+        let e = model(c);
+        let rt = VirtualRuntime::new();
+        let marks = Marks::default();
+        let events: Arc<Mutex<Vec<Event>>> = Arc::default();
+        let sink = events.clone();
+        let mut gov = Governor::new(rt.clone())
+            .strategy(c.strategy)
+            .restart_policy(RestartPolicy::on_failure(ms(c.delay)))
+            .on_event(move |event| sink.lock().unwrap().push(event.clone()));
+        if let Some((restarts, within)) = c.limit {
+            gov = gov.group_restart_limit(restarts, ms(within));
+        }
+        let triggers: Vec<Arc<Mutex<StopSource>>> = (0..c.members.len())
+            .map(|_| Arc::new(Mutex::new(StopSource::new())))
+            .collect();
+        for (i, &timing) in c.members.iter().enumerate() {
+            gov.add(
+                format!("m{i}"),
+                member(i, timing, rt.clone(), marks.clone(), triggers[i].clone()),
+            )
+            .unwrap()
+            .notify_ready();
+        }
+        let report = rt.block_on(async {
+            gov.start().unwrap();
+            for (&at, &(_, j)) in e.triggers.iter().zip(&c.steps) {
+                rt.sleep(ms(at) - rt.now()).await;
+                let fired = std::mem::replace(&mut *triggers[j].lock().unwrap(), StopSource::new());
+                fired.stop();
+            }
+            if e.gave_up.is_none() {
+                rt.sleep(ms(e.shutdown_at) - rt.now()).await;
+                gov.shutdown().await
+            } else {
+                gov.wait_for_shutdown().await
+            }
+        });
+        rt.shutdown();
+        let got: BTreeSet<Mark> = marks.lock().unwrap().iter().copied().collect();
+        prop_assert_eq!(&got, &e.marks, "marks (member, run, what, ms)");
+        let propagated: Vec<(usize, usize)> = events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|event| match event {
+                Event::StopPropagated {
+                    service,
+                    from,
+                    restart: true,
+                } => Some((service[1..].parse().unwrap(), from[1..].parse().unwrap())),
+                _ => None,
+            })
+            .collect();
+        prop_assert_eq!(&propagated, &e.propagated, "propagated stops");
+        for (i, s) in report.services.iter().enumerate() {
+            prop_assert_eq!(s.runs, e.runs[i], "runs of m{}", i);
+            let state = if e.gave_up == Some(i) {
+                ServiceState::GaveUp
+            } else {
+                ServiceState::Ended
+            };
+            prop_assert_eq!(s.state, state, "state of m{}", i);
+            let told = |started: bool| {
+                events
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|event| match event {
+                        Event::RunStarted { service, .. } => started && **service == *s.name,
+                        Event::RunEnded { service, .. } => !started && **service == *s.name,
+                        _ => false,
+                    })
+                    .count() as u64
+            };
+            prop_assert_eq!(
+                (told(true), told(false)),
+                (s.runs, s.runs),
+                "m{} outcomes told",
+                i
+            );
+        }
+        let cause = e
+            .gave_up
+            .map_or(ShutdownCause::Requested, |j| ShutdownCause::Escalated {
+                service: format!("m{j}").into(),
+            });
+        prop_assert_eq!(report.cause, Some(cause));
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 256,
+            max_shrink_iters: 10_000,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn group_strategies_match_the_model(c in case()) {
+            check(&c)?;
+        }
     }
 }
