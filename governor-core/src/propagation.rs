@@ -230,9 +230,17 @@ pub(crate) async fn stop_group(
     }
     let mut before: Option<Arc<Record>> = None;
     for member in restarting {
-        holds
+        let after = before.replace(member.clone());
+        // One release per service: a follower stopped above is released
+        // with its place in the group's order.
+        match holds
             .released
-            .push((member.clone(), before.replace(member)));
+            .iter_mut()
+            .find(|(r, _)| Arc::ptr_eq(r, &member))
+        {
+            Some(entry) => entry.1 = after,
+            None => holds.released.push((member, after)),
+        }
     }
 }
 

@@ -31,8 +31,10 @@
 //! keeping are plain tests at the bottom.
 //!
 //! The group strategies (one-for-one, one-for-all, rest-for-one, with a
-//! group restart limit) have a model of their own (`strategies`, at the
-//! end): exact times of every run's start, readiness, stop and end.
+//! group restart limit) and dependency chains whose links only order or
+//! follow restarts (PartOf, BindsTo) have a model of their own
+//! (`strategies`, at the end): exact times of every run's start,
+//! readiness, stop and end, and the ordered shutdown.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -1744,9 +1746,11 @@ mod regressions {
 }
 
 /// The group strategies (`Governor::strategy`, `group_restart_limit`)
-/// against a model of their own: a group of services, each with its own
-/// time to readiness and to clean up after a stop, under one of the three
-/// strategies, with or without a group restart limit; members fail one at
+/// and restarts that follow a dependency (`depends_on_with`: `Order`,
+/// `PartOf`, `BindsTo` on the member before) against a model of their
+/// own: a group of services, each with its own time to readiness and to
+/// clean up after a stop, under one of the three strategies, with or
+/// without a group restart limit; members fail one at
 /// a time, on command, while the group is quiet. The model gives the exact
 /// time of every run's start, readiness, stop, failure and end (from marks
 /// the services write), the runs, states and outcomes in the report, the
@@ -1757,7 +1761,7 @@ mod strategies {
     use std::pin::pin;
 
     use futures_util::future::{select, Either};
-    use governor_core::{StopSource, Strategy as Group};
+    use governor_core::{Bind, StopSource, Strategy as Group};
 
     use super::*;
 
@@ -1767,6 +1771,9 @@ mod strategies {
         /// Per member: ms from a run's beginning to its readiness, and
         /// from its stop to its end.
         members: Vec<(u64, u64)>,
+        /// Per member: whether it depends on the member before it, and how
+        /// it follows it (`None` for the first, and for one that does not).
+        binds: Vec<Option<Bind>>,
         /// The members' restart delay (`on_failure`).
         delay: u64,
         /// (restarts, within ms) of the group.
@@ -1786,6 +1793,13 @@ mod strategies {
             prop_oneof![Just(0u64), Just(20), Just(50)],
         );
         let members = prop::collection::vec(member, 2..=5);
+        let bind = prop_oneof![
+            2 => Just(None),
+            1 => Just(Some(Bind::Order)),
+            1 => Just(Some(Bind::PartOf)),
+            1 => Just(Some(Bind::BindsTo)),
+        ];
+        let binds = prop::collection::vec(bind, 5);
         let delay = prop_oneof![Just(0u64), Just(40), Just(100)];
         let limit = prop_oneof![
             2 => Just(None),
@@ -1795,12 +1809,15 @@ mod strategies {
             (prop_oneof![Just(50u64), Just(200), Just(700)], 0..5usize),
             1..=6,
         );
-        (strategy, members, delay, limit, steps).prop_map(
-            |(strategy, members, delay, limit, steps)| {
+        (strategy, members, binds, delay, limit, steps).prop_map(
+            |(strategy, members, mut binds, delay, limit, steps)| {
                 let n = members.len();
+                binds.truncate(n);
+                binds[0] = None;
                 Case {
                     strategy,
                     members,
+                    binds,
                     delay,
                     limit,
                     steps: steps.into_iter().map(|(gap, m)| (gap, m % n)).collect(),
@@ -1827,6 +1844,34 @@ mod strategies {
         shutdown_at: u64,
     }
 
+    /// Whether member `i` follows the member before it's restarts.
+    fn follows(c: &Case, i: usize) -> bool {
+        matches!(c.binds[i], Some(Bind::PartOf | Bind::BindsTo))
+    }
+
+    /// An ordered shutdown from `at`: each member stops once the member
+    /// that depends on it (the next, if it does) has ended; `ended` has no
+    /// run left (it gave up at `at`).
+    fn shutdown(c: &Case, e: &mut Expected, at: u64, ended: Option<usize>) {
+        let n = c.members.len();
+        let mut end_of_next = at;
+        for i in (0..n).rev() {
+            let dependent_end = if i + 1 < n && c.binds[i + 1].is_some() {
+                end_of_next
+            } else {
+                at
+            };
+            if ended == Some(i) {
+                end_of_next = at;
+                continue;
+            }
+            let stop = dependent_end.max(at);
+            end_of_next = stop + c.members[i].1;
+            e.marks.insert((i, e.runs[i], "stop", stop));
+            e.marks.insert((i, e.runs[i], "end", end_of_next));
+        }
+    }
+
     fn model(c: &Case) -> Expected {
         let n = c.members.len();
         let mut e = Expected {
@@ -1834,10 +1879,18 @@ mod strategies {
             ..Expected::default()
         };
         let mut quiet = 0;
+        let mut ready_at = vec![0; n];
         for (i, &(lead, _)) in c.members.iter().enumerate() {
-            e.marks.insert((i, 1, "start", 0));
-            e.marks.insert((i, 1, "ready", lead));
-            quiet = quiet.max(lead);
+            // A dependent's first run waits until its dependency is ready.
+            let start = if c.binds[i].is_some() {
+                ready_at[i - 1]
+            } else {
+                0
+            };
+            ready_at[i] = start + lead;
+            e.marks.insert((i, 1, "start", start));
+            e.marks.insert((i, 1, "ready", ready_at[i]));
+            quiet = quiet.max(ready_at[i]);
         }
         let mut window: VecDeque<u64> = VecDeque::new();
         for &(gap, j) in &c.steps {
@@ -1845,10 +1898,10 @@ mod strategies {
             e.triggers.push(t);
             e.marks.insert((j, e.runs[j], "fail", t));
             e.marks.insert((j, e.runs[j], "end", t));
-            let affected: Vec<usize> = match c.strategy {
+            let group: Vec<usize> = match c.strategy {
                 Group::OneForAll => (0..n).collect(),
                 Group::RestForOne => (j..n).collect(),
-                _ => vec![j],
+                _ => Vec::new(),
             };
             if c.strategy != Group::OneForOne {
                 if let Some((restarts, within)) = c.limit {
@@ -1856,40 +1909,62 @@ mod strategies {
                         window.pop_front();
                     }
                     if window.len() >= restarts as usize {
-                        // The group gives up: the governor shuts down now;
-                        // the others stop at once (no dependencies).
+                        // The group gives up: the governor shuts down now.
                         e.gave_up = Some(j);
-                        for i in (0..n).filter(|&i| i != j) {
-                            e.marks.insert((i, e.runs[i], "stop", t));
-                            e.marks.insert((i, e.runs[i], "end", t + c.members[i].1));
-                        }
+                        shutdown(c, &mut e, t, Some(j));
                         return e;
                     }
                     window.push_back(t);
                 }
             }
+            // Its followers (a chain after it), deepest first; then the
+            // group's others in reverse order, each stopped once.
+            let mut followers = Vec::new();
+            let mut k = j + 1;
+            while k < n && follows(c, k) {
+                followers.push(k);
+                k += 1;
+            }
+            let mut restarting = vec![false; n];
+            restarting[j] = true;
             let mut at = t;
-            for &i in affected.iter().rev().filter(|&&i| i != j) {
+            for &i in followers.iter().rev().chain(group.iter().rev()) {
+                if restarting[i] {
+                    continue;
+                }
+                restarting[i] = true;
                 e.propagated.push((i, j));
                 e.marks.insert((i, e.runs[i], "stop", at));
                 at += c.members[i].1;
                 e.marks.insert((i, e.runs[i], "end", at));
             }
-            at = at.max(t + c.delay);
-            for &i in &affected {
+            let release = at.max(t + c.delay);
+            // Then in order: each once released, once the group member
+            // before it is ready, and once the member it follows is.
+            let mut group_before: Option<u64> = None;
+            for i in (0..n).filter(|&i| restarting[i]) {
+                let mut start = release;
+                if group.contains(&i) {
+                    if let Some(before) = group_before {
+                        start = start.max(before);
+                    }
+                }
+                if follows(c, i) && restarting[i - 1] {
+                    start = start.max(ready_at[i - 1]);
+                }
                 e.runs[i] += 1;
-                e.marks.insert((i, e.runs[i], "start", at));
-                at += c.members[i].0;
-                e.marks.insert((i, e.runs[i], "ready", at));
+                ready_at[i] = start + c.members[i].0;
+                e.marks.insert((i, e.runs[i], "start", start));
+                e.marks.insert((i, e.runs[i], "ready", ready_at[i]));
+                if group.contains(&i) {
+                    group_before = Some(ready_at[i]);
+                }
+                quiet = quiet.max(ready_at[i]);
             }
-            quiet = at;
         }
         e.shutdown_at = quiet + 1;
-        for i in 0..n {
-            e.marks.insert((i, e.runs[i], "stop", e.shutdown_at));
-            e.marks
-                .insert((i, e.runs[i], "end", e.shutdown_at + c.members[i].1));
-        }
+        let at = e.shutdown_at;
+        shutdown(c, &mut e, at, None);
         e
     }
 
@@ -1958,12 +2033,16 @@ mod strategies {
             .map(|_| Arc::new(Mutex::new(StopSource::new())))
             .collect();
         for (i, &timing) in c.members.iter().enumerate() {
-            gov.add(
-                format!("m{i}"),
-                member(i, timing, rt.clone(), marks.clone(), triggers[i].clone()),
-            )
-            .unwrap()
-            .notify_ready();
+            let config = gov
+                .add(
+                    format!("m{i}"),
+                    member(i, timing, rt.clone(), marks.clone(), triggers[i].clone()),
+                )
+                .unwrap()
+                .notify_ready();
+            if let Some(bind) = c.binds[i] {
+                config.depends_on_with(format!("m{}", i - 1), bind);
+            }
         }
         let report = rt.block_on(async {
             gov.start().unwrap();
