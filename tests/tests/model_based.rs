@@ -34,7 +34,9 @@
 //! group restart limit) and dependency chains whose links only order or
 //! follow restarts (PartOf, BindsTo) have a model of their own
 //! (`strategies`, at the end): exact times of every run's start,
-//! readiness, stop and end, and the ordered shutdown.
+//! readiness, stop and end, and the ordered shutdown; members also hang
+//! on command (their heartbeats stop), and the model gives the instant
+//! each is declared hung, its `Hung` outcome and its health.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -1750,8 +1752,9 @@ mod regressions {
 /// `PartOf`, `BindsTo` on the member before) against a model of their
 /// own: a group of services, each with its own time to readiness and to
 /// clean up after a stop, under one of the three strategies, with or
-/// without a group restart limit; members fail one at
-/// a time, on command, while the group is quiet. The model gives the exact
+/// without a group restart limit; members fail or hang (stop sending
+/// heartbeats to their watchdog) one at a time, on command, while the
+/// group is quiet. The model gives the exact
 /// time of every run's start, readiness, stop, failure and end (from marks
 /// the services write), the runs, states and outcomes in the report, the
 /// propagated stops, the shutdown cause, and that every run begun has its
@@ -1761,7 +1764,7 @@ mod strategies {
     use std::pin::pin;
 
     use futures_util::future::{select, Either};
-    use governor_core::{Bind, StopSource, Strategy as Group};
+    use governor_core::{Bind, HealthLevel, StopSource, Strategy as Group};
 
     use super::*;
 
@@ -1778,8 +1781,10 @@ mod strategies {
         delay: u64,
         /// (restarts, within ms) of the group.
         limit: Option<(u32, u64)>,
-        /// Each step: ms of quiet, then this member fails.
-        steps: Vec<(u64, usize)>,
+        /// Each step: ms of quiet, then this member fails (`false`) or
+        /// hangs (`true`: stops sending heartbeats, and is declared hung by
+        /// its watchdog).
+        steps: Vec<(u64, usize, bool)>,
     }
 
     fn case() -> impl Strategy<Value = Case> {
@@ -1806,7 +1811,11 @@ mod strategies {
             1 => (1..=3u32, prop_oneof![Just(300u64), Just(5000)]).prop_map(Some),
         ];
         let steps = prop::collection::vec(
-            (prop_oneof![Just(50u64), Just(200), Just(700)], 0..5usize),
+            (
+                prop_oneof![Just(50u64), Just(200), Just(700)],
+                0..5usize,
+                prop::bool::weighted(0.3),
+            ),
             1..=6,
         );
         (strategy, members, binds, delay, limit, steps).prop_map(
@@ -1820,7 +1829,10 @@ mod strategies {
                     binds,
                     delay,
                     limit,
-                    steps: steps.into_iter().map(|(gap, m)| (gap, m % n)).collect(),
+                    steps: steps
+                        .into_iter()
+                        .map(|(gap, m, hang)| (gap, m % n, hang))
+                        .collect(),
                 }
             },
         )
@@ -1842,7 +1854,14 @@ mod strategies {
         triggers: Vec<u64>,
         /// When the test shuts the governor down (if it did not give up).
         shutdown_at: u64,
+        /// (member, ms) of each `Event::Hung`.
+        hung: Vec<(usize, u64)>,
     }
+
+    /// Every member's watchdog, and how often its runs send a heartbeat
+    /// once ready (from their readiness on).
+    const WATCHDOG: u64 = 45;
+    const BEAT: u64 = 10;
 
     /// Whether member `i` follows the member before it's restarts.
     fn follows(c: &Case, i: usize) -> bool {
@@ -1893,11 +1912,32 @@ mod strategies {
             quiet = quiet.max(ready_at[i]);
         }
         let mut window: VecDeque<u64> = VecDeque::new();
-        for &(gap, j) in &c.steps {
-            let t = quiet + gap;
-            e.triggers.push(t);
-            e.marks.insert((j, e.runs[j], "fail", t));
-            e.marks.insert((j, e.runs[j], "end", t));
+        for &(gap, j, hang) in &c.steps {
+            let mut trigger = quiet + gap;
+            let t = if hang {
+                // Never in the instant of one of its heartbeats (which
+                // comes first would be the executor's choice).
+                if (trigger - ready_at[j]) % BEAT == 0 {
+                    trigger += BEAT / 2;
+                }
+                let last_beat = ready_at[j] + (trigger - ready_at[j]) / BEAT * BEAT;
+                let hung = last_beat + WATCHDOG;
+                e.hung.push((j, hung));
+                e.marks.insert((j, e.runs[j], "stop", hung));
+                // Without a shutdown timeout of its own, a hung run's stop
+                // is bounded by its watchdog's timeout: a longer clean-up
+                // is cut off (aborted, no end mark).
+                let clean = c.members[j].1;
+                if clean < WATCHDOG {
+                    e.marks.insert((j, e.runs[j], "end", hung + clean));
+                }
+                hung + clean.min(WATCHDOG)
+            } else {
+                e.marks.insert((j, e.runs[j], "fail", trigger));
+                e.marks.insert((j, e.runs[j], "end", trigger));
+                trigger
+            };
+            e.triggers.push(trigger);
             let group: Vec<usize> = match c.strategy {
                 Group::OneForAll => (0..n).collect(),
                 Group::RestForOne => (j..n).collect(),
@@ -1970,21 +2010,28 @@ mod strategies {
 
     type Marks = Arc<Mutex<Vec<Mark>>>;
 
-    /// Member `i`: marks its start, readiness, stop or failure and end; it
-    /// fails when its trigger is stopped.
+    /// What makes a member fail, or hang: stopped by the test.
+    #[derive(Default)]
+    struct Triggers {
+        fail: Mutex<StopSource>,
+        hang: Mutex<StopSource>,
+    }
+
+    /// Member `i`: marks its start, readiness, stop or failure and end;
+    /// sends a heartbeat at its readiness and every [`BEAT`] ms after; it
+    /// fails when its `fail` trigger is stopped, and stops sending
+    /// heartbeats (still heeding its stop) when its `hang` trigger is.
     fn member(
         i: usize,
         (lead, clean): (u64, u64),
         rt: VirtualRuntime,
         marks: Marks,
-        trigger: Arc<Mutex<StopSource>>,
+        triggers: Arc<Triggers>,
     ) -> impl FnMut(ServiceCtx) -> BoxRun + Send {
         move |ctx| {
-            let (rt, marks, trigger) = (
-                rt.clone(),
-                marks.clone(),
-                trigger.lock().unwrap().token().clone(),
-            );
+            let (rt, marks) = (rt.clone(), marks.clone());
+            let fail = triggers.fail.lock().unwrap().token().clone();
+            let hang = triggers.hang.lock().unwrap().token().clone();
             Box::pin(async move {
                 let run = ctx.run();
                 let mark = |what: &'static str| {
@@ -1997,21 +2044,38 @@ mod strategies {
                 }
                 mark("ready");
                 ctx.ready();
-                match select(pin!(ctx.wait_for_stop()), pin!(trigger.wait_for_stop())).await {
-                    Either::Left(_) => {
-                        mark("stop");
-                        if clean > 0 {
-                            rt.sleep(ms(clean)).await;
+                let mut stop = pin!(ctx.wait_for_stop());
+                let mut fail = pin!(fail.wait_for_stop());
+                let mut hang = pin!(hang.wait_for_stop());
+                loop {
+                    ctx.heartbeat();
+                    let tick = rt.sleep(ms(BEAT));
+                    match select(
+                        stop.as_mut(),
+                        select(fail.as_mut(), select(hang.as_mut(), tick)),
+                    )
+                    .await
+                    {
+                        Either::Left(_) => break,
+                        Either::Right((Either::Left(_), _)) => {
+                            mark("fail");
+                            mark("end");
+                            return Err(ServiceError::msg("failed on command"));
                         }
-                        mark("end");
-                        Ok(())
-                    }
-                    Either::Right(_) => {
-                        mark("fail");
-                        mark("end");
-                        Err(ServiceError::msg("failed on command"))
+                        Either::Right((Either::Right((Either::Left(_), _)), _)) => {
+                            // Hangs: no more heartbeats, until stopped.
+                            stop.as_mut().await;
+                            break;
+                        }
+                        Either::Right((Either::Right((Either::Right(_), _)), _)) => {}
                     }
                 }
+                mark("stop");
+                if clean > 0 {
+                    rt.sleep(ms(clean)).await;
+                }
+                mark("end");
+                Ok(())
             })
         }
     }
@@ -2021,17 +2085,22 @@ mod strategies {
         let rt = VirtualRuntime::new();
         let marks = Marks::default();
         let events: Arc<Mutex<Vec<Event>>> = Arc::default();
-        let sink = events.clone();
+        let hung: Arc<Mutex<Vec<(usize, u64)>>> = Arc::default();
+        let (sink, hung_sink, clock) = (events.clone(), hung.clone(), rt.clone());
         let mut gov = Governor::new(rt.clone())
             .strategy(c.strategy)
             .restart_policy(RestartPolicy::on_failure(ms(c.delay)))
-            .on_event(move |event| sink.lock().unwrap().push(event.clone()));
+            .on_event(move |event| {
+                if let Event::Hung { service, .. } = event {
+                    let member = service[1..].parse().unwrap();
+                    hung_sink.lock().unwrap().push((member, as_ms(clock.now())));
+                }
+                sink.lock().unwrap().push(event.clone());
+            });
         if let Some((restarts, within)) = c.limit {
             gov = gov.group_restart_limit(restarts, ms(within));
         }
-        let triggers: Vec<Arc<Mutex<StopSource>>> = (0..c.members.len())
-            .map(|_| Arc::new(Mutex::new(StopSource::new())))
-            .collect();
+        let triggers: Vec<Arc<Triggers>> = (0..c.members.len()).map(|_| Arc::default()).collect();
         for (i, &timing) in c.members.iter().enumerate() {
             let config = gov
                 .add(
@@ -2039,16 +2108,22 @@ mod strategies {
                     member(i, timing, rt.clone(), marks.clone(), triggers[i].clone()),
                 )
                 .unwrap()
-                .notify_ready();
+                .notify_ready()
+                .watchdog(ms(WATCHDOG));
             if let Some(bind) = c.binds[i] {
                 config.depends_on_with(format!("m{}", i - 1), bind);
             }
         }
         let report = rt.block_on(async {
             gov.start().unwrap();
-            for (&at, &(_, j)) in e.triggers.iter().zip(&c.steps) {
+            for (&at, &(_, j, hang)) in e.triggers.iter().zip(&c.steps) {
                 rt.sleep(ms(at) - rt.now()).await;
-                let fired = std::mem::replace(&mut *triggers[j].lock().unwrap(), StopSource::new());
+                let trigger = if hang {
+                    &triggers[j].hang
+                } else {
+                    &triggers[j].fail
+                };
+                let fired = std::mem::replace(&mut *trigger.lock().unwrap(), StopSource::new());
                 fired.stop();
             }
             if e.gave_up.is_none() {
@@ -2075,6 +2150,11 @@ mod strategies {
             })
             .collect();
         prop_assert_eq!(&propagated, &e.propagated, "propagated stops");
+        prop_assert_eq!(&*hung.lock().unwrap(), &e.hung, "hangs (member, ms)");
+        // A run declared hung ends as `Hung` and leaves its service
+        // unhealthy until its next run: seen at the end only in the member
+        // that gave up after a hang.
+        let last_hung = e.gave_up.filter(|_| c.steps[e.triggers.len() - 1].2);
         for (i, s) in report.services.iter().enumerate() {
             prop_assert_eq!(s.runs, e.runs[i], "runs of m{}", i);
             let state = if e.gave_up == Some(i) {
@@ -2083,6 +2163,21 @@ mod strategies {
                 ServiceState::Ended
             };
             prop_assert_eq!(s.state, state, "state of m{}", i);
+            let hung_last = last_hung == Some(i);
+            prop_assert_eq!(
+                matches!(s.last_outcome, Some(Outcome::Hung)),
+                hung_last,
+                "m{} last outcome {:?}",
+                i,
+                s.last_outcome
+            );
+            prop_assert_eq!(
+                s.health.level() == HealthLevel::Unhealthy,
+                hung_last,
+                "m{} health {:?}",
+                i,
+                s.health
+            );
             let told = |started: bool| {
                 events
                     .lock()
