@@ -86,7 +86,9 @@ impl ServiceConfig {
     }
 
     /// This service's first run waits until each of these services is
-    /// ready; at shutdown, this service stops before them. Unknown names
+    /// ready; at shutdown, this service stops before them (their restarts
+    /// and ends leave it running; to follow them, see
+    /// [`depends_on_with`](ServiceConfig::depends_on_with)). Unknown names
     /// and cycles are reported by `start`. Names add up over calls. The
     /// iterator and the conversions run before any lock of the governor's
     /// is taken: they may call back into it.

@@ -72,7 +72,7 @@ use crate::restart::{Decision, Escalation, RestartHistory, RestartPolicy};
 /// Whatever the choice, the dependency orders the dependent's first start
 /// (after the dependency is ready) and the shutdown (the dependent stops
 /// first), and an unknown name or a cycle is refused by `start`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum Bind {
     /// The dependency only orders start and stop
@@ -91,6 +91,13 @@ pub enum Bind {
     /// dependency ends for good (by itself, given up, or stopped by its
     /// handle) the dependent is stopped for good too.
     BindsTo,
+}
+
+impl Bind {
+    /// Whether a dependent bound so restarts with its dependency.
+    pub(crate) fn follows_restarts(self) -> bool {
+        matches!(self, Bind::PartOf | Bind::BindsTo)
+    }
 }
 
 /// How a group of services — a governor's (a [`Subtree`](crate::Subtree)'s
@@ -285,7 +292,7 @@ fn followers_deepest_first(record: &Arc<Record>) -> Vec<Arc<Record>> {
 /// ended for good.
 fn following(record: &Record) -> Vec<Arc<Record>> {
     let mut dependents = record.dependents();
-    dependents.retain(|d| !d.ended() && d.bind_to(&record.name) >= Bind::PartOf);
+    dependents.retain(|d| !d.ended() && d.bind_to(&record.name).follows_restarts());
     dependents
 }
 
@@ -339,7 +346,7 @@ pub(crate) async fn gate(shared: &Shared, record: &Record, followed: &[Arc<Recor
 /// The dependencies `record` follows (PartOf or BindsTo), among `deps`.
 pub(crate) fn followed(record: &Record, deps: &[Arc<Record>]) -> Vec<Arc<Record>> {
     deps.iter()
-        .filter(|d| record.bind_to(&d.name) >= Bind::PartOf)
+        .filter(|d| record.bind_to(&d.name).follows_restarts())
         .cloned()
         .collect()
 }

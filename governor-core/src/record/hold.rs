@@ -73,17 +73,21 @@ impl Record {
         self.state.lock().links.as_mut()?.after.take()
     }
 
-    /// How this service follows `dependency` ([`Bind::Order`] unless set).
+    /// How this service follows `dependency` ([`Bind::Order`] unless set;
+    /// bound twice, the stronger: `BindsTo` over `PartOf`).
     pub(crate) fn bind_to(&self, dependency: &str) -> Bind {
         let state = self.state.lock();
-        state
+        let binds = state
             .config()
             .binds
             .iter()
             .filter(|(name, _)| &**name == dependency)
-            .map(|(_, bind)| *bind)
-            .max()
-            .unwrap_or(Bind::Order)
+            .map(|(_, bind)| *bind);
+        binds.fold(Bind::Order, |strongest, bind| match (strongest, bind) {
+            (Bind::BindsTo, _) | (_, Bind::BindsTo) => Bind::BindsTo,
+            (Bind::PartOf, _) | (_, Bind::PartOf) => Bind::PartOf,
+            _ => Bind::Order,
+        })
     }
 }
 
