@@ -4,7 +4,8 @@
 //! its bookkeeping; its life is in three more, in the order it is lived:
 //! `record/launch.rs` (from added to started, or never started),
 //! `record/run.rs` (each run, its stop, its end) and `record/watch.rs`
-//! (waiting for a change of it).
+//! (waiting for a change of it); `record/hold.rs` is its side of restart
+//! propagation (held between runs while another service restarts).
 //!
 //! Over 400 lines because the record's rules are written here in full
 //! (invariants, the transition table, lock order, layout: a hundred lines
@@ -34,6 +35,9 @@
 //! 6. `live` is set from `take_launch` (undone by `restore_launch`) until
 //!    `leave_live`, in step with the governor's `LiveCount` count.
 //! 7. `forgotten` and `leaving` are set under the governor's lock, once.
+//! 8. `held` (and a group release's `after`) is read by `begin_run` under
+//!    the record's lock, the lock a hold is set under: while either is
+//!    set no run begins (`record/hold.rs`).
 //!
 //! # `ServiceState` transitions
 //!
