@@ -8,6 +8,7 @@ use core::time::Duration;
 use crate::error::Error;
 use crate::governor::{Governor, Shared};
 use crate::handle::ServiceHandle;
+use crate::propagation::Bind;
 use crate::record::Record;
 use crate::restart::RestartPolicy;
 
@@ -85,7 +86,9 @@ impl ServiceConfig {
     }
 
     /// This service's first run waits until each of these services is
-    /// ready; at shutdown, this service stops before them. Unknown names
+    /// ready; at shutdown, this service stops before them (their restarts
+    /// and ends leave it running; to follow them, see
+    /// [`depends_on_with`](ServiceConfig::depends_on_with)). Unknown names
     /// and cycles are reported by `start`. Names add up over calls. The
     /// iterator and the conversions run before any lock of the governor's
     /// is taken: they may call back into it.
@@ -103,6 +106,51 @@ impl ServiceConfig {
         // is taken: they may call back into the governor.
         let mut names: alloc::vec::Vec<Arc<str>> = names.into_iter().map(Into::into).collect();
         self.record.configure(|c| c.depends_on.append(&mut names));
+        self
+    }
+
+    /// As [`depends_on`](ServiceConfig::depends_on) for one dependency,
+    /// choosing how this service follows it ([`Bind`]): with
+    /// [`Bind::PartOf`] it restarts whenever `name` restarts (stopped
+    /// before `name`'s next run begins, started again once `name` is
+    /// ready); with [`Bind::BindsTo`], also stopped for good when `name`
+    /// ends for good. Unknown names and cycles are refused by `start`, as
+    /// for `depends_on`. Read when this service starts.
+    ///
+    /// ```
+    /// use governor_core::{Bind, ServiceCtx, ServiceResult, ServiceState};
+    ///
+    /// async fn idle(ctx: ServiceCtx) -> ServiceResult {
+    ///     ctx.wait_for_stop().await;
+    ///     Ok(())
+    /// }
+    ///
+    /// let gov = governor_smol::new();
+    /// gov.add("db", idle)?;
+    /// let pool = gov.add("pool", idle)?.depends_on_with("db", Bind::PartOf).handle();
+    /// let db = gov.service("db")?;
+    /// smol::block_on(async {
+    ///     gov.start()?;
+    ///     gov.wait_ready("pool", std::time::Duration::from_secs(5)).await?;
+    ///     db.restart(); // "pool" restarts with it, after "db" is ready again
+    ///     while pool.report().runs < 2 {
+    ///         smol::Timer::after(std::time::Duration::from_millis(1)).await;
+    ///     }
+    ///     assert_eq!(pool.report().restarts, 1);
+    ///     assert!(gov.shutdown().await.is_clean());
+    ///     Ok::<(), governor_core::Error>(())
+    /// })?;
+    /// # let _ = ServiceState::Ended;
+    /// # Ok::<(), governor_core::Error>(())
+    /// ```
+    pub fn depends_on_with(self, name: impl Into<Arc<str>>, bind: Bind) -> Self {
+        let name = name.into();
+        self.record.configure(|c| {
+            c.depends_on.push(name.clone());
+            if bind != Bind::Order {
+                c.binds.push((name, bind));
+            }
+        });
         self
     }
 

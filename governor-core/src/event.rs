@@ -96,6 +96,22 @@ pub enum Event {
         /// Whether it runs again at once (`restart`).
         restart: bool,
     },
+    /// A restart or an end for good propagated to the service
+    /// (`propagation.rs`): its dependency `from`, which it is
+    /// [`PartOf`](crate::Bind::PartOf) or [`BindsTo`](crate::Bind::BindsTo),
+    /// or the member of its group whose restart restarts it
+    /// ([`Strategy`](crate::Strategy)), restarts (`restart`: its current
+    /// run is stopped, and it runs again once `from` is ready), or `from`
+    /// ended for good and it is stopped for good (`BindsTo`). Emitted
+    /// before the run it stops ends (then `RunEnded` tells its outcome).
+    StopPropagated {
+        /// The service stopped.
+        service: Arc<str>,
+        /// The service whose restart or end it follows.
+        from: Arc<str>,
+        /// Whether it runs again (a restart), rather than stopping for good.
+        restart: bool,
+    },
     /// Shutdown began.
     ShutdownRequested {
         /// Why.
@@ -198,6 +214,7 @@ impl Event {
             | Event::DependencyFailed { service, .. }
             | Event::StopTimedOut { service, .. }
             | Event::StopRequested { service, .. }
+            | Event::StopPropagated { service, .. }
             | Event::ReloadRestart { service, .. }
             | Event::Aborted { service }
             | Event::Hung { service, .. }
@@ -260,6 +277,7 @@ impl Event {
                 at!(level, dependency = &**dependency,)
             }
             Event::StopRequested { restart, .. } => at!(level, restart,),
+            Event::StopPropagated { from, restart, .. } => at!(level, from = &**from, restart,),
             Event::ShutdownRequested { cause } => at!(level, cause = %cause,),
             Event::StopTimedOut { timeout, .. } => at!(level, timeout = ?timeout,),
             Event::Hung {
@@ -295,6 +313,7 @@ impl Event {
     /// | `GaveUp` | error | `service`, `restarts` |
     /// | `DependencyFailed` | warn | `service`, `dependency` |
     /// | `StopRequested` | info | `service`, `restart` |
+    /// | `StopPropagated` | info | `service`, `from`, `restart` |
     /// | `ShutdownRequested` | info | `cause` |
     /// | `StopTimedOut` | warn | `service`, `timeout` |
     /// | `Aborted` | warn | `service` |
@@ -321,6 +340,7 @@ impl Event {
             Event::RunEnded { outcome, .. } if outcome.is_failure() => Level::WARN,
             Event::RunEnded { .. }
             | Event::StopRequested { .. }
+            | Event::StopPropagated { .. }
             | Event::ShutdownRequested { .. }
             | Event::Reloading { .. }
             | Event::Draining { .. }
@@ -372,6 +392,16 @@ impl fmt::Display for Event {
             Event::StopRequested { restart: false, .. } => {
                 f.write_str("stop requested by its handle")
             }
+            Event::StopPropagated {
+                from,
+                restart: true,
+                ..
+            } => write!(f, "restarted with {from:?}"),
+            Event::StopPropagated {
+                from,
+                restart: false,
+                ..
+            } => write!(f, "stopped for good with {from:?}"),
             Event::ShutdownRequested { cause } => write!(f, "shutdown requested: {cause}"),
             Event::StopTimedOut { timeout, .. } => {
                 write!(f, "did not stop within {timeout:?}")

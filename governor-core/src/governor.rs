@@ -32,6 +32,7 @@ use crate::config::ServiceConfig;
 use crate::error::Error;
 use crate::event::Event;
 use crate::handle::ServiceHandle;
+use crate::propagation::Strategy;
 use crate::record::{drop_user_value, Record};
 use crate::report::{Report, ServiceReport, ShutdownCause};
 use crate::report_handle::ReportHandle;
@@ -324,6 +325,48 @@ impl Governor {
     pub fn restart_policy(self, policy: RestartPolicy) -> Self {
         self.shared()
             .set_defaults(|defaults| defaults.restart = policy);
+        self
+    }
+
+    /// How this governor's services restart together when one of them
+    /// restarts by its restart policy ([`Strategy`]: OTP's one-for-one,
+    /// the default, one-for-all or rest-for-one; members in the order
+    /// added). For a [`Subtree`](crate::Subtree), call it on the child in
+    /// its setup, or use [`Subtree::strategy`](crate::Subtree::strategy).
+    /// The semantics are in the README's "Semantics".
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use governor_core::{RestartPolicy, ServiceCtx, ServiceResult, Strategy};
+    ///
+    /// async fn idle(ctx: ServiceCtx) -> ServiceResult {
+    ///     ctx.wait_for_stop().await;
+    ///     Ok(())
+    /// }
+    ///
+    /// let gov = governor_smol::new()
+    ///     .strategy(Strategy::RestForOne)
+    ///     .group_restart_limit(3, Duration::from_secs(60))
+    ///     .restart_policy(RestartPolicy::on_failure(Duration::from_millis(100)));
+    /// gov.add("listener", idle)?;
+    /// gov.add("workers", idle)?; // restarted whenever "listener" fails
+    /// # Ok::<(), governor_core::Error>(())
+    /// ```
+    pub fn strategy(self, strategy: Strategy) -> Self {
+        self.shared().group.lock().set_strategy(strategy);
+        self
+    }
+
+    /// Allows at most `restarts` group restarts (those of a one-for-all or
+    /// rest-for-one [`strategy`](Governor::strategy)) within any window of
+    /// `within`. The next one gives up instead: the member whose restart it
+    /// was [gives up](crate::ServiceState::GaveUp), and the governor shuts
+    /// down with [`ShutdownCause::Escalated`](crate::ShutdownCause::Escalated)
+    /// naming it — a [`Subtree`](crate::Subtree)'s run then fails, and its
+    /// parent's policy decides, as for any failing service. Each member's
+    /// own [limit](RestartPolicy::limit) still counts its own failures.
+    pub fn group_restart_limit(self, restarts: u32, within: Duration) -> Self {
+        self.shared().group.lock().set_limit(restarts, within);
         self
     }
 

@@ -28,10 +28,12 @@ impl ServiceHandle {
         &self.record.name
     }
 
-    /// Stops this service alone, for good: its run is asked to stop (stop
+    /// Stops this service, for good: its run is asked to stop (stop
     /// hooks, shutdown timeout) and it is not restarted. Services that
-    /// depend on it are not stopped. A service not started yet will not
-    /// start. Returns `false` if it was already stopping or stopped.
+    /// depend on it are not stopped, except those that
+    /// [`BindsTo`](crate::Bind::BindsTo) it, which are stopped for good
+    /// once it has ended. A service not started yet will not start.
+    /// Returns `false` if it was already stopping or stopped.
     pub fn stop(&self) -> bool {
         let forget = || {
             if self.record.should_forget(self.shared.token.stopping()) {
@@ -56,7 +58,10 @@ impl ServiceHandle {
 
     /// Stops the current run and starts the next one at once, whatever the
     /// restart policy (this restart does not count against its limit).
-    /// Returns `false` if no run was in progress.
+    /// Returns `false` if no run was in progress. Its
+    /// [`PartOf`](crate::Bind::PartOf) and `BindsTo` dependents restart
+    /// with it: stopped (dependents first) once its run has ended, started
+    /// again once it is ready.
     ///
     /// The run is asked to stop as usual (token, stop hooks, shutdown
     /// timeout). An async run that ignores the stop is aborted at the

@@ -133,6 +133,11 @@
 //! - **[`Subtree`]:** a child governor supervised as one service of its
 //!   parent (added with [`Governor::add_service`]), restarted as a whole: a
 //!   supervision tree.
+//! - **Restarts that follow:** [`ServiceConfig::depends_on_with`] with
+//!   [`Bind::PartOf`] or [`Bind::BindsTo`] (systemd's) restarts a dependent
+//!   with its dependency, or ends it with it; [`Governor::strategy`]
+//!   ([`Strategy`]: OTP's one-for-all, rest-for-one) restarts a group
+//!   together, within [`Governor::group_restart_limit`].
 //! - **The [`Runtime`](runtime::Runtime) trait** is all an adapter
 //!   implements: spawn a task, sleep, tell the time, and optionally run
 //!   blocking work and listen for signals.
@@ -190,7 +195,10 @@
 //    (`restart/history.rs`): restart after a delay, end for good, or
 //    escalate. `Record::end_run` records it, then the `Event`s
 //    (`event.rs`) that tell it are emitted (`Shared::emit`), then the end
-//    is published to waiters (`Record::publish_end`).
+//    is published to waiters (`Record::publish_end`). A restart propagates
+//    (`propagation.rs`: PartOf/BindsTo dependents, the group's strategy
+//    and restart limit) before the next run begins; the services it stops
+//    are held (`record/hold.rs`) until then.
 // 6. `live_count.rs` — the supervisor counts the service out as it ends;
 //    `wait_for_shutdown` waits there until none is live, and
 //    `Shared::report` builds the `Report` (`report.rs`) from every record.
@@ -227,6 +235,7 @@ mod loom_models;
 pub mod metrics;
 mod name_index;
 mod outcome;
+mod propagation;
 mod record;
 mod report;
 mod report_handle;
@@ -254,6 +263,7 @@ pub use governor::{BudgetReport, Governor, SignalAction};
 pub use handle::ServiceHandle;
 pub use health::{Health, HealthLevel, HealthReport};
 pub use outcome::{BoxError, Outcome, ServiceError, ServiceResult, StopService};
+pub use propagation::{Bind, Strategy};
 pub use report::{exit_code, Report, RunTimes, ServiceReport, ServiceState, ShutdownCause};
 pub use report_handle::ReportHandle;
 pub use restart::{Backoff, Escalation, RestartPolicy};

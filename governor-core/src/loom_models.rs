@@ -107,7 +107,10 @@ fn stop_racing_a_run_start_always_cancels_the_run() {
             let record = record.clone();
             thread::spawn(move || record.stop())
         };
-        let token = record.begin_run(None, Duration::ZERO).stop;
+        let token = record
+            .begin_run(None, Duration::ZERO)
+            .expect("not held")
+            .stop;
         assert!(stopper.join().unwrap(), "the first stop does it");
         assert!(
             token.stopping(),

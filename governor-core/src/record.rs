@@ -4,7 +4,8 @@
 //! its bookkeeping; its life is in three more, in the order it is lived:
 //! `record/launch.rs` (from added to started, or never started),
 //! `record/run.rs` (each run, its stop, its end) and `record/watch.rs`
-//! (waiting for a change of it).
+//! (waiting for a change of it); `record/hold.rs` is its side of restart
+//! propagation (held between runs while another service restarts).
 //!
 //! Over 400 lines because the record's rules are written here in full
 //! (invariants, the transition table, lock order, layout: a hundred lines
@@ -34,6 +35,9 @@
 //! 6. `live` is set from `take_launch` (undone by `restore_launch`) until
 //!    `leave_live`, in step with the governor's `LiveCount` count.
 //! 7. `forgotten` and `leaving` are set under the governor's lock, once.
+//! 8. `held` (and a group release's `after`) is read by `begin_run` under
+//!    the record's lock, the lock a hold is set under: while either is
+//!    set no run begins (`record/hold.rs`).
 //!
 //! # `ServiceState` transitions
 //!
@@ -78,6 +82,7 @@
 //! them) as two nanosecond counts ([`RunClock`], 16 bytes) rather than an
 //! `Option<RunTimes>` (32).
 
+mod hold;
 mod launch;
 mod liveness;
 mod run;
@@ -168,6 +173,9 @@ pub(crate) struct RecordConfig {
     pub(crate) critical: bool,
     pub(crate) notify_ready: bool,
     pub(crate) depends_on: Vec<Arc<str>>,
+    /// How it follows some of those (`ServiceConfig::depends_on_with`);
+    /// the others only order its start and stop.
+    pub(crate) binds: Vec<(Arc<str>, crate::propagation::Bind)>,
     /// The heartbeat timeout (`ServiceConfig::watchdog`), read as each
     /// run begins.
     pub(crate) watchdog: Option<Duration>,
@@ -222,8 +230,15 @@ struct RecordState {
     /// The current run's hooks have been called.
     hooks_fired: bool,
     /// The current run's restart was asked for by its handle
-    /// ([`Record::stop_run_then`]): asked once per run.
+    /// ([`Record::stop_run_then`]) or by a propagation
+    /// ([`Record::hold_and_stop_run`]): asked once per run.
     restart_requested: bool,
+    /// That restart was asked for by a propagation (`propagation.rs`):
+    /// its supervisor propagates it no further.
+    propagated: bool,
+    /// Held by a propagation: no run begins until it is released
+    /// (`record/hold.rs`).
+    held: bool,
     /// Counted among its governor's live services (from its launch until
     /// its supervisor ends or is dropped).
     live: bool,
@@ -298,6 +313,9 @@ struct Links {
     /// than healthy (`record/liveness.rs`); here rather than in the record
     /// itself, where it would be a word of every record.
     liveness: liveness::LivenessBox,
+    /// Set when a group restart releases it (`record/hold.rs`): its next
+    /// run waits until this one is ready (the group's start order).
+    after: Option<Arc<Record>>,
 }
 
 /// The settings of a service that was never configured.
@@ -307,6 +325,7 @@ static DEFAULT_CONFIG: RecordConfig = RecordConfig {
     critical: false,
     notify_ready: false,
     depends_on: Vec::new(),
+    binds: Vec::new(),
     watchdog: None,
     restart_on_reload: false,
 };
@@ -362,6 +381,8 @@ impl Record {
                 last_run: RunClock::NONE,
                 hooks_fired: false,
                 restart_requested: false,
+                propagated: false,
+                held: false,
                 live: false,
                 inside: 0,
                 tasks: None,
@@ -617,9 +638,11 @@ impl Record {
     }
 
     /// Whether the current run's stop was asked for by its handle's
-    /// `restart` (not by a shutdown, nor by its own tasks).
-    pub(crate) fn restart_requested(&self) -> bool {
-        self.state.lock().restart_requested
+    /// `restart` or by a propagation (not by a shutdown, nor by its own
+    /// tasks), and if so whether by a propagation.
+    pub(crate) fn restart_requested(&self) -> (bool, bool) {
+        let state = self.state.lock();
+        (state.restart_requested, state.propagated)
     }
 
     pub(crate) fn report(&self, now: Duration) -> ServiceReport {

@@ -6,6 +6,7 @@ use alloc::sync::Arc;
 use core::fmt;
 use core::future::Future;
 use core::pin::pin;
+use core::time::Duration;
 
 use futures_util::future::{select, Either};
 
@@ -13,6 +14,7 @@ use crate::context::ServiceCtx;
 use crate::error::Error;
 use crate::governor::Governor;
 use crate::outcome::{ServiceError, ServiceResult};
+use crate::propagation::Strategy;
 use crate::service::Service;
 
 type Setup = Arc<dyn Fn(&Governor) -> Result<(), Error> + Send + Sync + 'static>;
@@ -57,6 +59,8 @@ type Setup = Arc<dyn Fn(&Governor) -> Result<(), Error> + Send + Sync + 'static>
 #[derive(Clone)]
 pub struct Subtree {
     setup: Setup,
+    strategy: Strategy,
+    limit: Option<(u32, Duration)>,
 }
 
 impl Subtree {
@@ -65,7 +69,49 @@ impl Subtree {
     pub fn new(setup: impl Fn(&Governor) -> Result<(), Error> + Send + Sync + 'static) -> Self {
         Subtree {
             setup: Arc::new(setup),
+            strategy: Strategy::OneForOne,
+            limit: None,
         }
+    }
+
+    /// The child governor's [`Strategy`] (one-for-one unless set), as
+    /// [`Governor::strategy`] sets it, before `setup` runs.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use governor_core::{RestartPolicy, ServiceCtx, ServiceResult, Strategy, Subtree};
+    ///
+    /// async fn idle(ctx: ServiceCtx) -> ServiceResult {
+    ///     ctx.wait_for_stop().await;
+    ///     Ok(())
+    /// }
+    ///
+    /// let parent = governor_smol::new();
+    /// parent
+    ///     .add_service(
+    ///         "pipeline",
+    ///         Subtree::new(|child| {
+    ///             child.add("reader", idle)?;
+    ///             child.add("writer", idle)?;
+    ///             Ok(())
+    ///         })
+    ///         .strategy(Strategy::OneForAll)
+    ///         .group_restart_limit(3, Duration::from_secs(10)),
+    ///     )?
+    ///     .restart_policy(RestartPolicy::on_failure(Duration::from_secs(1)));
+    /// # Ok::<(), governor_core::Error>(())
+    /// ```
+    pub fn strategy(mut self, strategy: Strategy) -> Self {
+        self.strategy = strategy;
+        self
+    }
+
+    /// The child governor's [group restart limit](Governor::group_restart_limit),
+    /// set before `setup` runs. Beyond it the child shuts down as
+    /// escalated: the subtree's run fails, and the parent's policy decides.
+    pub fn group_restart_limit(mut self, restarts: u32, within: Duration) -> Self {
+        self.limit = Some((restarts, within));
+        self
     }
 }
 
@@ -78,8 +124,12 @@ impl fmt::Debug for Subtree {
 impl Service for Subtree {
     fn run(&mut self, ctx: ServiceCtx) -> impl Future<Output = ServiceResult> + Send {
         let setup = self.setup.clone();
+        let (strategy, limit) = (self.strategy, self.limit);
         async move {
-            let child = ctx.child_governor();
+            let mut child = ctx.child_governor().strategy(strategy);
+            if let Some((restarts, within)) = limit {
+                child = child.group_restart_limit(restarts, within);
+            }
             if let Err(e) = setup(&child).and_then(|()| child.start()) {
                 child.shutdown().await;
                 return Err(ServiceError::new(Box::new(e) as crate::BoxError));

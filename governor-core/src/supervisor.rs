@@ -45,6 +45,7 @@ use crate::context::ServiceCtx;
 use crate::event::Event;
 use crate::governor::Shared;
 use crate::outcome::Outcome;
+use crate::propagation::{self, GroupClaim, Holds};
 use crate::record::{drop_user_value, AfterRun, BegunRun, EndForGood, Record};
 use crate::report::ShutdownCause;
 use crate::restart::{Decision, Escalation, RestartHistory};
@@ -110,6 +111,7 @@ pub(crate) fn supervise<R: Runner>(
                                         // Its one outcome, although it never ran.
                 record.end_unrun(outcome);
                 live.finished = true;
+                propagation::stop_bound(shared, record);
                 // Dropped while the service still counts as live.
                 drop_user_value(&record.name, "service value", runner);
                 return;
@@ -128,13 +130,35 @@ pub(crate) fn supervise<R: Runner>(
         let mut defaults = None;
         // Handed from a run that was not asked to stop to the next one.
         let mut reusable_token = None;
+        // The dependencies it follows (PartOf, BindsTo): each run waits
+        // until they are ready (`propagation.rs`). Empty for most.
+        let followed = propagation::followed(&record, &deps);
+        drop(deps);
         loop {
-            let began = next_begins.take().unwrap_or_else(|| shared.runtime.now());
-            let BegunRun {
-                stop: run_token,
-                run,
-                liveness,
-            } = record.begin_run(reusable_token.take(), began);
+            let Some((
+                BegunRun {
+                    stop: run_token,
+                    run,
+                    liveness,
+                },
+                began,
+            )) = begin_gated(
+                &shared,
+                &record,
+                &followed,
+                reusable_token.take(),
+                next_begins.take(),
+            )
+            .await
+            else {
+                // Asked to stop while held or waiting for what it follows.
+                if record.runs() == 0 {
+                    live.forget_if_asked();
+                    record.end_unrun(Outcome::NotRun);
+                    live.finished = true;
+                }
+                break;
+            };
             shared.emit(|| Event::RunStarted {
                 service: record.name.clone(),
                 run,
@@ -185,10 +209,14 @@ pub(crate) fn supervise<R: Runner>(
             // `restart`, or its own tasks (a failure, or tasks left when
             // it returned), which go by the policy; so does a hung run,
             // whose token its watchdog stopped.
-            let restart_now = !asked_to_stop
-                && run_token.stopping()
-                && record.restart_requested()
-                && outcome != Outcome::Hung;
+            // `propagated`: that restart was a propagation's
+            // (`propagation.rs`), which propagates no further.
+            let (requested, propagated) = if !asked_to_stop && run_token.stopping() {
+                record.restart_requested()
+            } else {
+                (false, false)
+            };
+            let restart_now = requested && outcome != Outcome::Hung;
             // A restart asked for by the handle is honoured whatever the
             // policy, even after an abort at the shutdown timeout (the
             // service's value is back); not after a blocking run was
@@ -216,6 +244,22 @@ pub(crate) fn supervise<R: Runner>(
                     None => shared.defaults(&mut defaults).restart,
                 };
                 history.decide(&policy, &outcome, now, now.saturating_sub(began))
+            };
+            // A restart its policy decided may be a group restart
+            // (`propagation.rs`), counted against the group's limit.
+            let mut group = None;
+            let decision = match decision {
+                Decision::Restart { .. } if !restart_now => {
+                    match propagation::claim_group_restart(&shared, &outcome, now) {
+                        GroupClaim::Alone => decision,
+                        GroupClaim::Claimed(strategy) => {
+                            group = Some(strategy);
+                            decision
+                        }
+                        GroupClaim::GiveUp => Decision::Escalate(Escalation::Shutdown),
+                    }
+                }
+                _ => decision,
             };
             let next = match decision {
                 Decision::Restart { delay, .. } => AfterRun::Restart(delay),
@@ -264,10 +308,28 @@ pub(crate) fn supervise<R: Runner>(
                         });
                     }
                     reusable_token = Some(run_token);
+                    // Those that restart with it stop first, held until
+                    // it begins again (released when `holds` is dropped).
+                    let mut holds = Holds::default();
+                    if !propagated {
+                        propagation::stop_followers(&shared, &record, &mut holds).await;
+                    }
+                    if let Some(strategy) = group {
+                        propagation::stop_group(&shared, &record, strategy, &mut holds).await;
+                    }
+                    // The delay counts from the run's end, as always: the
+                    // stops above took part of it.
+                    let waited = !holds.is_empty();
+                    let delay = if waited {
+                        delay.saturating_sub(shared.runtime.now().saturating_sub(now))
+                    } else {
+                        delay
+                    };
                     if !wait_to_restart(&shared, &record, delay).await {
                         break;
                     }
-                    if delay.is_zero() {
+                    drop(holds);
+                    if delay.is_zero() && !waited {
                         next_begins = Some(now);
                     }
                 }
@@ -302,6 +364,8 @@ pub(crate) fn supervise<R: Runner>(
                 }
             }
         }
+        // Its BindsTo dependents end with it (`propagation.rs`).
+        propagation::stop_bound(shared, record);
         // The service value is dropped while the service still counts as
         // live (`live` is dropped after it): `shutdown()` and
         // `wait_for_shutdown()` return only once it is gone.
@@ -369,6 +433,32 @@ async fn wait_for_dependencies(
     Ok(())
 }
 
+/// Begins a run (at `began` if known, else now), first waiting at its
+/// gate (`propagation::gate`) if it follows dependencies or is held:
+/// `None` if asked to stop meanwhile. Returns the run and when it began.
+async fn begin_gated(
+    shared: &Shared,
+    record: &Record,
+    followed: &[Arc<Record>],
+    mut reuse: Option<crate::token::StopSource>,
+    mut began: Option<Duration>,
+) -> Option<(BegunRun, Duration)> {
+    let mut gated = !followed.is_empty();
+    loop {
+        if gated {
+            if !propagation::gate(shared, record, followed).await {
+                return None;
+            }
+            began = None;
+        }
+        let at = began.unwrap_or_else(|| shared.runtime.now());
+        match record.begin_run(reuse.take(), at) {
+            Some(run) => return Some((run, at)),
+            None => gated = true,
+        }
+    }
+}
+
 /// Waits out a restart delay; `false` if asked to stop meanwhile.
 async fn wait_to_restart(shared: &Shared, record: &Record, delay: Duration) -> bool {
     if delay.is_zero() {
@@ -390,7 +480,11 @@ async fn wait_to_restart(shared: &Shared, record: &Record, delay: Duration) -> b
 /// dependent the shutdown finds waiting is recorded as stopped while it
 /// waited (`NotRun`), never as failed by a dependency the shutdown ended,
 /// whichever wake-up its task sees first.
-async fn race_stop<F: Future>(shared: &Shared, record: &Record, fut: F) -> Option<F::Output> {
+pub(crate) async fn race_stop<F: Future>(
+    shared: &Shared,
+    record: &Record,
+    fut: F,
+) -> Option<F::Output> {
     let global = shared.token.wait_for_stop();
     let own = record.watch(|view| view.stopped.then_some(()));
     let stop = futures_util::future::select(global, own);

@@ -127,6 +127,9 @@ pub(crate) struct Shared {
     /// Stopped by the next reload (and then replaced): what
     /// `ServiceCtx::reloaded` waits on. A leaf lock.
     pub(super) reload: Mutex<StopSource>,
+    /// The group's strategy, restart limit and group restarts
+    /// (`propagation.rs`). A leaf lock.
+    pub(crate) group: Mutex<crate::propagation::Group>,
     /// The shutdown budget's plan, once the stop began with a budget set
     /// (see `governor/budget.rs`). A leaf lock.
     pub(super) budget: Mutex<Option<alloc::boxed::Box<super::budget::Plan>>>,
@@ -244,6 +247,7 @@ impl Shared {
             signal_stream: Mutex::new(None),
             reload_generation: AtomicUsize::new(0),
             reload: Mutex::new(StopSource::new()),
+            group: Mutex::new(crate::propagation::Group::default()),
             open_reloads: Mutex::new(Vec::new()),
             budget: Mutex::new(None),
             owner: Mutex::new(Weak::new()),
@@ -629,6 +633,24 @@ impl Shared {
     /// A service's handle asked `record` to stop (for good, or its run
     /// only, to `restart`): told as [`Event::StopRequested`], so that no stop is
     /// anonymous.
+    /// The group's members (`propagation.rs`): the started services that
+    /// have not ended for good, in the order they were added.
+    pub(crate) fn group_members(&self) -> Vec<Arc<Record>> {
+        let members: Vec<Arc<Record>> = {
+            let state = self.state.lock();
+            state
+                .services
+                .iter()
+                .filter(|r| !r.forgotten())
+                .cloned()
+                .collect()
+        };
+        members
+            .into_iter()
+            .filter(|r| !r.pending() && !r.ended())
+            .collect()
+    }
+
     pub(crate) fn stop_requested(&self, record: &Record, scope: StopScope) {
         self.emit(|| Event::StopRequested {
             service: record.name.clone(),

@@ -90,7 +90,13 @@ impl Record {
     /// number. The source is `reuse`,
     /// the previous run's, unless that one was stopped; it is stopped
     /// at once if the service was asked to stop for good meanwhile.
-    pub(crate) fn begin_run(&self, reuse: Option<StopSource>, now: Duration) -> BegunRun {
+    ///
+    /// `None` if the record is held by a propagation (`record/hold.rs`),
+    /// or a group release set a service to wait for: no run begins until
+    /// it is released and that one is ready (`propagation::gate`). Checked under the lock a hold
+    /// is set under: either the hold sees this run and stops it, or this
+    /// sees the hold.
+    pub(crate) fn begin_run(&self, reuse: Option<StopSource>, now: Duration) -> Option<BegunRun> {
         let token = match reuse {
             Some(token) if !token.stopping() => token,
             _ => StopSource::new(),
@@ -100,6 +106,9 @@ impl Record {
         let liveness;
         let (run, wake) = {
             let mut state = self.state.lock();
+            if state.held || state.links.as_ref().is_some_and(|l| l.after.is_some()) {
+                return None;
+            }
             liveness = state.liveness_begin_run();
             // Read under the lock that `stop` sets it under: either `stop`
             // sees this run's token, or this sees its flag.
@@ -109,6 +118,7 @@ impl Record {
             state.hooks_fired = false;
             state.tasks_closed = false;
             state.restart_requested = false;
+            state.propagated = false;
             // Empty: `end_run` took the last run's hooks, and none can be
             // added between runs. Dropped outside the lock all the same.
             stale_hooks = state
@@ -137,11 +147,11 @@ impl Record {
         if let Some(hooks) = stale_hooks.filter(|hooks| !hooks.is_empty()) {
             drop_user_value(&self.name, "stop hook", hooks);
         }
-        BegunRun {
+        Some(BegunRun {
             stop: token,
             run,
             liveness,
-        }
+        })
     }
 
     /// Run number `run` reports ready; returns whether that changed anything.

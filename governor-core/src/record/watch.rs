@@ -39,6 +39,10 @@ pub(crate) struct RecordView {
     pub(crate) pending: bool,
     /// Some waiter for the governor's shutdown is parked inside it.
     pub(crate) waiting_inside: bool,
+    /// A run is in progress (from its beginning to its end).
+    pub(crate) running: bool,
+    /// Held by a propagation: no run begins until it is released.
+    pub(crate) held: bool,
 }
 
 /// The future returned by [`Record::watch`].
@@ -65,6 +69,8 @@ where
             ended: state.ended,
             pending: state.launch.is_some(),
             waiting_inside: state.inside > 0,
+            running: state.run_token.is_some(),
+            held: state.held,
         };
         match (this.check)(&view) {
             Some(done) => {

@@ -30,6 +30,9 @@
 //! - [`liveness`]: the heartbeat watchdog: hung runs declared at their
 //!   deadline, stopped, recorded and restarted; busy runs spared.
 //! - [`health`]: health set by services, aggregated and reported.
+//! - [`propagation`]: restarts and ends that follow a dependency's
+//!   (PartOf, BindsTo) and the group strategies (one-for-all,
+//!   rest-for-one) with the group's restart limit.
 //!
 //! Every case applies to every runtime; none is skipped.
 //!
@@ -50,6 +53,7 @@ pub mod liveness;
 pub mod locks;
 pub mod policy_paths;
 pub mod proof;
+pub mod propagation;
 pub mod removal;
 pub mod seed;
 pub mod shutdown_paths;
@@ -68,6 +72,7 @@ pub use liveness::*;
 pub use locks::*;
 pub use policy_paths::*;
 pub use proof::*;
+pub use propagation::*;
 pub use removal::*;
 pub use seed::*;
 pub use shutdown_paths::*;
@@ -198,6 +203,13 @@ macro_rules! for_each_nostd_case {
             replaced_event_hook_drops_outside_locks,
             wait_ready_never_names_an_empty_service,
             services_that_never_ran_record_an_outcome,
+            part_of_chain_of_three_restarts_in_dependency_order,
+            binds_to_chain_of_three_ends_with_its_dependency,
+            one_for_all_restarts_all_in_order,
+            rest_for_one_restarts_the_member_and_those_after_it,
+            group_restart_limit_gives_up_and_escalates,
+            subtree_group_giving_up_fails_its_parents_run,
+            bound_dependencies_refuse_unknown_names_and_cycles,
             shutdown_returns_after_service_values_are_dropped,
             supervisor_dropped_before_its_first_poll_is_counted_out_once,
             settings_changed_after_start_apply,
