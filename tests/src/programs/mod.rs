@@ -4,8 +4,8 @@
 //! on every adapter by one small example of this crate per adapter
 //! (`examples/<adapter>-<program>.rs`, handing the program its adapter's
 //! `run`). Test fixtures, not examples for users: they live in this
-//! unpublished crate, so that each published adapter's examples are
-//! complete on their own.
+//! unpublished crate, so that no published crate's example includes a
+//! file from another crate.
 
 pub mod abandoned;
 pub mod linger;
