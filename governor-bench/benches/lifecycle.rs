@@ -1,6 +1,7 @@
 //! Start, stop, restart and sleep on every runtime, each next to its
-//! baselines in the same run: the raw runtime and (on tokio)
-//! tokio-graceful-shutdown. The workloads live in
+//! baselines in the same run: the raw runtime and (on tokio) the peers
+//! tokio-graceful-shutdown (`tgs`), task-supervisor (`tsup`) and
+//! taskvisor (`tvisor`). The workloads live in
 //! `governor_bench::perf`, shared with the scale program.
 //!
 //! `cargo bench -p governor-bench --bench lifecycle [-- FILTER]`
@@ -32,8 +33,8 @@ fn stop(c: &Cycle) -> Duration {
     c.stop
 }
 
-/// The benches of one runtime; `tgs` adds tokio-graceful-shutdown.
-fn on<R: BenchRuntime>(c: &mut Criterion, rt: &R, tgs: Option<&dyn Tgs>) {
+/// The benches of one runtime; `peers` adds the tokio-only peers.
+fn on<R: BenchRuntime>(c: &mut Criterion, rt: &R, peers: Option<&dyn Peers>) {
     perf::warm_up(rt);
     for (what, pick) in [("start", start as fn(&Cycle) -> Duration), ("stop", stop)] {
         let mut g = c.benchmark_group(format!("{what}/{}", R::NAME));
@@ -48,10 +49,12 @@ fn on<R: BenchRuntime>(c: &mut Criterion, rt: &R, tgs: Option<&dyn Tgs>) {
         g.bench_function("raw", |b| {
             b.iter_custom(|iters| cycles(iters, || perf::raw_cycle(rt, N), pick))
         });
-        if let Some(tgs) = tgs {
-            g.bench_function("tgs", |b| {
-                b.iter_custom(|iters| cycles(iters, || tgs.cycle(N), pick))
-            });
+        if let Some(peers) = peers {
+            for peer in PEERS {
+                g.bench_function(peer, |b| {
+                    b.iter_custom(|iters| cycles(iters, || peers.cycle(peer, N), pick))
+                });
+            }
         }
         g.finish();
     }
@@ -64,8 +67,13 @@ fn on<R: BenchRuntime>(c: &mut Criterion, rt: &R, tgs: Option<&dyn Tgs>) {
     g.bench_function("raw-loop-yield", |b| {
         b.iter_custom(|m| perf::raw_restarts(rt, m))
     });
-    if let Some(tgs) = tgs {
-        g.bench_function("tgs-keepalive", |b| b.iter_custom(|m| tgs.restarts(m)));
+    if let Some(peers) = peers {
+        g.bench_function("tgs-keepalive", |b| {
+            b.iter_custom(|m| peers.restarts("tgs", m))
+        });
+        for peer in ["tsup", "tvisor"] {
+            g.bench_function(peer, |b| b.iter_custom(|m| peers.restarts(peer, m)));
+        }
     }
     g.finish();
 
@@ -92,17 +100,30 @@ fn on<R: BenchRuntime>(c: &mut Criterion, rt: &R, tgs: Option<&dyn Tgs>) {
     g.finish();
 }
 
-trait Tgs {
-    fn cycle(&self, n: usize) -> Cycle;
-    fn restarts(&self, m: u64) -> Duration;
+/// The tokio-only peers, by bench id.
+const PEERS: [&str; 3] = ["tgs", "tsup", "tvisor"];
+
+trait Peers {
+    fn cycle(&self, peer: &str, n: usize) -> Cycle;
+    fn restarts(&self, peer: &str, m: u64) -> Duration;
 }
 
-impl<T: TokioFlavour> Tgs for T {
-    fn cycle(&self, n: usize) -> Cycle {
-        perf::tgs_cycle(self, n)
+impl<T: TokioFlavour> Peers for T {
+    fn cycle(&self, peer: &str, n: usize) -> Cycle {
+        match peer {
+            "tgs" => perf::tgs_cycle(self, n),
+            "tsup" => perf::tsup_cycle(self, n),
+            "tvisor" => perf::tvisor_cycle(self, n),
+            other => unreachable!("no peer {other}"),
+        }
     }
-    fn restarts(&self, m: u64) -> Duration {
-        perf::tgs_restarts(self, m)
+    fn restarts(&self, peer: &str, m: u64) -> Duration {
+        match peer {
+            "tgs" => perf::tgs_restarts(self, m),
+            "tsup" => perf::tsup_restarts(self, m),
+            "tvisor" => perf::tvisor_restarts(self, m),
+            other => unreachable!("no peer {other}"),
+        }
     }
 }
 

@@ -6,10 +6,19 @@
 //! - **raw**: the runtime alone — tasks spawned with its own `spawn`, each
 //!   waiting on a child `tokio_util` [`CancellationToken`] (tokio) or an
 //!   `event-listener` flag (smol, async-std), joined with its own join
-//!   handles; a plain loop for restarts;
+//!   handles; for restarts, a plain loop inside one task spawned the same
+//!   way and joined;
 //! - **tgs**: `tokio-graceful-shutdown` (tokio only): one subsystem per
 //!   service, each waiting for `on_shutdown_requested()`; restarts with
 //!   its documented keep-alive pattern.
+//! - **tsup**: `task-supervisor` (tokio only): one `SupervisedTask` per
+//!   service registered on a `SupervisorBuilder`, each waiting for its
+//!   cancellation token; `SupervisorHandle::shutdown()`; restarts by its
+//!   own policy (a run that fails, zero base delay, unlimited restarts).
+//! - **tvisor**: `taskvisor` (tokio only): one `TaskSpec::restartable` per
+//!   service, run as a static batch with `Supervisor::run_until`, each
+//!   waiting for `ctx.cancelled()`; restarts by its own policy (a run that
+//!   fails, `BackoffPolicy::constant(0)`, no retry limit).
 //!
 //! Every variant signals "running" the same way (one shared [`Countdown`]),
 //! so that "all N are running" is observed identically for all of them.
@@ -338,6 +347,116 @@ pub fn tgs_cycle(rt: &impl TokioFlavour, n: usize) -> Cycle {
     })
 }
 
+/// A name per service for the peers that take `&str` (`s0`, `s1`, …).
+fn name_str(buf: &mut String, i: usize) -> &str {
+    buf.clear();
+    let _ = write!(buf, "s{i}");
+    buf.as_str()
+}
+
+/// task-supervisor's idle service: counts down on its run, then waits for
+/// its cancellation token.
+#[derive(Clone)]
+struct TsupIdle(Arc<Countdown>);
+
+impl task_supervisor::SupervisedTask for TsupIdle {
+    async fn run(self, cancel: task_supervisor::CancellationToken) -> task_supervisor::TaskResult {
+        self.0.arrive();
+        cancel.cancelled().await;
+        Ok(())
+    }
+}
+
+/// **tsup**: N tasks registered with `SupervisorBuilder::with_task` (its
+/// defaults otherwise), `spawn()`ed; then `SupervisorHandle::shutdown()`
+/// awaited (it cancels every run and joins them all).
+pub fn tsup_cycle(rt: &impl TokioFlavour, n: usize) -> Cycle {
+    rt.tokio().block_on(async {
+        let running = Countdown::new(n);
+        let mut buf = String::new();
+        let rss = rss_bytes();
+        let t0 = Instant::now();
+        let mut builder = task_supervisor::SupervisorBuilder::new();
+        for i in 0..n {
+            builder = builder.with_task(name_str(&mut buf, i), TsupIdle(running.clone()));
+        }
+        let handle = builder.spawn();
+        running.wait().await;
+        let start = t0.elapsed();
+        let rss_delta = rss_delta(rss);
+        let t1 = Instant::now();
+        handle.shutdown().await.expect("a clean shutdown");
+        let stop = t1.elapsed();
+        Cycle {
+            start,
+            stop,
+            rss_delta,
+        }
+    })
+}
+
+/// taskvisor's supervisor with the registry and ownership limits (1024 by
+/// default) lifted, so that it admits N services.
+fn tvisor_supervisor() -> Arc<taskvisor::Supervisor> {
+    let config = taskvisor::SupervisorConfig::new()
+        .with_max_registered_tasks(None)
+        .with_ownership_capacity(None);
+    taskvisor::Supervisor::new(config, Vec::new())
+}
+
+/// **tvisor**: N `TaskSpec::restartable` services (one `TaskFn` each, which
+/// counts down and waits for `ctx.cancelled()`), run as a static batch by
+/// `Supervisor::run_until(specs, stop)` in a spawned task; stop completes
+/// the `stop` future and awaits that task (`run_until` returns after its
+/// graceful shutdown).
+pub fn tvisor_cycle(rt: &impl TokioFlavour, n: usize) -> Cycle {
+    use taskvisor::{TaskError, TaskFn, TaskSpec};
+    let tokio = rt.tokio();
+    tokio.block_on(async {
+        let supervisor = tvisor_supervisor();
+        let running = Countdown::new(n);
+        let (stop_tx, stop_rx) = futures_channel::oneshot::channel::<()>();
+        let mut buf = String::new();
+        let rss = rss_bytes();
+        let t0 = Instant::now();
+        let specs: Vec<TaskSpec> = (0..n)
+            .map(|i| {
+                let running = running.clone();
+                let task = TaskFn::arc(move |ctx| {
+                    let running = running.clone();
+                    async move {
+                        running.arrive();
+                        ctx.cancelled().await;
+                        Err(TaskError::Canceled)
+                    }
+                });
+                TaskSpec::restartable(name(&mut buf, i), task)
+            })
+            .collect();
+        let run = tokio.spawn(async move {
+            supervisor
+                .run_until(specs, async move {
+                    let _ = stop_rx.await;
+                })
+                .await
+        });
+        running.wait().await;
+        let start = t0.elapsed();
+        let rss_delta = rss_delta(rss);
+        let t1 = Instant::now();
+        stop_tx.send(()).expect("the supervisor runs");
+        run.await
+            .expect("the supervisor task")
+            .expect("a clean shutdown");
+        let stop = t1.elapsed();
+        Cycle {
+            start,
+            stop,
+            rss_delta,
+        }
+    })
+}
+
 /// **ours**: one service that returns at once, restarted with zero delay,
 /// `m` runs in all (the last ends with `StopService`); the time until the
 /// governor is idle.
@@ -366,8 +485,11 @@ pub fn ours_restarts<R: BenchRuntime>(rt: &R, m: u64) -> Duration {
     })
 }
 
-/// **raw**: a spawned task that calls the same kind of closure `m` times,
-/// yielding once after each call.
+/// **raw**: the restart baseline (issue 17): the loop runs inside a task
+/// spawned with the runtime's own `spawn`, as a supervised service does,
+/// and is awaited through that task's join handle; it calls the same kind
+/// of closure `m` times, yielding once after each call. The clock covers
+/// the spawn, the loop and the join.
 pub fn raw_restarts<R: BenchRuntime>(rt: &R, m: u64) -> Duration {
     rt.block_on(async {
         let t0 = Instant::now();
@@ -416,6 +538,78 @@ pub fn tgs_restarts(rt: &impl TokioFlavour, m: u64) -> Duration {
         .handle_shutdown_requests(Duration::from_secs(3600))
         .await
         .expect("a clean shutdown");
+        t0.elapsed()
+    })
+}
+
+/// task-supervisor's restarting service: fails at once (its restart
+/// trigger) until the last run, which succeeds and reports.
+#[derive(Clone)]
+struct TsupRestarter {
+    left: Arc<std::sync::atomic::AtomicU64>,
+    done: Arc<Countdown>,
+}
+
+impl task_supervisor::SupervisedTask for TsupRestarter {
+    async fn run(self, _cancel: task_supervisor::CancellationToken) -> task_supervisor::TaskResult {
+        if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.done.arrive();
+            Ok(())
+        } else {
+            Err("restart".into())
+        }
+    }
+}
+
+/// **tsup**: its own restart policy at its fastest: a task whose run fails
+/// at once, `with_base_restart_delay(0)`, no jitter, unlimited restarts;
+/// `m` runs in all (the last succeeds, which task-supervisor does not
+/// restart); the clock stops when `shutdown()` has returned.
+pub fn tsup_restarts(rt: &impl TokioFlavour, m: u64) -> Duration {
+    rt.tokio().block_on(async {
+        let done = Countdown::new(1);
+        let task = TsupRestarter {
+            left: Arc::new(std::sync::atomic::AtomicU64::new(m)),
+            done: done.clone(),
+        };
+        let t0 = Instant::now();
+        let handle = task_supervisor::SupervisorBuilder::new()
+            .with_unlimited_restarts()
+            .with_base_restart_delay(Duration::ZERO)
+            .with_restart_jitter(0.0)
+            .with_task("restarter", task)
+            .spawn();
+        done.wait().await;
+        handle.shutdown().await.expect("a clean shutdown");
+        t0.elapsed()
+    })
+}
+
+/// **tvisor**: its own restart policy at its fastest: a
+/// `TaskSpec::restartable` whose run fails at once (`TaskError::fail`),
+/// `BackoffPolicy::constant(0)` (which skips taskvisor's 1 ms floor: the
+/// actor yields once), no retry limit (its default); `m` runs in all (the
+/// last succeeds, which ends it); the clock stops when `Supervisor::run`
+/// returns, the registry being empty.
+pub fn tvisor_restarts(rt: &impl TokioFlavour, m: u64) -> Duration {
+    use taskvisor::{BackoffPolicy, TaskError, TaskFn, TaskSpec};
+    rt.tokio().block_on(async {
+        let supervisor = tvisor_supervisor();
+        let left = Arc::new(std::sync::atomic::AtomicU64::new(m));
+        let task = TaskFn::arc(move |_ctx| {
+            let last = left.fetch_sub(1, Ordering::AcqRel) == 1;
+            async move {
+                if last {
+                    Ok(())
+                } else {
+                    Err(TaskError::fail("restart"))
+                }
+            }
+        });
+        let spec = TaskSpec::restartable("restarter", task)
+            .with_backoff(BackoffPolicy::constant(Duration::ZERO));
+        let t0 = Instant::now();
+        supervisor.run(vec![spec]).await.expect("a clean run");
         t0.elapsed()
     })
 }

@@ -1,6 +1,7 @@
 //! The scale program: start, stop and memory per service at N = 10k, 100k
 //! and 1M, restarts, token and sleep, for every runtime, next to the raw
-//! runtime and tokio-graceful-shutdown — each measurement in a fresh
+//! runtime and (on tokio) the peers tokio-graceful-shutdown,
+//! task-supervisor and taskvisor — each measurement in a fresh
 //! child process (this program re-executed), so that RSS deltas are clean.
 //!
 //! ```text
@@ -24,7 +25,7 @@ use std::task::{Context, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use governor_bench::perf::{
-    self, AsyncStd, BenchRuntime, Smol, TokioCurrent, TokioMulti, RUNTIMES,
+    self, AsyncStd, BenchRuntime, Smol, TokioCurrent, TokioFlavour, TokioMulti, RUNTIMES,
 };
 
 struct Options {
@@ -37,6 +38,7 @@ struct Options {
     reps: usize,
     restarts: u64,
     tgs_restarts: u64,
+    tsup_restarts: u64,
     sleeps: u64,
     waiters: usize,
 }
@@ -67,6 +69,7 @@ fn parse(args: &[String]) -> Options {
         reps: 3,
         restarts: 1_000_000,
         tgs_restarts: 100_000,
+        tsup_restarts: TSUP_RESTARTS,
         sleeps: 200_000,
         waiters: 1_000_000,
     };
@@ -103,6 +106,7 @@ fn parse(args: &[String]) -> Options {
         }
         opts.restarts = 1000;
         opts.tgs_restarts = 100;
+        opts.tsup_restarts = 100;
         opts.sleeps = 1000;
         opts.waiters = 1000;
     }
@@ -141,34 +145,61 @@ fn child(args: &[String]) {
     }
 }
 
-trait MaybeTgs: BenchRuntime {
-    fn tgs_cycle(&self, _n: usize) -> perf::Cycle {
-        panic!("tokio-graceful-shutdown runs on tokio only")
-    }
-    fn tgs_restarts(&self, _m: u64) -> Duration {
-        panic!("tokio-graceful-shutdown runs on tokio only")
-    }
-}
-impl MaybeTgs for TokioMulti {
-    fn tgs_cycle(&self, n: usize) -> perf::Cycle {
-        perf::tgs_cycle(self, n)
-    }
-    fn tgs_restarts(&self, m: u64) -> Duration {
-        perf::tgs_restarts(self, m)
-    }
-}
-impl MaybeTgs for TokioCurrent {
-    fn tgs_cycle(&self, n: usize) -> perf::Cycle {
-        perf::tgs_cycle(self, n)
-    }
-    fn tgs_restarts(&self, m: u64) -> Duration {
-        perf::tgs_restarts(self, m)
-    }
-}
-impl MaybeTgs for Smol {}
-impl MaybeTgs for AsyncStd {}
+/// The peers (tgs, tsup, tvisor) run on tokio only.
+const PEERS: [&str; 3] = ["tgs", "tsup", "tvisor"];
 
-fn child_on<R: MaybeTgs>(rt: &R, what: &str, variant: &str, count: u64) {
+/// Restarts measured for task-supervisor: its zero-delay restart goes
+/// through a tokio timer set to "now", which fires on the timer's next
+/// 1 ms tick, so 1M would take a quarter of an hour or more.
+const TSUP_RESTARTS: u64 = 10_000;
+
+trait MaybePeers: BenchRuntime {
+    fn peer_cycle(&self, peer: &str, _n: usize) -> perf::Cycle {
+        panic!("{peer} runs on tokio only")
+    }
+    fn peer_restarts(&self, peer: &str, _m: u64) -> Duration {
+        panic!("{peer} runs on tokio only")
+    }
+}
+
+fn tokio_peer_cycle(rt: &impl TokioFlavour, peer: &str, n: usize) -> perf::Cycle {
+    match peer {
+        "tgs" => perf::tgs_cycle(rt, n),
+        "tsup" => perf::tsup_cycle(rt, n),
+        "tvisor" => perf::tvisor_cycle(rt, n),
+        other => panic!("unknown variant {other}"),
+    }
+}
+
+fn tokio_peer_restarts(rt: &impl TokioFlavour, peer: &str, m: u64) -> Duration {
+    match peer {
+        "tgs" => perf::tgs_restarts(rt, m),
+        "tsup" => perf::tsup_restarts(rt, m),
+        "tvisor" => perf::tvisor_restarts(rt, m),
+        other => panic!("unknown variant {other}"),
+    }
+}
+
+impl MaybePeers for TokioMulti {
+    fn peer_cycle(&self, peer: &str, n: usize) -> perf::Cycle {
+        tokio_peer_cycle(self, peer, n)
+    }
+    fn peer_restarts(&self, peer: &str, m: u64) -> Duration {
+        tokio_peer_restarts(self, peer, m)
+    }
+}
+impl MaybePeers for TokioCurrent {
+    fn peer_cycle(&self, peer: &str, n: usize) -> perf::Cycle {
+        tokio_peer_cycle(self, peer, n)
+    }
+    fn peer_restarts(&self, peer: &str, m: u64) -> Duration {
+        tokio_peer_restarts(self, peer, m)
+    }
+}
+impl MaybePeers for Smol {}
+impl MaybePeers for AsyncStd {}
+
+fn child_on<R: MaybePeers>(rt: &R, what: &str, variant: &str, count: u64) {
     perf::warm_up(rt);
     match what {
         "cycle" => {
@@ -176,8 +207,7 @@ fn child_on<R: MaybeTgs>(rt: &R, what: &str, variant: &str, count: u64) {
             let c = match variant {
                 "ours" => perf::ours_cycle(rt, n),
                 "raw" => perf::raw_cycle(rt, n),
-                "tgs" => rt.tgs_cycle(n),
-                other => panic!("unknown variant {other}"),
+                peer => rt.peer_cycle(peer, n),
             };
             println!(
                 "RESULT {} {} {}",
@@ -190,8 +220,7 @@ fn child_on<R: MaybeTgs>(rt: &R, what: &str, variant: &str, count: u64) {
             let d = match variant {
                 "ours" => perf::ours_restarts(rt, count),
                 "raw" => perf::raw_restarts(rt, count),
-                "tgs" => rt.tgs_restarts(count),
-                other => panic!("unknown variant {other}"),
+                peer => rt.peer_restarts(peer, count),
             };
             println!("RESULT {}", d.as_nanos());
         }
@@ -266,9 +295,18 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn variants(runtime: &str) -> &'static [&'static str] {
     if runtime.starts_with("tokio") {
-        &["ours", "raw", "tgs"]
+        &["ours", "raw", "tgs", "tsup", "tvisor"]
     } else {
         &["ours", "raw"]
+    }
+}
+
+/// How many restarts a variant is measured over.
+fn restarts_of(opts: &Options, variant: &str) -> u64 {
+    match variant {
+        "tgs" => opts.tgs_restarts,
+        "tsup" => opts.tsup_restarts,
+        _ => opts.restarts,
     }
 }
 
@@ -296,11 +334,7 @@ fn measure(opts: &Options, results: &mut Results) {
         let mut sleep: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
         for _ in 0..opts.reps {
             for &variant in variants(rt) {
-                let m = if variant == "tgs" {
-                    opts.tgs_restarts
-                } else {
-                    opts.restarts
-                };
+                let m = restarts_of(opts, variant);
                 let v = run_child("restart", rt, variant, m);
                 restart.entry(variant).or_default().push(v[0] / m as f64);
             }
@@ -533,6 +567,7 @@ fn render(opts: &Options, r: &Results) -> (Tables, Verdicts) {
     let md = opts.markdown;
     let mut tables = Vec::new();
     let mut verdicts: Verdicts = Vec::new();
+    let dash = || "–".to_string();
     let names = ["start", "stop", "memory"];
     for (k, what) in names.iter().enumerate() {
         let fmt = |v: f64| if k == 2 { fmt_bytes(v) } else { fmt_ns(v) };
@@ -543,16 +578,11 @@ fn render(opts: &Options, r: &Results) -> (Tables, Verdicts) {
                 let (Some(ours), Some(raw)) = (get("ours"), get("raw")) else {
                     continue;
                 };
-                let tgs = get("tgs");
-                rows.push(vec![
-                    rt.clone(),
-                    fmt_n(n),
-                    fmt(ours),
-                    fmt(raw),
-                    tgs.map(fmt).unwrap_or_else(|| "–".into()),
-                    ratio(ours, raw),
-                    tgs.map(|t| ratio(t, ours)).unwrap_or_else(|| "–".into()),
-                ]);
+                let mut row = vec![rt.clone(), fmt_n(n), fmt(ours), fmt(raw)];
+                row.extend(PEERS.map(|p| get(p).map(fmt).unwrap_or_else(dash)));
+                row.push(ratio(ours, raw));
+                row.extend(PEERS.map(|p| get(p).map(|t| ratio(t, ours)).unwrap_or_else(dash)));
+                rows.push(row);
             }
         }
         let per = if k == 2 { "B" } else { "time" };
@@ -560,7 +590,19 @@ fn render(opts: &Options, r: &Results) -> (Tables, Verdicts) {
             format!("{what} ({per} per service, median of {})", opts.reps),
             table(
                 md,
-                &["runtime", "N", "ours", "raw", "tgs", "ours/raw", "tgs/ours"],
+                &[
+                    "runtime",
+                    "N",
+                    "ours",
+                    "raw",
+                    "tgs",
+                    "tsup",
+                    "tvisor",
+                    "ours/raw",
+                    "tgs/ours",
+                    "tsup/ours",
+                    "tvisor/ours",
+                ],
                 &rows,
             ),
         ));
@@ -572,31 +614,32 @@ fn render(opts: &Options, r: &Results) -> (Tables, Verdicts) {
         let (Some(ours), Some(raw)) = (get("ours"), get("raw")) else {
             continue;
         };
-        let tgs = get("tgs");
-        rows.push(vec![
-            rt.clone(),
-            fmt_ns(ours),
-            fmt_ns(raw),
-            tgs.map(fmt_ns).unwrap_or_else(|| "–".into()),
-            ratio(ours, raw),
-            tgs.map(|t| ratio(t, ours)).unwrap_or_else(|| "–".into()),
-        ]);
+        let mut row = vec![rt.clone(), fmt_ns(ours), fmt_ns(raw)];
+        row.extend(PEERS.map(|p| get(p).map(fmt_ns).unwrap_or_else(dash)));
+        row.push(ratio(ours, raw));
+        row.extend(PEERS.map(|p| get(p).map(|t| ratio(t, ours)).unwrap_or_else(dash)));
+        rows.push(row);
     }
     tables.push((
         format!(
-            "restart with zero delay (time per restart; ours and raw over {}, tgs over {})",
+            "restart with zero delay (time per restart; ours, raw and tvisor over {}, tgs over {}, tsup over {})",
             fmt_n(opts.restarts as usize),
-            fmt_n(opts.tgs_restarts as usize)
+            fmt_n(opts.tgs_restarts as usize),
+            fmt_n(opts.tsup_restarts as usize)
         ),
         table(
             md,
             &[
                 "runtime",
                 "ours",
-                "raw loop + yield",
+                "raw loop + yield (spawned)",
                 "tgs keep-alive",
+                "tsup (fail, delay 0)",
+                "tvisor (fail, backoff 0)",
                 "ours/raw",
                 "tgs/ours",
+                "tsup/ours",
+                "tvisor/ours",
             ],
             &rows,
         ),
@@ -671,97 +714,126 @@ fn render(opts: &Options, r: &Results) -> (Tables, Verdicts) {
         ),
     ));
 
-    // Targets.
+    // Targets (issue 17), each computed from the numbers above.
     if !opts.quick {
-        for (k, what) in ["start", "stop"].iter().enumerate() {
-            for rt in &opts.runtimes {
-                let mut worst = 0.0f64;
-                let mut detail = Vec::new();
-                for &n in &opts.ns {
-                    let get = |v: &'static str| r.cycle.get(&(rt.clone(), n, v)).map(|x| x[k]);
-                    if let (Some(o), Some(w)) = (get("ours"), get("raw")) {
-                        worst = worst.max(o / w);
-                        detail.push(format!("{} {:.2}×", fmt_n(n), o / w));
-                    }
+        targets(opts, r, &mut verdicts);
+    }
+    (tables, verdicts)
+}
+
+/// Issue 17's targets: memory per idle service ≤ 640 B on every runtime;
+/// start and stop ≤ 2× raw on every runtime and N; stop linear in N on
+/// tokio-mt; zero-delay restart ≤ 2× the raw loop on every runtime; ahead
+/// of every peer by ≥ 3× on start, stop, memory and restart on both tokio
+/// schedulers.
+fn targets(opts: &Options, r: &Results, verdicts: &mut Verdicts) {
+    let cycle = |rt: &str, n: usize, v: &'static str, k: usize| {
+        r.cycle.get(&(rt.to_string(), n, v)).map(|x| x[k])
+    };
+    for rt in &opts.runtimes {
+        let mut worst = f64::NEG_INFINITY;
+        let mut detail = Vec::new();
+        for &n in &opts.ns {
+            if let Some(o) = cycle(rt, n, "ours", 2) {
+                worst = worst.max(o);
+                detail.push(format!("{} {}", fmt_n(n), fmt_bytes(o)));
+            }
+        }
+        if !detail.is_empty() {
+            verdicts.push((
+                format!("memory ≤ 640 B per idle service at every N, {rt}"),
+                worst <= 640.0,
+                detail.join(", "),
+            ));
+        }
+    }
+    for (k, what) in ["start", "stop"].iter().enumerate() {
+        for rt in &opts.runtimes {
+            let mut worst = 0.0f64;
+            let mut detail = Vec::new();
+            for &n in &opts.ns {
+                if let (Some(o), Some(w)) = (cycle(rt, n, "ours", k), cycle(rt, n, "raw", k)) {
+                    worst = worst.max(o / w);
+                    detail.push(format!("{} {:.2}×", fmt_n(n), o / w));
                 }
+            }
+            if !detail.is_empty() {
                 verdicts.push((
-                    format!("{what} ≤ 1.5× raw at every N, {rt}"),
-                    worst <= 1.5,
+                    format!("{what} ≤ 2× raw at every N, {rt}"),
+                    worst <= 2.0,
                     detail.join(", "),
-                ));
-                let lo = opts.ns.iter().min().copied().unwrap_or(0);
-                let hi = opts.ns.iter().max().copied().unwrap_or(0);
-                let get = |n| r.cycle.get(&(rt.clone(), n, "ours")).map(|x| x[k]);
-                if let (Some(a), Some(b)) = (get(lo), get(hi)) {
-                    if hi > lo {
-                        verdicts.push((
-                            format!(
-                                "{what} linear: {} within 1.3× of {}, {rt}",
-                                fmt_n(hi),
-                                fmt_n(lo)
-                            ),
-                            b / a <= 1.3,
-                            format!("{:.2}×", b / a),
-                        ));
-                    }
-                }
-            }
-        }
-        for rt in &opts.runtimes {
-            let n = if opts.ns.contains(&100_000) {
-                100_000
-            } else {
-                opts.ns.iter().max().copied().unwrap_or(0)
-            };
-            let get = |v: &'static str| r.cycle.get(&(rt.clone(), n, v)).map(|x| x[2]);
-            if let (Some(o), Some(w)) = (get("ours"), get("raw")) {
-                verdicts.push((
-                    format!("memory ≤ 1.5× raw at N = {}, {rt}", fmt_n(n)),
-                    o <= 1.5 * w,
-                    format!("{} vs {} ({:.2}×)", fmt_bytes(o), fmt_bytes(w), o / w),
-                ));
-            }
-        }
-        for rt in &opts.runtimes {
-            let get = |v: &'static str| r.restart.get(&(rt.clone(), v)).copied();
-            if let (Some(o), Some(w)) = (get("ours"), get("raw")) {
-                verdicts.push((
-                    format!("restart ≤ 3× a raw loop iteration that yields, {rt}"),
-                    o <= 3.0 * w,
-                    format!("{:.2}×", o / w),
-                ));
-            }
-            if let (Some(o), Some(t)) = (get("ours"), get("tgs")) {
-                verdicts.push((
-                    format!("restart ≥ 50× faster than tgs keep-alive, {rt}"),
-                    t >= 50.0 * o,
-                    format!("{:.0}×", t / o),
-                ));
-            }
-        }
-        verdicts.push((
-            "cancel with 1M waiters no slower than tokio-util".into(),
-            r.cancel_waiters[0] <= r.cancel_waiters[1],
-            format!("{:.2}×", r.cancel_waiters[0] / r.cancel_waiters[1]),
-        ));
-        for rt in &opts.runtimes {
-            let get = |v: &'static str| r.sleep.get(&(rt.clone(), v)).copied();
-            if let (Some(o), Some(w), Some(or), Some(wr)) =
-                (get("ours"), get("raw"), get("ours-reg"), get("raw-reg"))
-            {
-                verdicts.push((
-                    format!("cancellable sleep ≤ 1.2× the runtime's sleep, {rt}"),
-                    o <= 1.2 * w && or <= 1.2 * wr,
-                    format!(
-                        "sleep(0) {:.2}×, registered and dropped {:.2}×",
-                        o / w,
-                        or / wr
-                    ),
                 ));
             }
         }
     }
-    (tables, verdicts)
+    let lo = opts.ns.iter().min().copied().unwrap_or(0);
+    let hi = opts.ns.iter().max().copied().unwrap_or(0);
+    let mt = TokioMulti::NAME;
+    if let (Some(a), Some(b)) = (cycle(mt, lo, "ours", 1), cycle(mt, hi, "ours", 1)) {
+        if hi > lo {
+            verdicts.push((
+                format!(
+                    "stop linear: {} within 1.3× of {} per service, {mt}",
+                    fmt_n(hi),
+                    fmt_n(lo)
+                ),
+                b / a <= 1.3,
+                format!("{:.2}×", b / a),
+            ));
+        }
+    }
+    for rt in &opts.runtimes {
+        let get = |v: &'static str| r.restart.get(&(rt.clone(), v)).copied();
+        if let (Some(o), Some(w)) = (get("ours"), get("raw")) {
+            verdicts.push((
+                format!("zero-delay restart ≤ 2× the raw loop in a spawned task, {rt}"),
+                o <= 2.0 * w,
+                format!("{:.2}×", o / w),
+            ));
+        }
+    }
+    // Ahead of every peer: peer / ours ≥ 3 for each measure, at every N.
+    for rt in opts.runtimes.iter().filter(|rt| rt.starts_with("tokio")) {
+        for (k, what) in ["start", "stop", "memory"].iter().enumerate() {
+            let mut met = true;
+            let mut detail = Vec::new();
+            for peer in PEERS {
+                let mut least = f64::INFINITY;
+                for &n in &opts.ns {
+                    if let (Some(o), Some(p)) = (cycle(rt, n, "ours", k), cycle(rt, n, peer, k)) {
+                        least = least.min(p / o);
+                    }
+                }
+                if least.is_finite() {
+                    met &= least >= 3.0;
+                    detail.push(format!("{peer} {least:.2}×"));
+                }
+            }
+            if !detail.is_empty() {
+                verdicts.push((
+                    format!("{what} ≥ 3× ahead of every peer at every N (least peer/ours), {rt}"),
+                    met,
+                    detail.join(", "),
+                ));
+            }
+        }
+        let get = |v: &'static str| r.restart.get(&(rt.clone(), v)).copied();
+        let mut met = true;
+        let mut detail = Vec::new();
+        for peer in PEERS {
+            if let (Some(o), Some(p)) = (get("ours"), get(peer)) {
+                met &= p / o >= 3.0;
+                detail.push(format!("{peer} {:.2}×", p / o));
+            }
+        }
+        if !detail.is_empty() {
+            verdicts.push((
+                format!("restart ≥ 3× ahead of every peer (peer/ours), {rt}"),
+                met,
+                detail.join(", "),
+            ));
+        }
+    }
 }
 
 fn print_plain(opts: &Options, r: &Results) {
@@ -868,14 +940,16 @@ fn criterion_table(markdown: bool, medians: &BTreeMap<String, f64>) -> String {
         let tgs = ["tgs", "tgs-keepalive"]
             .iter()
             .find_map(|b| v.get(b).copied());
-        rows.push(vec![
+        let peers = [tgs, v.get("tsup").copied(), v.get("tvisor").copied()];
+        let mut row = vec![
             group.to_string(),
             fmt_ns(ours),
             base.map(fmt_ns).unwrap_or_else(|| "–".into()),
-            tgs.map(fmt_ns).unwrap_or_else(|| "–".into()),
-            base.map(|b| ratio(ours, b)).unwrap_or_else(|| "–".into()),
-            tgs.map(|t| ratio(t, ours)).unwrap_or_else(|| "–".into()),
-        ]);
+        ];
+        row.extend(peers.map(|p| p.map(fmt_ns).unwrap_or_else(|| "–".into())));
+        row.push(base.map(|b| ratio(ours, b)).unwrap_or_else(|| "–".into()));
+        row.extend(peers.map(|p| p.map(|t| ratio(t, ours)).unwrap_or_else(|| "–".into())));
+        rows.push(row);
     }
     table(
         markdown,
@@ -884,8 +958,12 @@ fn criterion_table(markdown: bool, medians: &BTreeMap<String, f64>) -> String {
             "ours",
             "baseline",
             "tgs",
+            "tsup",
+            "tvisor",
             "ours/baseline",
             "tgs/ours",
+            "tsup/ours",
+            "tvisor/ours",
         ],
         &rows,
     )
@@ -910,7 +988,7 @@ fn print_markdown(opts: &Options, r: &Results) {
             .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
             .unwrap_or_else(|_| "?".into()),
     );
-    println!("Runtimes: `tokio-mt` = tokio multi-thread, 2 workers; `tokio-ct` = tokio current-thread; `smol` = smol's global executor (1 thread, the default); `async-std` = its global runtime. `tgs` = tokio-graceful-shutdown 0.20.\n");
+    println!("Runtimes: `tokio-mt` = tokio multi-thread, 2 workers; `tokio-ct` = tokio current-thread; `smol` = smol's global executor (1 thread, the default); `async-std` = its global runtime. `tgs` = tokio-graceful-shutdown 0.20, `tsup` = task-supervisor 0.5, `tvisor` = taskvisor 0.8 (peers, tokio only).\n");
     for (title, t) in tables {
         println!("#### {title}\n\n{t}");
     }
