@@ -48,7 +48,7 @@ use crate::outcome::Outcome;
 use crate::propagation::{self, GroupClaim, Holds};
 use crate::record::{drop_user_value, AfterRun, BegunRun, EndForGood, Record, StartSettings};
 use crate::report::ShutdownCause;
-use crate::restart::{Decision, Escalation, RestartHistory};
+use crate::restart::{Decision, Escalation, RestartHistory, RestartPolicy};
 use crate::supervisor_task::SupervisorInputs;
 use crate::tasks::WithTasks;
 
@@ -86,15 +86,17 @@ pub(crate) fn supervise<R: Runner>(
         deps,
         settings,
     } = inputs;
-    // The dependencies it follows (PartOf, BindsTo): each run waits
-    // until they are ready (`propagation.rs`). Empty for most.
-    let followed = propagation::followed(&record, &deps);
-    let waiting = (!deps.is_empty()).then(|| {
-        let (shared, record) = (shared.clone(), record.clone());
-        let wait: BoxWait =
-            Box::pin(async move { wait_for_dependencies(&shared, &record, &deps).await });
-        wait
+    let deps = (!deps.is_empty()).then(|| {
+        Box::new(Deps {
+            followed: propagation::followed(&record, &deps),
+            waiting_for: deps,
+        })
     });
+    let StartSettings {
+        restart,
+        critical,
+        notify_ready,
+    } = settings;
     // Counted out when it is dropped: when the supervisor ends, and also
     // when the runtime drops the task before its first poll (the block
     // owns it from the start).
@@ -102,22 +104,31 @@ pub(crate) fn supervise<R: Runner>(
         live: Live {
             shared,
             record,
+            restart,
+            critical,
+            notify_ready,
             finished: false,
         },
         runner,
-        config: settings,
         span: None,
-        history: RestartHistory::new(0),
+        history: None,
         defaults: None,
-        followed,
+        deps,
     };
     async move {
-        if let Some(waiting) = waiting {
+        let waiting_for = kept
+            .deps
+            .as_mut()
+            .map(|deps| core::mem::take(&mut deps.waiting_for))
+            .unwrap_or_default();
+        if !waiting_for.is_empty() {
             let (shared, record) = (&kept.live.shared, &kept.live.record);
             shared.emit(|| Event::Starting {
                 service: record.name.clone(),
             });
-            let never_ran = match waiting.await {
+            let waited = wait_for_dependencies(shared, record, &waiting_for).await;
+            drop(waiting_for);
+            let never_ran = match waited {
                 Ok(()) => None,
                 // Asked to stop while waiting.
                 Err(None) => Some(Outcome::NotRun),
@@ -146,31 +157,20 @@ pub(crate) fn supervise<R: Runner>(
             kept.span = service_span(&record.name);
             record.set_in_span(kept.span.is_some());
             let start = shared.runtime.now();
-            kept.history = RestartHistory::new(seed_for(&record.name, start));
             start
         };
         // When the next run begins, if known without reading the clock again
         // (a clock read is a good part of a quick restart): at the start, and
-        // after a zero-delay restart, which only yields once.
-        let mut next_begins = Some(start);
-        // Handed from a run that was not asked to stop to the next one.
-        let mut reusable_token = None;
+        // after a zero-delay restart, which only yields once; and the token
+        // handed from a run that was not asked to stop to the next one.
+        // Moved into each begin, so that it takes no space across a run.
+        let mut next = Next {
+            reuse: None,
+            begins: Some(start),
+        };
         loop {
-            let Some((
-                BegunRun {
-                    stop: run_token,
-                    run,
-                    liveness,
-                },
-                began,
-            )) = begin_gated(
-                &kept.live.shared,
-                &kept.live.record,
-                &kept.followed,
-                reusable_token.take(),
-                next_begins.take(),
-            )
-            .await
+            let Some((begun, began)) =
+                begin_gated(&kept.live.shared, &kept.live.record, kept.followed(), next).await
             else {
                 // Asked to stop while held or waiting for what it follows.
                 if kept.live.record.runs() == 0 {
@@ -180,52 +180,27 @@ pub(crate) fn supervise<R: Runner>(
                 }
                 break;
             };
+            let (run_token, ctx, watchdog) = open_run(&kept, begun, began);
             let Kept {
                 live,
                 runner,
-                config,
                 span,
                 defaults,
                 ..
             } = &mut kept;
             let (shared, record) = (&live.shared, &live.record);
-            shared.emit(|| Event::RunStarted {
-                service: record.name.clone(),
-                run,
-            });
-            if liveness.health_reset {
-                shared.emit(|| Event::HealthChanged {
-                    service: record.name.clone(),
-                    health: crate::health::Health::Healthy,
-                });
-            }
-            if !config.notify_ready {
-                shared.emit(|| Event::Ready {
-                    service: record.name.clone(),
-                });
-            }
-            let ctx = ServiceCtx::new(
-                shared.clone(),
-                record.clone(),
-                crate::context::CtxStop::Run(run_token.token().clone()),
-                run,
-            );
             let end = Watched::new(
                 WithTasks::new(InSpan::new(runner.run_once(ctx), span.as_deref()), record),
                 shared,
                 record,
                 &run_token,
                 defaults,
-                || R::ABORTED,
-                // `liveness` moved in: not kept across the await.
-                heartbeat::arm(record, run, began, liveness),
+                R::ABORTED,
+                watchdog,
             )
             .await;
             match after_run(&mut kept, run_token, began, end).await {
-                Some((token, begins)) => {
-                    reusable_token = token;
-                    next_begins = begins;
-                }
+                Some(then) => next = then,
                 None => break,
             }
         }
@@ -235,8 +210,62 @@ pub(crate) fn supervise<R: Runner>(
     }
 }
 
-/// A boxed wait for a service's dependencies (`wait_for_dependencies`).
-type BoxWait = Pin<Box<dyn Future<Output = Result<(), Option<Arc<str>>>> + Send>>;
+/// What the next run begins with (see [`begin_gated`]).
+struct Next {
+    /// The token of a run that was not asked to stop, to reuse.
+    reuse: Option<crate::token::StopSource>,
+    /// When it begins, if known without reading the clock.
+    begins: Option<Duration>,
+}
+
+/// A run has begun (at `began`): tells it (`RunStarted`, and `Ready` unless
+/// the service notifies its readiness itself), arms its watchdog if it has
+/// one, and returns its token, its context and its watchdog timeout. A
+/// plain function, so that none of what it reads is kept across the run.
+fn open_run<R>(
+    kept: &Kept<R>,
+    begun: BegunRun,
+    began: Duration,
+) -> (crate::token::StopSource, ServiceCtx, Option<Duration>) {
+    let BegunRun {
+        stop: run_token,
+        run,
+        liveness,
+    } = begun;
+    let (shared, record) = (&kept.live.shared, &kept.live.record);
+    shared.emit(|| Event::RunStarted {
+        service: record.name.clone(),
+        run,
+    });
+    if liveness.health_reset {
+        shared.emit(|| Event::HealthChanged {
+            service: record.name.clone(),
+            health: crate::health::Health::Healthy,
+        });
+    }
+    if !kept.live.notify_ready {
+        shared.emit(|| Event::Ready {
+            service: record.name.clone(),
+        });
+    }
+    let ctx = ServiceCtx::new(
+        shared.clone(),
+        record.clone(),
+        crate::context::CtxStop::Run(run_token.token().clone()),
+        run,
+    );
+    let watchdog = heartbeat::arm(record, run, began, liveness);
+    (run_token, ctx, watchdog)
+}
+
+/// A service's dependencies, boxed in its supervisor once it has any.
+struct Deps {
+    /// Those it waits for before its first run (emptied then).
+    waiting_for: Vec<Arc<Record>>,
+    /// Those it follows (PartOf, BindsTo): each run waits until they are
+    /// ready (`propagation.rs`).
+    followed: Vec<Arc<Record>>,
+}
 
 /// What a supervisor keeps from run to run (see [`supervise`]'s Layout).
 ///
@@ -245,20 +274,25 @@ type BoxWait = Pin<Box<dyn Future<Output = Result<(), Option<Arc<str>>>> + Send>
 /// the task.
 struct Kept<R> {
     runner: R,
-    /// Counts the service as live until it is dropped.
+    /// Counts the service as live until it is dropped; with its settings.
     live: Live,
-    /// Its settings; the restart policy is read again when it changes.
-    config: StartSettings,
     /// The span its runs are polled in, if some subscriber records it.
     span: Option<Box<tracing::Span>>,
-    history: RestartHistory,
+    /// Its restarts, once a run's end was decided by its policy: boxed,
+    /// and made then (most services never end a run before the shutdown).
+    history: Option<Box<RestartHistory>>,
     /// The supervisor's cache of the governor's defaults.
     defaults: Option<(usize, Arc<Defaults>)>,
-    /// The dependencies it follows (`propagation.rs`).
-    followed: Vec<Arc<Record>>,
+    /// Its dependencies, boxed, once it has any (most have none).
+    deps: Option<Box<Deps>>,
 }
 
 impl<R> Kept<R> {
+    /// The dependencies it follows: each run waits until they are ready.
+    fn followed(&self) -> &[Arc<Record>] {
+        self.deps.as_deref().map_or(&[], |deps| &deps.followed)
+    }
+
     /// The end for good: the service value is dropped while the service
     /// still counts as live (`live` is dropped after it): `shutdown()` and
     /// `wait_for_shutdown()` return only once it is gone.
@@ -282,7 +316,7 @@ async fn after_run<R: Runner>(
     run_token: crate::token::StopSource,
     began: Duration,
     end: WatchedEnd,
-) -> Option<(Option<crate::token::StopSource>, Option<Duration>)> {
+) -> Option<Next> {
     // A run cut off leaves its tasks: aborted with it, named in its
     // report, and waited for (they end at their next poll). A run
     // that ended by itself has waited for its tasks already.
@@ -298,7 +332,6 @@ async fn after_run<R: Runner>(
         group,
     } = settle(kept, &run_token, began, end, aborted_tasks)?;
     let (shared, record) = (&kept.live.shared, &kept.live.record);
-    let reuse = Some(run_token);
     // Those that restart with it stop first, held until
     // it begins again (released when `holds` is dropped).
     let mut holds = Holds::default();
@@ -323,7 +356,10 @@ async fn after_run<R: Runner>(
         return None;
     }
     drop(holds);
-    Some((reuse, (delay.is_zero() && !waited).then_some(now)))
+    Some(Next {
+        reuse: Some(run_token),
+        begins: (delay.is_zero() && !waited).then_some(now),
+    })
 }
 
 /// A restart [`settle`] decided: what the rest of [`after_run`] needs.
@@ -355,7 +391,6 @@ fn settle<R: Runner>(
     let Kept {
         live,
         runner,
-        config,
         history,
         defaults,
         ..
@@ -396,13 +431,15 @@ fn settle<R: Runner>(
         // The settings as they are now: the service's own or the
         // defaults may have changed while this run ran.
         if let Some(own) = record.changed_restart_policy() {
-            config.restart = own.map(Box::new);
+            live.restart = own.map(Box::new);
         }
-        let policy = match &config.restart {
+        let policy = match &live.restart {
             Some(own) => **own,
             None => shared.defaults(defaults).restart,
         };
-        history.decide(&policy, &outcome, now, now.saturating_sub(began))
+        history
+            .get_or_insert_with(|| Box::new(RestartHistory::new(seed_for(&record.name, began))))
+            .decide(&policy, &outcome, now, now.saturating_sub(began))
     };
     // A restart its policy decided may be a group restart
     // (`propagation.rs`), counted against the group's limit.
@@ -423,7 +460,7 @@ fn settle<R: Runner>(
     let next = match decision {
         Decision::Restart { delay, .. } => AfterRun::Restart(delay),
         // Nothing left to do but end: recorded in the same lock.
-        Decision::Done if !config.critical || asked_to_stop => AfterRun::Finish,
+        Decision::Done if !live.critical || asked_to_stop => AfterRun::Finish,
         _ => AfterRun::Undecided,
     };
     if next == AfterRun::Finish {
@@ -474,7 +511,7 @@ fn settle<R: Runner>(
             })
         }
         Decision::Done => {
-            if config.critical && !asked_to_stop {
+            if live.critical && !asked_to_stop {
                 shared.request_shutdown(ShutdownCause::Critical {
                     service: record.name.clone(),
                 });
@@ -495,7 +532,7 @@ fn settle<R: Runner>(
                 shared.request_shutdown(ShutdownCause::Escalated {
                     service: record.name.clone(),
                 });
-            } else if config.critical {
+            } else if live.critical {
                 shared.request_shutdown(ShutdownCause::Critical {
                     service: record.name.clone(),
                 });
@@ -526,7 +563,8 @@ fn service_span(name: &str) -> Option<Box<tracing::Span>> {
     (!span.is_disabled()).then(|| Box::new(span))
 }
 
-/// A seed for restart jitter: different per service and per start.
+/// A seed for restart jitter: different per service and per start (mixed
+/// with when the first run its policy decided on began).
 fn seed_for(name: &str, now: Duration) -> u64 {
     // FNV-1a over the name, mixed with the start time.
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -572,9 +610,12 @@ async fn begin_gated(
     shared: &Shared,
     record: &Record,
     followed: &[Arc<Record>],
-    mut reuse: Option<crate::token::StopSource>,
-    mut began: Option<Duration>,
+    next: Next,
 ) -> Option<(BegunRun, Duration)> {
+    let Next {
+        mut reuse,
+        begins: mut began,
+    } = next;
     let mut gated = !followed.is_empty();
     loop {
         if gated {
@@ -638,9 +679,17 @@ pub(crate) async fn race_stop<F: Future>(
 /// Counts the service as live; on drop (its end for good, or the runtime
 /// dropping the task, polled or not) marks it ended and lets shutdown
 /// waiters know: exactly once per launch.
+///
+/// It also keeps the service's settings (`StartSettings`, taken apart):
+/// their flags share the padding beside `finished`.
 struct Live {
     shared: Arc<Shared>,
     record: Arc<Record>,
+    /// Its own restart policy (`None`: the governor's default); read
+    /// again when it changes.
+    restart: Option<Box<RestartPolicy>>,
+    critical: bool,
+    notify_ready: bool,
     /// The record says ended already.
     finished: bool,
 }

@@ -66,8 +66,10 @@ pin_project_lite::pin_project! {
         // Once the stop began, its shutdown deadline; before, the
         // watchdog's timer, if `watch` says so (`supervisor/heartbeat.rs`).
         deadline: Option<BoxSleep>,
-        // A function rather than the value: one word in every supervisor.
-        aborted: fn() -> Outcome,
+        // Whether a run cut off is abandoned (blocking) rather than
+        // aborted: a flag rather than the outcome (or a function giving
+        // it), in the padding beside `stopping`.
+        abandons: bool,
         watch: Watch,
     }
 }
@@ -79,7 +81,7 @@ impl<'a, F> Watched<'a, F> {
         record: &'a Record,
         run_token: &'a StopSource,
         defaults: &'a mut Option<(usize, Arc<Defaults>)>,
-        aborted: fn() -> Outcome,
+        aborted: Outcome,
         watchdog: Option<Duration>,
     ) -> Self {
         Watched {
@@ -96,7 +98,7 @@ impl<'a, F> Watched<'a, F> {
             timeout: None,
             budget_phase: None,
             deadline: watchdog.map(|timeout| shared.runtime.sleep(timeout)),
-            aborted,
+            abandons: matches!(aborted, Outcome::Abandoned),
             watch: if watchdog.is_some() {
                 Watch::Watching
             } else {
@@ -159,7 +161,7 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                 now = Some(at);
             }
             return Poll::Ready(WatchedEnd {
-                outcome: hung_or(*this.watch, this.record, (this.aborted)()),
+                outcome: hung_or(*this.watch, this.record, aborted_outcome(*this.abandons)),
                 timed_out: true,
                 read_at: now,
             });
@@ -263,7 +265,7 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                     timeout: this.timeout.unwrap_or_default(),
                 });
                 return Poll::Ready(WatchedEnd {
-                    outcome: hung_or(*this.watch, this.record, (this.aborted)()),
+                    outcome: hung_or(*this.watch, this.record, aborted_outcome(*this.abandons)),
                     timed_out: true,
                     read_at: now,
                 });
@@ -311,5 +313,15 @@ async fn all_ended(records: Vec<Arc<Record>>) {
         record
             .watch(|view| (view.ended || (view.waiting_inside && view.stopped)).then_some(()))
             .await;
+    }
+}
+
+/// What a run cut off ended with: `Abandoned` (a blocking run, left on its
+/// thread) or `Aborted` (an async run, dropped).
+fn aborted_outcome(abandons: bool) -> Outcome {
+    if abandons {
+        Outcome::Abandoned
+    } else {
+        Outcome::Aborted
     }
 }
