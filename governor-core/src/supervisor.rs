@@ -156,8 +156,7 @@ pub(crate) fn supervise<R: Runner>(
             // of every idle supervisor for nothing.
             kept.span = service_span(&record.name);
             record.set_in_span(kept.span.is_some());
-            let start = shared.runtime.now();
-            start
+            shared.runtime.now()
         };
         // When the next run begins, if known without reading the clock again
         // (a clock read is a good part of a quick restart): at the start, and
