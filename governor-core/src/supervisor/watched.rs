@@ -46,23 +46,21 @@ pin_project_lite::pin_project! {
         record: &'a Record,
         global: WaitForStop<'a>,
         run_stop: WaitForStop<'a>,
-        force: WaitForStop<'a>,
         // The waker `run_stop` and `global` hold (both registered with it,
         // neither stopped since): a later poll with a waker that wakes the
         // same task need not lock their nodes again to re-register. Their
         // registrations stay until the node is stopped (only a stop takes
         // a node's waiters), and a stop wakes this waker.
         parked: Option<Waker>,
-        dependents: Option<Pin<Box<dyn Future<Output = ()> + Send + 'a>>>,
+        // What only a stop needs (the force token's wait, the wait for
+        // dependents, the timeout): boxed, and made once the run's stop
+        // begins or the governor's shutdown is seen, so that an idle run
+        // pays one word for it.
+        stop: Option<Box<StopState<'a>>>,
         stopping: bool,
         // The supervisor's cache of the governor's defaults, for the
         // shutdown timeout when the stop begins.
         defaults: &'a mut Option<(usize, Arc<Defaults>)>,
-        timeout: Option<Duration>,
-        // The phase of the shutdown budget whose share set `timeout`, if
-        // it did (rather than the service's own timeout). 16 bits: it
-        // fits beside `stopping`, in every running service's supervisor.
-        budget_phase: Option<u16>,
         // Once the stop began, its shutdown deadline; before, the
         // watchdog's timer, if `watch` says so (`supervisor/heartbeat.rs`).
         deadline: Option<BoxSleep>,
@@ -90,13 +88,10 @@ impl<'a, F> Watched<'a, F> {
             record,
             global: shared.token.wait_for_stop(),
             run_stop: run_token.wait_for_stop(),
-            force: shared.force.wait_for_stop(),
             parked: None,
-            dependents: None,
+            stop: None,
             stopping: false,
             defaults,
-            timeout: None,
-            budget_phase: None,
             deadline: watchdog.map(|timeout| shared.runtime.sleep(timeout)),
             abandons: matches!(aborted, Outcome::Abandoned),
             watch: if watchdog.is_some() {
@@ -105,6 +100,31 @@ impl<'a, F> Watched<'a, F> {
                 Watch::Off
             },
         }
+    }
+}
+
+/// What a run's watch needs once its stop begins or the governor's
+/// shutdown is seen (see `Watched::stop`).
+struct StopState<'a> {
+    force: WaitForStop<'a>,
+    dependents: Option<Pin<Box<dyn Future<Output = ()> + Send + 'a>>>,
+    timeout: Option<Duration>,
+    /// The phase of the shutdown budget whose share set `timeout`, if it
+    /// did (rather than the service's own timeout).
+    budget_phase: Option<usize>,
+}
+
+impl<'a> StopState<'a> {
+    /// The stop state in `slot`, made if it was not yet.
+    fn of<'s>(slot: &'s mut Option<Box<StopState<'a>>>, shared: &'a Shared) -> &'s mut Self {
+        slot.get_or_insert_with(|| {
+            Box::new(StopState {
+                force: shared.force.wait_for_stop(),
+                dependents: None,
+                timeout: None,
+                budget_phase: None,
+            })
+        })
     }
 }
 
@@ -129,7 +149,7 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
         // a run that ends at once (a quick restart) never takes their locks.
         let mut run_polled = false;
         if !*this.stopping
-            && !this.force.stopping()
+            && !this.shared.force.stopping()
             && !this.run_stop.stopping()
             && !this.global.stopping()
         {
@@ -148,7 +168,7 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
             }
             run_polled = true;
         }
-        if this.force.stopping() {
+        if this.shared.force.stopping() {
             let mut now = None;
             if !*this.stopping {
                 // Its stop had not begun (e.g. it still waited for its
@@ -187,16 +207,16 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                 }
             }
             if global_ready {
-                let dependents_ended = match this.dependents {
+                let dependents = &mut StopState::of(this.stop, this.shared).dependents;
+                let dependents_ended = match dependents {
                     Some(waiting) => waiting.as_mut().poll(cx).is_ready(),
                     None => {
-                        let dependents = this.record.dependents();
                         // No dependent (the common case): nothing to wait
                         // for, nothing to allocate.
-                        dependents.is_empty()
-                            || this
-                                .dependents
-                                .insert(Box::pin(all_ended(dependents)))
+                        let records = this.record.dependents();
+                        records.is_empty()
+                            || dependents
+                                .insert(Box::pin(all_ended(records)))
                                 .as_mut()
                                 .poll(cx)
                                 .is_ready()
@@ -220,20 +240,21 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                 let at = this.shared.runtime.now();
                 let own = this.record.begin_stop(at, scope);
                 now = Some(at);
-                *this.timeout = own
+                let stop = StopState::of(this.stop, this.shared);
+                stop.timeout = own
                     .or_else(|| this.shared.defaults(this.defaults).shutdown_timeout)
                     // A hung run always ends: bounded by its watchdog.
                     .or(hung_timeout);
                 if scope == StopScope::ForGood {
                     // The shutdown budget's share caps the service's own.
                     if let Some((share, phase)) = this.shared.budget_share(this.record, at) {
-                        if this.timeout.is_none_or(|own| share < own) {
-                            *this.timeout = Some(share);
-                            *this.budget_phase = Some(u16::try_from(phase).unwrap_or(u16::MAX));
+                        if stop.timeout.is_none_or(|own| share < own) {
+                            stop.timeout = Some(share);
+                            stop.budget_phase = Some(phase);
                         }
                     }
                 }
-                if let Some(timeout) = *this.timeout {
+                if let Some(timeout) = stop.timeout {
                     *this.deadline = Some(this.shared.runtime.sleep(timeout));
                 }
                 run_polled = false; // the stop began since: poll it again
@@ -256,13 +277,13 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
         }
         if let Some(deadline) = this.deadline.as_mut().filter(|_| *this.stopping) {
             if deadline.as_mut().poll(cx).is_ready() {
-                if let Some(phase) = *this.budget_phase {
-                    this.shared
-                        .budget_ran_out(&this.record.name, usize::from(phase));
+                let stop = this.stop.as_deref();
+                if let Some(phase) = stop.and_then(|stop| stop.budget_phase) {
+                    this.shared.budget_ran_out(&this.record.name, phase);
                 }
                 this.shared.emit(|| Event::StopTimedOut {
                     service: this.record.name.clone(),
-                    timeout: this.timeout.unwrap_or_default(),
+                    timeout: stop.and_then(|stop| stop.timeout).unwrap_or_default(),
                 });
                 return Poll::Ready(WatchedEnd {
                     outcome: hung_or(*this.watch, this.record, aborted_outcome(*this.abandons)),
@@ -277,7 +298,9 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
         // stopping (it may no longer be parked on the global token). Idle
         // services thus cost the force token nothing.
         if (*this.stopping || this.global.stopping())
-            && Pin::new(&mut *this.force).poll(cx).is_ready()
+            && Pin::new(&mut StopState::of(this.stop, this.shared).force)
+                .poll(cx)
+                .is_ready()
         {
             cx.waker().wake_by_ref(); // forced meanwhile: abort at the next poll
         }
