@@ -116,38 +116,47 @@ pub(crate) fn supervise<R: Runner>(
         deps,
     };
     async move {
-        let waiting_for = kept
-            .deps
-            .as_mut()
-            .map(|deps| core::mem::take(&mut deps.waiting_for))
-            .unwrap_or_default();
-        if !waiting_for.is_empty() {
-            let (shared, record) = (&kept.live.shared, &kept.live.record);
-            shared.emit(|| Event::Starting {
-                service: record.name.clone(),
-            });
-            let waited = wait_for_dependencies(shared, record, &waiting_for).await;
-            drop(waiting_for);
-            let never_ran = match waited {
-                Ok(()) => None,
-                // Asked to stop while waiting.
-                Err(None) => Some(Outcome::NotRun),
-                Err(Some(dependency)) => {
-                    shared.emit(|| Event::DependencyFailed {
+        // A block: the list waited for, and the wait's result, take no
+        // space across the runs.
+        {
+            let waited = match kept
+                .deps
+                .as_mut()
+                .map(|deps| core::mem::take(&mut deps.waiting_for))
+                .filter(|waiting_for| !waiting_for.is_empty())
+            {
+                None => None,
+                Some(waiting_for) => {
+                    let (shared, record) = (&kept.live.shared, &kept.live.record);
+                    shared.emit(|| Event::Starting {
                         service: record.name.clone(),
-                        dependency: dependency.clone(),
                     });
-                    Some(Outcome::DependencyFailed(dependency))
+                    Some(wait_for_dependencies(shared, record, &waiting_for).await)
                 }
             };
-            if let Some(outcome) = never_ran {
-                kept.live.forget_if_asked(); // before `wait` returns
-                                             // Its one outcome, although it never ran.
-                record.end_unrun(outcome);
-                kept.live.finished = true;
-                propagation::stop_bound(shared, record);
-                kept.end();
-                return;
+            if let Some(waited) = waited {
+                let (shared, record) = (&kept.live.shared, &kept.live.record);
+                let never_ran = match waited {
+                    Ok(()) => None,
+                    // Asked to stop while waiting.
+                    Err(None) => Some(Outcome::NotRun),
+                    Err(Some(dependency)) => {
+                        shared.emit(|| Event::DependencyFailed {
+                            service: record.name.clone(),
+                            dependency: dependency.clone(),
+                        });
+                        Some(Outcome::DependencyFailed(dependency))
+                    }
+                };
+                if let Some(outcome) = never_ran {
+                    kept.live.forget_if_asked(); // before `wait` returns
+                                                 // Its one outcome, although it never ran.
+                    record.end_unrun(outcome);
+                    kept.live.finished = true;
+                    propagation::stop_bound(shared, record);
+                    kept.end();
+                    return;
+                }
             }
         }
         let start = {
@@ -198,7 +207,10 @@ pub(crate) fn supervise<R: Runner>(
                 watchdog,
             )
             .await;
-            match after_run(&mut kept, run_token, began, end).await {
+            let Some(restart) = after_run(&mut kept, run_token, began, end).await else {
+                break;
+            };
+            match restart_after(&kept.live, restart).await {
                 Some(then) => next = then,
                 None => break,
             }
@@ -315,7 +327,7 @@ async fn after_run<R: Runner>(
     run_token: crate::token::StopSource,
     began: Duration,
     end: WatchedEnd,
-) -> Option<Next> {
+) -> Option<Restart> {
     // A run cut off leaves its tasks: aborted with it, named in its
     // report, and waited for (they end at their next poll). A run
     // that ended by itself has waited for its tasks already.
@@ -324,13 +336,25 @@ async fn after_run<R: Runner>(
     } else {
         Vec::new()
     };
+    settle(kept, run_token, began, end, aborted_tasks)
+}
+
+/// A restart [`after_run`] decided: the stops it propagates (those that
+/// restart with it stop first, held until it begins again), then its
+/// delay. `Some` (the token to reuse, and when the next run begins if
+/// known) to run again, `None` if asked to stop meanwhile.
+///
+/// Apart from [`after_run`] so that neither keeps the other's locals:
+/// both share the run's space (see [`supervise`]'s Layout).
+async fn restart_after(live: &Live, restart: Restart) -> Option<Next> {
     let Restart {
+        run_token,
         delay,
         now,
         propagated,
         group,
-    } = settle(kept, &run_token, began, end, aborted_tasks)?;
-    let (shared, record) = (&kept.live.shared, &kept.live.record);
+    } = restart;
+    let (shared, record) = (&live.shared, &live.record);
     // Those that restart with it stop first, held until
     // it begins again (released when `holds` is dropped).
     let mut holds = Holds::default();
@@ -361,8 +385,10 @@ async fn after_run<R: Runner>(
     })
 }
 
-/// A restart [`settle`] decided: what the rest of [`after_run`] needs.
+/// A restart [`settle`] decided: what [`restart_after`] needs.
 struct Restart {
+    /// The run's token, reused by the next run.
+    run_token: crate::token::StopSource,
     delay: Duration,
     /// When the run ended.
     now: Duration,
@@ -377,7 +403,7 @@ struct Restart {
 /// restart. Not `async`: nothing here is kept across an await.
 fn settle<R: Runner>(
     kept: &mut Kept<R>,
-    run_token: &crate::token::StopSource,
+    run_token: crate::token::StopSource,
     began: Duration,
     end: WatchedEnd,
     aborted_tasks: Vec<Arc<str>>,
@@ -503,6 +529,7 @@ fn settle<R: Runner>(
                 });
             }
             Some(Restart {
+                run_token,
                 delay,
                 now,
                 propagated,
