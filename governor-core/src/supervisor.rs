@@ -72,10 +72,13 @@ use watched::{Watched, WatchedEnd};
 /// the run watcher (with the service's own future inside), the run's
 /// token and start, and the state kept from run to run ([`Kept`]). A
 /// local kept across more than one await is given a slot of its own that
-/// no other state shares, so the block has three awaits only: the run's
-/// begin ([`begin_gated`]), the run, and what follows a run
-/// ([`after_run`], whose own locals share the run's space). A wait for
-/// dependencies is boxed, and only for a service that has any.
+/// no other state shares, so the loop awaits only the run's begin
+/// ([`begin_gated`]), the run, and what follows a run ([`after_run`], then
+/// [`restart_after`]), each a future whose locals share the run's space;
+/// what lives across the loop is in [`Kept`]. The waits only some services
+/// take are boxed when taken, and the dependencies and restart history
+/// are boxed once there are any. Its size for an idle service is pinned
+/// by the `layout` test.
 pub(crate) fn supervise<R: Runner>(
     runner: R,
     inputs: SupervisorInputs,
