@@ -52,18 +52,16 @@ pin_project_lite::pin_project! {
         // registrations stay until the node is stopped (only a stop takes
         // a node's waiters), and a stop wakes this waker.
         parked: Option<Waker>,
-        // What only a stop needs (the force token's wait, the wait for
-        // dependents, the timeout): boxed, and made once the run's stop
-        // begins or the governor's shutdown is seen, so that an idle run
+        // What only a stop or a watchdog needs (the force token's wait,
+        // the wait for dependents, the timeout, the deadline): boxed, and
+        // made once the run's stop begins or the governor's shutdown is
+        // seen (at once for a run with a watchdog), so that an idle run
         // pays one word for it.
         stop: Option<Box<StopState<'a>>>,
         stopping: bool,
         // The supervisor's cache of the governor's defaults, for the
         // shutdown timeout when the stop begins.
         defaults: &'a mut Option<(usize, Arc<Defaults>)>,
-        // Once the stop began, its shutdown deadline; before, the
-        // watchdog's timer, if `watch` says so (`supervisor/heartbeat.rs`).
-        deadline: Option<BoxSleep>,
         // Whether a run cut off is abandoned (blocking) rather than
         // aborted: a flag rather than the outcome (or a function giving
         // it), in the padding beside `stopping`.
@@ -89,10 +87,13 @@ impl<'a, F> Watched<'a, F> {
             global: shared.token.wait_for_stop(),
             run_stop: run_token.wait_for_stop(),
             parked: None,
-            stop: None,
+            stop: watchdog.map(|timeout| {
+                let mut stop = StopState::new(shared);
+                stop.deadline = Some(shared.runtime.sleep(timeout));
+                Box::new(stop)
+            }),
             stopping: false,
             defaults,
-            deadline: watchdog.map(|timeout| shared.runtime.sleep(timeout)),
             abandons: matches!(aborted, Outcome::Abandoned),
             watch: if watchdog.is_some() {
                 Watch::Watching
@@ -112,19 +113,25 @@ struct StopState<'a> {
     /// The phase of the shutdown budget whose share set `timeout`, if it
     /// did (rather than the service's own timeout).
     budget_phase: Option<usize>,
+    /// Once the stop began, its shutdown deadline; before, the watchdog's
+    /// timer, if `Watched::watch` says so (`supervisor/heartbeat.rs`).
+    deadline: Option<BoxSleep>,
 }
 
 impl<'a> StopState<'a> {
     /// The stop state in `slot`, made if it was not yet.
     fn of<'s>(slot: &'s mut Option<Box<StopState<'a>>>, shared: &'a Shared) -> &'s mut Self {
-        slot.get_or_insert_with(|| {
-            Box::new(StopState {
-                force: shared.force.wait_for_stop(),
-                dependents: None,
-                timeout: None,
-                budget_phase: None,
-            })
-        })
+        slot.get_or_insert_with(|| Box::new(StopState::new(shared)))
+    }
+
+    fn new(shared: &'a Shared) -> Self {
+        StopState {
+            force: shared.force.wait_for_stop(),
+            dependents: None,
+            timeout: None,
+            budget_phase: None,
+            deadline: None,
+        }
     }
 }
 
@@ -231,12 +238,15 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
             if !begin && *this.watch == Watch::Watching {
                 // Its watchdog: a hung run's token is stopped there, and
                 // its stop begins here as any other.
-                hung_timeout = poll_hung(this.watch, this.deadline, cx, this.shared, this.record);
+                let timer = &mut StopState::of(this.stop, this.shared).deadline;
+                hung_timeout = poll_hung(this.watch, timer, cx, this.shared, this.record);
                 begin = hung_timeout.is_some();
             }
             if begin {
                 *this.stopping = true;
-                *this.deadline = None; // the watchdog's timer, if any
+                if let Some(stop) = this.stop.as_mut() {
+                    stop.deadline = None; // the watchdog's timer, if any
+                }
                 let at = this.shared.runtime.now();
                 let own = this.record.begin_stop(at, scope);
                 now = Some(at);
@@ -255,7 +265,7 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                     }
                 }
                 if let Some(timeout) = stop.timeout {
-                    *this.deadline = Some(this.shared.runtime.sleep(timeout));
+                    stop.deadline = Some(this.shared.runtime.sleep(timeout));
                 }
                 run_polled = false; // the stop began since: poll it again
             }
@@ -275,22 +285,26 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                 });
             }
         }
-        if let Some(deadline) = this.deadline.as_mut().filter(|_| *this.stopping) {
-            if deadline.as_mut().poll(cx).is_ready() {
-                let stop = this.stop.as_deref();
-                if let Some(phase) = stop.and_then(|stop| stop.budget_phase) {
-                    this.shared.budget_ran_out(&this.record.name, phase);
-                }
-                this.shared.emit(|| Event::StopTimedOut {
-                    service: this.record.name.clone(),
-                    timeout: stop.and_then(|stop| stop.timeout).unwrap_or_default(),
-                });
-                return Poll::Ready(WatchedEnd {
-                    outcome: hung_or(*this.watch, this.record, aborted_outcome(*this.abandons)),
-                    timed_out: true,
-                    read_at: now,
-                });
+        let timed_out = *this.stopping
+            && this
+                .stop
+                .as_mut()
+                .and_then(|stop| stop.deadline.as_mut())
+                .is_some_and(|deadline| deadline.as_mut().poll(cx).is_ready());
+        if timed_out {
+            let stop = this.stop.as_deref();
+            if let Some(phase) = stop.and_then(|stop| stop.budget_phase) {
+                this.shared.budget_ran_out(&this.record.name, phase);
             }
+            this.shared.emit(|| Event::StopTimedOut {
+                service: this.record.name.clone(),
+                timeout: stop.and_then(|stop| stop.timeout).unwrap_or_default(),
+            });
+            return Poll::Ready(WatchedEnd {
+                outcome: hung_or(*this.watch, this.record, aborted_outcome(*this.abandons)),
+                timed_out: true,
+                read_at: now,
+            });
         }
         // A forced shutdown always follows the global token's
         // cancellation, whose wake-up brings this back here first: park on
