@@ -228,6 +228,8 @@ mod governor;
 mod handle;
 mod health;
 mod inside;
+#[cfg(test)]
+mod layout;
 mod live_count;
 #[cfg(all(test, loom))]
 mod loom_models;

@@ -43,12 +43,12 @@ use core::time::Duration;
 
 use crate::context::ServiceCtx;
 use crate::event::Event;
-use crate::governor::Shared;
+use crate::governor::{Defaults, Shared};
 use crate::outcome::Outcome;
 use crate::propagation::{self, GroupClaim, Holds};
-use crate::record::{drop_user_value, AfterRun, BegunRun, EndForGood, Record};
+use crate::record::{drop_user_value, AfterRun, BegunRun, EndForGood, Record, StartSettings};
 use crate::report::ShutdownCause;
-use crate::restart::{Decision, Escalation, RestartHistory};
+use crate::restart::{Decision, Escalation, RestartHistory, RestartPolicy};
 use crate::supervisor_task::SupervisorInputs;
 use crate::tasks::WithTasks;
 
@@ -64,9 +64,21 @@ use watched::{Watched, WatchedEnd};
 /// A function returning an `async` block rather than an `async fn`: the
 /// block uses what it captures in place, where an `async fn` kept its
 /// arguments twice (as given, and rebound), in every idle supervisor.
-// `shared` and `record` are references into `live` (below) where they were
-// owned `Arc`s; the body borrows them as it did then.
-#[allow(clippy::needless_borrow)]
+///
+/// # Layout
+///
+/// This future is most of what an idle service holds, and what it holds
+/// across the run's await (the idle state) is only what each run needs:
+/// the run watcher (with the service's own future inside), the run's
+/// token and start, and the state kept from run to run ([`Kept`]). A
+/// local kept across more than one await is given a slot of its own that
+/// no other state shares, so the loop awaits only the run's begin
+/// ([`begin_gated`]), the run, and what follows a run ([`after_run`], then
+/// [`restart_after`]), each a future whose locals share the run's space;
+/// what lives across the loop is in [`Kept`]. The waits only some services
+/// take are boxed when taken, and the dependencies and restart history
+/// are boxed once there are any. Its size for an idle service is pinned
+/// by the `layout` test.
 pub(crate) fn supervise<R: Runner>(
     runner: R,
     inputs: SupervisorInputs,
@@ -75,301 +87,487 @@ pub(crate) fn supervise<R: Runner>(
         shared,
         record,
         deps,
-        settings: mut config,
+        settings,
     } = inputs;
-    let mut runner = runner;
+    let deps = (!deps.is_empty()).then(|| {
+        Box::new(Deps {
+            followed: propagation::followed(&record, &deps),
+            waiting_for: deps,
+        })
+    });
+    let StartSettings {
+        restart,
+        critical,
+        notify_ready,
+    } = settings;
     // Counted out when it is dropped: when the supervisor ends, and also
     // when the runtime drops the task before its first poll (the block
     // owns it from the start).
-    let mut live = Live {
-        shared,
-        record,
-        finished: false,
+    let mut kept = Kept {
+        live: Live {
+            shared,
+            record,
+            restart,
+            critical,
+            notify_ready,
+            finished: false,
+        },
+        runner,
+        span: None,
+        history: None,
+        defaults: None,
+        deps,
     };
     async move {
-        let live = &mut live;
-        let shared = &live.shared;
-        let record = &live.record;
-        if !deps.is_empty() {
-            shared.emit(|| Event::Starting {
-                service: record.name.clone(),
-            });
-            let never_ran = match wait_for_dependencies(&shared, &record, &deps).await {
-                Ok(()) => None,
-                // Asked to stop while waiting.
-                Err(None) => Some(Outcome::NotRun),
-                Err(Some(dependency)) => {
-                    shared.emit(|| Event::DependencyFailed {
+        // A block: the list waited for, and the wait's result, take no
+        // space across the runs.
+        {
+            let waited = match kept
+                .deps
+                .as_mut()
+                .map(|deps| core::mem::take(&mut deps.waiting_for))
+                .filter(|waiting_for| !waiting_for.is_empty())
+            {
+                None => None,
+                Some(waiting_for) => {
+                    let (shared, record) = (&kept.live.shared, &kept.live.record);
+                    shared.emit(|| Event::Starting {
                         service: record.name.clone(),
-                        dependency: dependency.clone(),
                     });
-                    Some(Outcome::DependencyFailed(dependency))
+                    Some(wait_for_dependencies(shared, record, &waiting_for).await)
                 }
             };
-            if let Some(outcome) = never_ran {
-                live.forget_if_asked(); // before `wait` returns
-                                        // Its one outcome, although it never ran.
-                record.end_unrun(outcome);
-                live.finished = true;
-                propagation::stop_bound(shared, record);
-                // Dropped while the service still counts as live.
-                drop_user_value(&record.name, "service value", runner);
-                return;
+            if let Some(waited) = waited {
+                let (shared, record) = (&kept.live.shared, &kept.live.record);
+                let never_ran = match waited {
+                    Ok(()) => None,
+                    // Asked to stop while waiting.
+                    Err(None) => Some(Outcome::NotRun),
+                    Err(Some(dependency)) => {
+                        shared.emit(|| Event::DependencyFailed {
+                            service: record.name.clone(),
+                            dependency: dependency.clone(),
+                        });
+                        Some(Outcome::DependencyFailed(dependency))
+                    }
+                };
+                if let Some(outcome) = never_ran {
+                    kept.live.forget_if_asked(); // before `wait` returns
+                                                 // Its one outcome, although it never ran.
+                    record.end_unrun(outcome);
+                    kept.live.finished = true;
+                    propagation::stop_bound(shared, record);
+                    kept.end();
+                    return;
+                }
             }
         }
-        // Kept only if some subscriber records it: a disabled span is 40 bytes
-        // of every idle supervisor for nothing.
-        let span = service_span(&record.name);
-        record.set_in_span(span.is_some());
-        let start = shared.runtime.now();
-        let mut history = RestartHistory::new(seed_for(&record.name, start));
+        let start = {
+            let (shared, record) = (&kept.live.shared, &kept.live.record);
+            // Kept only if some subscriber records it: a disabled span is 40 bytes
+            // of every idle supervisor for nothing.
+            kept.span = service_span(&record.name);
+            record.set_in_span(kept.span.is_some());
+            shared.runtime.now()
+        };
         // When the next run begins, if known without reading the clock again
         // (a clock read is a good part of a quick restart): at the start, and
-        // after a zero-delay restart, which only yields once.
-        let mut next_begins = Some(start);
-        let mut defaults = None;
-        // Handed from a run that was not asked to stop to the next one.
-        let mut reusable_token = None;
-        // The dependencies it follows (PartOf, BindsTo): each run waits
-        // until they are ready (`propagation.rs`). Empty for most.
-        let followed = propagation::followed(&record, &deps);
-        drop(deps);
+        // after a zero-delay restart, which only yields once; and the token
+        // handed from a run that was not asked to stop to the next one.
+        // Moved into each begin, so that it takes no space across a run.
+        let mut next = Next {
+            reuse: None,
+            begins: Some(start),
+        };
         loop {
-            let Some((
-                BegunRun {
-                    stop: run_token,
-                    run,
-                    liveness,
-                },
-                began,
-            )) = begin_gated(
-                &shared,
-                &record,
-                &followed,
-                reusable_token.take(),
-                next_begins.take(),
-            )
-            .await
+            let Some((begun, began)) =
+                begin_gated(&kept.live.shared, &kept.live.record, kept.followed(), next).await
             else {
                 // Asked to stop while held or waiting for what it follows.
-                if record.runs() == 0 {
-                    live.forget_if_asked();
-                    record.end_unrun(Outcome::NotRun);
-                    live.finished = true;
+                if kept.live.record.runs() == 0 {
+                    kept.live.forget_if_asked();
+                    kept.live.record.end_unrun(Outcome::NotRun);
+                    kept.live.finished = true;
                 }
                 break;
             };
-            shared.emit(|| Event::RunStarted {
-                service: record.name.clone(),
-                run,
-            });
-            if liveness.health_reset {
-                shared.emit(|| Event::HealthChanged {
-                    service: record.name.clone(),
-                    health: crate::health::Health::Healthy,
-                });
-            }
-            if !config.notify_ready {
-                shared.emit(|| Event::Ready {
-                    service: record.name.clone(),
-                });
-            }
-            let ctx = ServiceCtx::new(
-                shared.clone(),
-                record.clone(),
-                crate::context::CtxStop::Run(run_token.token().clone()),
-                run,
-            );
-            let WatchedEnd {
-                outcome,
-                timed_out,
-                read_at,
-            } = Watched::new(
-                WithTasks::new(InSpan::new(runner.run_once(ctx), span.as_deref()), &record),
-                &shared,
-                &record,
+            let (run_token, ctx, watchdog) = open_run(&kept, begun, began);
+            let Kept {
+                live,
+                runner,
+                span,
+                defaults,
+                ..
+            } = &mut kept;
+            let (shared, record) = (&live.shared, &live.record);
+            let end = Watched::new(
+                WithTasks::new(InSpan::new(runner.run_once(ctx), span.as_deref()), record),
+                shared,
+                record,
                 &run_token,
-                &mut defaults,
-                || R::ABORTED,
-                // `liveness` moved in: not kept across the await.
-                heartbeat::arm(&record, run, began, liveness),
+                defaults,
+                R::ABORTED,
+                watchdog,
             )
             .await;
-            // A run cut off leaves its tasks: aborted with it, named in its
-            // report, and waited for (they end at their next poll). A run
-            // that ended by itself has waited for its tasks already.
-            let aborted_tasks = if timed_out {
-                abort_tasks(&record).await
-            } else {
-                Vec::new()
+            let Some(restart) = after_run(&mut kept, run_token, began, end).await else {
+                break;
             };
-            let now = read_at.unwrap_or_else(|| shared.runtime.now());
-            let asked_to_stop = record.stopped() || shared.token.stopping();
-            // Its token stopped without a stop for good: its handle's
-            // `restart`, or its own tasks (a failure, or tasks left when
-            // it returned), which go by the policy; so does a hung run,
-            // whose token its watchdog stopped.
-            // `propagated`: that restart was a propagation's
-            // (`propagation.rs`), which propagates no further.
-            let (requested, propagated) = if !asked_to_stop && run_token.stopping() {
-                record.restart_requested()
-            } else {
-                (false, false)
-            };
-            let restart_now = requested && outcome != Outcome::Hung;
-            // A restart asked for by the handle is honoured whatever the
-            // policy, even after an abort at the shutdown timeout (the
-            // service's value is back); not after a blocking run was
-            // abandoned: its value is still on that thread.
-            let decision = if asked_to_stop {
-                Decision::Done
-            } else if restart_now && !matches!(outcome, Outcome::Abandoned) {
-                Decision::Restart {
-                    delay: Duration::ZERO,
-                    attempt: 0,
-                    trouble: false,
-                }
-            } else if outcome.is_aborted() || !runner.can_run_again() {
-                // An abandoned blocking run keeps its service value on its
-                // thread (unless added with `add_blocking_with`).
-                Decision::Done
-            } else {
-                // The settings as they are now: the service's own or the
-                // defaults may have changed while this run ran.
-                if let Some(own) = record.changed_restart_policy() {
-                    config.restart = own.map(Box::new);
-                }
-                let policy = match &config.restart {
-                    Some(own) => **own,
-                    None => shared.defaults(&mut defaults).restart,
-                };
-                history.decide(&policy, &outcome, now, now.saturating_sub(began))
-            };
-            // A restart its policy decided may be a group restart
-            // (`propagation.rs`), counted against the group's limit.
-            let mut group = None;
-            let decision = match decision {
-                Decision::Restart { .. } if !restart_now => {
-                    match propagation::claim_group_restart(&shared, &outcome, now) {
-                        GroupClaim::Alone => decision,
-                        GroupClaim::Claimed(strategy) => {
-                            group = Some(strategy);
-                            decision
-                        }
-                        GroupClaim::GiveUp => Decision::Escalate(Escalation::Shutdown),
-                    }
-                }
-                _ => decision,
-            };
-            let next = match decision {
-                Decision::Restart { delay, .. } => AfterRun::Restart(delay),
-                // Nothing left to do but end: recorded in the same lock.
-                Decision::Done if !config.critical || asked_to_stop => AfterRun::Finish,
-                _ => AfterRun::Undecided,
-            };
-            if next == AfterRun::Finish {
-                live.forget_if_asked(); // before `wait` returns
-            }
-            record.end_run(outcome.clone(), now, timed_out, aborted_tasks, next);
-            live.finished = next == AfterRun::Finish;
-            // Emitted once the record says so: a hook that reads the report
-            // sees the run it is told about.
-            if let Outcome::Panicked(message) = &outcome {
-                shared.emit(|| Event::Panicked {
-                    service: record.name.clone(),
-                    message: message.clone(),
-                });
-            }
-            if timed_out {
-                shared.emit(|| Event::Aborted {
-                    service: record.name.clone(),
-                });
-            }
-            shared.emit(|| Event::RunEnded {
-                service: record.name.clone(),
-                outcome,
-            });
-            if live.finished {
-                // Its end is told to `wait()` once its events are out.
-                record.publish_end();
-            }
-            match decision {
-                Decision::Restart {
-                    delay,
-                    attempt,
-                    trouble,
-                } => {
-                    if !restart_now {
-                        shared.emit(|| Event::RestartScheduled {
-                            service: record.name.clone(),
-                            delay,
-                            attempt,
-                            trouble,
-                        });
-                    }
-                    reusable_token = Some(run_token);
-                    // Those that restart with it stop first, held until
-                    // it begins again (released when `holds` is dropped).
-                    let mut holds = Holds::default();
-                    if !propagated {
-                        propagation::stop_followers(&shared, &record, &mut holds).await;
-                    }
-                    if let Some(strategy) = group {
-                        propagation::stop_group(&shared, &record, strategy, &mut holds).await;
-                    }
-                    // The delay counts from the run's end, as always: the
-                    // stops above took part of it.
-                    let waited = !holds.is_empty();
-                    let delay = if waited {
-                        delay.saturating_sub(shared.runtime.now().saturating_sub(now))
-                    } else {
-                        delay
-                    };
-                    if !wait_to_restart(&shared, &record, delay).await {
-                        break;
-                    }
-                    drop(holds);
-                    if delay.is_zero() && !waited {
-                        next_begins = Some(now);
-                    }
-                }
-                Decision::Done => {
-                    if config.critical && !asked_to_stop {
-                        shared.request_shutdown(ShutdownCause::Critical {
-                            service: record.name.clone(),
-                        });
-                    }
-                    break;
-                }
-                Decision::Escalate(escalation) => {
-                    // Recorded before it is told.
-                    live.forget_if_asked();
-                    record.record_end(EndForGood::GaveUp);
-                    live.finished = true;
-                    shared.emit(|| Event::GaveUp {
-                        service: record.name.clone(),
-                        restarts: record.report(now).restarts,
-                    });
-                    record.publish_end();
-                    if escalation == Escalation::Shutdown {
-                        shared.request_shutdown(ShutdownCause::Escalated {
-                            service: record.name.clone(),
-                        });
-                    } else if config.critical {
-                        shared.request_shutdown(ShutdownCause::Critical {
-                            service: record.name.clone(),
-                        });
-                    }
-                    break;
-                }
+            match restart_after(&kept.live, restart).await {
+                Some(then) => next = then,
+                None => break,
             }
         }
         // Its BindsTo dependents end with it (`propagation.rs`).
-        propagation::stop_bound(shared, record);
-        // The service value is dropped while the service still counts as
-        // live (`live` is dropped after it): `shutdown()` and
-        // `wait_for_shutdown()` return only once it is gone.
-        drop_user_value(&record.name, "service value", runner);
+        propagation::stop_bound(&kept.live.shared, &kept.live.record);
+        kept.end();
+    }
+}
+
+/// What the next run begins with (see [`begin_gated`]).
+struct Next {
+    /// The token of a run that was not asked to stop, to reuse.
+    reuse: Option<crate::token::StopSource>,
+    /// When it begins, if known without reading the clock.
+    begins: Option<Duration>,
+}
+
+/// A run has begun (at `began`): tells it (`RunStarted`, and `Ready` unless
+/// the service notifies its readiness itself), arms its watchdog if it has
+/// one, and returns its token, its context and its watchdog timeout. A
+/// plain function, so that none of what it reads is kept across the run.
+fn open_run<R>(
+    kept: &Kept<R>,
+    begun: BegunRun,
+    began: Duration,
+) -> (crate::token::StopSource, ServiceCtx, Option<Duration>) {
+    let BegunRun {
+        stop: run_token,
+        run,
+        liveness,
+    } = begun;
+    let (shared, record) = (&kept.live.shared, &kept.live.record);
+    shared.emit(|| Event::RunStarted {
+        service: record.name.clone(),
+        run,
+    });
+    if liveness.health_reset {
+        shared.emit(|| Event::HealthChanged {
+            service: record.name.clone(),
+            health: crate::health::Health::Healthy,
+        });
+    }
+    if !kept.live.notify_ready {
+        shared.emit(|| Event::Ready {
+            service: record.name.clone(),
+        });
+    }
+    let ctx = ServiceCtx::new(
+        shared.clone(),
+        record.clone(),
+        crate::context::CtxStop::Run(run_token.token().clone()),
+        run,
+    );
+    let watchdog = heartbeat::arm(record, run, began, liveness);
+    (run_token, ctx, watchdog)
+}
+
+/// A service's dependencies, boxed in its supervisor once it has any.
+struct Deps {
+    /// Those it waits for before its first run (emptied then).
+    waiting_for: Vec<Arc<Record>>,
+    /// Those it follows (PartOf, BindsTo): each run waits until they are
+    /// ready (`propagation.rs`).
+    followed: Vec<Arc<Record>>,
+}
+
+/// What a supervisor keeps from run to run (see [`supervise`]'s Layout).
+///
+/// The service value (`runner`) comes first: it is dropped before `live`,
+/// while the service still counts as live, also when the runtime drops
+/// the task.
+struct Kept<R> {
+    runner: R,
+    /// Counts the service as live until it is dropped; with its settings.
+    live: Live,
+    /// The span its runs are polled in, if some subscriber records it.
+    span: Option<Box<tracing::Span>>,
+    /// Its restarts, once a run's end was decided by its policy: boxed,
+    /// and made then (most services never end a run before the shutdown).
+    history: Option<Box<RestartHistory>>,
+    /// The supervisor's cache of the governor's defaults.
+    defaults: Option<(usize, Arc<Defaults>)>,
+    /// Its dependencies, boxed, once it has any (most have none).
+    deps: Option<Box<Deps>>,
+}
+
+impl<R> Kept<R> {
+    /// The dependencies it follows: each run waits until they are ready.
+    fn followed(&self) -> &[Arc<Record>] {
+        self.deps.as_deref().map_or(&[], |deps| &deps.followed)
+    }
+
+    /// The end for good: the service value is dropped while the service
+    /// still counts as live (`live` is dropped after it): `shutdown()` and
+    /// `wait_for_shutdown()` return only once it is gone.
+    fn end(self) {
+        let Kept { runner, live, .. } = self;
+        drop_user_value(&live.record.name, "service value", runner);
+        drop(live);
+    }
+}
+
+/// What follows a run: its outcome recorded and told, the decision (done,
+/// restart, give up), the stops a restart propagates, and the restart's
+/// delay. `Some` (the token to reuse, when the next run begins if known)
+/// to run again, `None` to end.
+///
+/// An `async fn` of its own so that its locals share the space of the
+/// run's (see [`supervise`]'s Layout), rather than a slot each in every
+/// idle supervisor.
+async fn after_run<R: Runner>(
+    kept: &mut Kept<R>,
+    run_token: crate::token::StopSource,
+    began: Duration,
+    end: WatchedEnd,
+) -> Option<Restart> {
+    // A run cut off leaves its tasks: aborted with it, named in its
+    // report, and waited for (they end at their next poll). A run
+    // that ended by itself has waited for its tasks already.
+    let aborted_tasks = if end.timed_out {
+        Box::pin(abort_tasks(&kept.live.record)).await
+    } else {
+        Vec::new()
+    };
+    settle(kept, run_token, began, end, aborted_tasks)
+}
+
+/// A restart [`after_run`] decided: the stops it propagates (those that
+/// restart with it stop first, held until it begins again), then its
+/// delay. `Some` (the token to reuse, and when the next run begins if
+/// known) to run again, `None` if asked to stop meanwhile.
+///
+/// Apart from [`after_run`] so that neither keeps the other's locals:
+/// both share the run's space (see [`supervise`]'s Layout).
+async fn restart_after(live: &Live, restart: Restart) -> Option<Next> {
+    let Restart {
+        run_token,
+        delay,
+        now,
+        propagated,
+        group,
+    } = restart;
+    let (shared, record) = (&live.shared, &live.record);
+    // Those that restart with it stop first, held until
+    // it begins again (released when `holds` is dropped).
+    let mut holds = Holds::default();
+    if !propagated {
+        Box::pin(propagation::stop_followers(shared, record, &mut holds)).await;
+    }
+    if let Some(strategy) = group {
+        Box::pin(propagation::stop_group(
+            shared, record, strategy, &mut holds,
+        ))
+        .await;
+    }
+    // The delay counts from the run's end, as always: the
+    // stops above took part of it.
+    let waited = !holds.is_empty();
+    let delay = if waited {
+        delay.saturating_sub(shared.runtime.now().saturating_sub(now))
+    } else {
+        delay
+    };
+    if !wait_to_restart(shared, record, delay).await {
+        return None;
+    }
+    drop(holds);
+    Some(Next {
+        reuse: Some(run_token),
+        begins: (delay.is_zero() && !waited).then_some(now),
+    })
+}
+
+/// A restart [`settle`] decided: what [`restart_after`] needs.
+struct Restart {
+    /// The run's token, reused by the next run.
+    run_token: crate::token::StopSource,
+    delay: Duration,
+    /// When the run ended.
+    now: Duration,
+    /// The restart was a propagation's: it propagates no further.
+    propagated: bool,
+    /// It is a group restart, with this strategy.
+    group: Option<propagation::Strategy>,
+}
+
+/// The decision after a run (done, restart, give up), recorded and told:
+/// its outcome in the record, its events, its end for good. `Some` to
+/// restart. Not `async`: nothing here is kept across an await.
+fn settle<R: Runner>(
+    kept: &mut Kept<R>,
+    run_token: crate::token::StopSource,
+    began: Duration,
+    end: WatchedEnd,
+    aborted_tasks: Vec<Arc<str>>,
+) -> Option<Restart> {
+    let WatchedEnd {
+        outcome,
+        timed_out,
+        read_at,
+    } = end;
+    let Kept {
+        live,
+        runner,
+        history,
+        defaults,
+        ..
+    } = kept;
+    let shared = &live.shared;
+    let record = &live.record;
+    let now = read_at.unwrap_or_else(|| shared.runtime.now());
+    let asked_to_stop = record.stopped() || shared.token.stopping();
+    // Its token stopped without a stop for good: its handle's
+    // `restart`, or its own tasks (a failure, or tasks left when
+    // it returned), which go by the policy; so does a hung run,
+    // whose token its watchdog stopped.
+    // `propagated`: that restart was a propagation's
+    // (`propagation.rs`), which propagates no further.
+    let (requested, propagated) = if !asked_to_stop && run_token.stopping() {
+        record.restart_requested()
+    } else {
+        (false, false)
+    };
+    let restart_now = requested && outcome != Outcome::Hung;
+    // A restart asked for by the handle is honoured whatever the
+    // policy, even after an abort at the shutdown timeout (the
+    // service's value is back); not after a blocking run was
+    // abandoned: its value is still on that thread.
+    let decision = if asked_to_stop {
+        Decision::Done
+    } else if restart_now && !matches!(outcome, Outcome::Abandoned) {
+        Decision::Restart {
+            delay: Duration::ZERO,
+            attempt: 0,
+            trouble: false,
+        }
+    } else if outcome.is_aborted() || !runner.can_run_again() {
+        // An abandoned blocking run keeps its service value on its
+        // thread (unless added with `add_blocking_with`).
+        Decision::Done
+    } else {
+        // The settings as they are now: the service's own or the
+        // defaults may have changed while this run ran.
+        if let Some(own) = record.changed_restart_policy() {
+            live.restart = own.map(Box::new);
+        }
+        let policy = match &live.restart {
+            Some(own) => **own,
+            None => shared.defaults(defaults).restart,
+        };
+        history
+            .get_or_insert_with(|| Box::new(RestartHistory::new(seed_for(&record.name, began))))
+            .decide(&policy, &outcome, now, now.saturating_sub(began))
+    };
+    // A restart its policy decided may be a group restart
+    // (`propagation.rs`), counted against the group's limit.
+    let mut group = None;
+    let decision = match decision {
+        Decision::Restart { .. } if !restart_now => {
+            match propagation::claim_group_restart(shared, &outcome, now) {
+                GroupClaim::Alone => decision,
+                GroupClaim::Claimed(strategy) => {
+                    group = Some(strategy);
+                    decision
+                }
+                GroupClaim::GiveUp => Decision::Escalate(Escalation::Shutdown),
+            }
+        }
+        _ => decision,
+    };
+    let next = match decision {
+        Decision::Restart { delay, .. } => AfterRun::Restart(delay),
+        // Nothing left to do but end: recorded in the same lock.
+        Decision::Done if !live.critical || asked_to_stop => AfterRun::Finish,
+        _ => AfterRun::Undecided,
+    };
+    if next == AfterRun::Finish {
+        live.forget_if_asked(); // before `wait` returns
+    }
+    record.end_run(outcome.clone(), now, timed_out, aborted_tasks, next);
+    live.finished = next == AfterRun::Finish;
+    // Emitted once the record says so: a hook that reads the report
+    // sees the run it is told about.
+    if let Outcome::Panicked(message) = &outcome {
+        shared.emit(|| Event::Panicked {
+            service: record.name.clone(),
+            message: message.clone(),
+        });
+    }
+    if timed_out {
+        shared.emit(|| Event::Aborted {
+            service: record.name.clone(),
+        });
+    }
+    shared.emit(|| Event::RunEnded {
+        service: record.name.clone(),
+        outcome,
+    });
+    if live.finished {
+        // Its end is told to `wait()` once its events are out.
+        record.publish_end();
+    }
+    match decision {
+        Decision::Restart {
+            delay,
+            attempt,
+            trouble,
+        } => {
+            if !restart_now {
+                shared.emit(|| Event::RestartScheduled {
+                    service: record.name.clone(),
+                    delay,
+                    attempt,
+                    trouble,
+                });
+            }
+            Some(Restart {
+                run_token,
+                delay,
+                now,
+                propagated,
+                group,
+            })
+        }
+        Decision::Done => {
+            if live.critical && !asked_to_stop {
+                shared.request_shutdown(ShutdownCause::Critical {
+                    service: record.name.clone(),
+                });
+            }
+            None
+        }
+        Decision::Escalate(escalation) => {
+            // Recorded before it is told.
+            live.forget_if_asked();
+            record.record_end(EndForGood::GaveUp);
+            live.finished = true;
+            shared.emit(|| Event::GaveUp {
+                service: record.name.clone(),
+                restarts: record.report(now).restarts,
+            });
+            record.publish_end();
+            if escalation == Escalation::Shutdown {
+                shared.request_shutdown(ShutdownCause::Escalated {
+                    service: record.name.clone(),
+                });
+            } else if live.critical {
+                shared.request_shutdown(ShutdownCause::Critical {
+                    service: record.name.clone(),
+                });
+            }
+            None
+        }
     }
 }
 
@@ -394,7 +592,8 @@ fn service_span(name: &str) -> Option<Box<tracing::Span>> {
     (!span.is_disabled()).then(|| Box::new(span))
 }
 
-/// A seed for restart jitter: different per service and per start.
+/// A seed for restart jitter: different per service and per start (mixed
+/// with when the first run its policy decided on began).
 fn seed_for(name: &str, now: Duration) -> u64 {
     // FNV-1a over the name, mixed with the start time.
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -440,13 +639,19 @@ async fn begin_gated(
     shared: &Shared,
     record: &Record,
     followed: &[Arc<Record>],
-    mut reuse: Option<crate::token::StopSource>,
-    mut began: Option<Duration>,
+    next: Next,
 ) -> Option<(BegunRun, Duration)> {
+    let Next {
+        mut reuse,
+        begins: mut began,
+    } = next;
     let mut gated = !followed.is_empty();
     loop {
         if gated {
-            if !propagation::gate(shared, record, followed).await {
+            // Boxed: rare (a service that follows others, or is held),
+            // and this wait would otherwise take its space in every
+            // supervisor (`supervise`'s Layout).
+            if !Box::pin(propagation::gate(shared, record, followed)).await {
                 return None;
             }
             began = None;
@@ -460,13 +665,19 @@ async fn begin_gated(
 }
 
 /// Waits out a restart delay; `false` if asked to stop meanwhile.
+///
+/// The rare waits that follow a run (a cut-off run's tasks, a restart's
+/// propagation, a restart's delay) are boxed where they are awaited: each
+/// would otherwise take its space in every supervisor, idle or not.
 async fn wait_to_restart(shared: &Shared, record: &Record, delay: Duration) -> bool {
     if delay.is_zero() {
         // A service that ends at once must not starve the executor.
         YieldNow(false).await;
         return !(record.stopped() || shared.token.stopping());
     }
-    race_stop(shared, record, shared.runtime.sleep(delay))
+    // Boxed: a delayed restart is rare beside a run, and this wait would
+    // otherwise take its space in every supervisor (`supervise`'s Layout).
+    Box::pin(race_stop(shared, record, shared.runtime.sleep(delay)))
         .await
         .is_some()
 }
@@ -497,9 +708,17 @@ pub(crate) async fn race_stop<F: Future>(
 /// Counts the service as live; on drop (its end for good, or the runtime
 /// dropping the task, polled or not) marks it ended and lets shutdown
 /// waiters know: exactly once per launch.
+///
+/// It also keeps the service's settings (`StartSettings`, taken apart):
+/// their flags share the padding beside `finished`.
 struct Live {
     shared: Arc<Shared>,
     record: Arc<Record>,
+    /// Its own restart policy (`None`: the governor's default); read
+    /// again when it changes.
+    restart: Option<Box<RestartPolicy>>,
+    critical: bool,
+    notify_ready: bool,
     /// The record says ended already.
     finished: bool,
 }

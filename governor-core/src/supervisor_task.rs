@@ -139,3 +139,16 @@ fn log_escaped_panic(payload: Box<dyn core::any::Any + Send>, record: Option<&Re
     let service = record.map_or("?", |record| &record.name);
     tracing::error!(target: crate::targets::FAULT, %service, "supervisor {outcome} (outside any run)");
 }
+
+/// The size of the task [`supervisor_task`] allocates for `runner` and
+/// `start`: the one allocation a service's whole supervisor takes.
+#[cfg(test)]
+pub(crate) fn task_size<R, Fut>(_start: fn(R, SupervisorInputs) -> Fut) -> usize {
+    core::mem::size_of::<SupervisorTask<R, Fut>>()
+}
+
+/// The size of the supervising future `start` returns.
+#[cfg(test)]
+pub(crate) fn future_size<R, Fut>(_start: fn(R, SupervisorInputs) -> Fut) -> usize {
+    core::mem::size_of::<Fut>()
+}

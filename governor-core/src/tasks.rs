@@ -897,7 +897,10 @@ pin_project_lite::pin_project! {
         #[pin]
         run: F,
         record: &'a crate::record::Record,
-        waiting: Option<Waiting>,
+        // Boxed: only a run whose main future ended with tasks still
+        // running waits for them, and this lives in every supervisor
+        // (80 bytes inline, 8 boxed).
+        waiting: Option<Box<Waiting>>,
     }
 }
 
@@ -938,12 +941,12 @@ impl<F: Future<Output = Outcome>> Future for WithTasks<'_, F> {
                 return Poll::Ready(scope.settle(main, first));
             }
             scope.stop_remaining();
-            *this.waiting = Some(Waiting {
+            *this.waiting = Some(Box::new(Waiting {
                 all_ended: scope.all_ended(),
                 scope,
                 main,
                 first,
-            });
+            }));
         }
         let Some(waiting) = this.waiting.as_mut() else {
             return Poll::Pending;
@@ -951,12 +954,12 @@ impl<F: Future<Output = Outcome>> Future for WithTasks<'_, F> {
         if Pin::new(&mut waiting.all_ended).poll(cx).is_pending() {
             return Poll::Pending;
         }
-        let Some(Waiting {
-            scope, main, first, ..
-        }) = this.waiting.take()
-        else {
+        let Some(waiting) = this.waiting.take() else {
             return Poll::Pending;
         };
+        let Waiting {
+            scope, main, first, ..
+        } = *waiting;
         Poll::Ready(scope.settle(main, first))
     }
 }

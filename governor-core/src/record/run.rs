@@ -14,7 +14,7 @@ use crate::sync::Ordering;
 use crate::token::StopSource;
 use crate::wait_list::WakeAll;
 
-use super::{drop_user_value, EndForGood, Record, RecordState, StopHook, StopScope};
+use super::{drop_user_value, At, EndForGood, Record, RecordState, StopHook, StopScope};
 
 /// What asking a service to stop for good leaves to do once its record's
 /// lock is released: wake its watchers, stop its current run.
@@ -125,8 +125,8 @@ impl Record {
                 .links
                 .as_mut()
                 .map(|links| core::mem::take(&mut links.run_hooks));
-            state.restart_at = None;
-            state.stop_requested_at = None;
+            state.restart_at = At::NONE;
+            state.stop_requested_at = At::NONE;
             state.run_token = Some(token.clone());
             if state.config().notify_ready {
                 state.status = ServiceState::Running;
@@ -191,12 +191,22 @@ impl Record {
     ) {
         let (old_outcome, old_hooks, wake, _tasks, _names) = {
             let mut state = self.state.lock();
-            let names = core::mem::replace(&mut state.aborted_tasks, aborted_tasks);
+            let names = if aborted_tasks.is_empty() {
+                // No list is made when there are none (the common case).
+                state
+                    .links
+                    .as_mut()
+                    .map(|links| core::mem::take(&mut links.aborted_tasks))
+                    .unwrap_or_default()
+            } else {
+                let links = state.links.get_or_insert_with(Default::default);
+                core::mem::replace(&mut links.aborted_tasks, aborted_tasks)
+            };
             // The run's tasks have all ended (the supervisor waited).
             let tasks = state.tasks.take();
             state.tasks_closed = true;
-            if let Some(asked) = state.stop_requested_at {
-                state.stop_time = Some(now.saturating_sub(asked));
+            if let Some(asked) = state.stop_requested_at.get() {
+                state.stop_time = At::some(now.saturating_sub(asked));
                 state.timed_out = timed_out;
             }
             let old_outcome = state.last_outcome.replace(outcome);
@@ -206,7 +216,7 @@ impl Record {
             match next {
                 AfterRun::Restart(delay) => {
                     state.status = ServiceState::Restarting;
-                    state.restart_at = Some(now.saturating_add(delay));
+                    state.restart_at = At::some(now.saturating_add(delay));
                 }
                 AfterRun::Undecided => state.status = ServiceState::Stopping,
                 // As `finish(false)`, in the same lock.
@@ -306,7 +316,9 @@ impl Record {
             } else {
                 None
             };
-            state.stop_requested_at.get_or_insert(now);
+            if state.stop_requested_at.get().is_none() {
+                state.stop_requested_at = At::some(now);
+            }
             state.status = ServiceState::Stopping;
             let fire = !core::mem::replace(&mut state.hooks_fired, true);
             // No list is built when there are none (the common case).

@@ -8,10 +8,11 @@
 //! # Rules
 //!
 //! 1. Only a service with a watchdog pays for it: the timer exists per
-//!    run of such a service only, in the slot of the run watch that holds
-//!    the shutdown deadline once the stop begins; a service without one
-//!    pays one byte of the watch's padding ([`Watch`]) and a compare per
-//!    poll. Measured: no change in bytes per idle service.
+//!    run of such a service only, in the slot of the run watch's boxed
+//!    stop state that holds the shutdown deadline once the stop begins
+//!    (made at the run's start for such a service, at its stop for
+//!    others); a service without one pays one byte of the watch's
+//!    padding ([`Watch`]) and a compare per poll.
 //! 2. A heartbeat never wakes anybody: it writes the time under the
 //!    record's lock. The timer is armed for the deadline the pulse had
 //!    when it was last checked; when it fires, the pulse is read again,

@@ -46,28 +46,26 @@ pin_project_lite::pin_project! {
         record: &'a Record,
         global: WaitForStop<'a>,
         run_stop: WaitForStop<'a>,
-        force: WaitForStop<'a>,
         // The waker `run_stop` and `global` hold (both registered with it,
         // neither stopped since): a later poll with a waker that wakes the
         // same task need not lock their nodes again to re-register. Their
         // registrations stay until the node is stopped (only a stop takes
         // a node's waiters), and a stop wakes this waker.
         parked: Option<Waker>,
-        dependents: Option<Pin<Box<dyn Future<Output = ()> + Send + 'a>>>,
+        // What only a stop or a watchdog needs (the force token's wait,
+        // the wait for dependents, the timeout, the deadline): boxed, and
+        // made once the run's stop begins or the governor's shutdown is
+        // seen (at once for a run with a watchdog), so that an idle run
+        // pays one word for it.
+        stop: Option<Box<StopState<'a>>>,
         stopping: bool,
         // The supervisor's cache of the governor's defaults, for the
         // shutdown timeout when the stop begins.
         defaults: &'a mut Option<(usize, Arc<Defaults>)>,
-        timeout: Option<Duration>,
-        // The phase of the shutdown budget whose share set `timeout`, if
-        // it did (rather than the service's own timeout). 16 bits: it
-        // fits beside `stopping`, in every running service's supervisor.
-        budget_phase: Option<u16>,
-        // Once the stop began, its shutdown deadline; before, the
-        // watchdog's timer, if `watch` says so (`supervisor/heartbeat.rs`).
-        deadline: Option<BoxSleep>,
-        // A function rather than the value: one word in every supervisor.
-        aborted: fn() -> Outcome,
+        // Whether a run cut off is abandoned (blocking) rather than
+        // aborted: a flag rather than the outcome (or a function giving
+        // it), in the padding beside `stopping`.
+        abandons: bool,
         watch: Watch,
     }
 }
@@ -79,7 +77,7 @@ impl<'a, F> Watched<'a, F> {
         record: &'a Record,
         run_token: &'a StopSource,
         defaults: &'a mut Option<(usize, Arc<Defaults>)>,
-        aborted: fn() -> Outcome,
+        aborted: Outcome,
         watchdog: Option<Duration>,
     ) -> Self {
         Watched {
@@ -88,20 +86,51 @@ impl<'a, F> Watched<'a, F> {
             record,
             global: shared.token.wait_for_stop(),
             run_stop: run_token.wait_for_stop(),
-            force: shared.force.wait_for_stop(),
             parked: None,
-            dependents: None,
+            stop: watchdog.map(|timeout| {
+                let mut stop = StopState::new(shared);
+                stop.deadline = Some(shared.runtime.sleep(timeout));
+                Box::new(stop)
+            }),
             stopping: false,
             defaults,
-            timeout: None,
-            budget_phase: None,
-            deadline: watchdog.map(|timeout| shared.runtime.sleep(timeout)),
-            aborted,
+            abandons: matches!(aborted, Outcome::Abandoned),
             watch: if watchdog.is_some() {
                 Watch::Watching
             } else {
                 Watch::Off
             },
+        }
+    }
+}
+
+/// What a run's watch needs once its stop begins or the governor's
+/// shutdown is seen (see `Watched::stop`).
+struct StopState<'a> {
+    force: WaitForStop<'a>,
+    dependents: Option<Pin<Box<dyn Future<Output = ()> + Send + 'a>>>,
+    timeout: Option<Duration>,
+    /// The phase of the shutdown budget whose share set `timeout`, if it
+    /// did (rather than the service's own timeout).
+    budget_phase: Option<usize>,
+    /// Once the stop began, its shutdown deadline; before, the watchdog's
+    /// timer, if `Watched::watch` says so (`supervisor/heartbeat.rs`).
+    deadline: Option<BoxSleep>,
+}
+
+impl<'a> StopState<'a> {
+    /// The stop state in `slot`, made if it was not yet.
+    fn of<'s>(slot: &'s mut Option<Box<StopState<'a>>>, shared: &'a Shared) -> &'s mut Self {
+        slot.get_or_insert_with(|| Box::new(StopState::new(shared)))
+    }
+
+    fn new(shared: &'a Shared) -> Self {
+        StopState {
+            force: shared.force.wait_for_stop(),
+            dependents: None,
+            timeout: None,
+            budget_phase: None,
+            deadline: None,
         }
     }
 }
@@ -127,7 +156,7 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
         // a run that ends at once (a quick restart) never takes their locks.
         let mut run_polled = false;
         if !*this.stopping
-            && !this.force.stopping()
+            && !this.shared.force.stopping()
             && !this.run_stop.stopping()
             && !this.global.stopping()
         {
@@ -146,7 +175,7 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
             }
             run_polled = true;
         }
-        if this.force.stopping() {
+        if this.shared.force.stopping() {
             let mut now = None;
             if !*this.stopping {
                 // Its stop had not begun (e.g. it still waited for its
@@ -159,7 +188,7 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                 now = Some(at);
             }
             return Poll::Ready(WatchedEnd {
-                outcome: hung_or(*this.watch, this.record, (this.aborted)()),
+                outcome: hung_or(*this.watch, this.record, aborted_outcome(*this.abandons)),
                 timed_out: true,
                 read_at: now,
             });
@@ -185,16 +214,16 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                 }
             }
             if global_ready {
-                let dependents_ended = match this.dependents {
+                let dependents = &mut StopState::of(this.stop, this.shared).dependents;
+                let dependents_ended = match dependents {
                     Some(waiting) => waiting.as_mut().poll(cx).is_ready(),
                     None => {
-                        let dependents = this.record.dependents();
                         // No dependent (the common case): nothing to wait
                         // for, nothing to allocate.
-                        dependents.is_empty()
-                            || this
-                                .dependents
-                                .insert(Box::pin(all_ended(dependents)))
+                        let records = this.record.dependents();
+                        records.is_empty()
+                            || dependents
+                                .insert(Box::pin(all_ended(records)))
                                 .as_mut()
                                 .poll(cx)
                                 .is_ready()
@@ -209,30 +238,34 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
             if !begin && *this.watch == Watch::Watching {
                 // Its watchdog: a hung run's token is stopped there, and
                 // its stop begins here as any other.
-                hung_timeout = poll_hung(this.watch, this.deadline, cx, this.shared, this.record);
+                let timer = &mut StopState::of(this.stop, this.shared).deadline;
+                hung_timeout = poll_hung(this.watch, timer, cx, this.shared, this.record);
                 begin = hung_timeout.is_some();
             }
             if begin {
                 *this.stopping = true;
-                *this.deadline = None; // the watchdog's timer, if any
+                if let Some(stop) = this.stop.as_mut() {
+                    stop.deadline = None; // the watchdog's timer, if any
+                }
                 let at = this.shared.runtime.now();
                 let own = this.record.begin_stop(at, scope);
                 now = Some(at);
-                *this.timeout = own
+                let stop = StopState::of(this.stop, this.shared);
+                stop.timeout = own
                     .or_else(|| this.shared.defaults(this.defaults).shutdown_timeout)
                     // A hung run always ends: bounded by its watchdog.
                     .or(hung_timeout);
                 if scope == StopScope::ForGood {
                     // The shutdown budget's share caps the service's own.
                     if let Some((share, phase)) = this.shared.budget_share(this.record, at) {
-                        if this.timeout.is_none_or(|own| share < own) {
-                            *this.timeout = Some(share);
-                            *this.budget_phase = Some(u16::try_from(phase).unwrap_or(u16::MAX));
+                        if stop.timeout.is_none_or(|own| share < own) {
+                            stop.timeout = Some(share);
+                            stop.budget_phase = Some(phase);
                         }
                     }
                 }
-                if let Some(timeout) = *this.timeout {
-                    *this.deadline = Some(this.shared.runtime.sleep(timeout));
+                if let Some(timeout) = stop.timeout {
+                    stop.deadline = Some(this.shared.runtime.sleep(timeout));
                 }
                 run_polled = false; // the stop began since: poll it again
             }
@@ -252,22 +285,26 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
                 });
             }
         }
-        if let Some(deadline) = this.deadline.as_mut().filter(|_| *this.stopping) {
-            if deadline.as_mut().poll(cx).is_ready() {
-                if let Some(phase) = *this.budget_phase {
-                    this.shared
-                        .budget_ran_out(&this.record.name, usize::from(phase));
-                }
-                this.shared.emit(|| Event::StopTimedOut {
-                    service: this.record.name.clone(),
-                    timeout: this.timeout.unwrap_or_default(),
-                });
-                return Poll::Ready(WatchedEnd {
-                    outcome: hung_or(*this.watch, this.record, (this.aborted)()),
-                    timed_out: true,
-                    read_at: now,
-                });
+        let timed_out = *this.stopping
+            && this
+                .stop
+                .as_mut()
+                .and_then(|stop| stop.deadline.as_mut())
+                .is_some_and(|deadline| deadline.as_mut().poll(cx).is_ready());
+        if timed_out {
+            let stop = this.stop.as_deref();
+            if let Some(phase) = stop.and_then(|stop| stop.budget_phase) {
+                this.shared.budget_ran_out(&this.record.name, phase);
             }
+            this.shared.emit(|| Event::StopTimedOut {
+                service: this.record.name.clone(),
+                timeout: stop.and_then(|stop| stop.timeout).unwrap_or_default(),
+            });
+            return Poll::Ready(WatchedEnd {
+                outcome: hung_or(*this.watch, this.record, aborted_outcome(*this.abandons)),
+                timed_out: true,
+                read_at: now,
+            });
         }
         // A forced shutdown always follows the global token's
         // cancellation, whose wake-up brings this back here first: park on
@@ -275,7 +312,9 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
         // stopping (it may no longer be parked on the global token). Idle
         // services thus cost the force token nothing.
         if (*this.stopping || this.global.stopping())
-            && Pin::new(&mut *this.force).poll(cx).is_ready()
+            && Pin::new(&mut StopState::of(this.stop, this.shared).force)
+                .poll(cx)
+                .is_ready()
         {
             cx.waker().wake_by_ref(); // forced meanwhile: abort at the next poll
         }
@@ -311,5 +350,15 @@ async fn all_ended(records: Vec<Arc<Record>>) {
         record
             .watch(|view| (view.ended || (view.waiting_inside && view.stopped)).then_some(()))
             .await;
+    }
+}
+
+/// What a run cut off ended with: `Abandoned` (a blocking run, left on its
+/// thread) or `Aborted` (an async run, dropped).
+fn aborted_outcome(abandons: bool) -> Outcome {
+    if abandons {
+        Outcome::Abandoned
+    } else {
+        Outcome::Aborted
     }
 }

@@ -1,0 +1,78 @@
+//! What an idle service holds, pinned: the sizes of the supervisor task a
+//! service is spawned as (one allocation, built at `add`), of the
+//! supervising future inside it, of its record and of what the record
+//! and the future are made of. Each is an upper bound equal to today's
+//! size: a change that grows one fails here, and is either undone or
+//! written down (here, in `record.rs`'s Layout section and in
+//! BENCHMARKS.md) with what it buys.
+//!
+//! The service measured is the idle service of the benchmarks
+//! (`governor-bench`'s `ours_cycle`): a closure whose future waits for
+//! its stop. 64-bit targets only (the figures are bytes there).
+
+#![cfg(target_pointer_width = "64")]
+
+use core::mem::size_of;
+
+use crate::context::ServiceCtx;
+use crate::record::Record;
+use crate::service::Service;
+use crate::supervisor::{supervise, AsyncRunner};
+use crate::supervisor_task::{future_size, task_size};
+
+/// The sizes of the supervisor task and of the supervising future for
+/// `service`.
+fn supervisor_sizes<S: Service>(_service: &S) -> (usize, usize) {
+    (
+        task_size(supervise::<AsyncRunner<S>>),
+        future_size(supervise::<AsyncRunner<S>>),
+    )
+}
+
+/// Prints the figures with `cargo test -p governor-core layout -- --nocapture`
+/// when `GOVERNOR_LAYOUT` is set (for the breakdown in BENCHMARKS.md).
+fn show(what: &str, bytes: usize) {
+    #[cfg(feature = "std")]
+    if std::env::var_os("GOVERNOR_LAYOUT").is_some() {
+        std::eprintln!("{what}: {bytes} B");
+    }
+    let _ = (what, bytes);
+}
+
+#[test]
+fn an_idle_service_stays_small() {
+    let service = |ctx: ServiceCtx| async move {
+        ctx.wait_for_stop().await;
+        Ok(())
+    };
+    let (task, future) = supervisor_sizes(&service);
+    let service_future = size_of_output(&service);
+    show("supervisor task", task);
+    show("supervising future", future);
+    show("the service's own future", service_future);
+    show("record", size_of::<Record>());
+    show("service context", size_of::<ServiceCtx>());
+    // The service's own future: its context (88) and its wait (24), as
+    // written by the user; not ours to shrink, but the sum depends on it.
+    assert_eq!(service_future, 120, "the service's own future");
+    assert!(future <= 376, "supervising future: {future} B");
+    assert!(task <= 392, "supervisor task: {task} B");
+    assert!(
+        size_of::<Record>() <= 272,
+        "record: {} B",
+        size_of::<Record>()
+    );
+    assert!(
+        size_of::<ServiceCtx>() <= 88,
+        "service context: {} B",
+        size_of::<ServiceCtx>()
+    );
+}
+
+/// The size of the future `service` returns.
+fn size_of_output<F, Fut>(_service: &F) -> usize
+where
+    F: FnMut(ServiceCtx) -> Fut,
+{
+    size_of::<Fut>()
+}
