@@ -8,7 +8,8 @@
 //!
 //! The service measured is the idle service of the benchmarks
 //! (`governor-bench`'s `ours_cycle`): a closure whose future waits for
-//! its stop. 64-bit targets only (the figures are bytes there).
+//! its stop. 64-bit targets only (the figures are bytes there), and not
+//! under loom or miri (see `lib.rs`).
 
 #![cfg(target_pointer_width = "64")]
 

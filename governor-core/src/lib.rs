@@ -228,7 +228,9 @@ mod governor;
 mod handle;
 mod health;
 mod inside;
-#[cfg(test)]
+// Not under loom (its atomics and locks have other sizes) nor miri (a
+// nightly compiler may lay futures out differently).
+#[cfg(all(test, not(loom), not(miri)))]
 mod layout;
 mod live_count;
 #[cfg(all(test, loom))]
