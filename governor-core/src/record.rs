@@ -493,6 +493,13 @@ impl Record {
 
     /// The started services that depend on this one (no lock, no
     /// allocation when there are none, the common case).
+    /// Whether a service has ever been recorded as depending on this one
+    /// (one atomic load: the fast path of a restart with nobody to
+    /// propagate it to).
+    pub(crate) fn has_dependents(&self) -> bool {
+        self.has_dependents.load(Ordering::Acquire)
+    }
+
     pub(crate) fn dependents(&self) -> Vec<Arc<Record>> {
         if !self.has_dependents.load(Ordering::Acquire) {
             return Vec::new();

@@ -361,7 +361,9 @@ async fn restart_after(live: &Live, restart: Restart) -> Option<Next> {
     // Those that restart with it stop first, held until
     // it begins again (released when `holds` is dropped).
     let mut holds = Holds::default();
-    if !propagated {
+    // A service nothing depends on (most) has no follower to stop: no
+    // boxed wait, no walk of the dependency graph per restart.
+    if !propagated && record.has_dependents() {
         Box::pin(propagation::stop_followers(shared, record, &mut holds)).await;
     }
     if let Some(strategy) = group {
