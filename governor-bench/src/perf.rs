@@ -211,6 +211,29 @@ fn rss_delta(before: Option<u64>) -> Option<i64> {
     Some(rss_bytes()? as i64 - before? as i64)
 }
 
+/// How every cycle ends, whoever supervises: waits until all N run (the
+/// start, timed from `t0`, ends there), reads the RSS delta, then times
+/// `stop` (the variant's shutdown, which does nothing before its first
+/// poll) and returns its output beside the cycle.
+async fn measured<T>(
+    running: &Countdown,
+    rss: Option<u64>,
+    t0: Instant,
+    stop: impl Future<Output = T>,
+) -> (Cycle, T) {
+    running.wait().await;
+    let start = t0.elapsed();
+    let rss_delta = rss_delta(rss);
+    let t1 = Instant::now();
+    let output = stop.await;
+    let cycle = Cycle {
+        start,
+        stop: t1.elapsed(),
+        rss_delta,
+    };
+    (cycle, output)
+}
+
 /// A name per service (`s0`, `s1`, …), built inside the timed region by
 /// the named variants: naming is part of adding a supervised service.
 fn name(buf: &mut String, i: usize) -> Arc<str> {
@@ -251,18 +274,9 @@ pub fn ours_cycle<R: BenchRuntime>(rt: &R, n: usize) -> Cycle {
             .expect("add");
         }
         gov.start().expect("start");
-        running.wait().await;
-        let start = t0.elapsed();
-        let rss_delta = rss_delta(rss);
-        let t1 = Instant::now();
-        let report = gov.shutdown().await;
-        let stop = t1.elapsed();
+        let (cycle, report) = measured(&running, rss, t0, async { gov.shutdown().await }).await;
         assert_eq!(report.services.len(), n);
-        Cycle {
-            start,
-            stop,
-            rss_delta,
-        }
+        cycle
     })
 }
 
@@ -283,20 +297,13 @@ pub fn raw_cycle<R: BenchRuntime>(rt: &R, n: usize) -> Cycle {
                 R::Stop::wait(waiter).await;
             }));
         }
-        running.wait().await;
-        let start = t0.elapsed();
-        let rss_delta = rss_delta(rss);
-        let t1 = Instant::now();
-        stop.raise();
-        for handle in handles {
-            handle.await;
-        }
-        let stop = t1.elapsed();
-        Cycle {
-            start,
-            stop,
-            rss_delta,
-        }
+        let stop_all = async {
+            stop.raise();
+            for handle in handles {
+                handle.await;
+            }
+        };
+        measured(&running, rss, t0, stop_all).await.0
     })
 }
 
@@ -329,21 +336,15 @@ pub fn tgs_cycle(rt: &impl TokioFlavour, n: usize) -> Cycle {
             },
             token.clone(),
         );
-        running.wait().await;
-        let start = t0.elapsed();
-        let rss_delta = rss_delta(rss);
-        let t1 = Instant::now();
-        token.cancel();
-        toplevel
-            .handle_shutdown_requests(Duration::from_secs(3600))
-            .await
-            .expect("a clean shutdown");
-        let stop = t1.elapsed();
-        Cycle {
-            start,
-            stop,
-            rss_delta,
-        }
+        let stop_all = async {
+            token.cancel();
+            toplevel
+                .handle_shutdown_requests(Duration::from_secs(3600))
+                .await
+        };
+        let (cycle, stopped) = measured(&running, rss, t0, stop_all).await;
+        stopped.expect("a clean shutdown");
+        cycle
     })
 }
 
@@ -381,17 +382,9 @@ pub fn tsup_cycle(rt: &impl TokioFlavour, n: usize) -> Cycle {
             builder = builder.with_task(name_str(&mut buf, i), TsupIdle(running.clone()));
         }
         let handle = builder.spawn();
-        running.wait().await;
-        let start = t0.elapsed();
-        let rss_delta = rss_delta(rss);
-        let t1 = Instant::now();
-        handle.shutdown().await.expect("a clean shutdown");
-        let stop = t1.elapsed();
-        Cycle {
-            start,
-            stop,
-            rss_delta,
-        }
+        let (cycle, stopped) = measured(&running, rss, t0, async { handle.shutdown().await }).await;
+        stopped.expect("a clean shutdown");
+        cycle
     })
 }
 
@@ -440,20 +433,15 @@ pub fn tvisor_cycle(rt: &impl TokioFlavour, n: usize) -> Cycle {
                 })
                 .await
         });
-        running.wait().await;
-        let start = t0.elapsed();
-        let rss_delta = rss_delta(rss);
-        let t1 = Instant::now();
-        stop_tx.send(()).expect("the supervisor runs");
-        run.await
+        let stop_all = async {
+            stop_tx.send(()).expect("the supervisor runs");
+            run.await
+        };
+        let (cycle, stopped) = measured(&running, rss, t0, stop_all).await;
+        stopped
             .expect("the supervisor task")
             .expect("a clean shutdown");
-        let stop = t1.elapsed();
-        Cycle {
-            start,
-            stop,
-            rss_delta,
-        }
+        cycle
     })
 }
 
