@@ -58,8 +58,11 @@ fn an_idle_service_stays_small() {
     assert_eq!(service_future, 120, "the service's own future");
     assert!(future <= 376, "supervising future: {future} B");
     assert!(task <= 392, "supervisor task: {task} B");
+    // Its watchers are boxed on the first watch (`LazyWaitList`): most
+    // services are never watched, and 184 + 16 (the `Arc`'s counts) fills
+    // an allocator chunk of 208 bytes where 224 + 16 took 256.
     assert!(
-        size_of::<Record>() <= 272,
+        size_of::<Record>() <= 184,
         "record: {} B",
         size_of::<Record>()
     );

@@ -169,6 +169,43 @@ impl WaitList {
     }
 }
 
+/// A [`WaitList`] made when its first waiter registers, then kept: 8
+/// bytes instead of 48 for a list most owners never wait on. A record's
+/// watchers are one (a service is watched only by a handle's `wait`, a
+/// dependent, a delayed restart or a removal, and one record per service
+/// is in memory). Once made it stays, as a list waited on once is likely
+/// waited on again; keys keep their meaning, as the list never moves out.
+#[derive(Debug, Default)]
+pub(crate) struct LazyWaitList(Option<Box<WaitList>>);
+
+impl LazyWaitList {
+    pub(crate) const fn new() -> Self {
+        LazyWaitList(None)
+    }
+
+    /// As [`WaitList::register`]; makes the list on the first waiter.
+    pub(crate) fn register(&mut self, key: &mut Option<WaiterKey>, waker: &Waker) {
+        self.0
+            .get_or_insert_with(|| Box::new(WaitList::new()))
+            .register(key, waker);
+    }
+
+    /// As [`WaitList::remove`].
+    pub(crate) fn remove(&mut self, key: WaiterKey) {
+        if let Some(list) = &mut self.0 {
+            list.remove(key);
+        }
+    }
+
+    /// As [`WaitList::take`]: nothing to wake if no waiter ever came.
+    pub(crate) fn take(&mut self) -> WakeAll {
+        match &mut self.0 {
+            Some(list) => list.take(),
+            None => WakeAll(Store::default()),
+        }
+    }
+}
+
 /// Waiters taken out of a [`WaitList`]; call [`WakeAll::wake`] once the
 /// lock that guarded them is released.
 #[must_use = "taken waiters must be woken"]
