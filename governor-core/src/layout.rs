@@ -66,6 +66,14 @@ fn an_idle_service_stays_small() {
         "record: {} B",
         size_of::<Record>()
     );
+    // A run's token node: 104 + 16 (the `Arc`'s counts) fills an
+    // allocator chunk of 128 bytes, where 112 + 16 took 144.
+    show("token node", crate::token::node_size());
+    assert!(
+        crate::token::node_size() <= 104,
+        "token node: {} B",
+        crate::token::node_size()
+    );
     assert!(
         size_of::<ServiceCtx>() <= 88,
         "service context: {} B",

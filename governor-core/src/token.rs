@@ -321,6 +321,12 @@ impl fmt::Display for Interrupted {
 
 impl core::error::Error for Interrupted {}
 
+/// The size of a token's node, for the `layout` test.
+#[cfg(all(test, not(loom)))]
+pub(crate) const fn node_size() -> usize {
+    core::mem::size_of::<Node>()
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;

@@ -18,7 +18,8 @@
 //!    of invariant 2) and stops each outside the lock: once a node is
 //!    stopped, its `children` stays empty.
 //! 5. `handles` counts the live `StopToken`s (a `StopSource` holds one).
-//!    When it reaches zero the node is `orphaned`; an orphaned node with
+//!    When it reaches zero the node is `orphaned` (set and read only
+//!    under the node's own lock); an orphaned node with
 //!    no children leaves its parent, and so in turn does each ancestor
 //!    that this leaves orphaned and childless. A node whose parent is
 //!    stopped does not touch the parent (invariant 4 emptied it).
@@ -44,6 +45,10 @@
 //! as it keeps every node three words smaller), and the waiters in a
 //! [`WaitList`] whose first two are inline. Checking for a stop is one
 //! atomic load, kept `#[inline]` so that it is one in other crates too.
+//! The two flags sit together outside the locked state (`orphaned` is
+//! only touched under the lock all the same): 104 bytes, so that a node
+//! and its `Arc` counts fill a 128-byte allocator chunk rather than 144
+//! (pinned by the `layout` test; one node per running service).
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -57,6 +62,11 @@ use crate::wait_list::{WaitList, WaiterKey};
 pub(super) struct Node {
     /// Set once, under `state`'s lock; read without it.
     pub(super) cancelled: AtomicBool,
+    /// No handle is left; the node lives on only for its children. Set
+    /// once and read only under `state`'s lock: an atomic only so that it
+    /// can sit beside `cancelled`, in padding, rather than in the locked
+    /// state, where it took a word of its own (see Layout).
+    orphaned: AtomicBool,
     /// Live `StopToken` handles (each `StopSource` holds one); at zero
     /// the node leaves its parent.
     pub(super) handles: AtomicUsize,
@@ -68,8 +78,6 @@ pub(super) struct Node {
 pub(super) struct NodeState {
     pub(super) waiters: WaitList,
     pub(super) children: Children,
-    /// No handle is left; the node lives on only for its children.
-    pub(super) orphaned: bool,
 }
 
 /// A node's children, each under a key that stays its own until it
@@ -190,8 +198,8 @@ impl Node {
         // until then it stays linked, so that cancelling an ancestor still
         // reaches its descendants.
         let leave = {
-            let mut state = self.state.lock();
-            state.orphaned = true;
+            let state = self.state.lock();
+            self.orphaned.store(true, Ordering::Relaxed);
             state.children.is_empty()
         };
         if leave {
@@ -202,12 +210,12 @@ impl Node {
     pub(super) fn new(cancelled: bool, parent: Option<(Arc<Node>, usize)>) -> Self {
         Node {
             cancelled: AtomicBool::new(cancelled),
+            orphaned: AtomicBool::new(false),
             handles: AtomicUsize::new(1),
             parent,
             state: Mutex::new(NodeState {
                 waiters: WaitList::new(),
                 children: Children::None,
-                orphaned: false,
             }),
         }
     }
@@ -287,7 +295,8 @@ impl Node {
                     return; // the parent took its children already
                 }
                 let removed = state.children.try_remove(index);
-                (removed, state.orphaned && state.children.is_empty())
+                let orphaned = parent.orphaned.load(Ordering::Relaxed);
+                (removed, orphaned && state.children.is_empty())
             };
             drop(removed); // outside the parent's lock
             if parent_leaves {
