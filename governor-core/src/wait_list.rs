@@ -296,4 +296,25 @@ mod tests {
         let woken: Vec<usize> = counts.iter().map(|c| c.0.load(Ordering::Relaxed)).collect();
         assert_eq!(woken, [1, 1, 1]);
     }
+
+    #[test]
+    fn a_lazy_list_is_made_by_its_first_waiter_and_kept() {
+        let (counts, wakers) = wakers(2);
+        let mut list = LazyWaitList::new();
+        // Taken and removed from before any waiter came: nothing is made.
+        list.take().wake();
+        assert!(list.0.is_none(), "no list before the first waiter");
+        let (mut a, mut b) = (None, None);
+        list.register(&mut a, &wakers[0]);
+        list.register(&mut b, &wakers[1]);
+        list.remove(a.unwrap());
+        list.take().wake();
+        assert!(list.0.is_some(), "kept once made");
+        // Its keys keep their meaning: a key from before `take` is stale.
+        list.remove(b.unwrap());
+        list.register(&mut a, &wakers[0]);
+        list.take().wake();
+        let woken: Vec<usize> = counts.iter().map(|c| c.0.load(Ordering::Relaxed)).collect();
+        assert_eq!(woken, [1, 1]);
+    }
 }
