@@ -6,7 +6,9 @@
 //! wake-up can be lost between the two. The first two waiters are stored
 //! inline (no allocation at all: a run's token has two); beyond that,
 //! storage is a slab: a waiter costs one index (amortised, no allocation per
-//! waiter) and leaves in O(1).
+//! waiter) and leaves in O(1). A [`LazyWaitList`] is boxed and made by its
+//! first waiter, for owners most of which are never waited on (a record's
+//! watchers).
 
 use alloc::boxed::Box;
 use core::num::NonZeroUsize;
@@ -301,7 +303,7 @@ mod tests {
     fn a_lazy_list_is_made_by_its_first_waiter_and_kept() {
         let (counts, wakers) = wakers(2);
         let mut list = LazyWaitList::new();
-        // Taken and removed from before any waiter came: nothing is made.
+        // Taken before any waiter came: nothing is made.
         list.take().wake();
         assert!(list.0.is_none(), "no list before the first waiter");
         let (mut a, mut b) = (None, None);
