@@ -2,18 +2,21 @@
 //! `start` allocates until the service runs (its supervisor task spawned
 //! on the runtime, its run's token, ...), on tokio's current-thread
 //! scheduler (one thread: every allocation counted is the governor's or
-//! the runtime's).
+//! the runtime's). And what a zero-delay restart of a service nothing
+//! depends on allocates: nothing (no walk of the dependency graph, no
+//! boxed wait for followers it does not have).
 //!
 //! Counted by `dhat`'s global allocator, so this is a test binary of its
-//! own, with one test. The bounds are today's counts per service, plus a
+//! own, with one test (one profiler at a time). The bounds are today's counts per service, plus a
 //! slack for the lists that grow by doubling (the name index, the list
 //! of services): one allocation more per service fails. The figures are
 //! in BENCHMARKS.md ("What a supervised service is made of").
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-use governor_core::{Governor, ServiceCtx};
+use governor_core::{Governor, ServiceCtx, StopService};
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -30,12 +33,17 @@ fn allocations() -> u64 {
 }
 
 #[test]
-fn an_idle_service_allocates_little() {
+fn an_idle_service_allocates_little_and_a_restart_nothing() {
     let _profiler = dhat::Profiler::builder().testing().build();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
+    idle_services(&rt);
+    zero_delay_restarts(&rt);
+}
+
+fn idle_services(rt: &tokio::runtime::Runtime) {
     let (at_add, at_start) = rt.block_on(async {
         let gov = Governor::new(governor_tokio::TokioRuntime::with_handle(
             tokio::runtime::Handle::current(),
@@ -78,4 +86,51 @@ fn an_idle_service_allocates_little() {
     if std::env::var_os("GOVERNOR_LAYOUT").is_some() {
         eprintln!("add: {at_add}, start: {at_start} allocations for {N} services");
     }
+}
+
+/// Allocations of a governor whose one service returns at once, restarted
+/// with no delay until it has run `runs` times.
+fn restarts_allocate(rt: &tokio::runtime::Runtime, runs: u64) -> u64 {
+    rt.block_on(async {
+        let gov = Governor::new(governor_tokio::TokioRuntime::with_handle(
+            tokio::runtime::Handle::current(),
+        ))
+        .restart(Duration::ZERO);
+        let mut left = runs;
+        let before = allocations();
+        gov.add("restarter", move |_ctx| {
+            left -= 1;
+            let last = left == 0;
+            async move {
+                if last {
+                    Err(StopService.into())
+                } else {
+                    Ok(())
+                }
+            }
+        })
+        .expect("add");
+        gov.start().expect("start");
+        let report = gov.wait_for_shutdown().await;
+        assert_eq!(report.services[0].runs, runs);
+        allocations() - before
+    })
+}
+
+fn zero_delay_restarts(rt: &tokio::runtime::Runtime) {
+    const FEW: u64 = 100;
+    const MANY: u64 = 1100;
+    let few = restarts_allocate(rt, FEW);
+    let many = restarts_allocate(rt, MANY);
+    if std::env::var_os("GOVERNOR_LAYOUT").is_some() {
+        eprintln!("{FEW} runs: {few}, {MANY} runs: {many} allocations");
+    }
+    // The runs beyond the first FEW allocate nothing: one allocation per
+    // restart more (the followers' walk, its boxed wait) fails.
+    assert!(
+        many <= few + SLACK,
+        "{} restarts more cost {} allocations more",
+        MANY - FEW,
+        many.saturating_sub(few)
+    );
 }
