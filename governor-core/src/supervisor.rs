@@ -122,24 +122,13 @@ pub(crate) fn supervise<R: Runner>(
         // A block: the list waited for, and the wait's result, take no
         // space across the runs.
         {
-            let waited = match kept
-                .deps
-                .as_mut()
-                .map(|deps| core::mem::take(&mut deps.waiting_for))
-                .filter(|waiting_for| !waiting_for.is_empty())
-            {
-                None => None,
-                Some(waiting_for) => {
-                    let (shared, record) = (&kept.live.shared, &kept.live.record);
-                    shared.emit(|| Event::Starting {
-                        service: record.name.clone(),
-                    });
-                    Some(wait_for_dependencies(shared, record, &waiting_for).await)
-                }
-            };
-            if let Some(waited) = waited {
+            let waiting_for = kept.take_waiting_for();
+            if !waiting_for.is_empty() {
                 let (shared, record) = (&kept.live.shared, &kept.live.record);
-                let never_ran = match waited {
+                shared.emit(|| Event::Starting {
+                    service: record.name.clone(),
+                });
+                let never_ran = match wait_for_dependencies(shared, record, &waiting_for).await {
                     Ok(()) => None,
                     // Asked to stop while waiting.
                     Err(None) => Some(Outcome::NotRun),
@@ -152,8 +141,9 @@ pub(crate) fn supervise<R: Runner>(
                     }
                 };
                 if let Some(outcome) = never_ran {
-                    kept.live.forget_if_asked(); // before `wait` returns
-                                                 // Its one outcome, although it never ran.
+                    // Forgotten (if asked) before `wait` returns; then its
+                    // one outcome, although it never ran.
+                    kept.live.forget_if_asked();
                     record.end_unrun(outcome);
                     kept.live.finished = true;
                     propagation::stop_bound(shared, record);
@@ -302,6 +292,14 @@ struct Kept<R> {
 }
 
 impl<R> Kept<R> {
+    /// The dependencies it waits for before its first run, taken out
+    /// (empty for most, and ever after).
+    fn take_waiting_for(&mut self) -> Vec<Arc<Record>> {
+        self.deps
+            .as_mut()
+            .map_or_else(Vec::new, |deps| core::mem::take(&mut deps.waiting_for))
+    }
+
     /// The dependencies it follows: each run waits until they are ready.
     fn followed(&self) -> &[Arc<Record>] {
         self.deps.as_deref().map_or(&[], |deps| &deps.followed)
