@@ -244,13 +244,11 @@ impl<F: Future<Output = Outcome>> Future for Watched<'_, F> {
             }
             if begin {
                 *this.stopping = true;
-                if let Some(stop) = this.stop.as_mut() {
-                    stop.deadline = None; // the watchdog's timer, if any
-                }
+                let stop = StopState::of(this.stop, this.shared);
+                stop.deadline = None; // the watchdog's timer, if any
                 let at = this.shared.runtime.now();
                 let own = this.record.begin_stop(at, scope);
                 now = Some(at);
-                let stop = StopState::of(this.stop, this.shared);
                 stop.timeout = own
                     .or_else(|| this.shared.defaults(this.defaults).shutdown_timeout)
                     // A hung run always ends: bounded by its watchdog.
