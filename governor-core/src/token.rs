@@ -321,8 +321,9 @@ impl fmt::Display for Interrupted {
 
 impl core::error::Error for Interrupted {}
 
-/// The size of a token's node, for the `layout` test.
-#[cfg(all(test, not(loom)))]
+/// The size of a token's node, for the `layout` test (and compiled where
+/// it is).
+#[cfg(all(test, not(loom), not(miri)))]
 pub(crate) const fn node_size() -> usize {
     core::mem::size_of::<Node>()
 }
