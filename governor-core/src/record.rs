@@ -493,8 +493,6 @@ impl Record {
         self.has_dependents.store(true, Ordering::Release);
     }
 
-    /// The started services that depend on this one (no lock, no
-    /// allocation when there are none, the common case).
     /// Whether a service has ever been recorded as depending on this one
     /// (one atomic load: the fast path of a restart with nobody to
     /// propagate it to).
@@ -502,8 +500,10 @@ impl Record {
         self.has_dependents.load(Ordering::Acquire)
     }
 
+    /// The started services that depend on this one (no lock, no
+    /// allocation when there are none, the common case).
     pub(crate) fn dependents(&self) -> Vec<Arc<Record>> {
-        if !self.has_dependents.load(Ordering::Acquire) {
+        if !self.has_dependents() {
             return Vec::new();
         }
         let state = self.state.lock();
@@ -558,7 +558,7 @@ impl Record {
     /// Takes `dependent` out of this service's dependents (it is being
     /// forgotten); returns it, to be dropped outside any lock.
     pub(crate) fn remove_dependent(&self, dependent: &Arc<Record>) -> Option<Arc<Record>> {
-        if !self.has_dependents.load(Ordering::Acquire) {
+        if !self.has_dependents() {
             return None;
         }
         let mut state = self.state.lock();
