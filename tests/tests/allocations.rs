@@ -32,6 +32,13 @@ fn allocations() -> u64 {
     dhat::HeapStats::get().total_blocks
 }
 
+/// A governor on the current tokio runtime.
+fn governor() -> Governor {
+    Governor::new(governor_tokio::TokioRuntime::with_handle(
+        tokio::runtime::Handle::current(),
+    ))
+}
+
 #[test]
 fn an_idle_service_allocates_little_and_a_restart_nothing() {
     let _profiler = dhat::Profiler::builder().testing().build();
@@ -45,9 +52,7 @@ fn an_idle_service_allocates_little_and_a_restart_nothing() {
 
 fn idle_services(rt: &tokio::runtime::Runtime) {
     let (at_add, at_start) = rt.block_on(async {
-        let gov = Governor::new(governor_tokio::TokioRuntime::with_handle(
-            tokio::runtime::Handle::current(),
-        ));
+        let gov = governor();
         let running = Arc::new(AtomicUsize::new(0));
         let names: Vec<String> = (0..N).map(|i| format!("service-{i}")).collect();
         let before_add = allocations();
@@ -92,10 +97,7 @@ fn idle_services(rt: &tokio::runtime::Runtime) {
 /// with no delay until it has run `runs` times.
 fn restarts_allocate(rt: &tokio::runtime::Runtime, runs: u64) -> u64 {
     rt.block_on(async {
-        let gov = Governor::new(governor_tokio::TokioRuntime::with_handle(
-            tokio::runtime::Handle::current(),
-        ))
-        .restart(Duration::ZERO);
+        let gov = governor().restart(Duration::ZERO);
         let mut left = runs;
         let before = allocations();
         gov.add("restarter", move |_ctx| {
