@@ -7,10 +7,11 @@
 //! boxed wait for followers it does not have).
 //!
 //! Counted by `dhat`'s global allocator, so this is a test binary of its
-//! own, with one test (one profiler at a time). The bounds are today's counts per service, plus a
-//! slack for the lists that grow by doubling (the name index, the list
-//! of services): one allocation more per service fails. The figures are
-//! in BENCHMARKS.md ("What a supervised service is made of").
+//! own, with one test (one profiler at a time). The bounds are today's
+//! counts per service, plus a slack for the lists that grow by doubling
+//! (the name index, the list of services): one allocation more per
+//! service fails. The figures are in BENCHMARKS.md ("What a supervised
+//! service is made of").
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
