@@ -33,6 +33,14 @@ fn allocations() -> u64 {
     dhat::HeapStats::get().total_blocks
 }
 
+/// Prints a measured count when `GOVERNOR_LAYOUT` is set, as the core's
+/// `layout` test prints its sizes (for the figures in BENCHMARKS.md).
+fn show(counts: std::fmt::Arguments) {
+    if std::env::var_os("GOVERNOR_LAYOUT").is_some() {
+        eprintln!("{counts}");
+    }
+}
+
 /// A governor on the current tokio runtime.
 fn governor() -> Governor {
     Governor::new(governor_tokio::TokioRuntime::with_handle(
@@ -89,9 +97,9 @@ fn idle_services(rt: &tokio::runtime::Runtime) {
         at_start <= 2 * n + SLACK,
         "start: {at_start} allocations for {N} services"
     );
-    if std::env::var_os("GOVERNOR_LAYOUT").is_some() {
-        eprintln!("add: {at_add}, start: {at_start} allocations for {N} services");
-    }
+    show(format_args!(
+        "add: {at_add}, start: {at_start} allocations for {N} services"
+    ));
 }
 
 /// Allocations of a governor whose one service returns at once, restarted
@@ -125,9 +133,9 @@ fn zero_delay_restarts(rt: &tokio::runtime::Runtime) {
     const MANY: u64 = 1100;
     let few = restarts_allocate(rt, FEW);
     let many = restarts_allocate(rt, MANY);
-    if std::env::var_os("GOVERNOR_LAYOUT").is_some() {
-        eprintln!("{FEW} runs: {few}, {MANY} runs: {many} allocations");
-    }
+    show(format_args!(
+        "{FEW} runs: {few}, {MANY} runs: {many} allocations"
+    ));
     // The runs beyond the first FEW allocate nothing: one allocation per
     // restart more (the followers' walk, its boxed wait) fails.
     assert!(
