@@ -55,8 +55,9 @@ pub struct ServiceCtx {
     /// has its own.
     timer: TimerCell,
     /// The number of the last reload [`reloaded`](Self::reloaded) handed
-    /// out (at first, the latest reload before this context was made):
-    /// each clone counts its own.
+    /// out (at first, the latest reload before the run began, or, for a
+    /// task's context, before the task was spawned): each clone counts
+    /// its own.
     reload_seen: AtomicUsize,
 }
 
@@ -90,21 +91,27 @@ impl CtxStop {
 
 impl Clone for ServiceCtx {
     fn clone(&self) -> Self {
-        let clone = ServiceCtx::new(
+        ServiceCtx::new(
             self.shared.clone(),
             self.record.clone(),
             self.stop.clone(),
             self.run,
-        );
-        let seen = self.reload_seen.load(Ordering::Acquire);
-        clone.reload_seen.store(seen, Ordering::Release);
-        clone
+            self.reload_seen.load(Ordering::Acquire),
+        )
     }
 }
 
 impl ServiceCtx {
-    pub(crate) fn new(shared: Arc<Shared>, record: Arc<Record>, stop: CtxStop, run: u64) -> Self {
-        let reload_seen = AtomicUsize::new(shared.reload_generation());
+    /// A context for run `run` that has handed out every reload up to
+    /// `reload_seen` already (see [`reloaded`](Self::reloaded)).
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        record: Arc<Record>,
+        stop: CtxStop,
+        run: u64,
+        reload_seen: usize,
+    ) -> Self {
+        let reload_seen = AtomicUsize::new(reload_seen);
         ServiceCtx {
             shared,
             record,
@@ -425,6 +432,7 @@ impl ServiceCtx {
             self.record.clone(),
             CtxStop::Task(cell.clone()),
             self.run,
+            self.shared.reload_generation(),
         );
         // User code: called before anything is counted, so that its panic
         // (caught by the run) leaves nothing behind.
@@ -503,9 +511,15 @@ impl ServiceCtx {
     /// of the governor, then 2, ...); `Err(Interrupted)` once this run is
     /// asked to stop (the stop wins over a reload not handed out yet).
     ///
-    /// Every reload after this context was made is handed out exactly
-    /// once, in order, even those that happened while the service was busy
-    /// elsewhere (each clone of the context counts its own): a service
+    /// Every reload after the run began is handed out exactly once, in
+    /// order, even those that happened while the service was busy
+    /// elsewhere, or before its code got this context: a reload asked for
+    /// once the run is seen running or ready (its
+    /// [`RunStarted`](crate::Event::RunStarted) or
+    /// [`Ready`](crate::Event::Ready) event, or
+    /// [`Governor::start_wait_ready`] returning) reaches it. Each clone of
+    /// the context counts its own; a task's context
+    /// ([`spawn`](Self::spawn)) starts from the task's spawn. A service
     /// that loops on it reloads once per reload and misses none. A run
     /// begun after a reload (for instance restarted by it, see
     /// [`restart_on_reload`](crate::ServiceConfig::restart_on_reload)) is

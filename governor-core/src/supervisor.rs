@@ -170,7 +170,7 @@ pub(crate) fn supervise<R: Runner>(
             begins: Some(start),
         };
         loop {
-            let Some((begun, began)) =
+            let Some((begun, began, reloads_seen)) =
                 begin_gated(&kept.live.shared, &kept.live.record, kept.followed(), next).await
             else {
                 // Asked to stop while held or waiting for what it follows.
@@ -181,7 +181,7 @@ pub(crate) fn supervise<R: Runner>(
                 }
                 break;
             };
-            let (run_token, ctx, watchdog) = open_run(&kept, begun, began);
+            let (run_token, ctx, watchdog) = open_run(&kept, begun, began, reloads_seen);
             let Kept {
                 live,
                 runner,
@@ -222,14 +222,16 @@ struct Next {
     begins: Option<Duration>,
 }
 
-/// A run has begun (at `began`): tells it (`RunStarted`, and `Ready` unless
-/// the service notifies its readiness itself), arms its watchdog if it has
-/// one, and returns its token, its context and its watchdog timeout. A
-/// plain function, so that none of what it reads is kept across the run.
+/// A run has begun (at `began`, after reload `reloads_seen`): tells it
+/// (`RunStarted`, and `Ready` unless the service notifies its readiness
+/// itself), arms its watchdog if it has one, and returns its token, its
+/// context and its watchdog timeout. A plain function, so that none of
+/// what it reads is kept across the run.
 fn open_run<R>(
     kept: &Kept<R>,
     begun: BegunRun,
     began: Duration,
+    reloads_seen: usize,
 ) -> (crate::token::StopSource, ServiceCtx, Option<Duration>) {
     let BegunRun {
         stop: run_token,
@@ -257,6 +259,7 @@ fn open_run<R>(
         record.clone(),
         crate::context::CtxStop::Run(run_token.token().clone()),
         run,
+        reloads_seen,
     );
     let watchdog = heartbeat::arm(record, run, began, liveness);
     (run_token, ctx, watchdog)
@@ -634,13 +637,14 @@ async fn wait_for_dependencies(
 
 /// Begins a run (at `began` if known, else now), first waiting at its
 /// gate (`propagation::gate`) if it follows dependencies or is held:
-/// `None` if asked to stop meanwhile. Returns the run and when it began.
+/// `None` if asked to stop meanwhile. Returns the run, when it began and
+/// the latest reload before it began.
 async fn begin_gated(
     shared: &Shared,
     record: &Record,
     followed: &[Arc<Record>],
     next: Next,
-) -> Option<(BegunRun, Duration)> {
+) -> Option<(BegunRun, Duration, usize)> {
     let Next {
         mut reuse,
         begins: mut began,
@@ -657,8 +661,13 @@ async fn begin_gated(
             began = None;
         }
         let at = began.unwrap_or_else(|| shared.runtime.now());
+        // Read before `begin_run` can mark the run ready: whoever sees it
+        // ready and then reloads asks for a later reload, which the run's
+        // `reloaded` hands out (its context, made after `Ready` is told,
+        // would be too late to read it).
+        let reloads_seen = shared.reload_generation();
         match record.begin_run(reuse.take(), at) {
-            Some(run) => return Some((run, at)),
+            Some(run) => return Some((run, at, reloads_seen)),
             None => gated = true,
         }
     }

@@ -257,6 +257,7 @@ macro_rules! for_each_nostd_case {
             second_shutdown_signal_forces_and_reload_signals_do_not,
             reload_reaches_each_service_exactly_once_per_reload,
             reloads_while_busy_are_each_handed_out,
+            reload_right_after_ready_reaches_the_run,
             reload_racing_shutdown_loses_nothing,
             budget_splits_evenly_across_a_chain_of_phases,
             unused_share_passes_on_and_own_timeouts_cap_the_share,

@@ -265,6 +265,37 @@ pub async fn reloads_while_busy_are_each_handed_out<H: Harness>(h: &H) {
     assert_eq!(got, ["late:reload1", "late:reload2"]);
 }
 
+/// A reload asked for once the run is reported ready reaches that run,
+/// even when the reload comes before the service's code got its context:
+/// here the hook that sees the run's `Ready` reloads at once, on the
+/// supervisor's own thread, which is the earliest anyone can know the run
+/// is ready (`start_wait_ready` returning is later). The run is not one
+/// "begun after the reload": it is told about it.
+pub async fn reload_right_after_ready_reaches_the_run<H: Harness>(h: &H) {
+    let (j, mut notes) = journal();
+    let own: Arc<Mutex<Option<Governor>>> = Arc::new(Mutex::new(None));
+    let (in_hook, asked) = (own.clone(), j.clone());
+    let gov = h.governor().on_event(move |event| {
+        if matches!(event, Event::Ready { service } if &**service == "a") {
+            // Taken, so only the first run's `Ready` reloads, and the
+            // governor no longer holds itself.
+            let gov = in_hook.lock().unwrap().take();
+            if let Some(gov) = gov {
+                asked.note(format!("reloaded-on-ready:{}", gov.reload()));
+            }
+        }
+    });
+    *own.lock().unwrap() = Some(gov.clone());
+    gov.add("a", reloader(&j)).unwrap();
+    gov.start().unwrap();
+    notes.until("reloaded-on-ready:true").await;
+    notes.until("a:start1").await;
+    notes.until("a:reload1").await;
+    let report = gov.shutdown().await;
+    assert!(report.is_clean(), "{report}");
+    assert_eq!(notes.count("a:reload1"), 1);
+}
+
 /// The gate's reader, for the one run of the service above.
 fn gate_reader_take(reader: &mut JournalReader) -> JournalReader {
     std::mem::replace(reader, journal().1)
